@@ -1,0 +1,20 @@
+#pragma once
+// The executable's subcommands. Each returns the process exit code.
+
+#include <CLI/CLI.hpp>
+
+#include "runtime/logging.hpp"
+
+namespace cr::cli {
+
+// Exit code for a connection failure, as ssh uses it.
+inline constexpr int kExitConnectionFailed = 255;
+
+struct GlobalOptions {
+  int verbosity = 0;  // -v, -vv, -vvv
+  runtime::Logger logger() const;
+};
+
+void add_probe_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
+
+}  // namespace cr::cli

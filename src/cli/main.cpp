@@ -1,0 +1,32 @@
+// coder-runtime: run agent sessions in Coder workspaces over SSH.
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+
+namespace cr::cli {
+
+runtime::Logger GlobalOptions::logger() const {
+  if (verbosity == 0) return {};
+  const auto level = verbosity >= 3 ? runtime::LogLevel::trace
+                     : verbosity == 2 ? runtime::LogLevel::debug
+                                      : runtime::LogLevel::info;
+  return runtime::Logger(runtime::stderr_sink(), level);
+}
+
+}  // namespace cr::cli
+
+int main(int argc, char** argv) {
+  using namespace cr::cli;
+  CLI::App app{"coder-runtime: run agent sessions in Coder workspaces over SSH"};
+  app.require_subcommand(1);
+  GlobalOptions global;
+  app.add_flag("-v,--verbose", global.verbosity, "More detail on stderr (repeat for more)");
+  int exit_code = 0;
+
+  app.add_subcommand("version", "Print the version")->callback([] { fmt::print("coder-runtime 0.1.0\n"); });
+  add_probe_command(app, global, exit_code);
+
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

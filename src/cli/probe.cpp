@@ -1,0 +1,100 @@
+// `coder-runtime probe`: open the stream an SSH connection would use (TCP, or a ProxyCommand) and
+// report what arrives first. The first question when a connection fails is "did anything speak
+// SSH?", and this answers it with the evidence.
+
+#include <chrono>
+#include <cstdio>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "proxy/proxy_command.hpp"
+#include "proxy/tcp_stream.hpp"
+#include "runtime/deadline.hpp"
+#include "ssh/version_exchange.hpp"
+
+namespace cr::cli {
+namespace {
+
+struct ProbeOptions {
+  std::string destination = "localhost";
+  std::uint16_t port = 22;
+  std::string user;
+  std::string proxy_command;
+  double timeout_seconds = 10;
+};
+
+using Stream = std::unique_ptr<runtime::AsyncStream>;
+
+asio::awaitable<runtime::Result<Stream>> open_stream(const ProbeOptions& o, runtime::Logger log) {
+  const auto deadline = runtime::Deadline::after(std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000)));
+  if (o.proxy_command.empty()) co_return co_await proxy::connect_tcp(o.destination, o.port, deadline, log);
+  proxy::ProcessOptions process;
+  process.log = log.child("proxy");
+  // GCC 12 destroys temporaries twice in a full-expression with a nested co_await: keep them apart.
+  auto executor = co_await asio::this_coro::executor;
+  const proxy::ProxyTokens tokens{o.destination, std::to_string(o.port), o.user, o.destination};
+  auto started = proxy::start_proxy_command(executor, o.proxy_command, tokens, std::move(process));
+  if (!started) co_return runtime::fail(std::move(started.error()));
+  co_return Stream(std::move(*started));
+}
+
+asio::awaitable<int> probe(ProbeOptions o, runtime::Logger log) {
+  using Clock = runtime::Clock;
+  const auto ms_since = [](Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+  };
+  const auto start = Clock::now();
+  auto stream = co_await open_stream(o, log);
+  if (!stream) {
+    fmt::print(stderr, "coder-runtime: {}\n", stream.error().summary());
+    log.debug("{}", stream.error().detailed());
+    co_return kExitConnectionFailed;
+  }
+  fmt::print("stream:  {} (open after {:.1f} ms)\n", (*stream)->describe(), ms_since(start));
+  std::fflush(stdout);  // keeps this line ahead of an error on stderr when both go to one place
+  // Our version line goes out first, as a client's does; OpenSSH servers answer without it anyway.
+  const std::string hello = fmt::format("{}\r\n", ssh::kClientVersion);
+  const auto deadline = runtime::Deadline::after(std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000)));
+  runtime::Result<ssh::VersionExchange> version = runtime::fail(runtime::Errc::stream_closed, runtime::Layer::banner, "not started");
+  auto sent = co_await runtime::write_all(**stream, runtime::as_bytes(hello));
+  if (sent) {
+    version = co_await runtime::with_deadline(deadline, ssh::read_peer_version(**stream), runtime::Layer::banner,
+                                              "waiting for the server's SSH version line");
+  } else {
+    version = runtime::fail(std::move(sent.error()));
+  }
+  co_await (*stream)->close();
+  if (!version) {
+    fmt::print(stderr, "coder-runtime: {}\n", version.error().summary());
+    if (log.enabled(runtime::LogLevel::debug)) fmt::print(stderr, "{}", version.error().detailed());
+    co_return kExitConnectionFailed;
+  }
+  for (const auto& line : version->peer.pre_banner_lines) fmt::print("before:  {}\n", runtime::printable(line));
+  fmt::print("banner:  {} (after {:.1f} ms)\n", runtime::printable(version->peer.line), ms_since(start));
+  co_return 0;
+}
+
+}  // namespace
+
+void add_probe_command(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+  auto options = std::make_shared<ProbeOptions>();
+  auto* cmd = app.add_subcommand("probe", "Open the stream to an SSH server and show what it sends first");
+  cmd->add_option("destination", options->destination, "Host name (also %h and %n in the ProxyCommand)");
+  cmd->add_option("-p,--port", options->port, "Port (also %p)");
+  cmd->add_option("-l,--user", options->user, "User name for %r");
+  cmd->add_option("--proxy-command", options->proxy_command, "Run this command and use its stdio, as ssh's ProxyCommand");
+  cmd->add_option("--timeout", options->timeout_seconds, "Seconds to wait for the stream and the version line");
+  cmd->callback([options, &global, &exit_code] {
+    asio::io_context io;
+    asio::co_spawn(io, probe(*options, global.logger()), [&](std::exception_ptr e, int code) {
+      if (e) std::rethrow_exception(e);
+      exit_code = code;
+    });
+    io.run();
+  });
+}
+
+}  // namespace cr::cli

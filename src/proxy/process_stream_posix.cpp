@@ -1,0 +1,381 @@
+#include <csignal>
+#include <cstring>
+#include <mutex>
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <fmt/format.h>
+
+#include "proxy/process_stream.hpp"
+#include "runtime/asio_error.hpp"
+#include "runtime/event.hpp"
+
+namespace cr::proxy {
+
+using runtime::Deadline;
+using runtime::Errc;
+using runtime::Error;
+using runtime::Layer;
+using runtime::Result;
+namespace this_coro = asio::this_coro;
+constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+std::string ExitStatus::describe() const {
+  if (kind == Kind::exited) return fmt::format("exited with status {}", value);
+#ifdef __GLIBC__
+  if (const char* name = sigabbrev_np(value)) return fmt::format("was killed by signal {} (SIG{})", value, name);
+#endif
+  return fmt::format("was killed by signal {}", value);
+}
+
+namespace {
+
+void ignore_sigpipe_unless_handled() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      std::signal(SIGPIPE, SIG_IGN);
+    }
+  });
+}
+
+struct Pipe {
+  int read_end = -1;
+  int write_end = -1;
+};
+
+Result<Pipe> make_pipe() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    return runtime::fail(std::move(Error(Errc::spawn_failed, Layer::proxy, "could not create a pipe")
+                                       .with_system({errno, std::system_category()})));
+  }
+  // A host that closed its own stdio gets descriptors 0-2 back from pipe2; the child's dup2 onto
+  // 0-2 would then clobber them, so ours always sit above.
+  for (int& fd : fds) {
+    if (fd <= STDERR_FILENO) {
+      const int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+      ::close(fd);
+      fd = moved;
+    }
+  }
+  if (fds[0] < 0 || fds[1] < 0) {
+    const int code = errno;
+    for (int fd : fds) if (fd >= 0) ::close(fd);
+    return runtime::fail(std::move(Error(Errc::spawn_failed, Layer::proxy, "could not create a pipe")
+                                       .with_system({code, std::system_category()})));
+  }
+  return Pipe{fds[0], fds[1]};
+}
+
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+// Async-signal-safe, for the forked child.
+void close_descriptors_from(int first) {
+#ifdef __linux__
+  if (close_range(static_cast<unsigned>(first), ~0U, 0) == 0) return;
+#endif
+  const long max_fd = sysconf(_SC_OPEN_MAX);
+  for (long fd = first; fd < max_fd; ++fd) ::close(static_cast<int>(fd));
+}
+
+// Runs in the forked child: only async-signal-safe calls until exec.
+[[noreturn]] void exec_child(int in, int out, int err, int report, char* const* argv) {
+  dup2(in, STDIN_FILENO);
+  dup2(out, STDOUT_FILENO);
+  dup2(err, STDERR_FILENO);
+  // The error-report pipe is close-on-exec; every other descriptor the host may have left
+  // inheritable is closed so the proxy holds nothing of ours open.
+  for (int fd = STDERR_FILENO + 1; fd < report; ++fd) ::close(fd);
+  close_descriptors_from(report + 1);
+  // Our own process group, so ending the proxy also ends whatever it started.
+  setpgid(0, 0);
+  // Ignored signals survive exec: give the child the defaults it expects.
+  signal(SIGPIPE, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  execvp(argv[0], argv);
+  const int code = errno;
+  [[maybe_unused]] auto ignored = write(report, &code, sizeof code);
+  _exit(127);
+}
+
+ExitStatus decode_wait_status(int status) {
+  if (WIFSIGNALED(status)) return {ExitStatus::Kind::signalled, WTERMSIG(status)};
+  return {ExitStatus::Kind::exited, WEXITSTATUS(status)};
+}
+
+// State that outlives the stream object while its background stderr reader finishes.
+struct Child {
+  Child(asio::any_io_executor ex, ProcessOptions opts)
+      : options(std::move(opts)), stdin_pipe(ex), stdout_pipe(ex), stderr_pipe(ex), exit_watch(ex),
+        stderr_changed(ex) {}
+
+  ProcessOptions options;
+  pid_t pid = -1;
+  asio::posix::stream_descriptor stdin_pipe;
+  asio::posix::stream_descriptor stdout_pipe;
+  asio::posix::stream_descriptor stderr_pipe;
+  asio::posix::stream_descriptor exit_watch;  // a pidfd: readable once the child has exited
+  std::optional<ExitStatus> exit;
+  std::string stderr_tail;
+  bool stderr_done = false;
+  runtime::Event stderr_changed;
+
+  bool reap(int flags) {
+    if (exit) return true;
+    int status = 0;
+    const pid_t r = waitpid(pid, &status, flags);
+    if (r == pid) {
+      exit = decode_wait_status(status);
+      options.log.debug("{} (pid {}) {}", options.name, pid, exit->describe());
+      return true;
+    }
+    if (r < 0 && errno == ECHILD) {
+      // Someone else reaped it (a host with its own SIGCHLD handler): the status is lost.
+      exit = ExitStatus{ExitStatus::Kind::exited, -1};
+      return true;
+    }
+    return false;
+  }
+
+  void signal_group(int sig) const {
+    if (!exit) kill(-pid, sig);
+  }
+
+  void append_stderr(std::string_view chunk) {
+    stderr_tail.append(chunk);
+    if (stderr_tail.size() > options.stderr_tail_bytes) {
+      stderr_tail.erase(0, stderr_tail.size() - options.stderr_tail_bytes);
+    }
+    if (options.on_stderr) options.on_stderr(chunk);
+    options.log.debug("{} stderr: {}", options.name, runtime::printable(chunk));
+  }
+};
+
+asio::awaitable<void> pump_stderr(std::shared_ptr<Child> child) {
+  std::array<char, 4096> buffer;
+  for (;;) {
+    auto [ec, n] = co_await child->stderr_pipe.async_read_some(asio::buffer(buffer), as_tuple);
+    if (n > 0) child->append_stderr({buffer.data(), n});
+    if (ec) break;
+  }
+  child->stderr_done = true;
+  child->stderr_changed.notify();
+}
+
+asio::awaitable<Result<ExitStatus>> watch_exit(std::shared_ptr<Child> child) {
+  while (!child->reap(WNOHANG)) {
+    std::error_code ec;
+    if (child->exit_watch.is_open()) {
+      auto [woken] = co_await child->exit_watch.async_wait(asio::posix::descriptor_base::wait_read, as_tuple);
+      ec = woken;
+    } else {
+      // No pidfd (not Linux, or a kernel before 5.3): poll.
+      asio::steady_timer poll(child->exit_watch.get_executor(), std::chrono::milliseconds(10));
+      auto [waited] = co_await poll.async_wait(as_tuple);
+      ec = waited;
+    }
+    if (ec == asio::error::operation_aborted) {
+      co_return runtime::fail(Errc::cancelled, Layer::proxy, fmt::format("waiting for {} cancelled", child->options.name));
+    }
+    if (ec) child->exit_watch.close(ec);  // the pidfd failed: poll from now on
+  }
+  co_return *child->exit;
+}
+
+asio::awaitable<Result<void>> stderr_drained(std::shared_ptr<Child> child) {
+  while (!child->stderr_done) {
+    const bool notified = co_await child->stderr_changed.wait();
+    if (!notified) co_return runtime::fail(Errc::cancelled, Layer::proxy, "cancelled");
+  }
+  co_return Result<void>{};
+}
+
+class PosixProcessStream final : public ProcessStream {
+ public:
+  explicit PosixProcessStream(std::shared_ptr<Child> child) : child_(std::move(child)) {}
+
+  ~PosixProcessStream() override {
+    if (!child_->exit) {
+      child_->signal_group(SIGKILL);
+      child_->reap(0);
+    }
+    shut_descriptors();
+  }
+
+  executor_type get_executor() override { return child_->stdout_pipe.get_executor(); }
+  int pid() const override { return child_->pid; }
+  std::optional<ExitStatus> exit_status() const override { return child_->exit; }
+  std::string stderr_tail() const override { return child_->stderr_tail; }
+  std::string describe() const override { return fmt::format("{} (pid {})", child_->options.name, child_->pid); }
+
+  asio::awaitable<Result<std::size_t>> read_some(runtime::Bytes buffer) override {
+    if (closed_) co_return runtime::fail(closed_error());
+    if (read_end_) co_return runtime::fail(*read_end_);
+    auto [ec, n] = co_await child_->stdout_pipe.async_read_some(asio::buffer(buffer.data(), buffer.size()), as_tuple);
+    if (!ec) co_return n;
+    if (closed_) co_return runtime::fail(closed_error());
+    if (ec == asio::error::eof) {
+      Error ended = co_await ended_error(Errc::end_of_stream);
+      read_end_ = ended;
+      co_return runtime::fail(std::move(ended));
+    }
+    co_return runtime::fail(runtime::stream_error(ec, Layer::proxy, describe(), "read"));
+  }
+
+  asio::awaitable<Result<std::size_t>> write_some(runtime::ConstBytes buffer) override {
+    if (closed_ || !child_->stdin_pipe.is_open()) co_return runtime::fail(closed_error());
+    auto [ec, n] = co_await child_->stdin_pipe.async_write_some(asio::buffer(buffer.data(), buffer.size()), as_tuple);
+    if (!ec) co_return n;
+    if (closed_) co_return runtime::fail(closed_error());
+    if (ec == asio::error::broken_pipe) {
+      Error ended = co_await ended_error(Errc::io_error);
+      co_return runtime::fail(std::move(ended));
+    }
+    co_return runtime::fail(runtime::stream_error(ec, Layer::proxy, describe(), "write"));
+  }
+
+  Result<void> shutdown_send() override {
+    if (closed_) return runtime::fail(closed_error());
+    std::error_code ignored;
+    child_->stdin_pipe.close(ignored);
+    return {};
+  }
+
+  asio::awaitable<Result<ExitStatus>> wait_exit(Deadline deadline) override {
+    co_return co_await runtime::with_deadline(deadline, watch_exit(child_), Layer::proxy,
+                                              fmt::format("waiting for {} to exit", describe()));
+  }
+
+  asio::awaitable<void> close() override {
+    if (closed_) co_return;
+    std::error_code ignored;
+    child_->stdin_pipe.close(ignored);
+    const auto grace = child_->options.close_grace;
+    auto exited = co_await wait_exit(Deadline::after(grace));
+    if (!exited) {
+      child_->options.log.debug("{} still running {} after stdin closed: SIGTERM", describe(),
+                                runtime::describe_budget(grace));
+      child_->signal_group(SIGTERM);
+      auto terminated = co_await wait_exit(Deadline::after(grace));
+      if (!terminated) {
+        child_->options.log.debug("{} ignored SIGTERM: SIGKILL", describe());
+        child_->signal_group(SIGKILL);
+        child_->reap(0);
+      }
+    }
+    closed_ = true;
+    shut_descriptors();
+  }
+
+ private:
+  void shut_descriptors() {
+    std::error_code ignored;
+    child_->stdin_pipe.close(ignored);
+    child_->stdout_pipe.close(ignored);
+    child_->stderr_pipe.close(ignored);
+    child_->exit_watch.close(ignored);
+  }
+
+  Error closed_error() const {
+    return Error(Errc::stream_closed, Layer::proxy, fmt::format("{}: closed", describe()));
+  }
+
+  // The child closed its stdout or stdin: say how it ended, in its own words.
+  asio::awaitable<Error> ended_error(Errc code) {
+    const auto deadline = Deadline::after(child_->options.exit_wait_after_eof);
+    auto exited = co_await wait_exit(deadline);
+    // Its last words may still be in the stderr pipe (or held open by a grandchild: not for long).
+    co_await runtime::with_deadline(deadline, stderr_drained(child_), Layer::proxy, "reading stderr");
+    Error error(code, Layer::proxy,
+                exited ? fmt::format("{} {}", child_->options.name, exited->describe())
+                       : fmt::format("{} closed its {} but is still running", child_->options.name,
+                                     code == Errc::end_of_stream ? "output" : "input"));
+    if (!child_->stderr_tail.empty()) error.with("stderr", child_->stderr_tail);
+    co_return error;
+  }
+
+  std::shared_ptr<Child> child_;
+  std::optional<Error> read_end_;  // how the child's output ended, for every later read
+  bool closed_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor executor, ProcessOptions options) {
+  if (options.argv.empty()) return runtime::fail(Errc::invalid_argument, Layer::proxy, "empty command line");
+  if (options.name.empty()) options.name = fmt::format("process `{}`", options.argv.front());
+  ignore_sigpipe_unless_handled();
+
+  Pipe in, out, err, report;
+  for (Pipe* p : {&in, &out, &err, &report}) {
+    auto made = make_pipe();
+    if (!made) {
+      for (Pipe* q : {&in, &out, &err, &report}) close_fd(q->read_end), close_fd(q->write_end);
+      return runtime::fail(std::move(made.error()));
+    }
+    *p = *made;
+  }
+  std::vector<char*> argv;
+  for (auto& arg : options.argv) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+
+  const pid_t pid = fork();
+  if (pid == 0) exec_child(in.read_end, out.write_end, err.write_end, report.write_end, argv.data());
+
+  const int fork_errno = errno;
+  close_fd(in.read_end);
+  close_fd(out.write_end);
+  close_fd(err.write_end);
+  close_fd(report.write_end);
+  auto child = std::make_shared<Child>(executor, std::move(options));
+  if (pid < 0) {
+    for (int* fd : {&in.write_end, &out.read_end, &err.read_end, &report.read_end}) close_fd(*fd);
+    return runtime::fail(std::move(Error(Errc::spawn_failed, Layer::proxy, fmt::format("could not start {}", child->options.name))
+                                       .with_system({fork_errno, std::system_category()})));
+  }
+  child->pid = pid;
+  setpgid(pid, pid);  // also here, so the group exists before any signal we send
+
+  int exec_errno = 0;
+  ssize_t got;
+  do {
+    got = read(report.read_end, &exec_errno, sizeof exec_errno);
+  } while (got < 0 && errno == EINTR);
+  close_fd(report.read_end);
+  std::error_code ignored;
+  child->stdin_pipe.assign(in.write_end, ignored);
+  child->stdout_pipe.assign(out.read_end, ignored);
+  child->stderr_pipe.assign(err.read_end, ignored);
+  if (got == sizeof exec_errno) {
+    child->reap(0);
+    return runtime::fail(std::move(Error(Errc::spawn_failed, Layer::proxy,
+                                         fmt::format("could not run {}", child->options.name))
+                                       .with("program", child->options.argv.front())
+                                       .with_system({exec_errno, std::system_category()})));
+  }
+#ifdef SYS_pidfd_open
+  const long pidfd = syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd >= 0) child->exit_watch.assign(static_cast<int>(pidfd), ignored);  // close-on-exec already
+#endif
+  child->options.log.debug("started {} as pid {}", child->options.name, pid);
+  asio::co_spawn(executor, pump_stderr(child), asio::detached);
+  return std::make_unique<PosixProcessStream>(std::move(child));
+}
+
+}  // namespace cr::proxy

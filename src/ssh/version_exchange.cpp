@@ -1,0 +1,95 @@
+#include "ssh/version_exchange.hpp"
+
+#include <array>
+
+#include <fmt/format.h>
+
+namespace cr::ssh {
+
+using runtime::Errc;
+using runtime::Error;
+using runtime::Layer;
+using runtime::Result;
+
+namespace {
+constexpr std::size_t kReceivedKept = 2048;  // quoted in errors; more says nothing new
+
+Error banner_error(std::string message, const std::string& received) {
+  return std::move(Error(Errc::protocol_error, Layer::banner, std::move(message))
+                       .with("received", received.empty() ? "nothing" : received));
+}
+}  // namespace
+
+Result<VersionParser::Status> VersionParser::feed(runtime::ConstBytes bytes, std::size_t& consumed) {
+  consumed = 0;
+  while (consumed < bytes.size()) {
+    const char c = static_cast<char>(bytes[consumed++]);
+    if (received_.size() < kReceivedKept) received_ += c;
+    if (c != '\n') {
+      line_ += c;
+      if (line_.size() > kMaxLineBytes) {
+        return runtime::fail(banner_error(
+            fmt::format("a line of more than {} bytes arrived instead of an SSH version line", kMaxLineBytes),
+            received_));
+      }
+      continue;
+    }
+    if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+    auto status = finish_line();
+    if (!status || *status == Status::done) return status;
+  }
+  return Status::need_more;
+}
+
+Result<VersionParser::Status> VersionParser::finish_line() {
+  std::string line;
+  line.swap(line_);
+  if (!line.starts_with("SSH-")) {
+    if (version_.pre_banner_lines.size() == kMaxLines) {
+      return runtime::fail(banner_error(
+          fmt::format("more than {} lines arrived before an SSH version line", kMaxLines), received_));
+    }
+    version_.pre_banner_lines.push_back(std::move(line));
+    return Status::need_more;
+  }
+  // SSH-protoversion-softwareversion SP comments
+  if (line.find('\0') != std::string::npos) {
+    return runtime::fail(banner_error("the SSH version line contains a NUL byte", received_));
+  }
+  const auto dash = line.find('-', 4);
+  const std::string proto = line.substr(4, dash == std::string::npos ? std::string::npos : dash - 4);
+  if (dash == std::string::npos || (proto != "2.0" && proto != "1.99")) {
+    return runtime::fail(banner_error(
+        fmt::format("the server speaks SSH protocol version '{}'; only 2.0 is supported", runtime::printable(proto)),
+        received_));
+  }
+  const auto rest = line.substr(dash + 1);
+  const auto space = rest.find(' ');
+  version_.software = rest.substr(0, space);
+  version_.comments = space == std::string::npos ? "" : rest.substr(space + 1);
+  version_.line = std::move(line);
+  return Status::done;
+}
+
+asio::awaitable<Result<VersionExchange>> read_peer_version(runtime::AsyncStream& stream) {
+  VersionParser parser;
+  std::array<std::uint8_t, 4096> buffer;
+  for (;;) {
+    auto n = co_await stream.read_some(buffer);
+    if (!n) {
+      Error error = std::move(n.error());
+      error.with("received before that", parser.received().empty() ? "nothing" : parser.received());
+      error.context.push_back("waiting for the server's SSH version line");
+      co_return runtime::fail(std::move(error));
+    }
+    std::size_t consumed = 0;
+    auto status = parser.feed(runtime::ConstBytes(buffer.data(), *n), consumed);
+    if (!status) co_return runtime::fail(std::move(status.error()).with("stream", stream.describe()));
+    if (*status == VersionParser::Status::done) {
+      co_return VersionExchange{parser.version(), {buffer.begin() + static_cast<std::ptrdiff_t>(consumed),
+                                                   buffer.begin() + static_cast<std::ptrdiff_t>(*n)}};
+    }
+  }
+}
+
+}  // namespace cr::ssh

@@ -87,3 +87,15 @@ std::string printable(std::string_view bytes, std::size_t max_bytes) {
 }
 
 }  // namespace cr::runtime
+
+namespace cr::runtime {
+
+std::string hex_preview(std::span<const std::uint8_t> bytes, std::size_t max_bytes) {
+  const std::size_t shown = std::min(bytes.size(), max_bytes);
+  std::string out;
+  out.reserve(2 * shown + 24);
+  for (std::size_t i = 0; i < shown; ++i) out += fmt::format("{:02x}", bytes[i]);
+  return out + fmt::format("{} ({} bytes)", shown < bytes.size() ? "..." : "", bytes.size());
+}
+
+}  // namespace cr::runtime

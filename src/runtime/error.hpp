@@ -2,6 +2,8 @@
 // Errors that a person can act on: every failure names the layer it came from, what went wrong,
 // and the evidence (what the peer said, what arrived, exit codes, stderr) that shows it.
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -96,5 +98,8 @@ inline tl::unexpected<Error> fail(Errc code, Layer layer, std::string message) {
 // Bytes from a peer made safe to print: printable ASCII kept, everything else escaped (\r, \n,
 // \xNN), cut at max_bytes with a note of how much was left out.
 std::string printable(std::string_view bytes, std::size_t max_bytes = 512);
+
+// Binary values from a peer (a public key, a point) as hex, cut at max_bytes, with the length.
+std::string hex_preview(std::span<const std::uint8_t> bytes, std::size_t max_bytes = 48);
 
 }  // namespace cr::runtime

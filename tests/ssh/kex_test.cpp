@@ -1,0 +1,141 @@
+// Key exchange: known answers computed by tests/data/generate_kex_host_key_kat.py with Python's
+// cryptography package (and the RFC 3526 primes rebuilt from their definition), and the server
+// values that must be refused.
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+#include "support/kat.hpp"
+#include "ssh/crypto/kex.hpp"
+
+using namespace cr;
+using ssh::crypto::KexFamily;
+
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+using Block = std::map<std::string, std::string>;
+
+}  // namespace
+
+TEST_CASE("supported_kex lists what make_key_exchange builds, in preference order", "[kex]") {
+  const std::vector<std::string> expected{
+      "curve25519-sha256",          "curve25519-sha256@libssh.org",  "ecdh-sha2-nistp256",
+      "ecdh-sha2-nistp384",         "ecdh-sha2-nistp521",            "diffie-hellman-group16-sha512",
+      "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256",
+  };
+  CHECK(ssh::crypto::supported_kex() == expected);
+
+  const std::map<std::string, std::pair<KexFamily, std::string>> properties{
+      {"curve25519-sha256", {KexFamily::ecdh, "SHA-256"}},
+      {"curve25519-sha256@libssh.org", {KexFamily::ecdh, "SHA-256"}},
+      {"ecdh-sha2-nistp256", {KexFamily::ecdh, "SHA-256"}},
+      {"ecdh-sha2-nistp384", {KexFamily::ecdh, "SHA-384"}},
+      {"ecdh-sha2-nistp521", {KexFamily::ecdh, "SHA-512"}},
+      {"diffie-hellman-group14-sha256", {KexFamily::dh, "SHA-256"}},
+      {"diffie-hellman-group16-sha512", {KexFamily::dh, "SHA-512"}},
+      {"diffie-hellman-group18-sha512", {KexFamily::dh, "SHA-512"}},
+  };
+  for (const auto& [name, family_and_hash] : properties) {
+    INFO(name);
+    const auto kex = ssh::crypto::make_key_exchange(name);
+    REQUIRE(kex);
+    CHECK(kex->family() == family_and_hash.first);
+    CHECK(kex->hash_name() == family_and_hash.second);
+  }
+  CHECK_FALSE(ssh::crypto::make_key_exchange("diffie-hellman-group1-sha1"));
+  CHECK_FALSE(ssh::crypto::make_key_exchange("sntrup761x25519-sha512@openssh.com"));
+  CHECK_FALSE(ssh::crypto::make_key_exchange_for_test("diffie-hellman-group1-sha1", test::from_hex("01")));
+}
+
+TEST_CASE("kex known answers: client public value and shared secret K", "[kex]") {
+  std::set<std::string> covered;
+  for (const auto& block : test::read_kat_maps("kex_kat.txt")) {
+    if (!block.contains("shared_secret")) continue;
+    const auto& name = block.at("kex");
+    INFO(name << " with Q_S/f " << block.at("server_public"));
+    const auto kex = ssh::crypto::make_key_exchange_for_test(name, test::from_hex(block.at("client_private")));
+    REQUIRE(kex);
+    CHECK(test::to_hex(kex->client_public()) == block.at("client_public"));
+    const auto secret = kex->shared_secret(test::from_hex(block.at("server_public")));
+    REQUIRE(secret);
+    CHECK(test::to_hex(*secret) == block.at("shared_secret"));
+    covered.insert(name);
+  }
+  CHECK(covered == std::set<std::string>(ssh::crypto::supported_kex().begin(), ssh::crypto::supported_kex().end()));
+}
+
+TEST_CASE("kex refuses server values that are malformed, out of range or give the all-zero secret", "[kex]") {
+  std::size_t refusals = 0;
+  for (const auto& block : test::read_kat_maps("kex_kat.txt")) {
+    if (!block.contains("rejected")) continue;
+    const auto& name = block.at("kex");
+    INFO(name << ": " << block.at("rejected"));
+    const auto kex = ssh::crypto::make_key_exchange_for_test(name, test::from_hex(block.at("client_private")));
+    REQUIRE(kex);
+    const auto secret = kex->shared_secret(test::from_hex(block.at("server_public")));
+    REQUIRE_FALSE(secret);
+    CHECK(secret.error().layer == runtime::Layer::kex);
+    CHECK(secret.error().code == runtime::Errc::protocol_error);
+    CHECK(secret.error().find_evidence(kex->family() == KexFamily::dh ? "f" : "Q_S"));
+    ++refusals;
+  }
+  CHECK(refusals >= 40);
+}
+
+TEST_CASE("the all-zero curve25519 secret is named as such", "[kex]") {
+  const auto kex = ssh::crypto::make_key_exchange("curve25519-sha256");
+  REQUIRE(kex);
+  const auto secret = kex->shared_secret(Bytes(32, 0));
+  REQUIRE_FALSE(secret);
+  CHECK_THAT(secret.error().message, Catch::Contains("all zeros"));
+  CHECK(secret.error().find_evidence("Q_S")->text == std::string(64, '0') + " (32 bytes)");
+}
+
+TEST_CASE("two fresh exchanges of each kind agree with each other", "[kex]") {
+  const std::map<std::string, std::size_t> public_sizes{
+      {"curve25519-sha256", 32},  {"ecdh-sha2-nistp256", 65}, {"ecdh-sha2-nistp384", 97},
+      {"ecdh-sha2-nistp521", 133},
+  };
+  for (const auto& name : ssh::crypto::supported_kex()) {
+    INFO(name);
+    const auto ours = ssh::crypto::make_key_exchange(name);
+    const auto theirs = ssh::crypto::make_key_exchange(name);
+    REQUIRE(ours);
+    REQUIRE(theirs);
+    CHECK(ours->client_public() != theirs->client_public());
+    if (public_sizes.contains(name)) CHECK(ours->client_public().size() == public_sizes.at(name));
+    const auto ours_secret = ours->shared_secret(theirs->client_public());
+    const auto theirs_secret = theirs->shared_secret(ours->client_public());
+    REQUIRE(ours_secret);
+    REQUIRE(theirs_secret);
+    CHECK(*ours_secret == *theirs_secret);
+    REQUIRE_FALSE(ours_secret->empty());
+    CHECK(ours_secret->front() != 0);
+  }
+}
+
+TEST_CASE("make_key_exchange_for_test refuses private keys out of range", "[kex]") {
+  const auto p256_order = test::from_hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+  CHECK_FALSE(ssh::crypto::make_key_exchange_for_test("curve25519-sha256", Bytes(31, 7)));
+  CHECK_FALSE(ssh::crypto::make_key_exchange_for_test("ecdh-sha2-nistp256", Bytes(32, 0)));
+  CHECK_FALSE(ssh::crypto::make_key_exchange_for_test("ecdh-sha2-nistp256", p256_order));
+  CHECK_FALSE(ssh::crypto::make_key_exchange_for_test("diffie-hellman-group14-sha256", Bytes{}));
+  CHECK(ssh::crypto::make_key_exchange_for_test("ecdh-sha2-nistp256", test::from_hex("01")));
+}
+
+TEST_CASE("hash computes the exchange hash functions (FIPS 180-2 examples)", "[kex]") {
+  const Bytes abc{'a', 'b', 'c'};
+  CHECK(test::to_hex(ssh::crypto::hash("SHA-256", abc)) ==
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(test::to_hex(ssh::crypto::hash("SHA-384", abc)) ==
+        "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7");
+  CHECK(test::to_hex(ssh::crypto::hash("SHA-512", abc)) ==
+        "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+        "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+  CHECK_THROWS_AS(ssh::crypto::hash("MD5", abc), std::invalid_argument);
+}

@@ -1,6 +1,7 @@
-// `coder-runtime probe`: open the stream an SSH connection would use (TCP, or a ProxyCommand) and
-// report what arrives first. The first question when a connection fails is "did anything speak
-// SSH?", and this answers it with the evidence.
+// `coder-runtime probe`: open the stream an SSH connection would use (TCP, or a ProxyCommand), run
+// the version and key exchange, and report what the server said and what was chosen. The first
+// questions when a connection fails are "did anything speak SSH?" and "did we agree on keys?":
+// this answers them, with the evidence when the answer is no.
 
 #include <chrono>
 #include <cstdio>
@@ -13,7 +14,7 @@
 #include "proxy/proxy_command.hpp"
 #include "proxy/tcp_stream.hpp"
 #include "runtime/deadline.hpp"
-#include "ssh/version_exchange.hpp"
+#include "ssh/transport.hpp"
 
 namespace cr::cli {
 namespace {
@@ -46,34 +47,38 @@ asio::awaitable<int> probe(ProbeOptions o, runtime::Logger log) {
   const auto ms_since = [](Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
   };
+  const auto report = [&](const runtime::Error& error) {
+    fmt::print(stderr, "coder-runtime: {}\n", error.summary());
+    if (log.enabled(runtime::LogLevel::debug)) fmt::print(stderr, "{}", error.detailed());
+  };
   const auto start = Clock::now();
   auto stream = co_await open_stream(o, log);
   if (!stream) {
-    fmt::print(stderr, "coder-runtime: {}\n", stream.error().summary());
-    log.debug("{}", stream.error().detailed());
+    report(stream.error());
     co_return kExitConnectionFailed;
   }
-  fmt::print("stream:  {} (open after {:.1f} ms)\n", (*stream)->describe(), ms_since(start));
+  fmt::print("stream:    {} (open after {:.1f} ms)\n", (*stream)->describe(), ms_since(start));
   std::fflush(stdout);  // keeps this line ahead of an error on stderr when both go to one place
-  // Our version line goes out first, as a client's does; OpenSSH servers answer without it anyway.
-  const std::string hello = fmt::format("{}\r\n", ssh::kClientVersion);
+  ssh::TransportOptions transport_options;
+  transport_options.log = log.child("ssh");
   const auto deadline = runtime::Deadline::after(std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000)));
-  runtime::Result<ssh::VersionExchange> version = runtime::fail(runtime::Errc::stream_closed, runtime::Layer::banner, "not started");
-  auto sent = co_await runtime::write_all(**stream, runtime::as_bytes(hello));
-  if (sent) {
-    version = co_await runtime::with_deadline(deadline, ssh::read_peer_version(**stream), runtime::Layer::banner,
-                                              "waiting for the server's SSH version line");
-  } else {
-    version = runtime::fail(std::move(sent.error()));
-  }
-  co_await (*stream)->close();
-  if (!version) {
-    fmt::print(stderr, "coder-runtime: {}\n", version.error().summary());
-    if (log.enabled(runtime::LogLevel::debug)) fmt::print(stderr, "{}", version.error().detailed());
+  auto transport = co_await runtime::with_deadline(deadline, ssh::Transport::connect(**stream, std::move(transport_options)),
+                                                   runtime::Layer::kex, "the SSH handshake");
+  if (!transport) {
+    co_await (*stream)->close();
+    report(transport.error());
     co_return kExitConnectionFailed;
   }
-  for (const auto& line : version->peer.pre_banner_lines) fmt::print("before:  {}\n", runtime::printable(line));
-  fmt::print("banner:  {} (after {:.1f} ms)\n", runtime::printable(version->peer.line), ms_since(start));
+  const auto& t = **transport;
+  const auto& a = t.algorithms();
+  for (const auto& line : t.server_version().pre_banner_lines) fmt::print("before:    {}\n", runtime::printable(line));
+  fmt::print("server:    {}\n", runtime::printable(t.server_version().line));
+  fmt::print("kex:       {}{}\n", a.kex, a.strict_kex ? " (strict kex)" : "");
+  fmt::print("host key:  {} {}\n", a.host_key, t.host_key().fingerprint);
+  fmt::print("cipher:    {}{}\n", a.cipher_client_to_server,
+             a.mac_client_to_server.empty() ? "" : " with " + a.mac_client_to_server);
+  fmt::print("keys:      exchanged after {:.1f} ms\n", ms_since(start));
+  co_await (*transport)->disconnect(11, "probe done");
   co_return 0;
 }
 
@@ -81,12 +86,12 @@ asio::awaitable<int> probe(ProbeOptions o, runtime::Logger log) {
 
 void add_probe_command(CLI::App& app, const GlobalOptions& global, int& exit_code) {
   auto options = std::make_shared<ProbeOptions>();
-  auto* cmd = app.add_subcommand("probe", "Open the stream to an SSH server and show what it sends first");
+  auto* cmd = app.add_subcommand("probe", "Open the stream to an SSH server, exchange keys, and show what was agreed");
   cmd->add_option("destination", options->destination, "Host name (also %h and %n in the ProxyCommand)");
   cmd->add_option("-p,--port", options->port, "Port (also %p)");
   cmd->add_option("-l,--user", options->user, "User name for %r");
   cmd->add_option("--proxy-command", options->proxy_command, "Run this command and use its stdio, as ssh's ProxyCommand");
-  cmd->add_option("--timeout", options->timeout_seconds, "Seconds to wait for the stream and the version line");
+  cmd->add_option("--timeout", options->timeout_seconds, "Seconds to wait for the stream, and for the handshake");
   cmd->callback([options, &global, &exit_code] {
     asio::io_context io;
     asio::co_spawn(io, probe(*options, global.logger()), [&](std::exception_ptr e, int code) {

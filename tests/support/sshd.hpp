@@ -8,6 +8,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -15,18 +16,28 @@ namespace cr::test {
 
 class Sshd {
  public:
-  explicit Sshd(const std::string& extra_config = "") {
+  // host_keys: ssh-keygen key specs, e.g. "ed25519", "ecdsa:384", "rsa:2048".
+  explicit Sshd(const std::string& extra_config = "", const std::vector<std::string>& host_keys = {"ed25519"}) {
     char templ[] = "/tmp/coder-runtime-sshd-XXXXXX";
     if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
     dir_ = templ;
-    const auto key = dir_ / "host_ed25519";
-    if (std::system(fmt::format("ssh-keygen -q -t ed25519 -N '' -f {}", key.string()).c_str()) != 0) {
-      throw std::runtime_error("ssh-keygen failed: is openssh-client installed?");
+    std::string config;
+    for (const auto& spec : host_keys) {
+      const auto colon = spec.find(':');
+      const std::string type = spec.substr(0, colon);
+      const std::string bits = colon == std::string::npos ? "" : " -b " + spec.substr(colon + 1);
+      const auto key = dir_ / fmt::format("host_{}", spec.substr(0, colon) + (bits.empty() ? "" : spec.substr(colon + 1)));
+      if (std::system(fmt::format("ssh-keygen -q -t {}{} -N '' -f {}", type, bits, key.string()).c_str()) != 0) {
+        throw std::runtime_error("ssh-keygen failed: is openssh-client installed?");
+      }
+      config += fmt::format("HostKey {}\n", key.string());
+      host_key_files_.push_back(key);
     }
     // sshd refuses to start without its privilege separation folder.
     std::filesystem::create_directories("/run/sshd");
-    std::ofstream(dir_ / "sshd_config") << fmt::format(
-        "HostKey {}\nPidFile none\nUsePAM no\nStrictModes no\nLogLevel ERROR\n{}\n", key.string(), extra_config);
+    std::ofstream(dir_ / "sshd_config") << config
+                                        << "PidFile none\nUsePAM no\nStrictModes no\nLogLevel ERROR\n"
+                                        << extra_config << "\n";
   }
   ~Sshd() {
     std::error_code ignored;
@@ -36,9 +47,11 @@ class Sshd {
   Sshd& operator=(const Sshd&) = delete;
 
   std::string proxy_command() const { return fmt::format("/usr/sbin/sshd -i -f {}/sshd_config", dir_.string()); }
+  const std::vector<std::filesystem::path>& host_key_files() const { return host_key_files_; }
 
  private:
   std::filesystem::path dir_;
+  std::vector<std::filesystem::path> host_key_files_;
 };
 
 }  // namespace cr::test

@@ -1,0 +1,77 @@
+#pragma once
+// Which algorithms we offer, the OpenSSH-style edits a user makes to them, and negotiation
+// (RFC 4253 section 7.1): per category, the first of the client's names the server also lists.
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/error.hpp"
+
+namespace cr::ssh {
+
+using NameList = std::vector<std::string>;
+
+// "a,b,c" -> {"a", "b", "c"}; empty names are dropped.
+NameList split_names(std::string_view text);
+
+struct AlgorithmPreferences {
+  NameList kex;
+  NameList host_key;
+  NameList ciphers;
+  NameList macs;
+
+  // Our defaults: everything we implement, fastest and strongest first (ssh-rsa/SHA-1 left out).
+  static AlgorithmPreferences defaults();
+};
+
+enum class AlgorithmCategory { kex, host_key, ciphers, macs };
+std::string_view option_name(AlgorithmCategory category);  // "KexAlgorithms", "HostKeyAlgorithms", ...
+
+// Applies an ssh_config(5) value to a default list: "a,b" replaces it, "+a,b" appends, "-a,b"
+// removes (patterns allowed), "^a,b" moves to the front. Names we do not implement are an error.
+runtime::Result<NameList> edit_algorithm_list(AlgorithmCategory category, const NameList& defaults,
+                                              std::string_view spec, const NameList& implemented);
+
+// The 10 name-lists of a KEXINIT (RFC 4253 section 7.1), in wire order.
+struct KexInit {
+  std::array<std::uint8_t, 16> cookie{};
+  NameList kex;
+  NameList host_key;
+  NameList ciphers_client_to_server;
+  NameList ciphers_server_to_client;
+  NameList macs_client_to_server;
+  NameList macs_server_to_client;
+  NameList compression_client_to_server;
+  NameList compression_server_to_client;
+  NameList languages_client_to_server;
+  NameList languages_server_to_client;
+  bool first_kex_packet_follows = false;
+
+  std::vector<std::uint8_t> encode() const;  // the whole payload, message number included
+  static runtime::Result<KexInit> parse(std::span<const std::uint8_t> payload);
+};
+
+// Pseudo-algorithms in the kex list that signal extensions, not key exchanges.
+inline constexpr std::string_view kExtInfoClient = "ext-info-c";
+inline constexpr std::string_view kExtInfoServer = "ext-info-s";
+inline constexpr std::string_view kStrictKexClient = "kex-strict-c-v00@openssh.com";
+inline constexpr std::string_view kStrictKexServer = "kex-strict-s-v00@openssh.com";
+
+struct Negotiated {
+  std::string kex;
+  std::string host_key;
+  std::string cipher_client_to_server;
+  std::string cipher_server_to_client;
+  std::string mac_client_to_server;  // empty for AEAD ciphers
+  std::string mac_server_to_client;
+  bool strict_kex = false;  // both sides offered strict kex (only read on the first kex)
+};
+
+// Layer::kex error on failure, naming the category, what we offered and what the server offered.
+runtime::Result<Negotiated> negotiate(const KexInit& client, const KexInit& server);
+
+}  // namespace cr::ssh

@@ -1,0 +1,26 @@
+#pragma once
+// Message numbers (RFC 4250 section 4.1) for the transport layer, and disconnect reason names.
+
+#include <cstdint>
+#include <string_view>
+
+namespace cr::ssh::msg {
+
+inline constexpr std::uint8_t disconnect = 1;
+inline constexpr std::uint8_t ignore = 2;
+inline constexpr std::uint8_t unimplemented = 3;
+inline constexpr std::uint8_t debug = 4;
+inline constexpr std::uint8_t service_request = 5;
+inline constexpr std::uint8_t service_accept = 6;
+inline constexpr std::uint8_t ext_info = 7;
+inline constexpr std::uint8_t kexinit = 20;
+inline constexpr std::uint8_t newkeys = 21;
+inline constexpr std::uint8_t kex_ecdh_init = 30;  // also SSH_MSG_KEXDH_INIT
+inline constexpr std::uint8_t kex_ecdh_reply = 31;  // also SSH_MSG_KEXDH_REPLY
+
+// Messages 20-49 belong to the key exchange (RFC 4253 section 7.1: nothing else is sent during one).
+inline bool is_kex_message(std::uint8_t type) { return type >= 20 && type <= 49; }
+
+std::string_view disconnect_reason_name(std::uint32_t reason);
+
+}  // namespace cr::ssh::msg

@@ -1,0 +1,92 @@
+#include "ssh/packet_stream.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "ssh/crypto/random.hpp"
+
+namespace cr::ssh {
+
+using runtime::Errc;
+using runtime::Error;
+using runtime::Layer;
+using runtime::Result;
+
+namespace {
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kMinPadding = 4;
+
+Error transport_error(std::string message) { return Error(Errc::protocol_error, Layer::transport, std::move(message)); }
+}  // namespace
+
+PacketStream::PacketStream(runtime::AsyncStream& stream)
+    : stream_(stream), sealer_(crypto::make_sealer("none", "none", {})), opener_(crypto::make_opener("none", "none", {})) {}
+
+asio::awaitable<Result<void>> PacketStream::fill(std::size_t count) {
+  while (in_.size() - in_start_ < count) {
+    if (in_start_ > 0) {  // keep the unconsumed bytes at the front so the buffer does not grow
+      in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_start_));
+      in_start_ = 0;
+    }
+    const std::size_t have = in_.size();
+    in_.resize(have + std::max(kReadChunk, count - have));
+    auto n = co_await stream_.read_some(runtime::Bytes(in_.data() + have, in_.size() - have));
+    in_.resize(have + (n ? *n : 0));
+    if (!n) co_return runtime::fail(std::move(n.error()));
+    bytes_received_ += *n;
+  }
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<std::vector<std::uint8_t>>> PacketStream::read_packet() {
+  const std::size_t first = opener_->first_block_size();
+  auto got_first = co_await fill(first);
+  if (!got_first) co_return runtime::fail(std::move(got_first.error()));
+  const std::uint32_t sequence = receive_sequence_;
+  const std::uint32_t length =
+      opener_->packet_length(sequence, crypto::Bytes(in_.data() + in_start_, first));
+  const std::size_t block = opener_->block_size();
+  // With the length outside the padded region (AEAD, -etm) only the rest must be a block multiple.
+  const std::size_t padded = opener_->length_outside_padding() ? length : length + 4;
+  if (length > kMaxPacketLength || length < 5 || padded % block != 0) {
+    co_return runtime::fail(std::move(transport_error("the server sent an invalid packet length")
+                                          .with("packet_length", fmt::format("{} (block size {}, maximum {})", length,
+                                                                             block, kMaxPacketLength))));
+  }
+  const std::size_t whole = 4 + std::size_t{length} + opener_->tag_size();
+  auto got_all = co_await fill(whole);
+  if (!got_all) co_return runtime::fail(std::move(got_all.error()));
+  auto packet = crypto::Bytes(in_.data() + in_start_, whole);
+  if (!opener_->open(sequence, packet)) {
+    co_return runtime::fail(std::move(transport_error("message authentication failed (corrupted or tampered data)")
+                                          .with("sequence number", std::to_string(sequence))));
+  }
+  const std::uint8_t padding = packet[4];
+  if (padding < kMinPadding || std::size_t{padding} + 1 > length) {
+    co_return runtime::fail(std::move(transport_error("the server sent invalid padding")
+                                          .with("padding_length", fmt::format("{} of packet_length {}", padding, length))));
+  }
+  std::vector<std::uint8_t> payload(packet.begin() + 5, packet.begin() + 4 + length - padding);
+  in_start_ += whole;
+  ++receive_sequence_;  // wraps at 2^32 as RFC 4253 section 6.4 says
+  co_return payload;
+}
+
+asio::awaitable<Result<void>> PacketStream::write_packet(std::span<const std::uint8_t> payload) {
+  const std::size_t block = sealer_->block_size();
+  const std::size_t counted = 1 + payload.size() + (sealer_->length_outside_padding() ? 0 : 4);
+  std::size_t padding = block - counted % block;
+  if (padding < kMinPadding) padding += block;
+  const std::size_t length = 1 + payload.size() + padding;
+  out_.resize(4 + length + sealer_->tag_size());
+  for (int i = 0; i < 4; ++i) out_[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(length >> (24 - 8 * i));
+  out_[4] = static_cast<std::uint8_t>(padding);
+  std::copy(payload.begin(), payload.end(), out_.begin() + 5);
+  crypto::random_bytes(crypto::Bytes(out_.data() + 5 + payload.size(), padding));
+  sealer_->seal(send_sequence_++, out_);
+  bytes_sent_ += out_.size();
+  co_return co_await runtime::write_all(stream_, out_);
+}
+
+}  // namespace cr::ssh

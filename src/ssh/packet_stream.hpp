@@ -1,0 +1,61 @@
+#pragma once
+// The binary packet protocol (RFC 4253 section 6) over an AsyncStream: framing, padding, sequence
+// numbers, and the cipher/MAC state of each direction, swapped at NEWKEYS.
+//
+// Limits are checked before anything is allocated: a packet_length over kMaxPacketLength (as
+// OpenSSH, 256 KiB) or one that breaks the block rule is a protocol error quoting the length.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "runtime/async_stream.hpp"
+#include "ssh/crypto/packet_cipher.hpp"
+
+namespace cr::ssh {
+
+class PacketStream {
+ public:
+  static constexpr std::uint32_t kMaxPacketLength = 256 * 1024;
+
+  explicit PacketStream(runtime::AsyncStream& stream);
+
+  // Bytes that arrived behind the server's version line: the start of its first packet.
+  void push_received(std::span<const std::uint8_t> bytes) { in_.insert(in_.end(), bytes.begin(), bytes.end()); }
+
+  // The next packet's payload (message number first). Errors are Layer::transport.
+  asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_packet();
+  asio::awaitable<runtime::Result<void>> write_packet(std::span<const std::uint8_t> payload);
+
+  // NEWKEYS: the next packet in that direction uses the new keys.
+  void set_sealer(std::unique_ptr<crypto::PacketSealer> sealer) { sealer_ = std::move(sealer); }
+  void set_opener(std::unique_ptr<crypto::PacketOpener> opener) { opener_ = std::move(opener); }
+  // Strict kex resets a direction's sequence number at each NEWKEYS.
+  void reset_send_sequence() { send_sequence_ = 0; }
+  void reset_receive_sequence() { receive_sequence_ = 0; }
+
+  std::uint32_t receive_sequence() const { return receive_sequence_; }
+  std::uint32_t send_sequence() const { return send_sequence_; }
+  // Bytes through each direction since the last reset (for rekeying by volume).
+  std::uint64_t bytes_sent() const { return bytes_sent_; }
+  std::uint64_t bytes_received() const { return bytes_received_; }
+  void reset_byte_counts() { bytes_sent_ = bytes_received_ = 0; }
+
+  runtime::AsyncStream& stream() { return stream_; }
+
+ private:
+  asio::awaitable<runtime::Result<void>> fill(std::size_t count);
+
+  runtime::AsyncStream& stream_;
+  std::unique_ptr<crypto::PacketSealer> sealer_;
+  std::unique_ptr<crypto::PacketOpener> opener_;
+  std::vector<std::uint8_t> in_;      // received, not yet consumed: in_[in_start_, end)
+  std::size_t in_start_ = 0;
+  std::vector<std::uint8_t> out_;     // reused for each packet written
+  std::uint32_t send_sequence_ = 0;
+  std::uint32_t receive_sequence_ = 0;
+  std::uint64_t bytes_sent_ = 0;
+  std::uint64_t bytes_received_ = 0;
+};
+
+}  // namespace cr::ssh

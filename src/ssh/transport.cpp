@@ -1,0 +1,377 @@
+#include "ssh/transport.hpp"
+
+#include <fmt/format.h>
+
+#include "ssh/crypto/host_key.hpp"
+#include "ssh/crypto/kex.hpp"
+#include "ssh/crypto/random.hpp"
+#include "ssh/messages.hpp"
+#include "ssh/wire.hpp"
+
+namespace cr::ssh {
+
+using runtime::Errc;
+using runtime::Error;
+using runtime::Layer;
+using runtime::Result;
+
+namespace {
+
+Error kex_error(std::string message) { return Error(Errc::protocol_error, Layer::kex, std::move(message)); }
+
+// RFC 4253 section 7.2: HASH(K || H || letter || session_id), extended with HASH(K || H || K1 ...)
+// until `size` bytes.
+std::vector<std::uint8_t> derive_key(const std::string& hash_name, ConstBytes shared_secret_mpint, ConstBytes exchange_hash,
+                                     char letter, ConstBytes session_id, std::size_t size) {
+  Writer first;
+  first.raw(shared_secret_mpint);
+  first.raw(exchange_hash);
+  first.byte(static_cast<std::uint8_t>(letter));
+  first.raw(session_id);
+  std::vector<std::uint8_t> key = crypto::hash(hash_name, first.bytes());
+  while (key.size() < size) {
+    Writer more;
+    more.raw(shared_secret_mpint);
+    more.raw(exchange_hash);
+    more.raw(key);
+    const auto next = crypto::hash(hash_name, more.bytes());
+    key.insert(key.end(), next.begin(), next.end());
+  }
+  key.resize(size);
+  return key;
+}
+
+crypto::DirectionKeys derive_direction(const std::string& hash_name, ConstBytes k, ConstBytes h, ConstBytes session_id,
+                                       const crypto::CipherRequirements& needs, char iv_letter) {
+  // Letters: IV 'A'/'B', key 'C'/'D', MAC key 'E'/'F' for client-to-server / server-to-client.
+  return {derive_key(hash_name, k, h, iv_letter, session_id, needs.iv_size),
+          derive_key(hash_name, k, h, static_cast<char>(iv_letter + 2), session_id, needs.key_size),
+          derive_key(hash_name, k, h, static_cast<char>(iv_letter + 4), session_id, needs.mac_key_size)};
+}
+
+}  // namespace
+
+Transport::Transport(runtime::AsyncStream& stream, TransportOptions options)
+    : stream_(stream),
+      options_(std::move(options)),
+      packets_(stream),
+      send_lock_(stream.get_executor()),
+      kex_done_(stream.get_executor()) {}
+
+KexInit Transport::make_kexinit() const {
+  KexInit k;
+  crypto::random_bytes(k.cookie);
+  k.kex = options_.algorithms.kex;
+  // The extension signals belong in the first KEXINIT only (RFC 8308 section 2.1, OpenSSH PROTOCOL).
+  if (completed_kex_ == 0) {
+    k.kex.emplace_back(kExtInfoClient);
+    k.kex.emplace_back(kStrictKexClient);
+  }
+  k.host_key = options_.algorithms.host_key;
+  k.ciphers_client_to_server = k.ciphers_server_to_client = options_.algorithms.ciphers;
+  k.macs_client_to_server = k.macs_server_to_client = options_.algorithms.macs;
+  k.compression_client_to_server = k.compression_server_to_client = {"none"};
+  return k;
+}
+
+asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::AsyncStream& stream,
+                                                                       TransportOptions options) {
+  // Our version line first, and our KEXINIT right behind it: neither waits for the server.
+  const std::string hello = fmt::format("{}\r\n", kClientVersion);
+  auto sent = co_await runtime::write_all(stream, runtime::as_bytes(hello));
+  if (!sent) co_return runtime::fail(std::move(sent.error()).while_("sending our SSH version line"));
+  auto transport = std::make_unique<Transport>(stream, std::move(options));
+  auto kexinit_sent = co_await transport->send_kexinit();
+  if (!kexinit_sent) co_return runtime::fail(std::move(kexinit_sent.error()));
+
+  auto version = co_await read_peer_version(stream);
+  if (!version) co_return runtime::fail(std::move(version.error()));
+  transport->options_.log.debug("server version: {}", version->peer.line);
+  transport->server_version_ = std::move(version->peer);
+  transport->packets_.push_received(version->leftover);
+
+  // The server's KEXINIT must come first (strict kex requires it; others may precede it otherwise).
+  for (;;) {
+    auto packet = co_await transport->packets_.read_packet();
+    if (!packet) co_return runtime::fail(std::move(packet.error()).while_("waiting for the server's KEXINIT"));
+    if (!packet->empty() && (*packet)[0] == msg::kexinit) {
+      auto done = co_await transport->run_kex(std::move(*packet));
+      if (!done) co_return runtime::fail(std::move(done.error()));
+      co_return transport;
+    }
+    auto handled = transport->handle_transport_message(*packet);
+    if (!handled) co_return runtime::fail(std::move(handled.error()));
+    if (!*handled) {
+      co_return runtime::fail(std::move(kex_error("the server sent another message before its KEXINIT")
+                                            .with("message number", std::to_string((*packet)[0]))));
+    }
+  }
+}
+
+asio::awaitable<Result<void>> Transport::send_kexinit() {
+  client_kexinit_ = make_kexinit().encode();
+  kex_in_progress_ = true;
+  const bool locked = co_await send_lock_.lock();
+  if (!locked) co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");
+  client_kexinit_sequence_ = packets_.send_sequence();
+  auto written = co_await packets_.write_packet(client_kexinit_);
+  send_lock_.unlock();
+  co_return written;
+}
+
+asio::awaitable<Result<void>> Transport::write_locked(std::span<const std::uint8_t> payload) {
+  const bool locked = co_await send_lock_.lock();
+  if (!locked) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled");
+  auto written = co_await packets_.write_packet(payload);
+  send_lock_.unlock();
+  co_return written;
+}
+
+asio::awaitable<Result<std::vector<std::uint8_t>>> Transport::read_kex_message(std::uint8_t expected) {
+  for (;;) {
+    auto packet = co_await packets_.read_packet();
+    if (!packet) co_return packet;
+    const std::uint8_t type = packet->empty() ? 0 : (*packet)[0];
+    if (type == expected) co_return packet;
+    // Strict kex (the Terrapin fix) allows nothing else during the first exchange.
+    if (!strict_kex_ || completed_kex_ > 0) {
+      auto handled = handle_transport_message(*packet);
+      if (!handled) co_return runtime::fail(std::move(handled.error()));
+      if (*handled) continue;
+    }
+    co_return runtime::fail(std::move(kex_error(fmt::format("expected message {} during key exchange, got {}", expected, type))
+                                          .with("strict kex", strict_kex_ ? "yes" : "no")));
+  }
+}
+
+asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> server_kexinit) {
+  if (!kex_in_progress_) {  // the server started this exchange: answer with ours
+    auto sent = co_await send_kexinit();
+    if (!sent) co_return sent;
+  }
+  auto server = KexInit::parse(server_kexinit);
+  if (!server) co_return runtime::fail(std::move(server.error()));
+  auto client = KexInit::parse(client_kexinit_);
+  auto chosen = negotiate(*client, *server);
+  if (!chosen) co_return runtime::fail(std::move(chosen.error()));
+  if (completed_kex_ == 0) {
+    strict_kex_ = chosen->strict_kex;
+    // Strict kex: the KEXINIT had to be the first packet, so its sequence number is 0.
+    if (strict_kex_ && packets_.receive_sequence() != 1) {
+      co_return runtime::fail(kex_error("strict key exchange: the server's KEXINIT was not its first packet"));
+    }
+  }
+  negotiated_ = *chosen;
+  options_.log.debug("kex: {}, host key: {}, ciphers: {} / {}, MACs: {} / {}{}", negotiated_.kex, negotiated_.host_key,
+                     negotiated_.cipher_client_to_server, negotiated_.cipher_server_to_client,
+                     negotiated_.mac_client_to_server, negotiated_.mac_server_to_client,
+                     strict_kex_ ? ", strict kex" : "");
+  // A wrong guess from the server is discarded unread (RFC 4253 section 7).
+  if (server->first_kex_packet_follows && (server->kex.empty() || server->kex[0] != negotiated_.kex ||
+                                           server->host_key.empty() || server->host_key[0] != negotiated_.host_key)) {
+    auto guess = co_await packets_.read_packet();
+    if (!guess) co_return runtime::fail(std::move(guess.error()));
+  }
+
+  auto exchange = crypto::make_key_exchange(negotiated_.kex);
+  if (!exchange) co_return runtime::fail(kex_error(fmt::format("key exchange {} is not implemented", negotiated_.kex)));
+  const auto client_public = exchange->client_public();
+  Writer init;
+  init.byte(msg::kex_ecdh_init);
+  if (exchange->family() == crypto::KexFamily::ecdh) {
+    init.string(client_public);
+  } else {
+    init.mpint(client_public);
+  }
+  auto init_sent = co_await write_locked(init.bytes());
+  if (!init_sent) co_return init_sent;
+
+  auto reply = co_await read_kex_message(msg::kex_ecdh_reply);
+  if (!reply) co_return runtime::fail(std::move(reply.error()).while_("waiting for the server's key exchange reply"));
+  Reader r(*reply, "key exchange reply");
+  r.byte();
+  const auto host_key_blob = r.string();
+  const auto server_public = exchange->family() == crypto::KexFamily::ecdh ? r.string() : r.mpint();
+  const auto signature = r.string();
+  if (auto parsed = r.finish(true); !parsed) co_return runtime::fail(std::move(parsed.error()));
+
+  auto shared = exchange->shared_secret(server_public);
+  if (!shared) co_return runtime::fail(std::move(shared.error()));
+  Writer k;
+  k.mpint(*shared);
+
+  // H = HASH(V_C || V_S || I_C || I_S || K_S || Q_C/e || Q_S/f || K)
+  Writer h;
+  h.string(kClientVersion);
+  h.string(server_version_.line);
+  h.string(client_kexinit_);
+  h.string(server_kexinit);
+  h.string(host_key_blob);
+  if (exchange->family() == crypto::KexFamily::ecdh) {
+    h.string(client_public);
+    h.string(server_public);
+  } else {
+    h.mpint(client_public);
+    h.mpint(server_public);
+  }
+  h.raw(k.bytes());
+  const auto exchange_hash = crypto::hash(exchange->hash_name(), h.bytes());
+
+  auto verified = crypto::verify_host_signature(negotiated_.host_key, host_key_blob, signature, exchange_hash);
+  if (!verified) co_return runtime::fail(std::move(verified.error()).with("server", server_version_.line));
+  HostKey key{negotiated_.host_key, {host_key_blob.begin(), host_key_blob.end()}, crypto::fingerprint_sha256(host_key_blob)};
+  if (completed_kex_ > 0 && key.blob != host_key_.blob) {
+    co_return runtime::fail(std::move(kex_error("the server's host key changed during key re-exchange")
+                                          .with("before", host_key_.fingerprint)
+                                          .with("now", key.fingerprint)));
+  }
+  if (options_.verify_host_key) {
+    auto accepted = options_.verify_host_key(key);
+    if (!accepted) co_return runtime::fail(std::move(accepted.error()));
+  }
+  host_key_ = std::move(key);
+  if (session_id_.empty()) session_id_ = exchange_hash;
+
+  const auto& hash_name = exchange->hash_name();
+  const auto c2s = crypto::requirements(negotiated_.cipher_client_to_server, negotiated_.mac_client_to_server);
+  const auto s2c = crypto::requirements(negotiated_.cipher_server_to_client, negotiated_.mac_server_to_client);
+  auto c2s_keys = derive_direction(hash_name, k.bytes(), exchange_hash, session_id_, c2s, 'A');
+  auto s2c_keys = derive_direction(hash_name, k.bytes(), exchange_hash, session_id_, s2c, 'B');
+
+  // NEWKEYS: from here each direction uses the new keys; strict kex restarts its sequence numbers.
+  const std::uint8_t newkeys[] = {msg::newkeys};
+  const bool locked = co_await send_lock_.lock();
+  if (!locked) co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");
+  auto newkeys_sent = co_await packets_.write_packet(newkeys);
+  if (newkeys_sent) {
+    packets_.set_sealer(crypto::make_sealer(negotiated_.cipher_client_to_server, negotiated_.mac_client_to_server, c2s_keys));
+    if (strict_kex_) packets_.reset_send_sequence();
+  }
+  send_lock_.unlock();
+  if (!newkeys_sent) co_return newkeys_sent;
+
+  auto server_newkeys = co_await read_kex_message(msg::newkeys);
+  if (!server_newkeys) co_return runtime::fail(std::move(server_newkeys.error()).while_("waiting for the server's NEWKEYS"));
+  packets_.set_opener(crypto::make_opener(negotiated_.cipher_server_to_client, negotiated_.mac_server_to_client, s2c_keys));
+  if (strict_kex_) packets_.reset_receive_sequence();
+
+  ++completed_kex_;
+  last_kex_ = runtime::Clock::now();
+  packets_.reset_byte_counts();
+  kex_in_progress_ = false;
+  kex_done_.notify();
+  co_return Result<void>{};
+}
+
+Result<bool> Transport::handle_transport_message(const std::vector<std::uint8_t>& payload) {
+  const std::uint8_t type = payload.empty() ? 0 : payload[0];
+  switch (type) {
+    case msg::ignore:
+      return true;
+    case msg::debug: {
+      Reader r(payload, "DEBUG");
+      r.byte();
+      r.boolean();
+      options_.log.debug("server debug message: {}", runtime::printable(r.text()));
+      return true;
+    }
+    case msg::unimplemented: {
+      Reader r(payload, "UNIMPLEMENTED");
+      r.byte();
+      const std::uint32_t sequence = r.uint32();
+      // OpenSSH's sshd refuses a re-exchange while it authenticates: carry on with the current
+      // keys rather than hold every write back for an exchange that will not come.
+      if (kex_in_progress_ && completed_kex_ > 0 && sequence == client_kexinit_sequence_) {
+        options_.log.info("the server refused our key re-exchange; keeping the current keys");
+        kex_in_progress_ = false;
+        kex_done_.notify();
+        return true;
+      }
+      options_.log.debug("server did not implement our packet {}", sequence);
+      return true;
+    }
+    case msg::ext_info: {
+      Reader r(payload, "EXT_INFO");
+      r.byte();
+      const std::uint32_t count = r.uint32();
+      for (std::uint32_t i = 0; i < count && !r.failed(); ++i) {
+        const std::string name = r.text();
+        const std::string value = r.text();
+        // The value's bytes are the comma-separated list itself (RFC 8308 section 3.1).
+        if (name == "server-sig-algs") server_sig_algs_ = split_names(value);
+      }
+      if (auto parsed = r.finish(); !parsed) return runtime::fail(std::move(parsed.error()));
+      return true;
+    }
+    case msg::disconnect: {
+      Reader r(payload, "DISCONNECT");
+      r.byte();
+      const std::uint32_t reason = r.uint32();
+      const std::string description = r.text();
+      return runtime::fail(std::move(Error(Errc::end_of_stream, Layer::transport,
+                                           fmt::format("the server disconnected: {}", msg::disconnect_reason_name(reason)))
+                                         .with("reason code", std::to_string(reason))
+                                         .with("server said", description)));
+    }
+  }
+  return false;
+}
+
+bool Transport::rekey_due() const {
+  return packets_.bytes_sent() >= options_.rekey_after_bytes || packets_.bytes_received() >= options_.rekey_after_bytes ||
+         runtime::Clock::now() - last_kex_ >= options_.rekey_after_time;
+}
+
+asio::awaitable<Result<std::vector<std::uint8_t>>> Transport::read_message() {
+  for (;;) {
+    auto packet = co_await packets_.read_packet();
+    if (!packet) co_return packet;
+    if (!packet->empty() && (*packet)[0] == msg::kexinit) {
+      auto done = co_await run_kex(std::move(*packet));
+      if (!done) co_return runtime::fail(std::move(done.error()));
+      continue;
+    }
+    auto handled = handle_transport_message(*packet);
+    if (!handled) co_return runtime::fail(std::move(handled.error()));
+    if (!*handled) co_return packet;
+  }
+}
+
+asio::awaitable<Result<void>> Transport::request_rekey() {
+  if (kex_in_progress_) co_return Result<void>{};
+  co_return co_await send_kexinit();
+}
+
+asio::awaitable<Result<void>> Transport::write_message(std::span<const std::uint8_t> payload) {
+  if (!kex_in_progress_ && rekey_due()) {
+    auto started = co_await request_rekey();
+    if (!started) co_return started;
+  }
+  // Only key exchange messages may follow our KEXINIT until NEWKEYS (RFC 4253 section 7.1). An
+  // exchange can start while we wait for the lock, so the check is repeated once we hold it.
+  for (;;) {
+    while (kex_in_progress_) {
+      const bool woken = co_await kex_done_.wait();
+      if (!woken) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled while keys were exchanged");
+    }
+    const bool locked = co_await send_lock_.lock();
+    if (!locked) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled");
+    if (!kex_in_progress_) break;
+    send_lock_.unlock();
+  }
+  auto written = co_await packets_.write_packet(payload);
+  send_lock_.unlock();
+  co_return written;
+}
+
+asio::awaitable<void> Transport::disconnect(std::uint32_t reason, std::string_view description) {
+  Writer w;
+  w.byte(msg::disconnect);
+  w.uint32(reason);
+  w.string(description);
+  w.string("");
+  co_await write_locked(w.bytes());
+  co_await stream_.close();
+}
+
+}  // namespace cr::ssh

@@ -1,0 +1,96 @@
+#pragma once
+// The SSH transport (RFC 4253) over any AsyncStream: version exchange, key exchange, NEWKEYS, and
+// then a stream of messages for the layers above, with IGNORE/DEBUG/EXT_INFO handled here and
+// key re-exchange started by either side at any time.
+//
+// Speed: our version line and KEXINIT leave before the server's arrive, so the first key exchange
+// costs one round trip after the banner (plus one for NEWKEYS, which the server sends right after
+// its reply).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/async_mutex.hpp"
+#include "runtime/async_stream.hpp"
+#include "runtime/logging.hpp"
+#include "ssh/algorithms.hpp"
+#include "ssh/packet_stream.hpp"
+#include "ssh/version_exchange.hpp"
+
+namespace cr::ssh {
+
+struct HostKey {
+  std::string algorithm;                 // the negotiated host key algorithm, e.g. "ssh-ed25519"
+  std::vector<std::uint8_t> blob;        // the key as the server sent it
+  std::string fingerprint;               // "SHA256:..." as OpenSSH prints it
+};
+
+// Called once per key exchange with the server's verified host key (its signature over the
+// exchange hash already checked). Return an error to refuse the connection (Layer::kex).
+using HostKeyVerifier = std::function<runtime::Result<void>(const HostKey&)>;
+
+struct TransportOptions {
+  AlgorithmPreferences algorithms = AlgorithmPreferences::defaults();
+  HostKeyVerifier verify_host_key;       // empty: every key whose signature verifies is accepted
+  std::uint64_t rekey_after_bytes = std::uint64_t{1} << 30;  // RFC 4344's advice for AES
+  std::chrono::seconds rekey_after_time{3600};
+  runtime::Logger log;
+};
+
+class Transport {
+ public:
+  // Runs the version exchange and the first key exchange. The stream must outlive the transport.
+  static asio::awaitable<runtime::Result<std::unique_ptr<Transport>>> connect(runtime::AsyncStream& stream,
+                                                                              TransportOptions options);
+
+  // The next message for the layers above (message number first). Transport messages are handled
+  // here; a DISCONNECT becomes an error carrying the server's reason and text.
+  asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_message();
+  // Waits while a key exchange is in progress (only kex messages may be sent then).
+  asio::awaitable<runtime::Result<void>> write_message(std::span<const std::uint8_t> payload);
+  // Starts a key re-exchange; it completes as read_message() reads the server's reply.
+  asio::awaitable<runtime::Result<void>> request_rekey();
+  // Sends DISCONNECT (best effort) and closes the stream.
+  asio::awaitable<void> disconnect(std::uint32_t reason, std::string_view description);
+
+  const PeerVersion& server_version() const { return server_version_; }
+  const Negotiated& algorithms() const { return negotiated_; }
+  const HostKey& host_key() const { return host_key_; }
+  const std::vector<std::uint8_t>& session_id() const { return session_id_; }
+  // From the server's EXT_INFO (RFC 8308), for choosing RSA signature algorithms in auth.
+  const std::vector<std::string>& server_sig_algs() const { return server_sig_algs_; }
+  std::size_t completed_key_exchanges() const { return completed_kex_; }
+
+  Transport(runtime::AsyncStream& stream, TransportOptions options);
+
+ private:
+  KexInit make_kexinit() const;
+  asio::awaitable<runtime::Result<void>> send_kexinit();
+  asio::awaitable<runtime::Result<void>> run_kex(std::vector<std::uint8_t> server_kexinit);
+  asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_kex_message(std::uint8_t expected);
+  asio::awaitable<runtime::Result<void>> write_locked(std::span<const std::uint8_t> payload);
+  runtime::Result<bool> handle_transport_message(const std::vector<std::uint8_t>& payload);
+  bool rekey_due() const;
+
+  runtime::AsyncStream& stream_;
+  TransportOptions options_;
+  PacketStream packets_;
+  runtime::AsyncMutex send_lock_;
+  runtime::Event kex_done_;
+  PeerVersion server_version_;
+  std::vector<std::uint8_t> client_kexinit_;  // our KEXINIT payload of the exchange in progress
+  std::uint32_t client_kexinit_sequence_ = 0;
+  bool kex_in_progress_ = false;
+  bool strict_kex_ = false;
+  Negotiated negotiated_;
+  HostKey host_key_;
+  std::vector<std::uint8_t> session_id_;
+  std::vector<std::string> server_sig_algs_;
+  std::size_t completed_kex_ = 0;
+  runtime::Clock::time_point last_kex_ = runtime::Clock::now();
+};
+
+}  // namespace cr::ssh

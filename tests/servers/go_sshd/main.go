@@ -1,0 +1,122 @@
+// go_sshd: an SSH server on golang.org/x/crypto/ssh, the library the Coder workspace agent runs
+// on, for interop tests. It serves one connection on stdin/stdout, so a ProxyCommand reaches it
+// the way `coder ssh --stdio` reaches the agent: RSA host key, only "none" authentication (like
+// the agent), session channels with exec and an exit status.
+//
+// Built offline in GOPATH mode from Debian's golang-golang-x-crypto-dev.
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// stdioConn makes stdin/stdout a net.Conn for ssh.NewServerConn.
+type stdioConn struct{}
+
+func (stdioConn) Read(p []byte) (int, error)       { return os.Stdin.Read(p) }
+func (stdioConn) Write(p []byte) (int, error)      { return os.Stdout.Write(p) }
+func (stdioConn) Close() error                     { os.Stdout.Close(); return os.Stdin.Close() }
+func (stdioConn) LocalAddr() net.Addr              { return stdioAddr{} }
+func (stdioConn) RemoteAddr() net.Addr             { return stdioAddr{} }
+func (stdioConn) SetDeadline(time.Time) error      { return nil }
+func (stdioConn) SetReadDeadline(time.Time) error  { return nil }
+func (stdioConn) SetWriteDeadline(time.Time) error { return nil }
+
+type stdioAddr struct{}
+
+func (stdioAddr) Network() string { return "stdio" }
+func (stdioAddr) String() string  { return "stdio" }
+
+func main() {
+	hostKeyFile := flag.String("hostkey", "", "PEM RSA host key (default: a new 2048-bit key)")
+	flag.Parse()
+
+	config := &ssh.ServerConfig{NoClientAuth: true}
+	signer, err := loadOrGenerateKey(*hostKeyFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "go_sshd:", err)
+		os.Exit(1)
+	}
+	config.AddHostKey(signer)
+
+	conn, channels, requests, err := ssh.NewServerConn(stdioConn{}, config)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "go_sshd: handshake:", err)
+		os.Exit(1)
+	}
+	defer conn.Close()
+	go ssh.DiscardRequests(requests)
+	for incoming := range channels {
+		if incoming.ChannelType() != "session" {
+			incoming.Reject(ssh.UnknownChannelType, "only session channels")
+			continue
+		}
+		channel, channelRequests, err := incoming.Accept()
+		if err != nil {
+			continue
+		}
+		go serveSession(channel, channelRequests)
+	}
+}
+
+func loadOrGenerateKey(path string) (ssh.Signer, error) {
+	if path != "" {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return ssh.ParsePrivateKey(pem)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	return ssh.NewSignerFromKey(key)
+}
+
+func serveSession(channel ssh.Channel, requests <-chan *ssh.Request) {
+	defer channel.Close()
+	for request := range requests {
+		if request.Type != "exec" || len(request.Payload) < 4 {
+			request.Reply(false, nil)
+			continue
+		}
+		length := binary.BigEndian.Uint32(request.Payload)
+		if int(length) > len(request.Payload)-4 {
+			request.Reply(false, nil)
+			continue
+		}
+		request.Reply(true, nil)
+		command := exec.Command("/bin/sh", "-c", string(request.Payload[4:4+length]))
+		command.Stdout = channel
+		command.Stderr = channel.Stderr()
+		stdin, _ := command.StdinPipe()
+		go func() { io.Copy(stdin, channel); stdin.Close() }()
+		status := uint32(0)
+		if err := command.Run(); err != nil {
+			status = 255 // like the agent: killed by a signal or not started
+			if exitErr, ok := err.(*exec.ExitError); ok {
+				if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Exited() {
+					status = uint32(ws.ExitStatus())
+				}
+			}
+		}
+		channel.CloseWrite()
+		exitStatus := make([]byte, 4)
+		binary.BigEndian.PutUint32(exitStatus, status)
+		channel.SendRequest("exit-status", false, exitStatus)
+		return
+	}
+}

@@ -1,0 +1,263 @@
+// The transport against a real OpenSSH sshd (inetd mode, through a ProxyCommand): every key
+// exchange, host key type and cipher/MAC forced one at a time by sshd's own configuration, then a
+// service request both ways under the new keys, a re-exchange, and the failures a user must be
+// able to read.
+
+#include <cstdio>
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <catch2/catch.hpp>
+
+#include "proxy/proxy_command.hpp"
+#include "ssh/crypto/host_key.hpp"
+#include "ssh/crypto/kex.hpp"
+#include "ssh/crypto/packet_cipher.hpp"
+#include "ssh/messages.hpp"
+#include "ssh/transport.hpp"
+#include "ssh/wire.hpp"
+#include "support/run.hpp"
+#include "support/sshd.hpp"
+
+using namespace cr;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Outcome {
+  runtime::Result<void> result;
+  ssh::Negotiated algorithms;
+  ssh::HostKey host_key;
+  bool strict_kex = false;
+  std::vector<std::string> server_sig_algs;
+  std::size_t key_exchanges = 0;
+};
+
+asio::awaitable<runtime::Result<void>> send_service_request(ssh::Transport& transport) {
+  ssh::Writer request;
+  request.byte(ssh::msg::service_request);
+  request.string("ssh-userauth");
+  co_return co_await transport.write_message(request.bytes());
+}
+
+runtime::Result<void> expect_service_accept(const runtime::Result<std::vector<std::uint8_t>>& reply) {
+  if (!reply) return runtime::fail(reply.error());
+  ssh::Reader r(*reply, "SERVICE_ACCEPT");
+  const auto type = r.byte();
+  const auto service = r.text();
+  CHECK(r.finish(true));
+  CHECK(type == ssh::msg::service_accept);
+  CHECK(service == "ssh-userauth");
+  return {};
+}
+
+// USERAUTH_REQUEST "none": every server must answer it, with SUCCESS (the Go server, like the
+// Coder agent) or FAILURE and the methods it accepts (sshd).
+asio::awaitable<runtime::Result<void>> send_none_auth(ssh::Transport& transport) {
+  ssh::Writer request;
+  request.byte(50);
+  request.string("coder");
+  request.string("ssh-connection");
+  request.string("none");
+  co_return co_await transport.write_message(request.bytes());
+}
+
+runtime::Result<void> expect_auth_answer(const runtime::Result<std::vector<std::uint8_t>>& reply) {
+  if (!reply) return runtime::fail(reply.error());
+  REQUIRE_FALSE(reply->empty());
+  CHECK(((*reply)[0] == 51 || (*reply)[0] == 52));
+  return {};
+}
+
+// Connects to sshd and asks for the userauth service: one message each way under the new keys.
+// With rekey, starts a re-exchange and sends a request while a reader drives the exchange.
+Outcome handshake(const std::string& proxy_command, ssh::TransportOptions options, bool rekey = false) {
+  return test::run([&]() -> asio::awaitable<Outcome> {
+    using namespace asio::experimental::awaitable_operators;
+    auto ex = co_await asio::this_coro::executor;
+    auto proxy = proxy::start_proxy_command(ex, proxy_command, {});
+    REQUIRE(proxy);
+    Outcome out;
+    auto connected = co_await runtime::with_deadline(runtime::Deadline::after(15s),
+                                                     ssh::Transport::connect(**proxy, std::move(options)),
+                                                     runtime::Layer::kex, "SSH handshake");
+    if (!connected) {
+      out.result = runtime::fail(std::move(connected.error()));
+      co_await (*proxy)->close();
+      co_return out;
+    }
+    auto& transport = **connected;
+    auto sent = co_await send_service_request(transport);
+    REQUIRE(sent);
+    auto reply = co_await transport.read_message();
+    out.result = expect_service_accept(reply);
+    if (out.result && rekey) {
+      auto started = co_await transport.request_rekey();
+      REQUIRE(started);
+      auto [written, auth_reply] = co_await (send_none_auth(transport) && transport.read_message());
+      REQUIRE(written);
+      out.result = expect_auth_answer(auth_reply);
+    }
+    out.algorithms = transport.algorithms();
+    out.host_key = transport.host_key();
+    out.server_sig_algs = transport.server_sig_algs();
+    out.key_exchanges = transport.completed_key_exchanges();
+    co_await transport.disconnect(11, "test done");
+    co_await (*proxy)->close();
+    co_return out;
+  }());
+}
+
+ssh::TransportOptions only(ssh::AlgorithmCategory category, const std::string& name) {
+  ssh::TransportOptions options;
+  auto& list = category == ssh::AlgorithmCategory::kex        ? options.algorithms.kex
+               : category == ssh::AlgorithmCategory::host_key ? options.algorithms.host_key
+               : category == ssh::AlgorithmCategory::ciphers  ? options.algorithms.ciphers
+                                                              : options.algorithms.macs;
+  list = {name};
+  return options;
+}
+
+std::string ssh_keygen_fingerprint(const std::filesystem::path& key) {
+  std::string out(256, '\0');
+  FILE* pipe = popen(fmt::format("ssh-keygen -lf {}.pub", key.string()).c_str(), "r");
+  REQUIRE(pipe);
+  const auto n = fread(out.data(), 1, out.size(), pipe);
+  pclose(pipe);
+  out.resize(n);
+  const auto start = out.find(' ') + 1;
+  return out.substr(start, out.find(' ', start) - start);
+}
+
+}  // namespace
+
+TEST_CASE("default algorithms against OpenSSH: strict kex, EXT_INFO, the host key handed over", "[transport][sshd]") {
+  test::Sshd sshd;
+  ssh::TransportOptions options;
+  std::vector<ssh::HostKey> seen;
+  options.verify_host_key = [&](const ssh::HostKey& key) -> runtime::Result<void> {
+    seen.push_back(key);
+    return {};
+  };
+  const auto out = handshake(sshd.proxy_command(), std::move(options));
+  REQUIRE(out.result);
+  CHECK(out.algorithms.strict_kex);  // Debian's 9.2p1 carries the Terrapin fix
+  CHECK(out.algorithms.kex == "curve25519-sha256");
+  CHECK(out.algorithms.host_key == "ssh-ed25519");
+  CHECK(out.algorithms.cipher_client_to_server == "chacha20-poly1305@openssh.com");
+  CHECK_FALSE(out.server_sig_algs.empty());
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].fingerprint == ssh_keygen_fingerprint(sshd.host_key_files()[0]));
+}
+
+TEST_CASE("every key exchange we implement, forced on the server", "[transport][sshd]") {
+  const std::string kex = GENERATE(from_range(ssh::crypto::supported_kex()));
+  test::Sshd sshd("KexAlgorithms " + kex);
+  const auto out = handshake(sshd.proxy_command(), only(ssh::AlgorithmCategory::kex, kex));
+  INFO(kex << ": " << (out.result ? "ok" : out.result.error().summary()));
+  REQUIRE(out.result);
+  CHECK(out.algorithms.kex == kex);
+}
+
+TEST_CASE("every host key type and algorithm, forced on the server", "[transport][sshd]") {
+  const auto [key_spec, algorithm] = GENERATE(table<std::string, std::string>({
+      {"ed25519", "ssh-ed25519"},
+      {"ecdsa:256", "ecdsa-sha2-nistp256"},
+      {"ecdsa:384", "ecdsa-sha2-nistp384"},
+      {"ecdsa:521", "ecdsa-sha2-nistp521"},
+      {"rsa:2048", "rsa-sha2-256"},
+      {"rsa:2048", "rsa-sha2-512"},
+  }));
+  test::Sshd sshd("HostKeyAlgorithms " + algorithm, {key_spec});
+  const auto out = handshake(sshd.proxy_command(), only(ssh::AlgorithmCategory::host_key, algorithm));
+  INFO(algorithm << ": " << (out.result ? "ok" : out.result.error().summary()));
+  REQUIRE(out.result);
+  CHECK(out.host_key.algorithm == algorithm);
+  CHECK(out.host_key.fingerprint == ssh_keygen_fingerprint(sshd.host_key_files()[0]));
+}
+
+TEST_CASE("every cipher, and every MAC with the CTR ciphers, forced on the server", "[transport][sshd]") {
+  const std::string cipher = GENERATE(from_range(ssh::crypto::supported_ciphers()));
+  const bool aead = ssh::crypto::requirements(cipher, "").aead;
+  // An AEAD cipher ignores the MAC lists; the others are tried with each MAC.
+  const std::vector<std::string> macs = aead ? std::vector<std::string>{"hmac-sha2-256"} : ssh::crypto::supported_macs();
+  for (const auto& mac : macs) {
+    test::Sshd sshd(fmt::format("Ciphers {}\nMACs {}", cipher, mac));
+    auto options = only(ssh::AlgorithmCategory::ciphers, cipher);
+    options.algorithms.macs = {mac};
+    const auto out = handshake(sshd.proxy_command(), std::move(options));
+    INFO(cipher << " " << mac << ": " << (out.result ? "ok" : out.result.error().summary()));
+    REQUIRE(out.result);
+    CHECK(out.algorithms.cipher_client_to_server == cipher);
+    CHECK(out.algorithms.cipher_server_to_client == cipher);
+    CHECK(out.algorithms.mac_server_to_client == (aead ? "" : mac));
+  }
+}
+
+TEST_CASE("a re-exchange sshd refuses before auth does not hold writes back", "[transport][sshd]") {
+  // sshd answers a KEXINIT during authentication with UNIMPLEMENTED: the request that waited for
+  // the exchange goes out under the current keys and is answered.
+  test::Sshd sshd;
+  const auto out = handshake(sshd.proxy_command(), {}, /*rekey=*/true);
+  INFO((out.result ? "ok" : out.result.error().summary()));
+  REQUIRE(out.result);
+  CHECK(out.key_exchanges == 1);
+}
+
+TEST_CASE("no common cipher: the error lists both sides' offers", "[transport][sshd]") {
+  test::Sshd sshd("Ciphers aes256-gcm@openssh.com");
+  const auto out = handshake(sshd.proxy_command(), only(ssh::AlgorithmCategory::ciphers, "aes128-ctr"));
+  REQUIRE_FALSE(out.result);
+  const auto& error = out.result.error();
+  CHECK(error.layer == runtime::Layer::kex);
+  CHECK_THAT(error.message, Catch::Contains("no cipher (client to server) algorithm in common"));
+  CHECK(error.find_evidence("we offered")->text == "aes128-ctr");
+  CHECK(error.find_evidence("server offered")->text == "aes256-gcm@openssh.com");
+}
+
+TEST_CASE("a host key the verifier refuses ends the connection with its reason", "[transport][sshd]") {
+  test::Sshd sshd;
+  ssh::TransportOptions options;
+  options.verify_host_key = [](const ssh::HostKey& key) -> runtime::Result<void> {
+    return runtime::fail(std::move(runtime::Error(runtime::Errc::protocol_error, runtime::Layer::kex,
+                                                  "host key not in known_hosts")
+                                       .with("fingerprint", key.fingerprint)));
+  };
+  const auto out = handshake(sshd.proxy_command(), std::move(options));
+  REQUIRE_FALSE(out.result);
+  CHECK(out.result.error().message == "host key not in known_hosts");
+  CHECK_THAT(out.result.error().find_evidence("fingerprint")->text, Catch::StartsWith("SHA256:"));
+}
+
+TEST_CASE("the Go x/crypto/ssh server (the Coder agent's library) through a ProxyCommand", "[transport][go]") {
+  const auto out = handshake(CODER_RUNTIME_GO_SSHD, {});
+  INFO((out.result ? "ok" : out.result.error().summary()));
+  REQUIRE(out.result);
+  CHECK(out.host_key.algorithm.starts_with("rsa-sha2-"));
+  CHECK(out.algorithms.kex == "curve25519-sha256");
+}
+
+TEST_CASE("a key re-exchange we start completes while a write waits for it (Go server)", "[transport][go]") {
+  const auto out = handshake(CODER_RUNTIME_GO_SSHD, {}, /*rekey=*/true);
+  INFO((out.result ? "ok" : out.result.error().summary()));
+  REQUIRE(out.result);
+  CHECK(out.key_exchanges == 2);
+}
+
+TEST_CASE("strict kex: an IGNORE slipped in before NEWKEYS (Terrapin) is refused", "[transport][sshd]") {
+  test::Sshd sshd;
+  const std::string relay = std::string(CODER_RUNTIME_TEST_SERVERS) + "/inject_ignore.py " + sshd.proxy_command();
+  const auto out = handshake(relay, {});
+  REQUIRE_FALSE(out.result);
+  CHECK(out.result.error().layer == runtime::Layer::kex);
+  CHECK_THAT(out.result.error().message, Catch::Contains("got 2"));
+  CHECK(out.result.error().find_evidence("strict kex")->text == "yes");
+}
+
+TEST_CASE("the same relay without the injection connects: the IGNORE alone was refused", "[transport][sshd]") {
+  test::Sshd sshd;
+  const std::string relay = std::string(CODER_RUNTIME_TEST_SERVERS) + "/inject_ignore.py --pass " + sshd.proxy_command();
+  const auto out = handshake(relay, {});
+  INFO((out.result ? "ok" : out.result.error().summary()));
+  REQUIRE(out.result);
+  CHECK(out.algorithms.strict_kex);
+}

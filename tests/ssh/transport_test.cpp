@@ -261,3 +261,73 @@ TEST_CASE("the same relay without the injection connects: the IGNORE alone was r
   REQUIRE(out.result);
   CHECK(out.algorithms.strict_kex);
 }
+
+namespace {
+ssh::Writer global_request(bool want_reply) {
+  ssh::Writer request;
+  request.byte(80);  // SSH_MSG_GLOBAL_REQUEST
+  request.string("volume@coder-runtime.test");
+  request.boolean(want_reply);
+  request.string(std::string(1024, 'x'));
+  return request;
+}
+
+// Authenticates with "none" (the Go server allows it, like the Coder agent), then sends `count`
+// global requests of 1 KiB that want no reply and one that does, while reading: the reader drives
+// whatever key exchanges the volume sets off and returns the server's REQUEST_FAILURE.
+Outcome push_volume(const std::string& proxy_command, ssh::TransportOptions options, int count) {
+  return test::run([&]() -> asio::awaitable<Outcome> {
+    using namespace asio::experimental::awaitable_operators;
+    auto ex = co_await asio::this_coro::executor;
+    auto proxy = proxy::start_proxy_command(ex, proxy_command, {});
+    REQUIRE(proxy);
+    auto connected = co_await runtime::with_deadline(runtime::Deadline::after(15s),
+                                                     ssh::Transport::connect(**proxy, std::move(options)),
+                                                     runtime::Layer::kex, "SSH handshake");
+    REQUIRE(connected);
+    auto& transport = **connected;
+    auto sent = co_await send_service_request(transport);
+    REQUIRE(sent);
+    auto accepted = co_await transport.read_message();
+    REQUIRE(expect_service_accept(accepted));
+    auto auth_sent = co_await send_none_auth(transport);
+    REQUIRE(auth_sent);
+    auto auth = co_await transport.read_message();
+    REQUIRE(auth);
+    REQUIRE((*auth)[0] == 52);  // USERAUTH_SUCCESS
+    auto writer = [&]() -> asio::awaitable<runtime::Result<void>> {
+      const auto quiet = global_request(false);
+      for (int i = 0; i < count; ++i) {
+        auto written = co_await transport.write_message(quiet.bytes());
+        if (!written) co_return written;
+      }
+      co_return co_await transport.write_message(global_request(true).bytes());
+    };
+    auto [written, answer] = co_await (writer() && transport.read_message());
+    Outcome out;
+    out.result = written;
+    if (written && !answer) out.result = runtime::fail(answer.error());
+    if (answer) CHECK((*answer)[0] == 82);  // REQUEST_FAILURE
+    out.key_exchanges = transport.completed_key_exchanges();
+    co_await transport.disconnect(11, "test done");
+    co_await (*proxy)->close();
+    co_return out;
+  }());
+}
+}  // namespace
+
+TEST_CASE("re-exchanges the server starts under load are answered (Go server, 16 KiB threshold)", "[transport][go]") {
+  const auto out = push_volume(std::string(CODER_RUNTIME_GO_SSHD) + " -rekey-bytes 16384", {}, 100);
+  INFO((out.result ? "ok" : out.result.error().summary()));
+  REQUIRE(out.result);
+  CHECK(out.key_exchanges >= 3);  // about 100 KiB through a 16 KiB threshold
+}
+
+TEST_CASE("we re-exchange keys by ourselves after rekey_after_bytes", "[transport][go]") {
+  ssh::TransportOptions options;
+  options.rekey_after_bytes = 32 * 1024;
+  const auto out = push_volume(CODER_RUNTIME_GO_SSHD, std::move(options), 100);
+  INFO((out.result ? "ok" : out.result.error().summary()));
+  REQUIRE(out.result);
+  CHECK(out.key_exchanges >= 3);
+}

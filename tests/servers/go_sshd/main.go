@@ -41,9 +41,11 @@ func (stdioAddr) String() string  { return "stdio" }
 
 func main() {
 	hostKeyFile := flag.String("hostkey", "", "PEM RSA host key (default: a new 2048-bit key)")
+	rekeyBytes := flag.Uint64("rekey-bytes", 0, "start a key re-exchange after this many bytes (0: x/crypto's default)")
 	flag.Parse()
 
 	config := &ssh.ServerConfig{NoClientAuth: true}
+	config.RekeyThreshold = *rekeyBytes
 	signer, err := loadOrGenerateKey(*hostKeyFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "go_sshd:", err)

@@ -43,6 +43,7 @@ struct TransportOptions {
 class Transport {
  public:
   // Runs the version exchange and the first key exchange. The stream must outlive the transport.
+  // Pass options as a named variable: GCC 12 mishandles a `{}` temporary in a co_await expression.
   static asio::awaitable<runtime::Result<std::unique_ptr<Transport>>> connect(runtime::AsyncStream& stream,
                                                                               TransportOptions options);
 

@@ -331,3 +331,34 @@ TEST_CASE("we re-exchange keys by ourselves after rekey_after_bytes", "[transpor
   REQUIRE(out.result);
   CHECK(out.key_exchanges >= 3);
 }
+
+TEST_CASE("the server's DISCONNECT reaches the error with its reason and its own words", "[transport][sshd]") {
+  test::Sshd sshd;
+  auto reply = test::run([&]() -> asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> {
+    auto ex = co_await asio::this_coro::executor;
+    auto proxy = proxy::start_proxy_command(ex, sshd.proxy_command(), {});
+    REQUIRE(proxy);
+    ssh::TransportOptions defaults;
+    auto connected = co_await runtime::with_deadline(runtime::Deadline::after(15s),
+                                                     ssh::Transport::connect(**proxy, std::move(defaults)),
+                                                     runtime::Layer::kex, "SSH handshake");
+    REQUIRE(connected);
+    ssh::Writer request;
+    request.byte(ssh::msg::service_request);
+    request.string("ssh-nonexistent");
+    auto sent = co_await (*connected)->write_message(request.bytes());
+    REQUIRE(sent);
+    auto answer = co_await (*connected)->read_message();
+    co_await (*proxy)->close();
+    co_return answer;
+  }());
+  REQUIRE_FALSE(reply);
+  const auto& error = reply.error();
+  INFO(error.summary());
+  CHECK(error.layer == runtime::Layer::transport);
+  CHECK(error.message == "the server disconnected: protocol error");
+  REQUIRE(error.find_evidence("reason code"));
+  CHECK(error.find_evidence("reason code")->text == "2");
+  REQUIRE(error.find_evidence("server said"));
+  CHECK(error.find_evidence("server said")->text == "bad service request ssh-nonexistent");
+}

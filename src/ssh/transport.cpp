@@ -56,6 +56,7 @@ Transport::Transport(runtime::AsyncStream& stream, TransportOptions options)
       options_(std::move(options)),
       packets_(stream),
       send_lock_(stream.get_executor()),
+      message_order_(stream.get_executor()),
       kex_done_(stream.get_executor()) {}
 
 KexInit Transport::make_kexinit() const {
@@ -347,8 +348,17 @@ asio::awaitable<Result<void>> Transport::write_message(std::span<const std::uint
     auto started = co_await request_rekey();
     if (!started) co_return started;
   }
+  // Messages leave in the order they were sent: a CLOSE must not overtake the same channel's EOF.
+  const bool in_line = co_await message_order_.lock();
+  if (!in_line) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled");
+  auto written = co_await write_outside_kex(payload);
+  message_order_.unlock();
+  co_return written;
+}
+
+asio::awaitable<Result<void>> Transport::write_outside_kex(std::span<const std::uint8_t> payload) {
   // Only key exchange messages may follow our KEXINIT until NEWKEYS (RFC 4253 section 7.1). An
-  // exchange can start while we wait for the lock, so the check is repeated once we hold it.
+  // exchange can start while we wait for the packet lock, so the check is repeated holding it.
   for (;;) {
     while (kex_in_progress_) {
       const bool woken = co_await kex_done_.wait();

@@ -73,13 +73,15 @@ class Transport {
   asio::awaitable<runtime::Result<void>> run_kex(std::vector<std::uint8_t> server_kexinit);
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_kex_message(std::uint8_t expected);
   asio::awaitable<runtime::Result<void>> write_locked(std::span<const std::uint8_t> payload);
+  asio::awaitable<runtime::Result<void>> write_outside_kex(std::span<const std::uint8_t> payload);
   runtime::Result<bool> handle_transport_message(const std::vector<std::uint8_t>& payload);
   bool rekey_due() const;
 
   runtime::AsyncStream& stream_;
   TransportOptions options_;
   PacketStream packets_;
-  runtime::AsyncMutex send_lock_;
+  runtime::AsyncMutex send_lock_;      // one packet at a time (kex messages take only this)
+  runtime::AsyncMutex message_order_;  // the order of everything else, held through a key exchange
   runtime::Event kex_done_;
   PeerVersion server_version_;
   std::vector<std::uint8_t> client_kexinit_;  // our KEXINIT payload of the exchange in progress

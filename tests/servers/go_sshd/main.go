@@ -59,6 +59,10 @@ func main() {
 		os.Exit(1)
 	}
 	defer conn.Close()
+	go func() {
+		// Why the connection ended, for the test that reads our stderr tail.
+		fmt.Fprintln(os.Stderr, "go_sshd: connection ended:", conn.Wait())
+	}()
 	go ssh.DiscardRequests(requests)
 	for incoming := range channels {
 		if incoming.ChannelType() != "session" {

@@ -1,0 +1,20 @@
+#include "ssh/client.hpp"
+
+namespace cr::ssh {
+
+asio::awaitable<runtime::Result<std::shared_ptr<Connection>>> connect(std::unique_ptr<runtime::AsyncStream> stream,
+                                                                       ClientOptions options) {
+  auto transport = co_await Transport::connect(*stream, std::move(options.transport));
+  if (!transport) {
+    co_await stream->close();
+    co_return runtime::fail(std::move(transport.error()));
+  }
+  auto authenticated = co_await authenticate(**transport, std::move(options.auth));
+  if (!authenticated) {
+    co_await (*transport)->disconnect(14, "no more authentication methods available");
+    co_return runtime::fail(std::move(authenticated.error()));
+  }
+  co_return Connection::start(std::move(stream), std::move(*transport), std::move(options.connection));
+}
+
+}  // namespace cr::ssh

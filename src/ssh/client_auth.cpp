@@ -1,0 +1,251 @@
+#include "ssh/client_auth.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "ssh/crypto/host_key.hpp"
+#include "ssh/messages.hpp"
+#include "ssh/wire.hpp"
+
+namespace cr::ssh {
+
+using runtime::Errc;
+using runtime::Error;
+using runtime::Layer;
+using runtime::Result;
+
+namespace {
+
+constexpr std::string_view kConnectionService = "ssh-connection";
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
+bool contains(const std::vector<std::string>& names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// The server's answer to one attempt.
+struct Answer {
+  std::uint8_t type = 0;                 // SUCCESS, FAILURE, or a method's own message (60)
+  std::vector<std::string> can_continue;  // with FAILURE
+  bool partial_success = false;
+  std::vector<std::uint8_t> payload;
+};
+
+class Authenticator {
+ public:
+  Authenticator(Transport& transport, AuthOptions options) : transport_(transport), options_(std::move(options)) {}
+
+  asio::awaitable<Result<AuthResult>> run();
+
+ private:
+  asio::awaitable<Result<Answer>> next_answer();
+  asio::awaitable<Result<void>> send_request(std::string_view method, const Writer& method_fields);
+  asio::awaitable<Result<Answer>> try_publickey(const Identity& identity);
+  asio::awaitable<Result<Answer>> try_password();
+  asio::awaitable<Result<Answer>> try_keyboard_interactive();
+  std::string choose_signature_algorithm(const crypto::PrivateKey& key) const;
+  Error denied() const;
+
+  Transport& transport_;
+  AuthOptions options_;
+  std::vector<std::string> tried_;
+  std::vector<std::string> server_accepts_;
+  std::vector<runtime::Evidence> refused_keys_;
+};
+
+asio::awaitable<Result<void>> Authenticator::send_request(std::string_view method, const Writer& method_fields) {
+  Writer w;
+  w.byte(msg::userauth_request);
+  w.string(options_.user);
+  w.string(kConnectionService);
+  w.string(method);
+  w.raw(method_fields.bytes());
+  co_return co_await transport_.write_message(w.bytes());
+}
+
+asio::awaitable<Result<Answer>> Authenticator::next_answer() {
+  for (;;) {
+    auto message = co_await transport_.read_message();
+    if (!message) co_return runtime::fail(std::move(message.error()).while_("authenticating"));
+    Reader r(*message, "authentication reply");
+    Answer answer;
+    answer.type = r.byte();
+    if (answer.type == msg::userauth_banner) {
+      const std::string banner = r.text();
+      if (options_.on_banner) options_.on_banner(banner);
+      continue;
+    }
+    if (answer.type == msg::userauth_failure) {
+      answer.can_continue = r.name_list();
+      answer.partial_success = r.boolean();
+      server_accepts_ = answer.can_continue;
+    }
+    if (auto parsed = r.finish(); !parsed) co_return runtime::fail(std::move(parsed.error()));
+    if (answer.type != msg::userauth_success && answer.type != msg::userauth_failure && answer.type != msg::userauth_info_request &&
+        answer.type != msg::service_accept) {
+      co_return runtime::fail(std::move(Error(Errc::protocol_error, Layer::auth, "unexpected message during authentication")
+                                            .with("message number", std::to_string(answer.type))));
+    }
+    answer.payload = std::move(*message);
+    co_return answer;
+  }
+}
+
+std::string Authenticator::choose_signature_algorithm(const crypto::PrivateKey& key) const {
+  const auto algorithms = key.signature_algorithms();
+  // RSA: the strongest SHA-2 variant the server lists in server-sig-algs (RFC 8308, 8332); a
+  // server that sent no list gets rsa-sha2-512, as current OpenSSH servers expect.
+  const auto& server_sig_algs = transport_.server_sig_algs();
+  for (const auto& algorithm : algorithms) {
+    if (algorithm == "ssh-rsa" && !contains(server_sig_algs, algorithm)) continue;
+    if (server_sig_algs.empty() || contains(server_sig_algs, algorithm)) return algorithm;
+  }
+  return algorithms.front();
+}
+
+asio::awaitable<Result<Answer>> Authenticator::try_publickey(const Identity& identity) {
+  const auto& key = *identity.key;
+  const std::string algorithm = choose_signature_algorithm(key);
+  const auto blob = key.public_key_blob();
+  // RFC 4252 section 7: the signature covers the session identifier and the request itself.
+  Writer signed_data;
+  signed_data.string(transport_.session_id());
+  signed_data.byte(msg::userauth_request);
+  signed_data.string(options_.user);
+  signed_data.string(kConnectionService);
+  signed_data.string("publickey");
+  signed_data.boolean(true);
+  signed_data.string(algorithm);
+  signed_data.string(blob);
+  auto signature = key.sign(algorithm, signed_data.bytes());
+  if (!signature) co_return runtime::fail(std::move(signature.error()));
+  Writer fields;
+  fields.boolean(true);
+  fields.string(algorithm);
+  fields.string(blob);
+  fields.string(*signature);
+  auto sent = co_await send_request("publickey", fields);
+  if (!sent) co_return runtime::fail(std::move(sent.error()));
+  co_return co_await next_answer();
+}
+
+asio::awaitable<Result<Answer>> Authenticator::try_password() {
+  auto password = options_.password ? options_.password(options_.user, "") : std::nullopt;
+  if (!password) co_return Answer{};
+  Writer fields;
+  fields.boolean(false);
+  fields.string(*password);
+  auto sent = co_await send_request("password", fields);
+  if (!sent) co_return runtime::fail(std::move(sent.error()));
+  auto answer = co_await next_answer();
+  if (answer && answer->type == msg::userauth_info_request) {
+    co_return runtime::fail(Errc::invalid_argument, Layer::auth, "the server requires a password change");
+  }
+  co_return answer;
+}
+
+asio::awaitable<Result<Answer>> Authenticator::try_keyboard_interactive() {
+  if (!options_.keyboard_interactive) co_return Answer{};
+  Writer fields;
+  fields.string("");  // language tag
+  fields.string("");  // submethods
+  auto sent = co_await send_request("keyboard-interactive", fields);
+  if (!sent) co_return runtime::fail(std::move(sent.error()));
+  for (;;) {
+    auto answer = co_await next_answer();
+    if (!answer || answer->type != msg::userauth_info_request) co_return answer;
+    Reader r(answer->payload, "USERAUTH_INFO_REQUEST");
+    r.byte();
+    const std::string name = r.text();
+    const std::string instruction = r.text();
+    r.text();  // language tag
+    const std::uint32_t count = r.uint32();
+    std::vector<Prompt> prompts;
+    for (std::uint32_t i = 0; i < count && !r.failed() && i < 64; ++i) {
+      Prompt prompt;
+      prompt.text = r.text();
+      prompt.echo = r.boolean();
+      prompts.push_back(std::move(prompt));
+    }
+    if (auto parsed = r.finish(); !parsed) co_return runtime::fail(std::move(parsed.error()));
+    auto responses = options_.keyboard_interactive(name, instruction, prompts);
+    if (!responses || responses->size() != prompts.size()) co_return Answer{};
+    Writer reply;
+    reply.byte(msg::userauth_info_response);
+    reply.uint32(static_cast<std::uint32_t>(responses->size()));
+    for (const auto& response : *responses) reply.string(response);
+    auto replied = co_await transport_.write_message(reply.bytes());
+    if (!replied) co_return runtime::fail(std::move(replied.error()));
+  }
+}
+
+Error Authenticator::denied() const {
+  Error error(Errc::invalid_argument, Layer::auth, fmt::format("permission denied for user \"{}\"", options_.user));
+  error.with("methods tried", join(tried_));
+  error.with("server accepts", join(server_accepts_));
+  for (const auto& refused : refused_keys_) error.evidence.push_back(refused);
+  return error;
+}
+
+asio::awaitable<Result<AuthResult>> Authenticator::run() {
+  // SERVICE_REQUEST and the "none" attempt leave together: one round trip for both.
+  Writer service;
+  service.byte(msg::service_request);
+  service.string("ssh-userauth");
+  auto requested = co_await transport_.write_message(service.bytes());
+  if (!requested) co_return runtime::fail(std::move(requested.error()));
+  auto none_sent = co_await send_request("none", Writer{});
+  if (!none_sent) co_return runtime::fail(std::move(none_sent.error()));
+  auto accepted = co_await next_answer();
+  if (!accepted) co_return runtime::fail(std::move(accepted.error()));
+  if (accepted->type != msg::service_accept) {
+    co_return runtime::fail(Errc::protocol_error, Layer::auth, "the server did not accept the ssh-userauth service");
+  }
+  tried_.push_back("none");
+  auto answer = co_await next_answer();
+  if (!answer) co_return runtime::fail(std::move(answer.error()));
+  if (answer->type == msg::userauth_success) co_return AuthResult{"none"};
+
+  for (const auto& method : options_.preferred) {
+    if (!contains(server_accepts_, method)) continue;
+    if (method == "publickey") {
+      for (const auto& identity : options_.identities) {
+        if (!contains(server_accepts_, "publickey")) break;
+        tried_.push_back(fmt::format("publickey ({})", identity.source));
+        auto result = co_await try_publickey(identity);
+        if (!result) co_return runtime::fail(std::move(result.error()));
+        if (result->type == msg::userauth_success) co_return AuthResult{"publickey"};
+        refused_keys_.push_back({fmt::format("key {} {} ({})", identity.key->key_type(),
+                                             crypto::fingerprint_sha256(identity.key->public_key_blob()), identity.source),
+                                 "refused by the server"});
+      }
+      continue;
+    }
+    if (method != "password" && method != "keyboard-interactive") continue;
+    tried_.push_back(method);
+    Result<Answer> result = Answer{};
+    if (method == "password") {
+      result = co_await try_password();
+    } else {
+      result = co_await try_keyboard_interactive();
+    }
+    if (!result) co_return runtime::fail(std::move(result.error()));
+    if (result->type == msg::userauth_success) co_return AuthResult{method};
+  }
+  co_return runtime::fail(denied());
+}
+
+}  // namespace
+
+asio::awaitable<Result<AuthResult>> authenticate(Transport& transport, AuthOptions options) {
+  Authenticator authenticator(transport, std::move(options));
+  co_return co_await authenticator.run();
+}
+
+}  // namespace cr::ssh

@@ -1,0 +1,109 @@
+// The client end to end: authentication and commands on real servers through a ProxyCommand.
+// The Go server stands in for the Coder agent (x/crypto/ssh, "none" auth).
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <catch2/catch.hpp>
+
+#include "proxy/proxy_command.hpp"
+#include "ssh/client.hpp"
+#include "support/run.hpp"
+#include "support/sshd.hpp"
+
+using namespace cr;
+using namespace std::chrono_literals;
+
+namespace {
+
+asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> connect_through(std::string proxy_command,
+                                                                                  ssh::ClientOptions options) {
+  auto ex = co_await asio::this_coro::executor;
+  const proxy::ProxyTokens tokens{"test-host", "22", "coder", "test-host"};
+  auto proxy = proxy::start_proxy_command(ex, proxy_command, tokens);
+  REQUIRE(proxy);
+  std::unique_ptr<runtime::AsyncStream> stream = std::move(*proxy);
+  co_return co_await runtime::with_deadline(runtime::Deadline::after(15s), ssh::connect(std::move(stream), std::move(options)),
+                                            runtime::Layer::kex, "connecting");
+}
+
+ssh::ClientOptions as_user(std::string user) {
+  ssh::ClientOptions options;
+  options.auth.user = std::move(user);
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("Go server: none auth, then a command's stdout, stderr and exit code", "[client][go]") {
+  auto result = test::run([]() -> asio::awaitable<runtime::Result<ssh::ExecResult>> {
+    auto connection = co_await connect_through(CODER_RUNTIME_GO_SSHD, as_user("coder"));
+    REQUIRE(connection);
+    auto ran = co_await (*connection)->exec("echo hello; echo oops >&2; exit 3");
+    co_await (*connection)->close();
+    co_return ran;
+  }());
+  INFO((result ? "ok" : result.error().summary()));
+  REQUIRE(result);
+  CHECK(result->stdout_data == "hello\n");
+  CHECK(result->stderr_data == "oops\n");
+  CHECK(result->exit_code == 3);
+  CHECK_FALSE(result->signal);
+}
+
+TEST_CASE("Go server: stdin reaches the command and 4 MiB come back intact", "[client][go]") {
+  std::string input(4 << 20, '\0');
+  for (std::size_t i = 0; i < input.size(); ++i) input[i] = static_cast<char>('a' + (i * 7) % 26);
+  auto result = test::run([&]() -> asio::awaitable<runtime::Result<ssh::ExecResult>> {
+    auto connection = co_await connect_through(CODER_RUNTIME_GO_SSHD, as_user("coder"));
+    REQUIRE(connection);
+    ssh::ExecOptions options;
+    options.stdin_data = input;
+    auto ran = co_await (*connection)->exec("cat", std::move(options));
+    co_await (*connection)->close();
+    co_return ran;
+  }());
+  INFO((result ? "ok" : result.error().summary()));
+  REQUIRE(result);
+  CHECK(result->exit_code == 0);
+  CHECK(result->stdout_data.size() == input.size());
+  CHECK((result->stdout_data == input));
+}
+
+TEST_CASE("Go server: 50 commands at once on one connection each get their own output", "[client][go]") {
+  constexpr int kCount = 50;
+  auto outputs = test::run([]() -> asio::awaitable<std::vector<std::string>> {
+    auto connection = co_await connect_through(CODER_RUNTIME_GO_SSHD, as_user("coder"));
+    REQUIRE(connection);
+    auto ex = co_await asio::this_coro::executor;
+    std::vector<std::string> seen(kCount);
+    int finished = 0;
+    runtime::Event done(ex);
+    for (int i = 0; i < kCount; ++i) {
+      asio::co_spawn(ex, (*connection)->exec(fmt::format("echo {}; exit {}", i, i % 7)),
+                     [&, i](std::exception_ptr, runtime::Result<ssh::ExecResult> r) {
+                       seen[static_cast<std::size_t>(i)] =
+                           r ? fmt::format("{}|{}", r->stdout_data, r->exit_code.value_or(-1)) : r.error().summary();
+                       ++finished;
+                       done.notify();
+                     });
+    }
+    while (finished < kCount) {
+      co_await done.wait();
+    }
+    co_await (*connection)->close();
+    co_return seen;
+  }());
+  for (int i = 0; i < kCount; ++i) CHECK(outputs[static_cast<std::size_t>(i)] == fmt::format("{}\n|{}", i, i % 7));
+}
+
+TEST_CASE("sshd: with no key to offer, the error lists what was tried and what the server accepts", "[client][sshd]") {
+  test::Sshd sshd("PasswordAuthentication no\nKbdInteractiveAuthentication no");
+  auto connection = test::run(connect_through(sshd.proxy_command(), as_user("root")));
+  REQUIRE_FALSE(connection);
+  const auto& error = connection.error();
+  CHECK(error.layer == runtime::Layer::auth);
+  CHECK(error.message == "permission denied for user \"root\"");
+  REQUIRE(error.find_evidence("methods tried"));
+  CHECK(error.find_evidence("methods tried")->text == "none");
+  REQUIRE(error.find_evidence("server accepts"));
+  CHECK(error.find_evidence("server accepts")->text == "publickey");
+}

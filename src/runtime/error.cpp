@@ -16,6 +16,7 @@ std::string_view to_string(Layer layer) {
     case Layer::channel: return "channel";
     case Layer::coder: return "coder";
     case Layer::cli: return "cli";
+    case Layer::config: return "config";
   }
   return "unknown";
 }

@@ -27,6 +27,7 @@ enum class Layer {
   channel,
   coder,
   cli,
+  config,  // the user's configuration files and options
 };
 
 enum class Errc {

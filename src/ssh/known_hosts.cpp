@@ -81,22 +81,6 @@ std::string hashed_name(std::string_view name) {
                      crypto::base64_encode(crypto::hmac_sha1(salt, as_bytes(name))));
 }
 
-// OpenSSH's match_hostname: case-insensitive, and a matching negated pattern vetoes the line.
-bool matches_pattern_list(std::string_view name, std::string_view patterns) {
-  bool matched = false;
-  while (!patterns.empty()) {
-    const auto comma = patterns.find(',');
-    auto pattern = patterns.substr(0, comma);
-    patterns.remove_prefix(comma == std::string_view::npos ? patterns.size() : comma + 1);
-    const bool negated = pattern.starts_with('!');
-    if (negated) pattern.remove_prefix(1);
-    if (pattern.empty() || !match_pattern(name, lowercase(pattern))) continue;
-    if (negated) return false;
-    matched = true;
-  }
-  return matched;
-}
-
 std::string shown(std::string_view field) { return "'" + runtime::printable(field, kQuotedFieldLimit) + "'"; }
 
 // `text` is the line without leading blanks; the error is why it is skipped.
@@ -343,7 +327,7 @@ runtime::Result<void> check_host_key(std::string_view host, std::uint16_t port, 
 std::string FileLine::to_string() const { return fmt::format("{}:{}", file, line); }
 
 bool KnownHostLine::matches_host(std::string_view name) const {
-  if (!hosts.starts_with('|')) return matches_pattern_list(name, hosts);
+  if (!hosts.starts_with('|')) return match_pattern_list(name, hosts);
   const auto hashed = parse_hashed_name(hosts);
   return hashed && crypto::hmac_sha1(hashed->salt, as_bytes(name)) == hashed->digest;
 }

@@ -398,6 +398,25 @@ HostKeyLookup lookup_host_key(const KnownHosts& known, std::string_view host, st
   return other_types;
 }
 
+namespace {
+
+std::string known_hosts_line(std::string_view host, std::uint16_t port, std::string_view key_type,
+                             std::span<const std::uint8_t> key_blob, bool hash_name) {
+  const auto name = known_hosts_name(host, port);
+  return fmt::format("{} {} {}\n", hash_name ? hashed_name(name) : name, key_type, crypto::base64_encode(key_blob));
+}
+
+runtime::Result<void> append_line(const fs::path& file, std::string_view line) {
+  Descriptor out(::open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK));
+  if (!out.valid()) return runtime::fail(file_error(last_system_error(), "cannot open", file));
+  if (::write(out.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    return runtime::fail(file_error(last_system_error(), "cannot write", file));
+  }
+  return {};
+}
+
+}  // namespace
+
 runtime::Result<void> add_known_host(const fs::path& file, std::string_view host, std::uint16_t port,
                                      std::span<const std::uint8_t> key_blob, bool hash_name) {
   auto key_type = crypto::key_blob_type(key_blob);
@@ -407,6 +426,11 @@ runtime::Result<void> add_known_host(const fs::path& file, std::string_view host
   if (std::error_code link_error; fs::is_symlink(fs::symlink_status(file, link_error))) {
     target = fs::canonical(file, link_error);
     if (link_error) return runtime::fail(file_error(link_error, "cannot resolve", file));
+  }
+  // /dev/null (the Coder profile's UserKnownHostsFile), a FIFO: append as ssh does. Replacing
+  // such a file with a regular one would break it for everyone else.
+  if (std::error_code status_error; fs::exists(target, status_error) && !fs::is_regular_file(target, status_error)) {
+    return append_line(target, known_hosts_line(host, port, *key_type, key_blob, hash_name));
   }
   const auto directory = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   if (auto made = make_private_directories(directory); !made) return made;
@@ -426,9 +450,7 @@ runtime::Result<void> add_known_host(const fs::path& file, std::string_view host
   mode_t mode = 0600;
   if (struct stat status; existing->has_value() && ::stat(target.c_str(), &status) == 0) mode = status.st_mode & 07777;
   if (!content.empty() && !content.ends_with('\n')) content += '\n';
-  const auto name = known_hosts_name(host, port);
-  content += fmt::format("{} {} {}\n", hash_name ? hashed_name(name) : name, *key_type,
-                         crypto::base64_encode(key_blob));
+  content += known_hosts_line(host, port, *key_type, key_blob, hash_name);
   return replace_file(target, content, mode, directory_fd.get());
 }
 

@@ -4,12 +4,14 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -540,4 +542,21 @@ TEST_CASE("known_hosts: concurrent appends all land, and the file stays well for
     }
   }
   CHECK(std::distance(fs::directory_iterator(file.parent_path()), fs::directory_iterator()) == 1);
+}
+
+// UserKnownHostsFile /dev/null is what the Coder profile writes; with StrictHostKeyChecking no a
+// new key is "recorded" there. A null device made in the test's folder stands in for it, so that a
+// regression replaces that node, not /dev/null on the machine. Making a device node needs root,
+// which CI has.
+TEST_CASE("known_hosts: a device file (like /dev/null) is appended to, never replaced", "[knownhosts]") {
+  TemporaryDirectory directory;
+  const auto null_device = directory.path() / "known_hosts";
+  if (::mknod(null_device.c_str(), S_IFCHR | 0666, ::makedev(1, 3)) != 0) {
+    WARN("cannot make a device node here (not root): " << std::strerror(errno));
+    return;
+  }
+  const auto outcome = verify("example.com", 22, policy(kNo, {null_device}), key("a"));
+  CHECK(outcome.result);
+  CHECK(fs::is_character_file(null_device));
+  CHECK_FALSE(contains_line(outcome.log, "Failed to add"));
 }

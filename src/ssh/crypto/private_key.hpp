@@ -1,8 +1,9 @@
 #pragma once
 // User private keys for publickey authentication (RFC 4252 section 7): OpenSSH's openssh-key-v1
 // files (PROTOCOL.key) with ed25519, ecdsa-sha2-nistp256/384/521 and RSA keys, unencrypted or
-// bcrypt-pbkdf encrypted (aes256-ctr, aes256-gcm@openssh.com), and PEM / PKCS#8 files where Botan
-// reads them. Signatures come out as SSH signature blobs.
+// bcrypt-pbkdf encrypted (aes128/192/256-ctr and -cbc, aes128/256-gcm@openssh.com), and PEM /
+// PKCS#8 files where Botan reads them ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", and unencrypted
+// "RSA PRIVATE KEY" / "EC PRIVATE KEY"). Signatures come out as SSH signature blobs.
 
 #include <cstdint>
 #include <memory>
@@ -41,5 +42,8 @@ bool private_key_is_encrypted(std::span<const std::uint8_t> file_contents);
 // bcrypt rounds read from a file are capped.
 runtime::Result<std::unique_ptr<PrivateKey>> parse_private_key(std::span<const std::uint8_t> file_contents,
                                                               std::string_view passphrase, std::string_view source);
+
+// Overwrites secret bytes (a key file's contents once parsed) so they do not linger in freed memory.
+void wipe(std::span<std::uint8_t> secret);
 
 }  // namespace cr::ssh::crypto

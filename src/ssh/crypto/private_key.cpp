@@ -17,6 +17,10 @@
 #include "ssh/wire.hpp"
 
 namespace cr::ssh::crypto {
+namespace {
+constexpr std::string_view kWrongPassphrase = ": wrong passphrase";
+}  // namespace
+
 namespace detail {
 
 runtime::Error key_file_error(std::string_view source, std::string_view message) {
@@ -27,7 +31,7 @@ runtime::Error corrupt(std::string_view source, std::string_view detail) {
   return key_file_error(source, fmt::format("corrupt private key file: {}", detail));
 }
 
-runtime::Error wrong_passphrase(std::string_view source) { return key_file_error(source, "wrong passphrase"); }
+runtime::Error wrong_passphrase(std::string_view source) { return key_file_error(source, kWrongPassphrase.substr(2)); }
 
 runtime::Error passphrase_needed(std::string_view source) {
   return key_file_error(source, "the key is encrypted and no passphrase was given");
@@ -87,13 +91,7 @@ class SshPrivateKey final : public PrivateKey {
   std::vector<std::uint8_t> public_key_blob() const override { return blob_; }
   std::string comment() const override { return comment_; }
 
-  std::vector<std::string> signature_algorithms() const override {
-    std::vector<std::string> names;
-    for (const auto& algorithm : signature_algorithm_table()) {
-      if (algorithm.key_type == kind_.key_type) names.emplace_back(algorithm.name);
-    }
-    return names;
-  }
+  std::vector<std::string> signature_algorithms() const override { return signature_algorithms_for(kind_.key_type); }
 
   runtime::Result<std::vector<std::uint8_t>> sign(std::string_view algorithm_name, ConstBytes data) const override {
     const auto* algorithm = find_signature_algorithm(algorithm_name);
@@ -184,6 +182,18 @@ runtime::Result<Armor> frame(std::span<const std::uint8_t> file_contents, std::s
 bool is_openssh(const Armor& armor) { return armor.label == "OPENSSH PRIVATE KEY"; }
 
 }  // namespace
+
+std::vector<std::string> signature_algorithms_for(std::string_view key_type) {
+  std::vector<std::string> names;
+  for (const auto& algorithm : signature_algorithm_table()) {
+    if (algorithm.key_type == key_type) names.emplace_back(algorithm.name);
+  }
+  return names;
+}
+
+bool is_wrong_passphrase(const runtime::Error& error) {
+  return error.layer == runtime::Layer::auth && error.message.ends_with(kWrongPassphrase);
+}
 
 bool private_key_is_encrypted(std::span<const std::uint8_t> file_contents) {
   const auto armor = frame(file_contents, "");

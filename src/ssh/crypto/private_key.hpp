@@ -33,6 +33,10 @@ class PrivateKey {
   virtual std::string comment() const = 0;
 };
 
+// The signature algorithms a key type signs with, best first ("ssh-rsa" gives rsa-sha2-512,
+// rsa-sha2-256, ssh-rsa); empty for a type we do not know. For keys held elsewhere (an agent).
+std::vector<std::string> signature_algorithms_for(std::string_view key_type);
+
 // True when reading the key needs a passphrase, so a caller asks for one only then.
 bool private_key_is_encrypted(std::span<const std::uint8_t> file_contents);
 
@@ -42,6 +46,9 @@ bool private_key_is_encrypted(std::span<const std::uint8_t> file_contents);
 // bcrypt rounds read from a file are capped.
 runtime::Result<std::unique_ptr<PrivateKey>> parse_private_key(std::span<const std::uint8_t> file_contents,
                                                               std::string_view passphrase, std::string_view source);
+
+// True for parse_private_key's "wrong passphrase" error, so a caller may ask again.
+bool is_wrong_passphrase(const runtime::Error& error);
 
 // Overwrites secret bytes (a key file's contents once parsed) so they do not linger in freed memory.
 void wipe(std::span<std::uint8_t> secret);

@@ -1,14 +1,19 @@
 // Authentication against real servers: publickey with every key type on OpenSSH's sshd (keys from
 // ssh-keygen, listed in an AuthorizedKeysFile in the fixture's folder), RSA signature algorithms
-// as server-sig-algs allow, and refusals that say which key and why.
+// as server-sig-algs allow, refusals that say which key and why, and keys held by a real
+// ssh-agent (reached through proxy::connect_ssh_agent, as an application would).
 
 #include <catch2/catch.hpp>
 
 #include <fmt/format.h>
 
+#include "proxy/agent_socket.hpp"
+#include "ssh/agent.hpp"
+#include "ssh/crypto/encoding.hpp"
 #include "ssh/crypto/host_key.hpp"
 #include "ssh/identity.hpp"
 #include "support/files.hpp"
+#include "support/ssh_agent.hpp"
 #include "support/run.hpp"
 #include "support/ssh_client.hpp"
 #include "support/sshd.hpp"
@@ -34,6 +39,15 @@ class KeyRing {
     std::ofstream(sshd.authorized_keys(), std::ios::app) << test::read_text(key.string() + ".pub");
   }
 
+  static std::vector<std::uint8_t> public_blob(const fs::path& key) {
+    std::istringstream line(test::read_text(key.string() + ".pub"));
+    std::string type, base64;
+    line >> type >> base64;
+    auto blob = ssh::crypto::base64_decode(base64);
+    REQUIRE(blob);
+    return *blob;
+  }
+
   static ssh::Identity load(const fs::path& key, std::string_view passphrase = "") {
     ssh::IdentityFileOptions options;
     options.passphrase = [passphrase](const std::string&, int) { return std::optional<std::string>(passphrase); };
@@ -55,6 +69,21 @@ struct AuthorizedSshd {
       : sshd(extra_config + "\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n") {}
   test::Sshd sshd;
 };
+
+asio::awaitable<std::shared_ptr<ssh::AgentClient>> open_agent(const test::SshAgent& agent) {
+  const auto deadline = runtime::Deadline::after(std::chrono::seconds(5));
+  auto socket = agent.socket().string();
+  auto stream = co_await proxy::connect_ssh_agent(deadline, std::move(socket));
+  REQUIRE(stream);
+  co_return std::make_shared<ssh::AgentClient>(std::move(*stream), ssh::AgentOptions{});
+}
+
+asio::awaitable<std::vector<ssh::Identity>> agent_identities(const test::SshAgent& agent) {
+  auto client = co_await open_agent(agent);
+  auto identities = co_await ssh::agent_identities(client);
+  REQUIRE(identities);
+  co_return std::move(*identities);
+}
 
 ssh::AuthOptions as_root(std::vector<ssh::Identity> identities) {
   ssh::AuthOptions auth;
@@ -149,4 +178,90 @@ TEST_CASE("sshd: a refused key is named by fingerprint with the reason, and the 
   REQUIRE(evidence);
   CHECK(evidence->text.starts_with("refused by the server (signed with ssh-ed25519)"));
   CHECK(refused.error().find_evidence("methods tried")->text == fmt::format("none,publickey ({})", stranger.string()));
+}
+
+TEST_CASE("ssh-agent: lists the keys ssh-add gave it, and signs with each algorithm of each", "[auth][agent]") {
+  KeyRing keys;
+  test::SshAgent agent;
+  const std::vector<fs::path> added{keys.make("-t ed25519"), keys.make("-t ecdsa -b 384"), keys.make("-t rsa -b 2048")};
+  for (const auto& key : added) REQUIRE(agent.add(key));
+  const auto data = std::vector<std::uint8_t>{'s', 'i', 'g', 'n', ' ', 'm', 'e'};
+  auto checked = test::run([&]() -> asio::awaitable<int> {
+    auto client = co_await open_agent(agent);
+    auto listed = co_await client->list_keys();
+    REQUIRE(listed);
+    REQUIRE(listed->size() == added.size());
+    int signatures = 0;
+    for (std::size_t i = 0; i < added.size(); ++i) {
+      CHECK(((*listed)[i].blob == KeyRing::public_blob(added[i])));
+      CHECK((*listed)[i].comment == fmt::format("key {}", i + 1));
+      const auto type = ssh::crypto::key_blob_type((*listed)[i].blob);
+      REQUIRE(type);
+      for (const auto& algorithm : ssh::crypto::signature_algorithms_for(*type)) {
+        auto blob = (*listed)[i].blob;
+        auto to_sign = data;
+        auto signature = co_await client->sign(std::move(blob), std::move(to_sign), algorithm);
+        INFO(algorithm << (signature ? "" : signature.error().summary()));
+        REQUIRE(signature);
+        CHECK(ssh::crypto::verify_host_signature(algorithm, (*listed)[i].blob, *signature, data));
+        ++signatures;
+      }
+    }
+    co_await client->close();
+    co_return signatures;
+  }());
+  CHECK(checked == 5);  // ed25519, ecdsa, and RSA three ways
+}
+
+TEST_CASE("sshd: publickey through the agent; refused agent keys are named, the RSA key signs rsa-sha2-512",
+          "[auth][agent][sshd]") {
+  KeyRing keys;
+  test::SshAgent agent;
+  AuthorizedSshd server;
+  const auto stranger = keys.make("-t ed25519");
+  const auto rsa = keys.make("-t rsa -b 2048");
+  REQUIRE(agent.add(stranger));
+  REQUIRE(agent.add(rsa));
+  KeyRing::authorize(server.sshd, rsa);
+  auto authenticated = test::run([&]() -> asio::awaitable<runtime::Result<test::Authenticated>> {
+    auto identities = co_await agent_identities(agent);
+    auto proxy_command = server.sshd.proxy_command();
+    auto auth = as_root(std::move(identities));
+    co_return co_await test::authenticate_through(std::move(proxy_command), std::move(auth));
+  }());
+  INFO((authenticated ? "" : authenticated.error().detailed()));
+  REQUIRE(authenticated);
+  CHECK(authenticated->result.identity == "agent: key 2");
+  CHECK(authenticated->result.signature_algorithm == "rsa-sha2-512");
+
+  KeyRing::authorize(server.sshd, stranger);
+  auto ran = test::run([&]() -> asio::awaitable<runtime::Result<ssh::ExecResult>> {
+    ssh::ClientOptions options;
+    auto identities = co_await agent_identities(agent);
+    options.auth = as_root(std::move(identities));
+    auto proxy_command = server.sshd.proxy_command();
+    std::string command = "echo through the agent";
+    co_return co_await test::exec_through(std::move(proxy_command), std::move(options), std::move(command));
+  }());
+  REQUIRE(ran);
+  CHECK(ran->stdout_data == "through the agent\n");
+}
+
+TEST_CASE("sshd: an agent with no authorized key fails with each key's fingerprint", "[auth][agent][sshd]") {
+  KeyRing keys;
+  test::SshAgent agent;
+  AuthorizedSshd server;
+  const auto key = keys.make("-t ecdsa -b 256");
+  REQUIRE(agent.add(key));
+  auto refused = test::run([&]() -> asio::awaitable<runtime::Result<test::Authenticated>> {
+    auto identities = co_await agent_identities(agent);
+    auto proxy_command = server.sshd.proxy_command();
+    auto auth = as_root(std::move(identities));
+    co_return co_await test::authenticate_through(std::move(proxy_command), std::move(auth));
+  }());
+  REQUIRE_FALSE(refused);
+  const auto label = fmt::format("key ecdsa-sha2-nistp256 {} (agent: key 1)",
+                                 ssh::crypto::fingerprint_sha256(KeyRing::public_blob(key)));
+  INFO(refused.error().detailed());
+  REQUIRE(refused.error().find_evidence(label));
 }

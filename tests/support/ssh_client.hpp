@@ -30,9 +30,9 @@ inline asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> connec
   auto stream = start_proxy(ex, proxy_command);
   REQUIRE(stream);
   // The caller may expect a refusal: the stream's start is the only REQUIRE here.
-  co_return co_await runtime::with_deadline(runtime::Deadline::after(kConnectBudget),
-                                            ssh::connect(std::move(*stream), std::move(options)), runtime::Layer::kex,
-                                            "connecting");
+  const auto deadline = runtime::Deadline::after(kConnectBudget);
+  auto connecting = ssh::connect(std::move(*stream), std::move(options));
+  co_return co_await runtime::with_deadline(deadline, std::move(connecting), runtime::Layer::kex, "connecting");
 }
 
 // Connect, run one command, close: the command's result, or why there was none.
@@ -67,9 +67,9 @@ inline asio::awaitable<runtime::Result<Authenticated>> authenticate_through(std:
   auto ex = co_await asio::this_coro::executor;
   auto stream = start_proxy(ex, proxy_command);
   REQUIRE(stream);
-  auto result = co_await runtime::with_deadline(runtime::Deadline::after(kConnectBudget),
-                                                authenticate_steps(**stream, std::move(auth)), runtime::Layer::auth,
-                                                "authenticating");
+  const auto deadline = runtime::Deadline::after(kConnectBudget);
+  auto authenticating = authenticate_steps(**stream, std::move(auth));
+  auto result = co_await runtime::with_deadline(deadline, std::move(authenticating), runtime::Layer::auth, "authenticating");
   co_await (*stream)->close();
   co_return result;
 }

@@ -11,4 +11,13 @@ asio::awaitable<Result<void>> write_all(AsyncStream& stream, ConstBytes data) {
   co_return Result<void>{};
 }
 
+asio::awaitable<Result<void>> read_exact(AsyncStream& stream, Bytes buffer) {
+  while (!buffer.empty()) {
+    auto read = co_await stream.read_some(buffer);
+    if (!read) co_return fail(std::move(read.error()));
+    buffer = buffer.subspan(*read);
+  }
+  co_return Result<void>{};
+}
+
 }  // namespace cr::runtime

@@ -53,4 +53,7 @@ class AsyncStream {
 // Loops over write_some until every byte is written or an error stops it.
 asio::awaitable<Result<void>> write_all(AsyncStream& stream, ConstBytes data);
 
+// Loops over read_some until `buffer` is full or an error (end_of_stream included) stops it.
+asio::awaitable<Result<void>> read_exact(AsyncStream& stream, Bytes buffer);
+
 }  // namespace cr::runtime

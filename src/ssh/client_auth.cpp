@@ -47,9 +47,10 @@ class Authenticator {
   asio::awaitable<Result<Answer>> next_answer();
   asio::awaitable<Result<void>> send_request(std::string_view method, const Writer& method_fields);
   asio::awaitable<Result<Answer>> try_publickey(const Identity& identity);
+  void refuse_key(const Identity& identity, std::string why);
   asio::awaitable<Result<Answer>> try_password();
   asio::awaitable<Result<Answer>> try_keyboard_interactive();
-  std::string choose_signature_algorithm(const crypto::PrivateKey& key) const;
+  std::string choose_signature_algorithm(const Signer& key) const;
   Error denied() const;
 
   Transport& transport_;
@@ -97,21 +98,25 @@ asio::awaitable<Result<Answer>> Authenticator::next_answer() {
   }
 }
 
-std::string Authenticator::choose_signature_algorithm(const crypto::PrivateKey& key) const {
-  const auto algorithms = key.signature_algorithms();
-  // RSA: the strongest SHA-2 variant the server lists in server-sig-algs (RFC 8308, 8332); a
-  // server that sent no list gets rsa-sha2-512, as current OpenSSH servers expect.
-  const auto& server_sig_algs = transport_.server_sig_algs();
-  for (const auto& algorithm : algorithms) {
-    if (algorithm == "ssh-rsa" && !contains(server_sig_algs, algorithm)) continue;
-    if (server_sig_algs.empty() || contains(server_sig_algs, algorithm)) return algorithm;
-  }
-  return algorithms.front();
+std::string Authenticator::choose_signature_algorithm(const Signer& key) const {
+  return ssh::choose_signature_algorithm(signature_algorithms(key), transport_.server_sig_algs());
 }
 
+void Authenticator::refuse_key(const Identity& identity, std::string why) {
+  const auto& key = *identity.signer;
+  refused_keys_.push_back(
+      {fmt::format("key {} {} ({})", key_type(key), crypto::fingerprint_sha256(key.public_key_blob()), identity.source),
+       std::move(why)});
+}
+
+// Answer{} (type 0) when the key could not sign: the next key gets its turn.
 asio::awaitable<Result<Answer>> Authenticator::try_publickey(const Identity& identity) {
-  const auto& key = *identity.key;
-  const std::string algorithm = choose_signature_algorithm(key);
+  auto& key = *identity.signer;
+  std::string algorithm = choose_signature_algorithm(key);
+  if (algorithm.empty()) {
+    refuse_key(identity, "not offered: we know no signature algorithm for this key type");
+    co_return Answer{};
+  }
   const auto blob = key.public_key_blob();
   // RFC 4252 section 7: the signature covers the session identifier and the request itself.
   Writer signed_data;
@@ -123,8 +128,12 @@ asio::awaitable<Result<Answer>> Authenticator::try_publickey(const Identity& ide
   signed_data.boolean(true);
   signed_data.string(algorithm);
   signed_data.string(blob);
-  auto signature = key.sign(algorithm, signed_data.bytes());
-  if (!signature) co_return runtime::fail(std::move(signature.error()));
+  std::vector<std::uint8_t> to_sign = signed_data.take();
+  auto signature = co_await key.sign(algorithm, std::move(to_sign));
+  if (!signature) {
+    refuse_key(identity, fmt::format("could not sign with {}: {}", algorithm, signature.error().summary()));
+    co_return Answer{};
+  }
   Writer fields;
   fields.boolean(true);
   fields.string(algorithm);
@@ -132,7 +141,18 @@ asio::awaitable<Result<Answer>> Authenticator::try_publickey(const Identity& ide
   fields.string(*signature);
   auto sent = co_await send_request("publickey", fields);
   if (!sent) co_return runtime::fail(std::move(sent.error()));
-  co_return co_await next_answer();
+  auto answer = co_await next_answer();
+  if (!answer || answer->type == msg::userauth_success) co_return answer;
+  // Why, as far as we can tell: the server says only "no".
+  const auto& server_sig_algs = transport_.server_sig_algs();
+  std::string why = fmt::format("refused by the server (signed with {})", algorithm);
+  if (!server_sig_algs.empty() && !contains(server_sig_algs, algorithm)) {
+    why += fmt::format("; its server-sig-algs do not list {}: {}", algorithm, join(server_sig_algs));
+  } else {
+    why += "; the key is not authorized for this user, or the server does not accept this key type";
+  }
+  refuse_key(identity, std::move(why));
+  co_return answer;
 }
 
 asio::awaitable<Result<Answer>> Authenticator::try_password() {
@@ -210,7 +230,7 @@ asio::awaitable<Result<AuthResult>> Authenticator::run() {
   tried_.push_back("none");
   auto answer = co_await next_answer();
   if (!answer) co_return runtime::fail(std::move(answer.error()));
-  if (answer->type == msg::userauth_success) co_return AuthResult{"none"};
+  if (answer->type == msg::userauth_success) co_return AuthResult{"none", "", ""};
 
   for (const auto& method : options_.preferred) {
     if (!contains(server_accepts_, method)) continue;
@@ -220,10 +240,9 @@ asio::awaitable<Result<AuthResult>> Authenticator::run() {
         tried_.push_back(fmt::format("publickey ({})", identity.source));
         auto result = co_await try_publickey(identity);
         if (!result) co_return runtime::fail(std::move(result.error()));
-        if (result->type == msg::userauth_success) co_return AuthResult{"publickey"};
-        refused_keys_.push_back({fmt::format("key {} {} ({})", identity.key->key_type(),
-                                             crypto::fingerprint_sha256(identity.key->public_key_blob()), identity.source),
-                                 "refused by the server"});
+        if (result->type == msg::userauth_success) {
+          co_return AuthResult{"publickey", choose_signature_algorithm(*identity.signer), identity.source};
+        }
       }
       continue;
     }
@@ -236,12 +255,21 @@ asio::awaitable<Result<AuthResult>> Authenticator::run() {
       result = co_await try_keyboard_interactive();
     }
     if (!result) co_return runtime::fail(std::move(result.error()));
-    if (result->type == msg::userauth_success) co_return AuthResult{method};
+    if (result->type == msg::userauth_success) co_return AuthResult{method, "", ""};
   }
   co_return runtime::fail(denied());
 }
 
 }  // namespace
+
+std::string choose_signature_algorithm(const std::vector<std::string>& key_algorithms,
+                                       const std::vector<std::string>& server_sig_algs) {
+  for (const auto& algorithm : key_algorithms) {
+    if (algorithm == "ssh-rsa" && !contains(server_sig_algs, algorithm)) continue;
+    if (server_sig_algs.empty() || contains(server_sig_algs, algorithm)) return algorithm;
+  }
+  return key_algorithms.empty() ? std::string() : key_algorithms.front();
+}
 
 asio::awaitable<Result<AuthResult>> authenticate(Transport& transport, AuthOptions options) {
   Authenticator authenticator(transport, std::move(options));

@@ -13,14 +13,14 @@
 #include <string>
 #include <vector>
 
-#include "ssh/crypto/private_key.hpp"
+#include "ssh/signer.hpp"
 #include "ssh/transport.hpp"
 
 namespace cr::ssh {
 
 struct Identity {
-  std::shared_ptr<const crypto::PrivateKey> key;
-  std::string source;  // where it came from, for errors: a file path, "agent"
+  std::shared_ptr<Signer> signer;
+  std::string source;  // where it came from, for errors: a file path, "agent (comment)"
 };
 
 struct Prompt {
@@ -44,11 +44,20 @@ struct AuthOptions {
 };
 
 struct AuthResult {
-  std::string method;  // the one that succeeded
+  std::string method;               // the one that succeeded
+  std::string signature_algorithm;  // publickey: what the accepted signature used
+  std::string identity;             // publickey: the accepted identity's source
 };
 
-// On failure: Layer::auth, with the methods tried, the ones the server accepts, and per key why
-// it was refused.
+// The algorithm to sign with: the key's first (best) that the server lists in server-sig-algs
+// (RFC 8308, RFC 8332); with no list, the key's first (rsa-sha2-512 for RSA, as current OpenSSH
+// servers expect). SHA-1 "ssh-rsa" only when listed.
+std::string choose_signature_algorithm(const std::vector<std::string>& key_algorithms,
+                                       const std::vector<std::string>& server_sig_algs);
+
+// On failure: Layer::auth, with the methods tried, the ones the server accepts, and per key (type,
+// fingerprint, source) why it was refused. A key that cannot sign (an agent that says no) is
+// skipped with its reason, not the end of authentication.
 asio::awaitable<runtime::Result<AuthResult>> authenticate(Transport& transport, AuthOptions options);
 
 }  // namespace cr::ssh

@@ -4,9 +4,8 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <catch2/catch.hpp>
 
-#include "proxy/proxy_command.hpp"
-#include "ssh/client.hpp"
 #include "support/run.hpp"
+#include "support/ssh_client.hpp"
 #include "support/sshd.hpp"
 
 using namespace cr;
@@ -14,16 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> connect_through(std::string proxy_command,
-                                                                                  ssh::ClientOptions options) {
-  auto ex = co_await asio::this_coro::executor;
-  const proxy::ProxyTokens tokens{"test-host", "22", "coder", "test-host"};
-  auto proxy = proxy::start_proxy_command(ex, proxy_command, tokens);
-  REQUIRE(proxy);
-  std::unique_ptr<runtime::AsyncStream> stream = std::move(*proxy);
-  co_return co_await runtime::with_deadline(runtime::Deadline::after(15s), ssh::connect(std::move(stream), std::move(options)),
-                                            runtime::Layer::kex, "connecting");
-}
+using test::connect_through;
 
 ssh::ClientOptions as_user(std::string user) {
   ssh::ClientOptions options;
@@ -34,13 +24,7 @@ ssh::ClientOptions as_user(std::string user) {
 }  // namespace
 
 TEST_CASE("Go server: none auth, then a command's stdout, stderr and exit code", "[client][go]") {
-  auto result = test::run([]() -> asio::awaitable<runtime::Result<ssh::ExecResult>> {
-    auto connection = co_await connect_through(CODER_RUNTIME_GO_SSHD, as_user("coder"));
-    REQUIRE(connection);
-    auto ran = co_await (*connection)->exec("echo hello; echo oops >&2; exit 3");
-    co_await (*connection)->close();
-    co_return ran;
-  }());
+  auto result = test::run(test::exec_through(CODER_RUNTIME_GO_SSHD, as_user("coder"), "echo hello; echo oops >&2; exit 3"));
   INFO((result ? "ok" : result.error().summary()));
   REQUIRE(result);
   CHECK(result->stdout_data == "hello\n");
@@ -52,15 +36,9 @@ TEST_CASE("Go server: none auth, then a command's stdout, stderr and exit code",
 TEST_CASE("Go server: stdin reaches the command and 4 MiB come back intact", "[client][go]") {
   std::string input(4 << 20, '\0');
   for (std::size_t i = 0; i < input.size(); ++i) input[i] = static_cast<char>('a' + (i * 7) % 26);
-  auto result = test::run([&]() -> asio::awaitable<runtime::Result<ssh::ExecResult>> {
-    auto connection = co_await connect_through(CODER_RUNTIME_GO_SSHD, as_user("coder"));
-    REQUIRE(connection);
-    ssh::ExecOptions options;
-    options.stdin_data = input;
-    auto ran = co_await (*connection)->exec("cat", std::move(options));
-    co_await (*connection)->close();
-    co_return ran;
-  }());
+  ssh::ExecOptions options;
+  options.stdin_data = input;
+  auto result = test::run(test::exec_through(CODER_RUNTIME_GO_SSHD, as_user("coder"), "cat", std::move(options)));
   INFO((result ? "ok" : result.error().summary()));
   REQUIRE(result);
   CHECK(result->exit_code == 0);

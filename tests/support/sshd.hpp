@@ -35,8 +35,10 @@ class Sshd {
     }
     // sshd refuses to start without its privilege separation folder.
     std::filesystem::create_directories("/run/sshd");
+    // Keys a test authorizes go into the fixture's own file, never the account's.
     std::ofstream(dir_ / "sshd_config") << config
                                         << "PidFile none\nUsePAM no\nStrictModes no\nLogLevel ERROR\n"
+                                        << "AuthorizedKeysFile " << authorized_keys().string() << "\n"
                                         << extra_config << "\n";
   }
   ~Sshd() {
@@ -48,6 +50,8 @@ class Sshd {
 
   std::string proxy_command() const { return fmt::format("/usr/sbin/sshd -i -f {}/sshd_config", dir_.string()); }
   const std::vector<std::filesystem::path>& host_key_files() const { return host_key_files_; }
+  // sshd's AuthorizedKeysFile, in the fixture's folder; empty until a test appends .pub lines.
+  std::filesystem::path authorized_keys() const { return dir_ / "authorized_keys"; }
 
  private:
   std::filesystem::path dir_;

@@ -1,7 +1,6 @@
 #include "ssh/crypto/host_key.hpp"
 
 #include <algorithm>
-#include <array>
 #include <memory>
 #include <optional>
 
@@ -16,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "ssh/crypto/kex.hpp"
+#include "ssh/crypto/signature_algorithm.hpp"
 #include "ssh/wire.hpp"
 
 namespace cr::ssh::crypto {
@@ -23,44 +23,20 @@ namespace {
 
 using ConstBytes = std::span<const std::uint8_t>;
 
-enum class Scheme { ed25519, ecdsa, rsa };
+using HostKeyAlgorithm = SignatureAlgorithm;
 
-struct HostKeyAlgorithm {
-  std::string_view name;
-  std::string_view key_type;
-  Scheme scheme;
-  // Botan's padding / hash name for PK_Verifier.
-  std::string_view botan_emsa;
-  // ecdsa only: the curve-id inside the key blob (RFC 5656 section 3.1) and Botan's curve name.
-  std::string_view curve_id;
-  std::string_view botan_curve;
-};
-
-// Our preference order, as OpenSSH's; "ssh-rsa" (SHA-1, RFC 4253) last and off by default.
-constexpr std::array kAlgorithms{
-    HostKeyAlgorithm{"ssh-ed25519", "ssh-ed25519", Scheme::ed25519, "Pure", "", ""},
-    HostKeyAlgorithm{"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256", Scheme::ecdsa, "EMSA1(SHA-256)", "nistp256",
-                     "secp256r1"},
-    HostKeyAlgorithm{"ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384", Scheme::ecdsa, "EMSA1(SHA-384)", "nistp384",
-                     "secp384r1"},
-    HostKeyAlgorithm{"ecdsa-sha2-nistp521", "ecdsa-sha2-nistp521", Scheme::ecdsa, "EMSA1(SHA-512)", "nistp521",
-                     "secp521r1"},
-    HostKeyAlgorithm{"rsa-sha2-512", "ssh-rsa", Scheme::rsa, "EMSA3(SHA-512)", "", ""},
-    HostKeyAlgorithm{"rsa-sha2-256", "ssh-rsa", Scheme::rsa, "EMSA3(SHA-256)", "", ""},
-    HostKeyAlgorithm{"ssh-rsa", "ssh-rsa", Scheme::rsa, "EMSA3(SHA-1)", "", ""},
-};
-constexpr std::size_t kDefaultAlgorithms = kAlgorithms.size() - 1;
+// The table's last entry, "ssh-rsa" (SHA-1), is off by default: a caller enables it explicitly.
+std::span<const HostKeyAlgorithm> default_algorithms() {
+  const auto all = signature_algorithm_table();
+  return all.first(all.size() - 1);
+}
 
 // OpenSSH's limits (SSH_RSA_MINIMUM_MODULUS_SIZE, SSH_RSA_MAXIMUM_MODULUS_SIZE): below is weak,
 // above is a denial of service in the making.
 constexpr std::size_t kRsaMinimumBits = 1024;
 constexpr std::size_t kRsaMaximumBits = 16384;
 
-const HostKeyAlgorithm* find_algorithm(std::string_view name) {
-  const auto* found =
-      std::find_if(kAlgorithms.begin(), kAlgorithms.end(), [&](const HostKeyAlgorithm& a) { return a.name == name; });
-  return found == kAlgorithms.end() ? nullptr : found;
-}
+const HostKeyAlgorithm* find_algorithm(std::string_view name) { return find_signature_algorithm(name); }
 
 runtime::Error kex_error(std::string message) {
   return runtime::Error(runtime::Errc::protocol_error, runtime::Layer::kex, std::move(message));
@@ -194,7 +170,7 @@ runtime::Result<void> verify(const HostKeyAlgorithm& algorithm, ConstBytes key_b
 const std::vector<std::string>& supported_host_key_algorithms() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
-    for (std::size_t i = 0; i < kDefaultAlgorithms; ++i) out.emplace_back(kAlgorithms[i].name);
+    for (const auto& algorithm : default_algorithms()) out.emplace_back(algorithm.name);
     return out;
   }();
   return names;

@@ -1,8 +1,9 @@
 #pragma once
 // User private keys for publickey authentication (RFC 4252 section 7): OpenSSH's openssh-key-v1
 // files (PROTOCOL.key) with ed25519, ecdsa-sha2-nistp256/384/521 and RSA keys, unencrypted or
-// bcrypt-pbkdf encrypted (aes256-ctr, aes256-gcm@openssh.com), and PEM / PKCS#8 files where Botan
-// reads them. Signatures come out as SSH signature blobs.
+// bcrypt-pbkdf encrypted (aes128/192/256-ctr and -cbc, aes128/256-gcm@openssh.com), and PEM /
+// PKCS#8 files where Botan reads them ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", and unencrypted
+// "RSA PRIVATE KEY" / "EC PRIVATE KEY"). Signatures come out as SSH signature blobs.
 
 #include <cstdint>
 #include <memory>
@@ -32,6 +33,10 @@ class PrivateKey {
   virtual std::string comment() const = 0;
 };
 
+// The signature algorithms a key type signs with, best first ("ssh-rsa" gives rsa-sha2-512,
+// rsa-sha2-256, ssh-rsa); empty for a type we do not know. For keys held elsewhere (an agent).
+std::vector<std::string> signature_algorithms_for(std::string_view key_type);
+
 // True when reading the key needs a passphrase, so a caller asks for one only then.
 bool private_key_is_encrypted(std::span<const std::uint8_t> file_contents);
 
@@ -41,5 +46,11 @@ bool private_key_is_encrypted(std::span<const std::uint8_t> file_contents);
 // bcrypt rounds read from a file are capped.
 runtime::Result<std::unique_ptr<PrivateKey>> parse_private_key(std::span<const std::uint8_t> file_contents,
                                                               std::string_view passphrase, std::string_view source);
+
+// True for parse_private_key's "wrong passphrase" error, so a caller may ask again.
+bool is_wrong_passphrase(const runtime::Error& error);
+
+// Overwrites secret bytes (a key file's contents once parsed) so they do not linger in freed memory.
+void wipe(std::span<std::uint8_t> secret);
 
 }  // namespace cr::ssh::crypto

@@ -1,0 +1,20 @@
+#pragma once
+// Where the user's ssh-agent listens: SSH_AUTH_SOCK, a Unix socket, on POSIX. (On Windows,
+// OpenSSH's agent is the named pipe \\.\pipe\openssh-ssh-agent; that stream slots in here.)
+// The stream goes to ssh::AgentClient, which speaks the agent protocol over any AsyncStream.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "runtime/async_stream.hpp"
+#include "runtime/deadline.hpp"
+
+namespace cr::proxy {
+
+// `socket`: a path to use instead of SSH_AUTH_SOCK (OpenSSH's IdentityAgent). Errors:
+// Layer::auth when there is no agent to ask (SSH_AUTH_SOCK unset or empty), else connect_unix's.
+asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> connect_ssh_agent(
+    runtime::Deadline deadline, std::optional<std::string> socket = std::nullopt);
+
+}  // namespace cr::proxy

@@ -1,0 +1,267 @@
+// Authentication against real servers: publickey with every key type on OpenSSH's sshd (keys from
+// ssh-keygen, listed in an AuthorizedKeysFile in the fixture's folder), RSA signature algorithms
+// as server-sig-algs allow, refusals that say which key and why, and keys held by a real
+// ssh-agent (reached through proxy::connect_ssh_agent, as an application would).
+
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include "proxy/agent_socket.hpp"
+#include "ssh/agent.hpp"
+#include "ssh/crypto/encoding.hpp"
+#include "ssh/crypto/host_key.hpp"
+#include "ssh/identity.hpp"
+#include "support/files.hpp"
+#include "support/ssh_agent.hpp"
+#include "support/run.hpp"
+#include "support/ssh_client.hpp"
+#include "support/sshd.hpp"
+
+using namespace cr;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kPassphrase = "auth test passphrase";
+
+class KeyRing {
+ public:
+  // A new key from ssh-keygen; `spec` is its arguments.
+  fs::path make(const std::string& spec, std::string_view passphrase = "") {
+    const auto path = directory_.path() / fmt::format("id_{}", count_++);
+    REQUIRE(test::run_command(fmt::format("ssh-keygen -q {} -N '{}' -C 'key {}' -f {}", spec, passphrase, count_,
+                                          path.string())) == 0);
+    return path;
+  }
+
+  static void authorize(const test::Sshd& sshd, const fs::path& key) {
+    std::ofstream(sshd.authorized_keys(), std::ios::app) << test::read_text(key.string() + ".pub");
+  }
+
+  static std::vector<std::uint8_t> public_blob(const fs::path& key) {
+    std::istringstream line(test::read_text(key.string() + ".pub"));
+    std::string type, base64;
+    line >> type >> base64;
+    auto blob = ssh::crypto::base64_decode(base64);
+    REQUIRE(blob);
+    return *blob;
+  }
+
+  static ssh::Identity load(const fs::path& key, std::string_view passphrase = "") {
+    ssh::IdentityFileOptions options;
+    options.passphrase = [passphrase](const std::string&, int) { return std::optional<std::string>(passphrase); };
+    auto identity = ssh::load_identity_file(key, options);
+    INFO((identity ? "" : identity.error().summary()));
+    REQUIRE(identity);
+    return std::move(*identity);
+  }
+
+ private:
+  test::TemporaryDirectory directory_{"auth_test"};
+  int count_ = 0;
+};
+
+// sshd taking public keys only. Root may log in with a key (PermitRootLogin's default,
+// prohibit-password); StrictModes is off in the fixture.
+struct AuthorizedSshd {
+  explicit AuthorizedSshd(const std::string& extra_config = "")
+      : sshd(extra_config + "\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n") {}
+  test::Sshd sshd;
+};
+
+asio::awaitable<std::shared_ptr<ssh::AgentClient>> open_agent(const test::SshAgent& agent) {
+  const auto deadline = runtime::Deadline::after(std::chrono::seconds(5));
+  auto socket = agent.socket().string();
+  auto stream = co_await proxy::connect_ssh_agent(deadline, std::move(socket));
+  REQUIRE(stream);
+  co_return std::make_shared<ssh::AgentClient>(std::move(*stream), ssh::AgentOptions{});
+}
+
+asio::awaitable<std::vector<ssh::Identity>> agent_identities(const test::SshAgent& agent) {
+  auto client = co_await open_agent(agent);
+  auto identities = co_await ssh::agent_identities(client);
+  REQUIRE(identities);
+  co_return std::move(*identities);
+}
+
+ssh::AuthOptions as_root(std::vector<ssh::Identity> identities) {
+  ssh::AuthOptions auth;
+  auth.user = "root";
+  auth.identities = std::move(identities);
+  return auth;
+}
+
+}  // namespace
+
+TEST_CASE("sshd: publickey with each key type, an encrypted key among them, then a command runs", "[auth][sshd]") {
+  const auto [spec, passphrase] = GENERATE(values<std::pair<std::string, std::string_view>>({
+      {"-t ed25519", ""},
+      {"-t ecdsa -b 256", ""},
+      {"-t ecdsa -b 384", ""},
+      {"-t ecdsa -b 521", ""},
+      {"-t rsa -b 2048", ""},
+      {"-t ed25519 -Z aes256-gcm@openssh.com", kPassphrase},
+      {"-t ecdsa -b 256", kPassphrase},
+      {"-t rsa -b 3072 -m PEM", ""},
+  }));
+  INFO(spec);
+  KeyRing keys;
+  AuthorizedSshd server;
+  const auto key = keys.make(spec, passphrase);
+  KeyRing::authorize(server.sshd, key);
+  ssh::ClientOptions options;
+  options.auth = as_root({KeyRing::load(key, passphrase)});
+  auto ran = test::run(test::exec_through(server.sshd.proxy_command(), std::move(options), "echo authenticated"));
+  INFO((ran ? "" : ran.error().detailed()));
+  REQUIRE(ran);
+  CHECK(ran->stdout_data == "authenticated\n");
+}
+
+TEST_CASE("the signature algorithm follows server-sig-algs, SHA-1 only when listed", "[auth]") {
+  const std::vector<std::string> rsa{"rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"};
+  CHECK(ssh::choose_signature_algorithm(rsa, {}) == "rsa-sha2-512");
+  CHECK(ssh::choose_signature_algorithm(rsa, {"ssh-ed25519", "rsa-sha2-256", "rsa-sha2-512"}) == "rsa-sha2-512");
+  CHECK(ssh::choose_signature_algorithm(rsa, {"ssh-ed25519", "rsa-sha2-256"}) == "rsa-sha2-256");
+  CHECK(ssh::choose_signature_algorithm(rsa, {"ssh-ed25519", "ssh-rsa"}) == "ssh-rsa");
+  // A list without any of the key's algorithms: try the best anyway; the server decides.
+  CHECK(ssh::choose_signature_algorithm(rsa, {"ssh-ed25519"}) == "rsa-sha2-512");
+  CHECK(ssh::choose_signature_algorithm({"ssh-ed25519"}, {"rsa-sha2-512"}) == "ssh-ed25519");
+}
+
+TEST_CASE("sshd: an RSA key signs with rsa-sha2-512; a server refusing it says which algorithm was refused",
+          "[auth][sshd]") {
+  KeyRing keys;
+  const auto key = keys.make("-t rsa -b 2048");
+  {
+    AuthorizedSshd server;
+    KeyRing::authorize(server.sshd, key);
+    auto authenticated = test::run(test::authenticate_through(server.sshd.proxy_command(), as_root({KeyRing::load(key)})));
+    INFO((authenticated ? "" : authenticated.error().detailed()));
+    REQUIRE(authenticated);
+    CHECK(authenticated->result.method == "publickey");
+    CHECK(authenticated->result.signature_algorithm == "rsa-sha2-512");
+    CHECK(authenticated->result.identity == key.string());
+  }
+  // OpenSSH 9.2's server-sig-algs lists every algorithm whatever PubkeyAcceptedAlgorithms says, so
+  // a server restricted to rsa-sha2-256 refuses our rsa-sha2-512 signature (as it refuses ssh's).
+  AuthorizedSshd restricted("PubkeyAcceptedAlgorithms rsa-sha2-256");
+  KeyRing::authorize(restricted.sshd, key);
+  auto refused = test::run(test::authenticate_through(restricted.sshd.proxy_command(), as_root({KeyRing::load(key)})));
+  REQUIRE_FALSE(refused);
+  INFO(refused.error().detailed());
+  REQUIRE(refused.error().evidence.size() == 3);
+  CHECK(refused.error().evidence[2].text.starts_with("refused by the server (signed with rsa-sha2-512)"));
+}
+
+TEST_CASE("sshd: a refused key is named by fingerprint with the reason, and the next key gets its turn",
+          "[auth][sshd]") {
+  KeyRing keys;
+  AuthorizedSshd server;
+  const auto stranger = keys.make("-t ed25519");
+  const auto friend_key = keys.make("-t ecdsa -b 256");
+  KeyRing::authorize(server.sshd, friend_key);
+  const auto stranger_identity = KeyRing::load(stranger);
+  const auto fingerprint = ssh::crypto::fingerprint_sha256(stranger_identity.signer->public_key_blob());
+
+  auto accepted =
+      test::run(test::authenticate_through(server.sshd.proxy_command(), as_root({stranger_identity, KeyRing::load(friend_key)})));
+  REQUIRE(accepted);
+  CHECK(accepted->result.identity == friend_key.string());
+
+  auto refused = test::run(test::authenticate_through(server.sshd.proxy_command(), as_root({stranger_identity})));
+  REQUIRE_FALSE(refused);
+  INFO(refused.error().detailed());
+  CHECK(refused.error().layer == runtime::Layer::auth);
+  const auto* evidence =
+      refused.error().find_evidence(fmt::format("key ssh-ed25519 {} ({})", fingerprint, stranger.string()));
+  REQUIRE(evidence);
+  CHECK(evidence->text.starts_with("refused by the server (signed with ssh-ed25519)"));
+  CHECK(refused.error().find_evidence("methods tried")->text == fmt::format("none,publickey ({})", stranger.string()));
+}
+
+TEST_CASE("ssh-agent: lists the keys ssh-add gave it, and signs with each algorithm of each", "[auth][agent]") {
+  KeyRing keys;
+  test::SshAgent agent;
+  const std::vector<fs::path> added{keys.make("-t ed25519"), keys.make("-t ecdsa -b 384"), keys.make("-t rsa -b 2048")};
+  for (const auto& key : added) REQUIRE(agent.add(key));
+  const auto data = std::vector<std::uint8_t>{'s', 'i', 'g', 'n', ' ', 'm', 'e'};
+  auto checked = test::run([&]() -> asio::awaitable<int> {
+    auto client = co_await open_agent(agent);
+    auto listed = co_await client->list_keys();
+    REQUIRE(listed);
+    REQUIRE(listed->size() == added.size());
+    int signatures = 0;
+    for (std::size_t i = 0; i < added.size(); ++i) {
+      CHECK(((*listed)[i].blob == KeyRing::public_blob(added[i])));
+      CHECK((*listed)[i].comment == fmt::format("key {}", i + 1));
+      const auto type = ssh::crypto::key_blob_type((*listed)[i].blob);
+      REQUIRE(type);
+      for (const auto& algorithm : ssh::crypto::signature_algorithms_for(*type)) {
+        auto blob = (*listed)[i].blob;
+        auto to_sign = data;
+        auto signature = co_await client->sign(std::move(blob), std::move(to_sign), algorithm);
+        INFO(algorithm << (signature ? "" : signature.error().summary()));
+        REQUIRE(signature);
+        CHECK(ssh::crypto::verify_host_signature(algorithm, (*listed)[i].blob, *signature, data));
+        ++signatures;
+      }
+    }
+    co_await client->close();
+    co_return signatures;
+  }());
+  CHECK(checked == 5);  // ed25519, ecdsa, and RSA three ways
+}
+
+TEST_CASE("sshd: publickey through the agent; refused agent keys are named, the RSA key signs rsa-sha2-512",
+          "[auth][agent][sshd]") {
+  KeyRing keys;
+  test::SshAgent agent;
+  AuthorizedSshd server;
+  const auto stranger = keys.make("-t ed25519");
+  const auto rsa = keys.make("-t rsa -b 2048");
+  REQUIRE(agent.add(stranger));
+  REQUIRE(agent.add(rsa));
+  KeyRing::authorize(server.sshd, rsa);
+  auto authenticated = test::run([&]() -> asio::awaitable<runtime::Result<test::Authenticated>> {
+    auto identities = co_await agent_identities(agent);
+    auto proxy_command = server.sshd.proxy_command();
+    auto auth = as_root(std::move(identities));
+    co_return co_await test::authenticate_through(std::move(proxy_command), std::move(auth));
+  }());
+  INFO((authenticated ? "" : authenticated.error().detailed()));
+  REQUIRE(authenticated);
+  CHECK(authenticated->result.identity == "agent: key 2");
+  CHECK(authenticated->result.signature_algorithm == "rsa-sha2-512");
+
+  KeyRing::authorize(server.sshd, stranger);
+  auto ran = test::run([&]() -> asio::awaitable<runtime::Result<ssh::ExecResult>> {
+    ssh::ClientOptions options;
+    auto identities = co_await agent_identities(agent);
+    options.auth = as_root(std::move(identities));
+    auto proxy_command = server.sshd.proxy_command();
+    std::string command = "echo through the agent";
+    co_return co_await test::exec_through(std::move(proxy_command), std::move(options), std::move(command));
+  }());
+  REQUIRE(ran);
+  CHECK(ran->stdout_data == "through the agent\n");
+}
+
+TEST_CASE("sshd: an agent with no authorized key fails with each key's fingerprint", "[auth][agent][sshd]") {
+  KeyRing keys;
+  test::SshAgent agent;
+  AuthorizedSshd server;
+  const auto key = keys.make("-t ecdsa -b 256");
+  REQUIRE(agent.add(key));
+  auto refused = test::run([&]() -> asio::awaitable<runtime::Result<test::Authenticated>> {
+    auto identities = co_await agent_identities(agent);
+    auto proxy_command = server.sshd.proxy_command();
+    auto auth = as_root(std::move(identities));
+    co_return co_await test::authenticate_through(std::move(proxy_command), std::move(auth));
+  }());
+  REQUIRE_FALSE(refused);
+  const auto label = fmt::format("key ecdsa-sha2-nistp256 {} (agent: key 1)",
+                                 ssh::crypto::fingerprint_sha256(KeyRing::public_blob(key)));
+  INFO(refused.error().detailed());
+  REQUIRE(refused.error().find_evidence(label));
+}

@@ -190,8 +190,10 @@ TEST_CASE("sshd: a refused key is named by fingerprint with the reason, and the 
 }
 
 TEST_CASE("ssh-agent: lists the keys ssh-add gave it, and signs with each algorithm of each", "[auth][agent]") {
+  const auto descriptors = test::open_descriptor_count();
   KeyRing keys;
-  test::SshAgent agent;
+  auto agent_holder = std::make_unique<test::SshAgent>();
+  const auto& agent = *agent_holder;
   const std::vector<fs::path> added{keys.make("-t ed25519"), keys.make("-t ecdsa -b 384"), keys.make("-t rsa -b 2048")};
   for (const auto& key : added) REQUIRE(agent.add(key));
   const auto data = std::vector<std::uint8_t>{'s', 'i', 'g', 'n', ' ', 'm', 'e'};
@@ -220,6 +222,8 @@ TEST_CASE("ssh-agent: lists the keys ssh-add gave it, and signs with each algori
     co_return signatures;
   }());
   CHECK(checked == 5);  // ed25519, ecdsa, and RSA three ways
+  agent_holder.reset();
+  CHECK(test::open_descriptor_count() == descriptors);
 }
 
 TEST_CASE("sshd: publickey through the agent; refused agent keys are named, the RSA key signs rsa-sha2-512",

@@ -21,12 +21,13 @@ using runtime::Layer;
 // A key file is a few KiB; anything past this is not one, and is not read into memory whole.
 constexpr std::size_t kMaximumKeyFileSize = 1 << 20;
 
+// `what` empty: the OS's words for `error_number`.
 Error file_error(const std::filesystem::path& path, std::string_view what, int error_number) {
   const std::error_code system(error_number, std::generic_category());
-  return std::move(Error(Errc::invalid_argument, Layer::auth,
-                         fmt::format("cannot read identity file {}: {}", path.string(), what.empty() ? system.message()
-                                                                                                     : std::string(what)))
-                       .with_system(system));
+  Error error(Errc::invalid_argument, Layer::auth,
+              fmt::format("cannot read identity file {}: {}", path.string(), what.empty() ? system.message() : std::string(what)));
+  if (error_number != 0) error.system = system;
+  return error;
 }
 
 struct FileCloser {
@@ -35,6 +36,12 @@ struct FileCloser {
 
 // The contents, overwritten once parsed (see load_identity_file).
 runtime::Result<std::vector<std::uint8_t>> read_key_file(const std::filesystem::path& path) {
+  // A FIFO or a device would block the open or never end; a missing file gets the OS's words below.
+  std::error_code status_error;
+  const auto status = std::filesystem::status(path, status_error);
+  if (!status_error && !std::filesystem::is_regular_file(status)) {
+    return runtime::fail(file_error(path, "not a regular file", 0));
+  }
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.string().c_str(), "rb"));
   if (!file) return runtime::fail(file_error(path, "", errno));
   std::vector<std::uint8_t> contents;

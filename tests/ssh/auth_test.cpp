@@ -85,12 +85,21 @@ asio::awaitable<std::vector<ssh::Identity>> agent_identities(const test::SshAgen
   co_return std::move(*identities);
 }
 
-ssh::AuthOptions as_root(std::vector<ssh::Identity> identities) {
+// `preferred` empty: the library's default order.
+ssh::AuthOptions as_user(std::string user, std::vector<ssh::Identity> identities = {},
+                         std::vector<std::string> preferred = {}) {
   ssh::AuthOptions auth;
-  auth.user = "root";
+  auth.user = std::move(user);
   auth.identities = std::move(identities);
+  if (!preferred.empty()) auth.preferred = std::move(preferred);
   return auth;
 }
+
+ssh::AuthOptions as_root(std::vector<ssh::Identity> identities) { return as_user("root", std::move(identities)); }
+
+const std::string kGoPassword = "go server secret";
+
+std::string go_server(const std::string& flags) { return fmt::format("{} {}", CODER_RUNTIME_GO_SSHD, flags); }
 
 }  // namespace
 
@@ -181,8 +190,10 @@ TEST_CASE("sshd: a refused key is named by fingerprint with the reason, and the 
 }
 
 TEST_CASE("ssh-agent: lists the keys ssh-add gave it, and signs with each algorithm of each", "[auth][agent]") {
+  const auto descriptors = test::open_descriptor_count();
   KeyRing keys;
-  test::SshAgent agent;
+  auto agent_holder = std::make_unique<test::SshAgent>();
+  const auto& agent = *agent_holder;
   const std::vector<fs::path> added{keys.make("-t ed25519"), keys.make("-t ecdsa -b 384"), keys.make("-t rsa -b 2048")};
   for (const auto& key : added) REQUIRE(agent.add(key));
   const auto data = std::vector<std::uint8_t>{'s', 'i', 'g', 'n', ' ', 'm', 'e'};
@@ -211,6 +222,8 @@ TEST_CASE("ssh-agent: lists the keys ssh-add gave it, and signs with each algori
     co_return signatures;
   }());
   CHECK(checked == 5);  // ed25519, ecdsa, and RSA three ways
+  agent_holder.reset();
+  CHECK(test::open_descriptor_count() == descriptors);
 }
 
 TEST_CASE("sshd: publickey through the agent; refused agent keys are named, the RSA key signs rsa-sha2-512",
@@ -264,4 +277,74 @@ TEST_CASE("sshd: an agent with no authorized key fails with each key's fingerpri
                                  ssh::crypto::fingerprint_sha256(KeyRing::public_blob(key)));
   INFO(refused.error().detailed());
   REQUIRE(refused.error().find_evidence(label));
+}
+
+TEST_CASE("Go server: password, asked for only once the server offers it", "[auth][go]") {
+  const auto given = GENERATE(as<std::string>{}, kGoPassword, "not the password");
+  int asked = 0;
+  auto auth = as_user("coder", {}, {"password"});
+  auth.password = [&](const std::string& user, const std::string&) -> std::optional<std::string> {
+    ++asked;
+    CHECK(user == "coder");
+    return given;
+  };
+  auto authenticated = test::run(test::authenticate_through(go_server(fmt::format("-password '{}'", kGoPassword)), auth));
+  CHECK(asked == 1);
+  if (given == kGoPassword) {
+    INFO((authenticated ? "" : authenticated.error().detailed()));
+    REQUIRE(authenticated);
+    CHECK(authenticated->result.method == "password");
+  } else {
+    REQUIRE_FALSE(authenticated);
+    CHECK(authenticated.error().layer == runtime::Layer::auth);
+    CHECK(authenticated.error().find_evidence("methods tried")->text == "none,password");
+    CHECK(authenticated.error().find_evidence("server accepts")->text == "password");
+  }
+
+  // The default Go server takes "none", like the Coder agent: no password is asked for.
+  asked = 0;
+  auto none = test::run(test::authenticate_through(CODER_RUNTIME_GO_SSHD, auth));
+  REQUIRE(none);
+  CHECK(none->result.method == "none");
+  CHECK(asked == 0);
+}
+
+TEST_CASE("Go server: keyboard-interactive shows the prompts with their echo flags and sends the answers",
+          "[auth][go]") {
+  const bool right = GENERATE(true, false);
+  std::vector<ssh::Prompt> shown;
+  auto auth = as_user("coder", {}, {"keyboard-interactive"});
+  auth.keyboard_interactive = [&](const std::string& name, const std::string& instruction,
+                                  const std::vector<ssh::Prompt>& prompts) -> std::optional<std::vector<std::string>> {
+    CHECK(name == "go_sshd");
+    CHECK(instruction == "Answer both prompts.");
+    shown = prompts;
+    return std::vector<std::string>{kGoPassword, right ? "424242" : "000000"};
+  };
+  const auto server = go_server(fmt::format("-password '{}' -keyboard-interactive", kGoPassword));
+  auto authenticated = test::run(test::authenticate_through(server, auth));
+  REQUIRE(shown.size() == 2);
+  CHECK(shown[0].text == "Password: ");
+  CHECK_FALSE(shown[0].echo);
+  CHECK(shown[1].text == "One-time code: ");
+  CHECK(shown[1].echo);
+  if (right) {
+    INFO((authenticated ? "" : authenticated.error().detailed()));
+    REQUIRE(authenticated);
+    CHECK(authenticated->result.method == "keyboard-interactive");
+  } else {
+    REQUIRE_FALSE(authenticated);
+    CHECK(authenticated.error().find_evidence("methods tried")->text == "none,keyboard-interactive");
+  }
+}
+
+TEST_CASE("Go server: a password login runs a command", "[auth][go]") {
+  ssh::ClientOptions options;
+  options.auth = as_user("coder", {}, {"publickey", "password"});
+  options.auth.password = [](const std::string&, const std::string&) { return std::optional<std::string>(kGoPassword); };
+  auto ran = test::run(
+      test::exec_through(go_server(fmt::format("-password '{}'", kGoPassword)), std::move(options), "echo in"));
+  INFO((ran ? "" : ran.error().detailed()));
+  REQUIRE(ran);
+  CHECK(ran->stdout_data == "in\n");
 }

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -86,10 +88,14 @@ TEST_CASE("identity files: missing, unreadable and too-open files are named with
   CHECK(error.error().layer == runtime::Layer::auth);
   CHECK(error.error().message == fmt::format("cannot read identity file {}: No such file or directory", missing.string()));
 
-  // A folder opens but does not read (even for root, who reads any file).
-  auto folder = ssh::load_identity_file(keys.directory.path());
-  REQUIRE_FALSE(folder);
-  CHECK(folder.error().message == fmt::format("cannot read identity file {}: Is a directory", keys.directory.path().string()));
+  // A folder, or a FIFO that would block the open forever, is not read at all.
+  const auto fifo = keys.directory.path() / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  for (const auto& path : {keys.directory.path(), fifo}) {
+    auto refused = ssh::load_identity_file(path);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message == fmt::format("cannot read identity file {}: not a regular file", path.string()));
+  }
 
   const auto open = keys.make("id_open");
   fs::permissions(open, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);

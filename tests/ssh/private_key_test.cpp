@@ -135,6 +135,9 @@ TEST_CASE("private keys: each type and file format reads, matches ssh-keygen -y,
       {"-t ecdsa -b 256 -m PKCS8", "ecdsa-sha2-nistp256", "", {"ecdsa-sha2-nistp256"}},
       {"-t ecdsa -b 521 -m PKCS8", "ecdsa-sha2-nistp521", kPassphrase, {"ecdsa-sha2-nistp521"}},
       {"-t rsa -b 2048 -m PKCS8", "ssh-rsa", kPassphrase, kRsaAlgorithms},
+      // Traditional PEM encrypted the OpenSSL way (OpenSSH's default format before 7.8).
+      {"-t rsa -b 2048 -m PEM", "ssh-rsa", kPassphrase, kRsaAlgorithms},
+      {"-t ecdsa -b 384 -m PEM", "ecdsa-sha2-nistp384", kPassphrase, {"ecdsa-sha2-nistp384"}},
   }));
   INFO(spec << (passphrase.empty() ? "" : " (encrypted)"));
   const auto& file = key_file(spec, passphrase);
@@ -159,17 +162,42 @@ TEST_CASE("private keys: a key signs only with its own algorithms", "[privatekey
 
 TEST_CASE("private keys: a wrong or missing passphrase is named as such", "[privatekey]") {
   const auto spec = GENERATE(as<std::string>{}, "-t ed25519", "-t ecdsa -b 256 -Z aes256-gcm@openssh.com",
-                             "-t rsa -b 2048 -m PKCS8");
+                             "-t rsa -b 2048 -m PKCS8", "-t rsa -b 2048 -m PEM", "-t ecdsa -b 256 -m PEM");
   INFO(spec);
   const auto& file = key_file(spec, kPassphrase);
   check_error(parse(file.contents, "not the passphrase"), "/keys/id_test: wrong passphrase");
   check_error(parse(file.contents, ""), "the key is encrypted and no passphrase was given");
 }
 
-TEST_CASE("private keys: traditional PEM encryption is refused with the way out", "[privatekey]") {
+TEST_CASE("private keys: traditional PEM encryption: DES-EDE3 reads, unknown ciphers and damage are named",
+          "[privatekey]") {
   const auto& file = key_file("-t rsa -b 2048 -m PEM", kPassphrase);
-  CHECK(ssh::crypto::private_key_is_encrypted(file.contents));
-  check_error(parse(file.contents, kPassphrase), "ssh-keygen -p");
+  const std::string text(file.contents.begin(), file.contents.end());
+  const auto dek = text.find("DEK-Info: ") + 10;
+  const auto iv = text.find(',', dek) + 1;
+
+  std::string unknown = text;
+  unknown.replace(dek, iv - 1 - dek, "AES-999-CBC");
+  check_error(parse(as_bytes(unknown), kPassphrase), "unsupported PEM encryption \"AES-999-CBC\"");
+  std::string short_iv = text;
+  short_iv.erase(iv, 2);
+  check_error(parse(as_bytes(short_iv), kPassphrase), "a 15-byte IV");
+  std::string bad_hex = text;
+  bad_hex[iv] = 'x';
+  check_error(parse(as_bytes(bad_hex), kPassphrase), "does not decode");
+
+  // OpenSSL's older default cipher, made from the same key by openssl itself.
+  const auto des = file.path.string() + ".des3";
+  REQUIRE(test::run_command(fmt::format("openssl rsa -traditional -in {} -passin 'pass:{}' -des3 -passout 'pass:{}' "
+                                        "-out {} 2>/dev/null",
+                                        file.path.string(), kPassphrase, kPassphrase, des)) == 0);
+  const auto des_text = test::read_text(des);
+  REQUIRE(des_text.find("DEK-Info: DES-EDE3-CBC,") != std::string::npos);
+  auto key = parse(as_bytes(des_text), kPassphrase);
+  INFO((key ? "" : key.error().detailed()));
+  REQUIRE(key);
+  CHECK(((*key)->public_key_blob() == file.public_blob));
+  check_error(parse(as_bytes(des_text), "wrong"), "wrong passphrase");
 }
 
 TEST_CASE("private keys: every truncation of the binary is an error naming where it stopped", "[privatekey]") {

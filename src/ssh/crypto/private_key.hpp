@@ -2,8 +2,9 @@
 // User private keys for publickey authentication (RFC 4252 section 7): OpenSSH's openssh-key-v1
 // files (PROTOCOL.key) with ed25519, ecdsa-sha2-nistp256/384/521 and RSA keys, unencrypted or
 // bcrypt-pbkdf encrypted (aes128/192/256-ctr and -cbc, aes128/256-gcm@openssh.com), and PEM /
-// PKCS#8 files where Botan reads them ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", and unencrypted
-// "RSA PRIVATE KEY" / "EC PRIVATE KEY"). Signatures come out as SSH signature blobs.
+// PKCS#8 files ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY") and traditional "RSA PRIVATE KEY" /
+// "EC PRIVATE KEY" files, plain or OpenSSL-encrypted (AES-CBC, DES-EDE3-CBC). Signatures come out
+// as SSH signature blobs.
 
 #include <cstdint>
 #include <memory>

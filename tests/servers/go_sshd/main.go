@@ -1,7 +1,8 @@
 // go_sshd: an SSH server on golang.org/x/crypto/ssh, the library the Coder workspace agent runs
 // on, for interop tests. It serves one connection on stdin/stdout, so a ProxyCommand reaches it
 // the way `coder ssh --stdio` reaches the agent: RSA host key, only "none" authentication (like
-// the agent), session channels with exec and an exit status.
+// the agent) unless -password / -keyboard-interactive ask for more, session channels with exec
+// and an exit status.
 //
 // Built offline in GOPATH mode from Debian's golang-golang-x-crypto-dev.
 package main
@@ -16,11 +17,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 )
+
+// The code the keyboard-interactive challenge expects besides the password.
+const oneTimeCode = "424242"
 
 // stdioConn makes stdin/stdout a net.Conn for ssh.NewServerConn.
 type stdioConn struct{}
@@ -42,9 +47,32 @@ func (stdioAddr) String() string  { return "stdio" }
 func main() {
 	hostKeyFile := flag.String("hostkey", "", "PEM RSA host key (default: a new 2048-bit key)")
 	rekeyBytes := flag.Uint64("rekey-bytes", 0, "start a key re-exchange after this many bytes (0: x/crypto's default)")
+	password := flag.String("password", "", "offer \"password\" authentication with this password (no \"none\")")
+	keyboardInteractive := flag.Bool("keyboard-interactive", false,
+		"offer \"keyboard-interactive\": prompts for the -password (no echo) and the code "+oneTimeCode+" (echo)")
 	flag.Parse()
 
-	config := &ssh.ServerConfig{NoClientAuth: true}
+	config := &ssh.ServerConfig{NoClientAuth: *password == "" && !*keyboardInteractive}
+	if *password != "" {
+		config.PasswordCallback = func(_ ssh.ConnMetadata, given []byte) (*ssh.Permissions, error) {
+			if string(given) != *password {
+				return nil, fmt.Errorf("wrong password")
+			}
+			return nil, nil
+		}
+	}
+	if *keyboardInteractive {
+		config.KeyboardInteractiveCallback = func(_ ssh.ConnMetadata, challenge ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			answers, err := challenge("go_sshd", "Answer both prompts.", []string{"Password: ", "One-time code: "}, []bool{false, true})
+			if err != nil {
+				return nil, err
+			}
+			if len(answers) != 2 || answers[0] != *password || strings.TrimSpace(answers[1]) != oneTimeCode {
+				return nil, fmt.Errorf("wrong answers")
+			}
+			return nil, nil
+		}
+	}
 	config.RekeyThreshold = *rekeyBytes
 	signer, err := loadOrGenerateKey(*hostKeyFile)
 	if err != nil {

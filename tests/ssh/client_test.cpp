@@ -4,26 +4,16 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <catch2/catch.hpp>
 
-#include "proxy/proxy_command.hpp"
 #include "ssh/client.hpp"
+#include "support/connect.hpp"
 #include "support/run.hpp"
 #include "support/sshd.hpp"
 
 using namespace cr;
 using namespace std::chrono_literals;
+using test::connect_through;
 
 namespace {
-
-asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> connect_through(std::string proxy_command,
-                                                                                  ssh::ClientOptions options) {
-  auto ex = co_await asio::this_coro::executor;
-  const proxy::ProxyTokens tokens{"test-host", "22", "coder", "test-host"};
-  auto proxy = proxy::start_proxy_command(ex, proxy_command, tokens);
-  REQUIRE(proxy);
-  std::unique_ptr<runtime::AsyncStream> stream = std::move(*proxy);
-  co_return co_await runtime::with_deadline(runtime::Deadline::after(15s), ssh::connect(std::move(stream), std::move(options)),
-                                            runtime::Layer::kex, "connecting");
-}
 
 ssh::ClientOptions as_user(std::string user) {
   ssh::ClientOptions options;
@@ -73,26 +63,12 @@ TEST_CASE("Go server: 50 commands at once on one connection each get their own o
   auto outputs = test::run([]() -> asio::awaitable<std::vector<std::string>> {
     auto connection = co_await connect_through(CODER_RUNTIME_GO_SSHD, as_user("coder"));
     REQUIRE(connection);
-    auto ex = co_await asio::this_coro::executor;
-    std::vector<std::string> seen(kCount);
-    int finished = 0;
-    runtime::Event done(ex);
-    for (int i = 0; i < kCount; ++i) {
-      asio::co_spawn(ex, (*connection)->exec(fmt::format("echo {}; exit {}", i, i % 7)),
-                     [&, i](std::exception_ptr, runtime::Result<ssh::ExecResult> r) {
-                       seen[static_cast<std::size_t>(i)] =
-                           r ? fmt::format("{}|{}", r->stdout_data, r->exit_code.value_or(-1)) : r.error().summary();
-                       ++finished;
-                       done.notify();
-                     });
-    }
-    while (finished < kCount) {
-      co_await done.wait();
-    }
+    std::function<std::string(int)> command = [](int i) { return fmt::format("echo {}; exit {}", i, i % 7); };
+    auto seen = co_await test::exec_concurrently(**connection, kCount, std::move(command));
     co_await (*connection)->close();
     co_return seen;
   }());
-  for (int i = 0; i < kCount; ++i) CHECK(outputs[static_cast<std::size_t>(i)] == fmt::format("{}\n|{}", i, i % 7));
+  for (int i = 0; i < kCount; ++i) CHECK(outputs[static_cast<std::size_t>(i)] == fmt::format("{}\n||{}", i, i % 7));
 }
 
 TEST_CASE("sshd: with no key to offer, the error lists what was tried and what the server accepts", "[client][sshd]") {

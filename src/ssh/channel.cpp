@@ -90,6 +90,12 @@ asio::awaitable<Result<void>> Channel::send_eof() {
   co_return co_await connection_->send(eof);
 }
 
+void Channel::queue_eof() {
+  if (state_->eof_sent || state_->close_sent || state_->error) return;
+  state_->eof_sent = true;
+  connection_->queue(channel_message(msg::channel_eof, state_->remote_id));
+}
+
 asio::awaitable<Result<bool>> Channel::request(std::string_view type, bool want_reply, runtime::ConstBytes fields) {
   if (state_->error) co_return runtime::fail(*state_->error);
   Writer message;

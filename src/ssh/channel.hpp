@@ -1,7 +1,7 @@
 #pragma once
 // One channel of a connection (RFC 4254 section 5): data both ways within the windows, EOF, CLOSE,
-// and channel requests. Session channels build on it (session.hpp); the connection's reader
-// fills it.
+// and channel requests. Session and direct-tcpip channels build on it (session.hpp,
+// channel_stream.hpp); the connection's reader fills it.
 
 #include <cstdint>
 #include <memory>
@@ -42,6 +42,9 @@ class Channel {
   // All of data, in packets within the server's window and packet size.
   asio::awaitable<runtime::Result<void>> write(runtime::ConstBytes data);
   asio::awaitable<runtime::Result<void>> send_eof();
+  // EOF without waiting for it to leave (for AsyncStream::shutdown_send); it follows every message
+  // sent before it.
+  void queue_eof();
   // A channel request (RFC 4254 section 6); with want_reply, whether the server agreed. Replies are
   // matched to requests in order, so requests may overlap.
   asio::awaitable<runtime::Result<bool>> request(std::string_view type, bool want_reply, runtime::ConstBytes fields);

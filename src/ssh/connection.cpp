@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "ssh/channel_state.hpp"
+#include "ssh/channel_stream.hpp"
 #include "ssh/messages.hpp"
 
 namespace cr::ssh {
@@ -274,6 +275,21 @@ asio::awaitable<Result<Session>> Connection::open_session() {
   auto channel = co_await open_channel("session", {});
   if (!channel) co_return runtime::fail(std::move(channel.error()));
   co_return Session(std::move(*channel));
+}
+
+asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> Connection::open_direct_tcpip(DirectTcpip target) {
+  Writer fields;
+  fields.string(target.host);
+  fields.uint32(target.port);
+  fields.string(target.originator_address);
+  fields.uint32(target.originator_port);
+  auto channel = co_await open_channel("direct-tcpip", fields.take());
+  if (!channel) {
+    co_return runtime::fail(std::move(channel.error())
+                                .with("target", fmt::format("{}:{}", target.host, target.port))
+                                .while_("opening a direct-tcpip channel"));
+  }
+  co_return make_channel_stream(std::move(*channel), fmt::format("{}:{}", target.host, target.port));
 }
 
 asio::awaitable<Result<ExecResult>> Connection::exec(std::string command, ExecOptions options) {

@@ -1,6 +1,7 @@
 #pragma once
 // The connection protocol (RFC 4254) over an authenticated transport: channels multiplexed on one
-// connection, flow-controlled both ways: session channels (session.hpp).
+// connection, flow-controlled both ways: session channels (session.hpp) and direct-tcpip channels
+// as byte streams (channel_stream.hpp).
 //
 // One reader coroutine owns the transport's inbound side and hands each message to its channel;
 // any number of channels run side by side. When the connection fails, every channel sees that
@@ -30,6 +31,14 @@ struct ConnectionOptions {
 
 struct ChannelState;
 
+// Where a direct-tcpip channel (RFC 4254 section 7.2) asks the server to connect, and who asks.
+struct DirectTcpip {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string originator_address = "127.0.0.1";
+  std::uint16_t originator_port = 0;
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // Takes over an authenticated transport (and the stream under it) and starts reading from it.
@@ -41,6 +50,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Errc::refused with the server's reason and words.
   asio::awaitable<runtime::Result<std::unique_ptr<Channel>>> open_channel(std::string type, std::vector<std::uint8_t> fields);
   asio::awaitable<runtime::Result<Session>> open_session();
+  // A TCP connection made by the server, as a stream: it can carry another SSH connection.
+  asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> open_direct_tcpip(DirectTcpip target);
   // Runs one command on its own session channel.
   asio::awaitable<runtime::Result<ExecResult>> exec(std::string command, ExecOptions options = {});
   // Sends DISCONNECT and closes the stream; every channel sees the connection end. The reader

@@ -1,5 +1,6 @@
 // The AsyncStream contract, checked on every implementation against an echoing peer: an in-memory
-// pair, a loopback TCP echo server, and `cat` as a child process.
+// pair, a loopback TCP echo server, `cat` as a child process, and an SSH direct-tcpip channel
+// through sshd to the TCP echo server.
 
 #include <random>
 
@@ -14,7 +15,10 @@
 #include "proxy/process_stream.hpp"
 #include "proxy/tcp_stream.hpp"
 #include "runtime/memory_stream.hpp"
+#include "ssh/crypto/random.hpp"
+#include "support/agent_login.hpp"
 #include "support/run.hpp"
+#include "support/tcp_echo.hpp"
 
 using namespace cr;
 using runtime::Errc;
@@ -38,25 +42,33 @@ asio::awaitable<void> echo(Stream owned) {
 
 // Keeps what a stream's far end needs alive for as long as the stream is used.
 struct EchoStream {
+  std::shared_ptr<test::LoggedInSshd> sshd;  // before the stream: it outlives it
   Stream stream;
   std::shared_ptr<asio::ip::tcp::acceptor> acceptor;
 };
 
-asio::awaitable<void> serve_tcp_echo(std::shared_ptr<asio::ip::tcp::acceptor> acceptor) {
-  auto [ec, socket] = co_await acceptor->async_accept(as_tuple);
-  if (ec) co_return;
-  std::array<char, 65536> buffer;
-  for (;;) {
-    auto [rec, n] = co_await socket.async_read_some(asio::buffer(buffer), as_tuple);
-    if (n > 0) {
-      auto [wec, w] = co_await asio::async_write(socket, asio::buffer(buffer.data(), n), as_tuple);
-      if (wec) break;
-    }
-    if (rec) break;
+// A direct-tcpip stream that also owns its SSH connection: closing the stream closes both, so
+// the sshd process and its descriptors are gone when the test counts them.
+class TunnelStream final : public runtime::AsyncStream {
+ public:
+  TunnelStream(std::shared_ptr<ssh::Connection> connection, Stream tunnel)
+      : connection_(std::move(connection)), tunnel_(std::move(tunnel)) {}
+  executor_type get_executor() override { return tunnel_->get_executor(); }
+  asio::awaitable<runtime::Result<std::size_t>> read_some(runtime::Bytes b) override { return tunnel_->read_some(b); }
+  asio::awaitable<runtime::Result<std::size_t>> write_some(runtime::ConstBytes b) override {
+    return tunnel_->write_some(b);
   }
-  std::error_code ignored;
-  socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-}
+  runtime::Result<void> shutdown_send() override { return tunnel_->shutdown_send(); }
+  asio::awaitable<void> close() override {
+    co_await tunnel_->close();
+    co_await connection_->close();
+  }
+  std::string describe() const override { return tunnel_->describe(); }
+
+ private:
+  std::shared_ptr<ssh::Connection> connection_;
+  Stream tunnel_;
+};
 
 asio::awaitable<EchoStream> make_echo_stream(std::string kind) {
   auto ex = co_await asio::this_coro::executor;
@@ -69,10 +81,20 @@ asio::awaitable<EchoStream> make_echo_stream(std::string kind) {
     out.acceptor = std::make_shared<asio::ip::tcp::acceptor>(
         ex, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     const auto port = out.acceptor->local_endpoint().port();
-    asio::co_spawn(ex, serve_tcp_echo(out.acceptor), asio::detached);
+    asio::co_spawn(ex, test::serve_tcp_echo(out.acceptor), asio::detached);
     auto connected = co_await proxy::connect_tcp("127.0.0.1", port, runtime::Deadline::after(std::chrono::seconds(5)));
     REQUIRE(connected);
     out.stream = std::move(*connected);
+  } else if (kind == "direct-tcpip") {
+    out.sshd = std::make_shared<test::LoggedInSshd>("AllowTcpForwarding yes");
+    out.acceptor = test::loopback_acceptor(ex);
+    asio::co_spawn(ex, test::serve_tcp_echo(out.acceptor), asio::detached);
+    auto connection = co_await out.sshd->connect();
+    REQUIRE(connection);
+    ssh::DirectTcpip target{.host = "127.0.0.1", .port = out.acceptor->local_endpoint().port()};
+    auto tunnel = co_await (*connection)->open_direct_tcpip(std::move(target));
+    REQUIRE(tunnel);
+    out.stream = std::make_unique<TunnelStream>(std::move(*connection), std::move(*tunnel));
   } else {
     proxy::ProcessOptions options;
     options.argv = {"cat"};
@@ -93,7 +115,10 @@ std::string pattern(std::size_t size, std::uint32_t seed) {
 }  // namespace
 
 TEST_CASE("every stream echoes, half-closes, moves large data and survives a cancelled read", "[stream]") {
-  const std::string kind = GENERATE(as<std::string>{}, "memory", "tcp", "process");
+  const std::string kind = GENERATE(as<std::string>{}, "memory", "tcp", "process", "direct-tcpip");
+  // The crypto library keeps /dev/urandom open from its first use on: open it before counting.
+  std::array<std::uint8_t, 1> warm_up;
+  ssh::crypto::random_bytes(warm_up);
   const auto descriptors_before = test::open_descriptor_count();
   SECTION(kind + ": round trip and half-close") {
     test::run([&]() -> asio::awaitable<int> {

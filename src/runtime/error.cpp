@@ -33,6 +33,7 @@ std::string_view to_string(Errc code) {
     case Errc::invalid_argument: return "invalid argument";
     case Errc::protocol_error: return "protocol error";
     case Errc::stream_closed: return "stream closed";
+    case Errc::refused: return "refused";
   }
   return "unknown";
 }

@@ -41,6 +41,7 @@ enum class Errc {
   invalid_argument,   // the caller's input was malformed (a config value, a template)
   protocol_error,     // the peer broke the protocol
   stream_closed,      // the operation was attempted on a stream we closed ourselves
+  refused,            // the peer declined what it may decline (a channel, a pty, a subsystem)
 };
 
 std::string_view to_string(Layer layer);

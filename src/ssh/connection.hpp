@@ -1,22 +1,23 @@
 #pragma once
 // The connection protocol (RFC 4254) over an authenticated transport: channels multiplexed on one
-// connection, flow-controlled both ways, and session channels that run commands.
+// connection, flow-controlled both ways: session channels (session.hpp) and direct-tcpip channels
+// as byte streams (channel_stream.hpp).
 //
 // One reader coroutine owns the transport's inbound side and hands each message to its channel;
-// any number of channels (execs) run side by side. When the connection fails, every channel sees
-// that failure as its own error.
+// any number of channels run side by side. When the connection fails, every channel sees that
+// failure as its own error.
 
-#include <chrono>
 #include <cstdint>
-#include <functional>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "runtime/event.hpp"
+#include "ssh/session.hpp"
 #include "ssh/transport.hpp"
+#include "ssh/wire.hpp"
 
 namespace cr::ssh {
 
@@ -29,51 +30,13 @@ struct ConnectionOptions {
 };
 
 struct ChannelState;
-class Connection;
 
-class Channel {
- public:
-  Channel(std::shared_ptr<Connection> connection, std::shared_ptr<ChannelState> state);
-  ~Channel();
-  Channel(const Channel&) = delete;
-  Channel& operator=(const Channel&) = delete;
-
-  enum class Stream { out, err };
-  // Up to buffer.size() bytes of stdout or stderr; end_of_stream after the server's EOF.
-  asio::awaitable<runtime::Result<std::size_t>> read(Stream stream, runtime::Bytes buffer);
-  // All of data, in packets within the server's window and packet size.
-  asio::awaitable<runtime::Result<void>> write(runtime::ConstBytes data);
-  asio::awaitable<runtime::Result<void>> send_eof();
-  // A channel request (RFC 4254 section 6); with want_reply, whether the server agreed.
-  asio::awaitable<runtime::Result<bool>> request(std::string_view type, bool want_reply, runtime::ConstBytes fields);
-  // Waits until the server closes the channel (answering with our CLOSE), then reports how the
-  // command ended.
-  asio::awaitable<runtime::Result<void>> wait_closed();
-  // Sends CLOSE if we have not, and stops waiting for the server's data.
-  asio::awaitable<void> close();
-
-  std::optional<std::uint32_t> exit_status() const;
-  std::optional<std::string> exit_signal() const;
-
- private:
-  std::shared_ptr<Connection> connection_;
-  std::shared_ptr<ChannelState> state_;
-};
-
-struct ExecOptions {
-  std::vector<std::pair<std::string, std::string>> env;  // "env" requests; servers may refuse them
-  std::optional<std::string> stdin_data;                  // sent, then EOF; without it, EOF at once
-  std::function<void(std::string_view)> on_stdout;        // streamed; without it, collected
-  std::function<void(std::string_view)> on_stderr;
-};
-
-struct ExecResult {
-  std::optional<int> exit_code;       // none when the command was killed or the channel closed early
-  std::optional<std::string> signal;  // from exit-signal ("TERM")
-  std::string stdout_data;            // when no on_stdout callback
-  std::string stderr_data;
-  std::chrono::milliseconds duration{0};
-  bool closed_without_status() const { return !exit_code && !signal; }
+// Where a direct-tcpip channel (RFC 4254 section 7.2) asks the server to connect, and who asks.
+struct DirectTcpip {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string originator_address = "127.0.0.1";
+  std::uint16_t originator_port = 0;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -83,7 +46,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                            std::unique_ptr<Transport> transport, ConnectionOptions options);
   ~Connection();
 
-  asio::awaitable<runtime::Result<std::unique_ptr<Channel>>> open_session();
+  // Opens a channel of any type; `fields` follow the common ones in CHANNEL_OPEN. A refusal is
+  // Errc::refused with the server's reason and words.
+  asio::awaitable<runtime::Result<std::unique_ptr<Channel>>> open_channel(std::string type, std::vector<std::uint8_t> fields);
+  asio::awaitable<runtime::Result<Session>> open_session();
+  // A TCP connection made by the server, as a stream: it can carry another SSH connection.
+  asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> open_direct_tcpip(DirectTcpip target);
   // Runs one command on its own session channel.
   asio::awaitable<runtime::Result<ExecResult>> exec(std::string command, ExecOptions options = {});
   // Sends DISCONNECT and closes the stream; every channel sees the connection end. The reader
@@ -91,6 +59,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<void> close();
 
   Transport& transport() { return *transport_; }
+  asio::any_io_executor executor() { return stream_->get_executor(); }
+  std::string describe() const { return stream_->describe(); }
   // Why the connection ended, once it has.
   const std::optional<runtime::Error>& failure() const { return failure_; }
 
@@ -100,16 +70,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   friend class Channel;
   static asio::awaitable<void> read_loop(std::shared_ptr<Connection> self);
-  runtime::Result<void> dispatch(const std::vector<std::uint8_t>& message, std::vector<std::vector<std::uint8_t>>& replies);
+  static asio::awaitable<void> send_queued(std::shared_ptr<Connection> self);
+  runtime::Result<void> dispatch(const std::vector<std::uint8_t>& message);
+  runtime::Result<void> dispatch_channel_request(ChannelState& channel, Reader& r);
   void fail_all(runtime::Error error);
   std::shared_ptr<ChannelState> find(std::uint32_t local_id) const;
   asio::awaitable<runtime::Result<void>> send(std::span<const std::uint8_t> message);
+  // Sends a message from code that cannot wait (the reader, a destructor) after those queued
+  // before it. The reader never writes itself: a write waits out a key exchange that only the
+  // reader can finish.
+  void queue(std::vector<std::uint8_t> message);
+  void queue_close(ChannelState& channel);
 
   std::unique_ptr<runtime::AsyncStream> stream_;  // declared first: it outlives the transport on it
   std::unique_ptr<Transport> transport_;
   ConnectionOptions options_;
   std::map<std::uint32_t, std::shared_ptr<ChannelState>> channels_;
   std::uint32_t next_channel_id_ = 0;
+  std::deque<std::vector<std::uint8_t>> queued_;
+  bool sending_queued_ = false;
   std::optional<runtime::Error> failure_;
   bool closing_ = false;
 };

@@ -4,16 +4,17 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <catch2/catch.hpp>
 
+#include "ssh/client.hpp"
+#include "support/connect.hpp"
 #include "support/run.hpp"
 #include "support/ssh_client.hpp"
 #include "support/sshd.hpp"
 
 using namespace cr;
 using namespace std::chrono_literals;
+using test::connect_through;
 
 namespace {
-
-using test::connect_through;
 
 ssh::ClientOptions as_user(std::string user) {
   ssh::ClientOptions options;
@@ -51,26 +52,12 @@ TEST_CASE("Go server: 50 commands at once on one connection each get their own o
   auto outputs = test::run([]() -> asio::awaitable<std::vector<std::string>> {
     auto connection = co_await connect_through(CODER_RUNTIME_GO_SSHD, as_user("coder"));
     REQUIRE(connection);
-    auto ex = co_await asio::this_coro::executor;
-    std::vector<std::string> seen(kCount);
-    int finished = 0;
-    runtime::Event done(ex);
-    for (int i = 0; i < kCount; ++i) {
-      asio::co_spawn(ex, (*connection)->exec(fmt::format("echo {}; exit {}", i, i % 7)),
-                     [&, i](std::exception_ptr, runtime::Result<ssh::ExecResult> r) {
-                       seen[static_cast<std::size_t>(i)] =
-                           r ? fmt::format("{}|{}", r->stdout_data, r->exit_code.value_or(-1)) : r.error().summary();
-                       ++finished;
-                       done.notify();
-                     });
-    }
-    while (finished < kCount) {
-      co_await done.wait();
-    }
+    std::function<std::string(int)> command = [](int i) { return fmt::format("echo {}; exit {}", i, i % 7); };
+    auto seen = co_await test::exec_concurrently(**connection, kCount, std::move(command));
     co_await (*connection)->close();
     co_return seen;
   }());
-  for (int i = 0; i < kCount; ++i) CHECK(outputs[static_cast<std::size_t>(i)] == fmt::format("{}\n|{}", i, i % 7));
+  for (int i = 0; i < kCount; ++i) CHECK(outputs[static_cast<std::size_t>(i)] == fmt::format("{}\n||{}", i, i % 7));
 }
 
 TEST_CASE("sshd: with no key to offer, the error lists what was tried and what the server accepts", "[client][sshd]") {

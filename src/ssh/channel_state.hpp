@@ -1,0 +1,47 @@
+#pragma once
+// What the connection's reader and a Channel handle share about one channel (internal to src/ssh).
+
+#include <cstdint>
+#include <vector>
+#include <optional>
+#include <string>
+
+#include "runtime/event.hpp"
+#include "ssh/channel.hpp"
+#include "ssh/flow_window.hpp"
+#include "ssh/wire.hpp"
+
+namespace cr::ssh {
+
+struct ChannelState {
+  explicit ChannelState(asio::any_io_executor executor) : changed(std::move(executor)) {}
+
+  std::uint32_t local_id = 0;
+  std::uint32_t remote_id = 0;
+  ReceiveWindow receive;                 // what the server may still send
+  SendWindow send;                       // what we may still send
+  bool confirmed = false;
+  bool abandoned = false;                // the opener gave up waiting: close it once confirmed
+  bool eof_received = false;
+  bool close_received = false;
+  bool close_sent = false;
+  bool eof_sent = false;
+  std::string out;                       // received, not yet read
+  std::string err;
+  std::uint64_t requests_sent = 0;       // with want_reply; replies come back in this order
+  std::vector<bool> replies;             // CHANNEL_SUCCESS / FAILURE, one a request (a few a channel)
+  std::optional<std::uint32_t> exit_status;
+  std::optional<ExitSignal> exit_signal;
+  std::optional<runtime::Error> error;   // open failure, or the connection's end
+  runtime::Event changed;
+};
+
+// A message that names only its channel: EOF, CLOSE, FAILURE.
+inline std::vector<std::uint8_t> channel_message(std::uint8_t type, std::uint32_t recipient) {
+  Writer message;
+  message.byte(type);
+  message.uint32(recipient);
+  return message.take();
+}
+
+}  // namespace cr::ssh

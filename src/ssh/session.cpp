@@ -1,0 +1,167 @@
+#include "ssh/session.hpp"
+
+#include <array>
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <fmt/format.h>
+
+#include "ssh/wire.hpp"
+
+namespace cr::ssh {
+
+using runtime::Errc;
+using runtime::Error;
+using runtime::Layer;
+using runtime::Result;
+
+namespace {
+constexpr std::uint8_t kTtyOpEnd = 0;
+constexpr std::uint8_t kLastModeWithArgument = 159;  // 160..255 are undefined and stop the parsing
+}  // namespace
+
+Result<std::vector<std::uint8_t>> encode_terminal_modes(const std::vector<TerminalMode>& modes) {
+  Writer out;
+  for (const auto& mode : modes) {
+    if (mode.opcode == kTtyOpEnd || mode.opcode > kLastModeWithArgument) {
+      return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::channel, "a terminal mode opcode must be 1..159")
+                                         .with("opcode", std::to_string(mode.opcode))));
+    }
+    out.byte(mode.opcode);
+    out.uint32(mode.value);
+  }
+  out.byte(kTtyOpEnd);
+  return out.take();
+}
+
+asio::awaitable<Result<void>> Session::start(std::string_view type, runtime::ConstBytes fields, std::string what) {
+  auto agreed = co_await channel_->request(type, true, fields);
+  if (!agreed) co_return runtime::fail(std::move(agreed.error()).while_(fmt::format("requesting {}", what)));
+  if (!*agreed) {
+    co_return runtime::fail(std::move(Error(Errc::refused, Layer::channel, fmt::format("the server refused {}", what))
+                                          .with("request", std::string(type))));
+  }
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> Session::notify(std::string_view type, runtime::ConstBytes fields) {
+  auto sent = co_await channel_->request(type, false, fields);
+  if (!sent) co_return runtime::fail(std::move(sent.error()));
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<void>> Session::request_pty(PtyRequest pty) {
+  auto modes = encode_terminal_modes(pty.modes);
+  if (!modes) co_return runtime::fail(std::move(modes.error()));
+  Writer fields;
+  fields.string(pty.term);
+  fields.uint32(pty.columns);
+  fields.uint32(pty.rows);
+  fields.uint32(pty.width_pixels);
+  fields.uint32(pty.height_pixels);
+  fields.string(*modes);
+  co_return co_await start("pty-req", fields.bytes(), "a pseudo-terminal");
+}
+
+asio::awaitable<Result<void>> Session::set_env(std::string name, std::string value) {
+  Writer fields;
+  fields.string(name);
+  fields.string(value);
+  co_return co_await notify("env", fields.bytes());
+}
+
+asio::awaitable<Result<void>> Session::exec(std::string command) {
+  Writer fields;
+  fields.string(command);
+  auto started = co_await start("exec", fields.bytes(), "to run the command");
+  if (!started) co_return runtime::fail(std::move(started.error()).with("command", command));
+  co_return started;
+}
+
+asio::awaitable<Result<void>> Session::shell() {
+  co_return co_await start("shell", {}, "a shell");
+}
+
+asio::awaitable<Result<void>> Session::subsystem(std::string name) {
+  Writer fields;
+  fields.string(name);
+  co_return co_await start("subsystem", fields.bytes(), fmt::format("the subsystem \"{}\"", name));
+}
+
+asio::awaitable<Result<void>> Session::window_change(std::uint32_t columns, std::uint32_t rows,
+                                                    std::uint32_t width_pixels, std::uint32_t height_pixels) {
+  Writer fields;
+  fields.uint32(columns);
+  fields.uint32(rows);
+  fields.uint32(width_pixels);
+  fields.uint32(height_pixels);
+  co_return co_await notify("window-change", fields.bytes());
+}
+
+asio::awaitable<Result<void>> Session::signal(std::string name) {
+  if (name.starts_with("SIG")) name.erase(0, 3);
+  Writer fields;
+  fields.string(name);
+  co_return co_await notify("signal", fields.bytes());
+}
+
+asio::awaitable<Result<SessionExit>> Session::wait() {
+  auto closed = co_await channel_->wait_closed();
+  if (!closed) co_return runtime::fail(std::move(closed.error()));
+  SessionExit exit;
+  if (channel_->exit_status()) exit.exit_code = static_cast<int>(*channel_->exit_status());
+  exit.signal = channel_->exit_signal();
+  co_return exit;
+}
+
+asio::awaitable<Result<ExecResult>> run_command(Session& session, std::string command, ExecOptions options) {
+  for (auto& [name, value] : options.env) {
+    auto sent = co_await session.set_env(std::move(name), std::move(value));
+    if (!sent) co_return runtime::fail(std::move(sent.error()));
+  }
+  if (options.pty) {
+    auto pty = co_await session.request_pty(std::move(*options.pty));
+    if (!pty) co_return runtime::fail(std::move(pty.error()));
+  }
+  auto started = co_await session.exec(command);
+  if (!started) co_return runtime::fail(std::move(started.error()));
+  ExecResult result;
+  // stdin, stdout and stderr move at once: they share one window, and a command may not read its
+  // input before its output has somewhere to go.
+  auto feed_stdin = [&]() -> asio::awaitable<Result<void>> {
+    if (options.stdin_data) {
+      auto written = co_await session.write_stdin(runtime::as_bytes(*options.stdin_data));
+      if (!written) co_return written;
+    }
+    co_return co_await session.close_stdin();
+  };
+  auto drain = [&](Channel::Stream stream) -> asio::awaitable<Result<void>> {
+    auto& sink = stream == Channel::Stream::out ? options.on_stdout : options.on_stderr;
+    auto& collected = stream == Channel::Stream::out ? result.stdout_data : result.stderr_data;
+    std::array<std::uint8_t, 32 * 1024> buffer;
+    for (;;) {
+      auto n = co_await session.channel().read(stream, buffer);
+      if (!n) {
+        if (n.error().code == Errc::end_of_stream) co_return Result<void>{};
+        co_return runtime::fail(std::move(n.error()));
+      }
+      const auto chunk = runtime::as_text(runtime::ConstBytes(buffer.data(), *n));
+      if (sink) {
+        sink(chunk);
+      } else {
+        collected.append(chunk);
+      }
+    }
+  };
+  using namespace asio::experimental::awaitable_operators;
+  auto [fed, out, err] = co_await (feed_stdin() && drain(Channel::Stream::out) && drain(Channel::Stream::err));
+  // A command that exits without reading its stdin closes the channel for writing: not an error.
+  for (auto* outcome : {&fed, &out, &err}) {
+    if (!*outcome && outcome->error().code != Errc::stream_closed) co_return runtime::fail(std::move(outcome->error()));
+  }
+  auto exit = co_await session.wait();
+  if (!exit) co_return runtime::fail(std::move(exit.error()));
+  static_cast<SessionExit&>(result) = *exit;
+  co_return result;
+}
+
+}  // namespace cr::ssh

@@ -1,0 +1,122 @@
+#pragma once
+// Session channels (RFC 4254 section 6): a pseudo-terminal and environment first, then one of
+// exec, shell or subsystem; stdin, stdout and stderr streamed while it runs, with signals and
+// window changes; and how it ended: an exit status, an exit signal, or neither.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ssh/channel.hpp"
+
+namespace cr::ssh {
+
+// A terminal mode (RFC 4254 section 8): an opcode from 1 to 159 and its argument.
+struct TerminalMode {
+  std::uint8_t opcode = 0;
+  std::uint32_t value = 0;
+};
+
+// The opcodes a client most often sets; any other number from the RFC works too.
+namespace tty {
+inline constexpr std::uint8_t VINTR = 1;
+inline constexpr std::uint8_t VEOF = 4;
+inline constexpr std::uint8_t ISIG = 50;
+inline constexpr std::uint8_t ICANON = 51;
+inline constexpr std::uint8_t ECHO = 53;
+inline constexpr std::uint8_t ONLCR = 72;
+inline constexpr std::uint8_t TTY_OP_ISPEED = 128;
+inline constexpr std::uint8_t TTY_OP_OSPEED = 129;
+}  // namespace tty
+
+// The "encoded terminal modes" string: each opcode and uint32 argument, then TTY_OP_END. An opcode
+// outside 1..159 is the caller's error (the receiver would stop parsing there).
+runtime::Result<std::vector<std::uint8_t>> encode_terminal_modes(const std::vector<TerminalMode>& modes);
+
+struct PtyRequest {
+  std::string term = "xterm-256color";  // the remote TERM
+  std::uint32_t columns = 80;
+  std::uint32_t rows = 24;
+  std::uint32_t width_pixels = 0;
+  std::uint32_t height_pixels = 0;
+  std::vector<TerminalMode> modes;
+};
+
+// How a session ended, once the server has closed it.
+struct SessionExit {
+  std::optional<int> exit_code;       // from exit-status
+  std::optional<ExitSignal> signal;   // from exit-signal
+  // The server closed the channel without saying how the command ended (it was closed early, or
+  // the server does not report it): neither of the above.
+  bool closed_without_status() const { return !exit_code && !signal; }
+};
+
+class Session {
+ public:
+  explicit Session(std::unique_ptr<Channel> channel) : channel_(std::move(channel)) {}
+
+  // Before the program starts. A refusal is Errc::refused.
+  asio::awaitable<runtime::Result<void>> request_pty(PtyRequest pty);
+  // Sent without asking for a reply, as OpenSSH does: servers drop variables they do not accept
+  // (sshd's AcceptEnv) and a round trip per variable would buy nothing.
+  asio::awaitable<runtime::Result<void>> set_env(std::string name, std::string value);
+  // Exactly one of these starts the program; a refusal is Errc::refused naming it.
+  asio::awaitable<runtime::Result<void>> exec(std::string command);
+  asio::awaitable<runtime::Result<void>> shell();
+  asio::awaitable<runtime::Result<void>> subsystem(std::string name);
+
+  // While it runs (no reply asked; servers ignore what they do not support).
+  asio::awaitable<runtime::Result<void>> window_change(std::uint32_t columns, std::uint32_t rows,
+                                                       std::uint32_t width_pixels = 0, std::uint32_t height_pixels = 0);
+  // A signal name without "SIG" ("TERM", "INT", "KILL"); a leading "SIG" is dropped.
+  asio::awaitable<runtime::Result<void>> signal(std::string name);
+
+  asio::awaitable<runtime::Result<void>> write_stdin(runtime::ConstBytes data) { return channel_->write(data); }
+  asio::awaitable<runtime::Result<void>> close_stdin() { return channel_->send_eof(); }
+  // end_of_stream once the server has sent EOF and the stream is drained.
+  asio::awaitable<runtime::Result<std::size_t>> read_stdout(runtime::Bytes buffer) {
+    return channel_->read(Channel::Stream::out, buffer);
+  }
+  asio::awaitable<runtime::Result<std::size_t>> read_stderr(runtime::Bytes buffer) {
+    return channel_->read(Channel::Stream::err, buffer);
+  }
+
+  // Waits for the server's CLOSE, whatever the order of EOF, exit-status and exit-signal before it.
+  asio::awaitable<runtime::Result<SessionExit>> wait();
+  // Closes our side now; a running program is then ended by the server (SIGHUP on sshd).
+  asio::awaitable<void> close() { return channel_->close(); }
+
+  Channel& channel() { return *channel_; }
+
+ private:
+  asio::awaitable<runtime::Result<void>> start(std::string_view type, runtime::ConstBytes fields, std::string what);
+  // A request that asks for no reply.
+  asio::awaitable<runtime::Result<void>> notify(std::string_view type, runtime::ConstBytes fields);
+  std::unique_ptr<Channel> channel_;
+};
+
+struct ExecOptions {
+  std::vector<std::pair<std::string, std::string>> env;  // "env" requests; servers may refuse them
+  std::optional<PtyRequest> pty;                          // a pseudo-terminal (stdout and stderr merge)
+  std::optional<std::string> stdin_data;                  // sent, then EOF; without it, EOF at once
+  std::function<void(std::string_view)> on_stdout;        // streamed; without it, collected
+  std::function<void(std::string_view)> on_stderr;
+};
+
+struct ExecResult : SessionExit {
+  std::string stdout_data;  // when no on_stdout callback
+  std::string stderr_data;
+  std::chrono::milliseconds duration{0};
+};
+
+// Runs `command` on a fresh session: env and pty, exec, stdin fed while stdout and stderr drain,
+// then the exit.
+asio::awaitable<runtime::Result<ExecResult>> run_command(Session& session, std::string command, ExecOptions options);
+
+}  // namespace cr::ssh

@@ -16,7 +16,7 @@
 #include "proxy/tcp_stream.hpp"
 #include "runtime/memory_stream.hpp"
 #include "ssh/crypto/random.hpp"
-#include "support/agent_login.hpp"
+#include "support/logged_in_sshd.hpp"
 #include "support/run.hpp"
 #include "support/tcp_echo.hpp"
 

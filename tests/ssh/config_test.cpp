@@ -104,7 +104,7 @@ TEST_CASE("the first value obtained wins, and -o options come before every file"
   CHECK(other.text("user") == "second");
 }
 
-TEST_CASE("IdentityFile accumulates in order; ~ and tokens expand", "[config]") {
+TEST_CASE("IdentityFile accumulates in order, and ~ and tokens expand", "[config]") {
   TempHome home;
   const auto file = home.write(".ssh/config",
                                "Host box\n"

@@ -11,7 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include "proxy/proxy_command.hpp"
-#include "support/agent_login.hpp"
+#include "support/logged_in_sshd.hpp"
 #include "support/connect.hpp"
 #include "support/run.hpp"
 #include "support/tcp_echo.hpp"

@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "ssh/session.hpp"
-#include "support/agent_login.hpp"
+#include "support/logged_in_sshd.hpp"
 #include "support/connect.hpp"
 #include "support/run.hpp"
 
@@ -214,6 +214,7 @@ TEST_CASE("sshd: a shell runs the script it reads on stdin", "[session][sshd]") 
   std::string output;
   auto exit = test::run([&]() -> asio::awaitable<runtime::Result<ssh::SessionExit>> {
     auto connection = co_await server.connect();
+    INFO((connection ? "" : connection.error().summary()));
     REQUIRE(connection);
     auto session = co_await (*connection)->open_session();
     REQUIRE(session);

@@ -1,5 +1,7 @@
 // coder-runtime: run agent sessions in Coder workspaces over SSH.
 
+#include <csignal>
+
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -18,6 +20,8 @@ runtime::Logger GlobalOptions::logger() const {
 
 int main(int argc, char** argv) {
   using namespace cr::cli;
+  // As ssh: a write to a closed pipe (stdout piped into `head`) is an error to handle, not death.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"coder-runtime: run agent sessions in Coder workspaces over SSH"};
   app.require_subcommand(1);
   GlobalOptions global;
@@ -26,6 +30,7 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("version", "Print the version")->callback([] { fmt::print("coder-runtime 0.1.0\n"); });
   add_probe_command(app, global, exit_code);
+  add_ssh_command(app, global, exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

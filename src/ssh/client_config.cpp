@@ -129,7 +129,9 @@ runtime::Result<void> rekey_limit(const SshConfig& config, TransportOptions& tra
   return {};
 }
 
-std::optional<runtime::LogLevel> log_level(std::string_view value) {
+}  // namespace
+
+std::optional<runtime::LogLevel> parse_log_level(std::string_view value) {
   const auto level = lowercase(value);
   if (level == "quiet") return runtime::LogLevel::off;
   if (level == "fatal" || level == "error") return runtime::LogLevel::error;
@@ -139,8 +141,6 @@ std::optional<runtime::LogLevel> log_level(std::string_view value) {
   if (level == "debug3") return runtime::LogLevel::trace;
   return std::nullopt;
 }
-
-}  // namespace
 
 runtime::Result<Destination> parse_destination(std::string_view text) {
   const auto bad = [&](std::string_view why) {
@@ -236,7 +236,7 @@ runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Desti
   }
   plan.request_tty = config.text("RequestTTY");
   if (const auto level = config.text("LogLevel")) {
-    plan.log_level = log_level(*level);
+    plan.log_level = parse_log_level(*level);
     if (!plan.log_level) return runtime::fail(value_error(config, "LogLevel", fmt::format("unknown LogLevel '{}'", *level)));
   }
 

@@ -48,6 +48,9 @@ struct ClientPlan {
   ClientOptions options;                      // algorithms, host key verifier, user and auth order
 };
 
+// ssh's LogLevel names (QUIET, FATAL, ERROR, INFO, VERBOSE, DEBUG1..3) as our levels.
+std::optional<runtime::LogLevel> parse_log_level(std::string_view value);
+
 // Values the config gets wrong are Layer::config errors naming where they came from.
 runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Destination& destination,
                                             runtime::Logger log = {});

@@ -1,0 +1,67 @@
+#pragma once
+// The executable's own stdin, stdout and stderr, for commands that relay a remote session.
+//
+// Stdin is read by a thread of its own with blocking reads: that works for a terminal, a pipe, a
+// file or /dev/null alike, on every platform, and leaves the descriptor's flags alone (making a
+// shared terminal non-blocking would change it for the shell that started us too). Each chunk is
+// handed to the caller's executor and the next read waits until it has been taken.
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include "runtime/event.hpp"
+
+namespace cr::cli {
+
+class StdinReader {
+ public:
+  explicit StdinReader(asio::any_io_executor executor);
+  // The thread may stay blocked in a read until the process exits; it touches nothing of ours
+  // once the reader is gone.
+  ~StdinReader();
+  StdinReader(const StdinReader&) = delete;
+  StdinReader& operator=(const StdinReader&) = delete;
+
+  // The next chunk, or nullopt at end of input (or a read error, which ends input as for ssh).
+  asio::awaitable<std::optional<std::string>> next();
+
+  struct Shared;
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<runtime::Event> ready_;
+};
+
+// Writes all of `data` to stdout or stderr (blocking); false once the reader has gone (EPIPE).
+bool write_stdout(std::string_view data);
+bool write_stderr(std::string_view data);
+
+bool stdin_is_terminal();
+
+// Puts the terminal on stdin into raw mode for a remote pseudo-terminal (ssh does the same) and
+// restores it when destroyed. Does nothing when stdin is not a terminal.
+class RawTerminal {
+ public:
+  RawTerminal();
+  ~RawTerminal();
+  RawTerminal(const RawTerminal&) = delete;
+  RawTerminal& operator=(const RawTerminal&) = delete;
+
+ private:
+  struct Saved;
+  std::unique_ptr<Saved> saved_;
+};
+
+struct TerminalSize {
+  unsigned columns = 80;
+  unsigned rows = 24;
+};
+TerminalSize terminal_size();
+
+}  // namespace cr::cli

@@ -1,0 +1,295 @@
+// `coder-runtime ssh`: OpenSSH's client for the subset that scripts and agents use, with the same
+// option names and meanings: it reads ~/.ssh/config (or -F), connects (ProxyCommand or TCP),
+// authenticates, runs the command (or a shell), relays stdin, stdout and stderr, and exits with
+// the remote command's status; 255 and one line on stderr when the connection or auth fails.
+
+#include <cstdlib>
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include "cli/commands.hpp"
+#include "cli/local_terminal.hpp"
+#include "cli/prompt.hpp"
+#include "coder/dial.hpp"
+#include "ssh/pattern.hpp"
+#include "ssh/session.hpp"
+
+extern char** environ;
+
+namespace cr::cli {
+namespace {
+
+struct SshCommandOptions {
+  std::string config_file;
+  std::vector<std::string> identity_files;
+  std::string login;
+  std::optional<std::uint16_t> port;
+  std::vector<std::string> options;
+  bool force_tty = false;
+  bool no_tty = false;
+  std::string destination;
+  std::vector<std::string> command;
+};
+
+std::string local_user_name() {
+  if (const passwd* entry = ::getpwuid(::getuid()); entry && entry->pw_name) return entry->pw_name;
+  const char* user = std::getenv("USER");
+  return user ? user : "";
+}
+
+std::filesystem::path home_directory() {
+  if (const char* home = std::getenv("HOME"); home && *home) return home;
+  if (const passwd* entry = ::getpwuid(::getuid()); entry && entry->pw_dir) return entry->pw_dir;
+  return ".";
+}
+
+// An ssh_config argument: quoted so that spaces in a path survive the config reader's splitting.
+std::string quoted(const std::string& value) {
+  std::string out = "\"";
+  for (const char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+runtime::Result<ssh::SshConfig> read_user_config(const SshCommandOptions& o, const ssh::Destination& destination) {
+  ssh::ConfigInput input;
+  for (const auto& identity : o.identity_files) input.command_line.push_back("IdentityFile " + quoted(identity));
+  input.command_line.insert(input.command_line.end(), o.options.begin(), o.options.end());
+  const auto home = home_directory();
+  if (o.config_file.empty()) {
+    input.files = ssh::default_config_files(home);
+  } else if (o.config_file != "none") {
+    input.files = {o.config_file};
+  }
+  ssh::ConfigContext context;
+  context.host = destination.host;
+  context.local_user = local_user_name();
+  context.home = home;
+  context.run_exec = [](const std::string& command) { return std::system(command.c_str()) == 0; };
+  return ssh::read_config(input, std::move(context));
+}
+
+// SendEnv patterns pick local variables; SetEnv adds its own after them.
+std::vector<std::pair<std::string, std::string>> session_environment(const ssh::ClientPlan& plan) {
+  std::vector<std::pair<std::string, std::string>> env;
+  for (char** entry = environ; *entry; ++entry) {
+    const std::string_view assignment(*entry);
+    const auto equals = assignment.find('=');
+    if (equals == std::string_view::npos) continue;
+    const auto name = assignment.substr(0, equals);
+    const bool wanted = std::any_of(plan.send_env.begin(), plan.send_env.end(),
+                                    [&](const std::string& pattern) { return ssh::match_pattern(name, pattern); });
+    if (wanted) env.emplace_back(name, assignment.substr(equals + 1));
+  }
+  env.insert(env.end(), plan.set_env.begin(), plan.set_env.end());
+  return env;
+}
+
+// ssh's rule: -T never, -t always, RequestTTY likewise, and by default only for an interactive
+// shell on a terminal.
+bool wants_tty(const SshCommandOptions& o, const ssh::ClientPlan& plan) {
+  if (o.no_tty) return false;
+  if (o.force_tty) return true;
+  const auto request = plan.request_tty.value_or("auto");
+  if (request == "no") return false;
+  if (request == "yes" || request == "force") return true;
+  return o.command.empty() && stdin_is_terminal();
+}
+
+asio::awaitable<void> relay_output(ssh::Session& session, bool standard_error) {
+  std::array<std::uint8_t, 32 * 1024> buffer;
+  for (;;) {
+    auto reading = standard_error ? session.read_stderr(buffer) : session.read_stdout(buffer);
+    auto n = co_await std::move(reading);
+    if (!n) co_return;
+    const std::string_view chunk(reinterpret_cast<const char*>(buffer.data()), *n);
+    if (!(standard_error ? write_stderr(chunk) : write_stdout(chunk))) co_return;
+  }
+}
+
+// Relays stdin until it ends, then sends EOF and idles until cancelled: input that ends does not
+// end the session, whose output and exit status still come.
+asio::awaitable<void> relay_stdin(ssh::Session& session) {
+  auto executor = co_await asio::this_coro::executor;
+  {
+    StdinReader stdin_reader(executor);
+    for (;;) {
+      auto chunk = co_await stdin_reader.next();
+      if (!chunk) break;
+      const auto* bytes = reinterpret_cast<const std::uint8_t*>(chunk->data());
+      auto written = co_await session.write_stdin(runtime::ConstBytes(bytes, chunk->size()));
+      if (!written) co_return;  // the session failed: its wait() says why
+    }
+  }
+  auto state = co_await asio::this_coro::cancellation_state;
+  if (state.cancelled() != asio::cancellation_type::none) co_return;
+  auto eof = co_await session.close_stdin();
+  if (!eof) co_return;
+  runtime::Event idle(executor);
+  co_await idle.wait();
+}
+
+// A local terminal's size changes go to the remote pseudo-terminal.
+asio::awaitable<void> relay_window_changes(ssh::Session& session) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::signal_set changes(executor, SIGWINCH);
+  for (;;) {
+    co_await changes.async_wait(asio::use_awaitable);
+    const auto size = terminal_size();
+    auto sent = co_await session.window_change(size.columns, size.rows);
+    if (!sent) co_return;
+  }
+}
+
+asio::awaitable<runtime::Result<ssh::SessionExit>> drain_and_wait(ssh::Session& session) {
+  using namespace asio::experimental::awaitable_operators;
+  co_await (relay_output(session, false) && relay_output(session, true));
+  co_return co_await session.wait();
+}
+
+asio::awaitable<runtime::Result<ssh::SessionExit>> relay_session(ssh::Session& session, bool tty) {
+  using namespace asio::experimental::awaitable_operators;
+  std::size_t winner = 0;
+  std::optional<runtime::Result<ssh::SessionExit>> exit;
+  if (tty) {
+    auto ended = co_await (drain_and_wait(session) || relay_stdin(session) || relay_window_changes(session));
+    winner = ended.index();
+    if (winner == 0) exit = std::get<0>(std::move(ended));
+  } else {
+    auto ended = co_await (drain_and_wait(session) || relay_stdin(session));
+    winner = ended.index();
+    if (winner == 0) exit = std::get<0>(std::move(ended));
+  }
+  if (exit) co_return std::move(*exit);
+  co_return co_await session.wait();  // stdin's relay stopped first: the session failed
+}
+
+// The environment and pseudo-terminal, then the command or a shell. The local terminal goes raw
+// once the remote one exists, so that keys reach it as typed.
+asio::awaitable<runtime::Result<void>> start_program(ssh::Session& session,
+                                                     const std::vector<std::pair<std::string, std::string>>& env,
+                                                     bool tty, const std::vector<std::string>& command,
+                                                     std::optional<RawTerminal>& raw) {
+  for (const auto& [name, value] : env) {
+    auto sent = co_await session.set_env(name, value);
+    if (!sent) co_return sent;
+  }
+  if (tty) {
+    ssh::PtyRequest pty;
+    if (const char* term = std::getenv("TERM"); term && *term) pty.term = term;
+    const auto size = terminal_size();
+    pty.columns = size.columns;
+    pty.rows = size.rows;
+    auto granted = co_await session.request_pty(std::move(pty));
+    if (!granted) co_return granted;
+    raw.emplace();
+  }
+  if (command.empty()) co_return co_await session.shell();
+  // As ssh: the words joined by spaces, for the remote shell to split again.
+  std::string line = command.front();
+  for (auto word = std::next(command.begin()); word != command.end(); ++word) line += " " + *word;
+  co_return co_await session.exec(std::move(line));
+}
+
+int report(const runtime::Error& error, const runtime::Logger& log) {
+  write_stderr(fmt::format("coder-runtime: {}\n", error.summary()));
+  if (log.enabled(runtime::LogLevel::debug)) write_stderr(error.detailed());
+  return kExitConnectionFailed;
+}
+
+asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
+  auto destination = ssh::parse_destination(o.destination);
+  if (!destination) co_return report(destination.error(), {});
+  if (destination->user.empty()) destination->user = o.login;
+  if (!destination->port) destination->port = o.port;
+  auto config = read_user_config(o, *destination);
+  if (!config) co_return report(config.error(), {});
+  auto level = runtime::LogLevel::warning;  // ssh's default, INFO, shows warnings
+  if (const auto configured = config->text("LogLevel")) level = ssh::parse_log_level(*configured).value_or(level);
+  if (verbosity > 0) level = verbosity >= 3 ? runtime::LogLevel::trace : verbosity == 2 ? runtime::LogLevel::debug
+                                                                                      : runtime::LogLevel::info;
+  const runtime::Logger log(runtime::stderr_sink(), level);
+  auto plan = ssh::plan_connection(*config, *destination, log);
+  if (!plan) co_return report(plan.error(), log);
+
+  coder::DialOptions dial_options;
+  dial_options.log = log;
+  dial_options.on_proxy_stderr = [](std::string_view chunk) { write_stderr(chunk); };
+  if (!plan->batch_mode) {
+    dial_options.identity_files.passphrase = [](const std::string& path, int) {
+      return ask_secret(fmt::format("Enter passphrase for key '{}': ", path));
+    };
+    plan->options.auth.password = [](const std::string& user, const std::string& host) {
+      return ask_secret(fmt::format("{}@{}'s password: ", user, host));
+    };
+  }
+  const bool tty = wants_tty(o, *plan);
+  const auto env = session_environment(*plan);
+  auto connected = co_await coder::dial(std::move(*plan), std::move(dial_options));
+  if (!connected) co_return report(connected.error(), log);
+  auto connection = std::move(*connected);
+
+  auto opened = co_await connection->open_session();
+  if (!opened) {
+    co_await connection->close();
+    co_return report(opened.error(), log);
+  }
+  ssh::Session session = std::move(*opened);
+  std::optional<RawTerminal> raw;
+  auto started = co_await start_program(session, env, tty, o.command, raw);
+  if (!started) {
+    raw.reset();
+    co_await connection->close();
+    co_return report(started.error(), log);
+  }
+  auto exit = co_await relay_session(session, tty);
+  raw.reset();
+  co_await connection->close();
+  if (!exit) co_return report(exit.error(), log);
+  if (exit->exit_code) co_return *exit->exit_code;
+  if (exit->signal) log.info("the remote command was killed by signal {}", exit->signal->name);
+  else log.info("the session closed without an exit status");
+  co_return kExitConnectionFailed;
+}
+
+}  // namespace
+
+void add_ssh_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  auto o = std::make_shared<SshCommandOptions>();
+  auto* cmd = app.add_subcommand("ssh", "Run a command (or a shell) on an SSH server, as OpenSSH's ssh does");
+  cmd->add_option("-F", o->config_file, "Read this configuration file instead of ~/.ssh/config (none: no file)");
+  cmd->add_option("-i", o->identity_files, "An identity (private key) file; may be repeated")->allow_extra_args(false);
+  cmd->add_option("-l", o->login, "The user to log in as");
+  cmd->add_option("-p", o->port, "The port to connect to");
+  cmd->add_option("-o", o->options, "An option in ssh_config's format, e.g. -o ConnectTimeout=5; may be repeated")
+      ->allow_extra_args(false);
+  cmd->add_flag("-t", o->force_tty, "Ask for a pseudo-terminal");
+  cmd->add_flag("-T", o->no_tty, "Never ask for a pseudo-terminal");
+  cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");
+  cmd->add_option("destination", o->destination, "[user@]host or ssh://[user@]host[:port]")->required();
+  // Everything after the destination is the remote command, options included (ssh host ls -l).
+  cmd->prefix_command();
+  cmd->footer("Everything after the destination is the command to run; without one, a shell.");
+  cmd->callback([cmd, o, &global, &exit_code] {
+    o->command = cmd->remaining();
+    if (!o->command.empty() && o->command.front() == "--") o->command.erase(o->command.begin());
+    asio::io_context io;
+    asio::co_spawn(io, run_ssh(*o, global.verbosity), [&](std::exception_ptr e, int code) {
+      if (e) std::rethrow_exception(e);
+      exit_code = code;
+    });
+    io.run();
+  });
+}
+
+}  // namespace cr::cli

@@ -1,0 +1,96 @@
+#include "coder/dial.hpp"
+
+#include <system_error>
+
+#include "proxy/agent_socket.hpp"
+#include "proxy/proxy_command.hpp"
+#include "proxy/tcp_stream.hpp"
+#include "runtime/deadline.hpp"
+#include "ssh/agent.hpp"
+#include "ssh/client.hpp"
+
+namespace cr::coder {
+namespace {
+
+using Stream = std::unique_ptr<runtime::AsyncStream>;
+
+asio::awaitable<runtime::Result<Stream>> open_stream(const ssh::ClientPlan& plan, const DialOptions& options,
+                                                     runtime::Deadline deadline) {
+  if (!plan.proxy_command) {
+    std::string host = plan.hostname;
+    auto log = options.log.child("tcp");
+    co_return co_await proxy::connect_tcp(std::move(host), plan.port, deadline, std::move(log));
+  }
+  proxy::ProcessOptions process;
+  process.log = options.log.child("proxy");
+  process.on_stderr = options.on_proxy_stderr;
+  const proxy::ProxyTokens tokens{plan.hostname, std::to_string(plan.port), plan.user, plan.host_alias};
+  auto executor = co_await asio::this_coro::executor;
+  auto started = proxy::start_proxy_command(executor, *plan.proxy_command, tokens, std::move(process));
+  if (!started) co_return runtime::fail(std::move(started.error()));
+  co_return Stream(std::move(*started));
+}
+
+// ssh's order: the agent's keys (unless IdentitiesOnly or IdentityAgent none), then the key files.
+// A key that cannot be used is logged and passed over, as ssh does; the auth error lists what
+// was tried.
+asio::awaitable<std::vector<ssh::Identity>> gather_identities(const ssh::ClientPlan& plan, const DialOptions& options,
+                                                              runtime::Deadline deadline) {
+  std::vector<ssh::Identity> identities;
+  const auto& log = options.log;
+  const bool use_agent = !plan.identities_only && plan.identity_agent != "none";
+  if (use_agent) {
+    std::optional<std::string> socket;
+    if (plan.identity_agent && !plan.identity_agent->empty()) socket = plan.identity_agent;
+    auto stream = co_await proxy::connect_ssh_agent(deadline, std::move(socket));
+    if (!stream) {
+      log.debug("no agent keys: {}", stream.error().summary());
+    } else {
+      auto agent = std::make_shared<ssh::AgentClient>(std::move(*stream), ssh::AgentOptions{});
+      auto keys = co_await ssh::agent_identities(agent);
+      if (!keys) {
+        log.warning("the agent did not list its keys: {}", keys.error().summary());
+      } else {
+        identities = std::move(*keys);
+      }
+    }
+  }
+  for (const auto& path : plan.identity_files) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      if (plan.identity_files_configured) log.warning("Identity file {} not accessible: no such file", path.string());
+      continue;
+    }
+    auto identity = ssh::load_identity_file(path, options.identity_files);
+    if (!identity) {
+      log.warning("{}", identity.error().summary());
+      continue;
+    }
+    identities.push_back(std::move(*identity));
+  }
+  co_return identities;
+}
+
+asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(ssh::ClientPlan plan, DialOptions options,
+                                                                                runtime::Deadline deadline) {
+  auto stream = co_await open_stream(plan, options, deadline);
+  if (!stream) co_return runtime::fail(std::move(stream.error()));
+  auto identities = co_await gather_identities(plan, options, deadline);
+  plan.options.auth.identities = std::move(identities);
+  auto stream_to_server = std::move(*stream);
+  auto client_options = std::move(plan.options);
+  auto connected = co_await ssh::connect(std::move(stream_to_server), std::move(client_options));
+  co_return connected;
+}
+
+}  // namespace
+
+asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial(ssh::ClientPlan plan, DialOptions options) {
+  const auto deadline = plan.connect_timeout ? runtime::Deadline::after(*plan.connect_timeout) : runtime::Deadline::never();
+  const auto what = fmt::format("connecting to {}", plan.host_alias);
+  auto dialing = dial_within(std::move(plan), std::move(options), deadline);
+  auto dialed = co_await runtime::with_deadline(deadline, std::move(dialing), runtime::Layer::network, std::move(what));
+  co_return dialed;
+}
+
+}  // namespace cr::coder

@@ -1,0 +1,30 @@
+#pragma once
+// Opening an SSH connection to a planned destination the way ssh does: the stream (the
+// ProxyCommand, or TCP to HostName:Port), the identities (the agent's keys first, then key files,
+// in ssh's order), then the handshake and authentication, within ConnectTimeout. The connection
+// owns the stream: a ProxyCommand's process lives as long as the connection.
+
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "runtime/logging.hpp"
+#include "ssh/client_config.hpp"
+#include "ssh/connection.hpp"
+#include "ssh/identity.hpp"
+
+namespace cr::coder {
+
+struct DialOptions {
+  ssh::IdentityFileOptions identity_files;  // the passphrase callback; none in batch mode
+  // Each chunk the ProxyCommand writes to stderr (ssh lets it reach the terminal); it is kept for
+  // errors either way.
+  std::function<void(std::string_view)> on_proxy_stderr;
+  runtime::Logger log;
+};
+
+// Errors carry the layer that failed: proxy (with the command's exit status and stderr), network,
+// banner, key exchange (both sides' algorithm lists), auth (methods and keys tried).
+asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial(ssh::ClientPlan plan, DialOptions options);
+
+}  // namespace cr::coder

@@ -1,0 +1,162 @@
+// `coder-runtime ssh` end to end, as a script would run it: the executable reads an ssh_config,
+// starts sshd (inetd mode) or the Go server as the ProxyCommand, and must give back the remote
+// command's output, stdin and exit status, or 255 and one line that says what failed.
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "proxy/process_stream.hpp"
+#include "support/files.hpp"
+#include "support/run.hpp"
+#include "support/sshd.hpp"
+
+using namespace cr;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Ran {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the executable with `args`, feeding it `input` and closing its stdin.
+Ran run_cli(std::vector<std::string> args, const std::string& input = "") {
+  return test::run([&]() -> asio::awaitable<Ran> {
+    auto ex = co_await asio::this_coro::executor;
+    proxy::ProcessOptions options;
+    options.argv = {CODER_RUNTIME_EXECUTABLE};
+    options.argv.insert(options.argv.end(), args.begin(), args.end());
+    options.name = "coder-runtime";
+    auto process = proxy::spawn_process(ex, std::move(options));
+    REQUIRE(process);
+    auto& child = **process;
+    if (!input.empty()) {
+      auto written = co_await runtime::write_all(child, runtime::as_bytes(input));
+      REQUIRE(written);
+    }
+    REQUIRE(child.shutdown_send());
+    auto out = co_await test::read_to_end(child);
+    auto status = co_await child.wait_exit(runtime::Deadline::after(15s));
+    REQUIRE(status);
+    Ran ran;
+    ran.status = status->kind == proxy::ExitStatus::Kind::exited ? status->value : -1;
+    ran.out = out ? *out : "(read failed: " + out.error().summary() + ")";
+    ran.err = child.stderr_tail();
+    co_return ran;
+  }());
+}
+
+// A client key authorized by a test sshd, and an ssh_config naming both.
+struct Setup {
+  test::TemporaryDirectory dir{"ssh_command_test"};
+  std::unique_ptr<test::Sshd> sshd;
+  std::filesystem::path config = dir.path() / "ssh_config";
+  std::filesystem::path known_hosts = dir.path() / "known_hosts";
+
+  explicit Setup(const std::string& strict = "accept-new") {
+    const auto key = dir.path() / "id_ed25519";
+    REQUIRE(test::run_command(fmt::format("ssh-keygen -q -t ed25519 -N '' -f {}", key.string())) == 0);
+    sshd = std::make_unique<test::Sshd>("PasswordAuthentication no\nKbdInteractiveAuthentication no\n");
+    std::filesystem::copy_file(key.string() + ".pub", sshd->authorized_keys());
+    test::write_text(config, fmt::format("Host box\n"
+                                         "  ProxyCommand {}\n"
+                                         "  User root\n"
+                                         "  IdentityFile {}\n"
+                                         "  IdentityAgent none\n"
+                                         "  StrictHostKeyChecking {}\n"
+                                         "  UserKnownHostsFile {}\n"
+                                         "Host go\n"
+                                         "  ProxyCommand {}\n"
+                                         "  StrictHostKeyChecking no\n"
+                                         "  UserKnownHostsFile /dev/null\n"
+                                         "Host broken\n"
+                                         "  ProxyCommand sh -c 'echo \"error: workspace %h not found\" >&2; exit 1'\n",
+                                         sshd->proxy_command(), key.string(), strict, known_hosts.string(),
+                                         CODER_RUNTIME_GO_SSHD));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("ssh: output, stderr and the exit status come back; a new host key is recorded", "[cli][sshd]") {
+  Setup setup;
+  const auto ran = run_cli({"ssh", "-F", setup.config.string(), "box", "echo hello; echo oops >&2; exit 3"});
+  INFO(ran.err);
+  CHECK(ran.status == 3);
+  CHECK(ran.out == "hello\n");
+  CHECK(ran.err == "oops\n");
+  CHECK_THAT(test::read_text(setup.known_hosts), Catch::StartsWith("box ssh-ed25519 "));
+}
+
+TEST_CASE("ssh: stdin reaches the remote command, and the words after the host are its command", "[cli][sshd]") {
+  Setup setup;
+  const auto ran = run_cli({"ssh", "-F", setup.config.string(), "box", "tr", "a-z", "A-Z"}, "quiet words\n");
+  INFO(ran.err);
+  CHECK(ran.status == 0);
+  CHECK(ran.out == "QUIET WORDS\n");
+}
+
+TEST_CASE("ssh: the Go server (the Coder agent's library) with none auth", "[cli][go]") {
+  Setup setup;
+  const auto ran = run_cli({"ssh", "-F", setup.config.string(), "go", "printf", "agent"});
+  INFO(ran.err);
+  CHECK(ran.status == 0);
+  CHECK(ran.out == "agent");
+}
+
+TEST_CASE("ssh: a ProxyCommand that fails is 255 and one line with its status and stderr", "[cli]") {
+  Setup setup;
+  const auto ran = run_cli({"ssh", "-F", setup.config.string(), "broken", "true"});
+  CHECK(ran.status == 255);
+  CHECK(ran.out.empty());
+  // The proxy's own words reach the terminal as they come (as with ssh), then our one line.
+  CHECK_THAT(ran.err, Catch::StartsWith("error: workspace broken not found\ncoder-runtime: proxy: "));
+  CHECK_THAT(ran.err, Catch::Contains("exited with status 1"));
+  CHECK(std::count(ran.err.begin(), ran.err.end(), '\n') == 2);
+}
+
+TEST_CASE("ssh: an unknown host key under StrictHostKeyChecking yes is refused with its fingerprint", "[cli][sshd]") {
+  Setup setup("yes");
+  const auto ran = run_cli({"ssh", "-F", setup.config.string(), "box", "true"});
+  CHECK(ran.status == 255);
+  CHECK_THAT(ran.err, Catch::Contains("no ssh-ed25519 host key is known for box"));
+  CHECK_THAT(ran.err, Catch::Contains("SHA256:"));
+}
+
+TEST_CASE("ssh: -o beats the file: with only password allowed, sshd refuses and the line says auth", "[cli][sshd]") {
+  Setup setup;
+  const auto ran = run_cli({"ssh", "-F", setup.config.string(), "-o", "PreferredAuthentications=password", "-o",
+                            "BatchMode=yes", "box", "true"});
+  CHECK(ran.status == 255);
+  CHECK_THAT(ran.err, Catch::StartsWith("coder-runtime: auth: "));
+  CHECK(std::count(ran.err.begin(), ran.err.end(), '\n') == 1);
+}
+
+TEST_CASE("ssh: -p and -l reach the ProxyCommand's %p and %r", "[cli][sshd]") {
+  Setup setup;
+  const auto config = setup.dir.path() / "tokens_config";
+  test::write_text(config, fmt::format("Host tokens\n"
+                                       "  ProxyCommand sh -c 'echo port=%p user=%r host=%h >&2; exec {}'\n"
+                                       "  IdentityFile {}\n"
+                                       "  IdentityAgent none\n"
+                                       "  StrictHostKeyChecking no\n"
+                                       "  UserKnownHostsFile /dev/null\n",
+                                       setup.sshd->proxy_command(), (setup.dir.path() / "id_ed25519").string()));
+  const auto ran = run_cli({"ssh", "-F", config.string(), "-p", "2222", "-l", "root", "tokens", "echo", "in"});
+  INFO(ran.err);
+  CHECK(ran.status == 0);
+  CHECK(ran.out == "in\n");
+  CHECK_THAT(ran.err, Catch::StartsWith("port=2222 user=root host=tokens\n"));
+}
+
+TEST_CASE("ssh: a bad config line is 255 and names the file and line", "[cli]") {
+  test::TemporaryDirectory dir{"ssh_command_test"};
+  const auto config = dir.path() / "config";
+  test::write_text(config, "Host *\n  Colour blue\n");
+  const auto ran = run_cli({"ssh", "-F", config.string(), "box", "true"});
+  CHECK(ran.status == 255);
+  CHECK(ran.err == fmt::format("coder-runtime: config: {}:2: Bad configuration option: colour; line:   Colour blue\n",
+                               config.string()));
+}

@@ -5,6 +5,7 @@
 // in the foreground as our child and is stopped and reaped with the fixture.
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -114,6 +115,9 @@ class AgentLogin {
  public:
   // Any user but root needs to read the authorized_keys file: sshd reads it as that user.
   explicit AgentLogin(std::string user = "root") : user_(std::move(user)) {
+    if (getpwnam(user_.c_str()) == nullptr) {
+      throw std::runtime_error(fmt::format("there is no user {} to log in as: run scripts/setup as root", user_));
+    }
     char templ[] = "/tmp/coder-runtime-agent-XXXXXX";
     if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
     dir_ = templ;

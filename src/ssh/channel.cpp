@@ -27,7 +27,7 @@ std::optional<ExitSignal> Channel::exit_signal() const { return state_->exit_sig
 std::uint32_t Channel::local_id() const { return state_->local_id; }
 
 asio::awaitable<Result<std::size_t>> Channel::read(Stream stream, runtime::Bytes buffer) {
-  std::string& source = stream == Stream::out ? state_->out : state_->err;
+  ByteQueue& source = stream == Stream::out ? state_->out : state_->err;
   while (source.empty()) {
     if (state_->eof_received || state_->close_received) {
       co_return runtime::fail(Errc::end_of_stream, Layer::channel, "the server sent EOF");
@@ -36,9 +36,7 @@ asio::awaitable<Result<std::size_t>> Channel::read(Stream stream, runtime::Bytes
     const bool woken = co_await state_->changed.wait();
     if (!woken) co_return runtime::fail(Errc::cancelled, Layer::channel, "read cancelled");
   }
-  const std::size_t n = std::min(buffer.size(), source.size());
-  std::copy_n(source.begin(), n, buffer.begin());
-  source.erase(0, n);
+  const std::size_t n = source.take(buffer);
   const std::uint32_t adjust = state_->receive.consumed(n);
   if (adjust > 0 && !state_->close_received && !state_->close_sent) {
     Writer message;

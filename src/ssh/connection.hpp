@@ -23,7 +23,10 @@ namespace cr::ssh {
 
 struct ConnectionOptions {
   // What we let the server send before it must wait for our WINDOW_ADJUST, and the largest data
-  // packet we accept.
+  // packet we accept. The window caps a channel at window / round trip, so it is sized for long
+  // links (4 MiB / 100 ms = 40 MiB/s). On loopback 1-4 MiB windows ran at 400-550 MiB/s from
+  // sshd and 250-330 MiB/s from the Go server; sshd got slower with 8-16 MiB, and 64 KiB packets
+  // were no clear gain. 32 KiB is the packet size every implementation must accept.
   std::uint32_t window_size = 4 * 1024 * 1024;
   std::uint32_t max_packet = 32 * 1024;
   runtime::Logger log;

@@ -1,8 +1,6 @@
 // Session channels against OpenSSH's sshd, whose behaviour matters here: pseudo-terminals, window
 // changes, signals, subsystems, shells, environment, and every way a session can end.
 
-#include <pwd.h>
-
 #include <catch2/catch.hpp>
 
 #include "ssh/session.hpp"
@@ -136,7 +134,6 @@ TEST_CASE("sshd: window-change reaches the shell's terminal", "[session][sshd]")
 
 TEST_CASE("sshd: a signal request delivers TERM to the running command", "[session][sshd]") {
   // Root sessions cannot be signalled through sshd (see kUnprivilegedUser).
-  REQUIRE(getpwnam(test::kUnprivilegedUser) != nullptr);  // made by scripts/setup
   test::LoggedInSshd server("", test::kUnprivilegedUser);
   auto exit = test::run([&]() -> asio::awaitable<runtime::Result<ssh::SessionExit>> {
     auto proxy_command = server.proxy_command();

@@ -2,6 +2,8 @@
 // An sshd (inetd mode) that lets a fresh ed25519 key in, as root unless told otherwise, and the
 // client options that log in with it: the key is read from its file as users' keys are.
 
+#include <pwd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -25,6 +27,9 @@ class KeyLogin {
  public:
   KeyLogin(std::string user, const Sshd& sshd) : user_(std::move(user)) {
     namespace fs = std::filesystem;
+    if (::getpwnam(user_.c_str()) == nullptr) {
+      throw std::runtime_error(fmt::format("there is no user {} to log in as: run scripts/setup as root", user_));
+    }
     const auto key = dir_.path() / "id_ed25519";
     if (run_command(fmt::format("ssh-keygen -q -t ed25519 -N '' -C test -f {}", key.string())) != 0) {
       throw std::runtime_error("ssh-keygen failed");

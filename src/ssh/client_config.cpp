@@ -200,6 +200,8 @@ runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Desti
   auto count = config.number("ServerAliveCountMax", 1, 1000);
   if (!count) return runtime::fail(std::move(count.error()));
   plan.server_alive_count_max = static_cast<int>(count->value_or(3));
+  plan.options.connection.keepalive_interval = plan.server_alive_interval;
+  plan.options.connection.keepalive_count_max = plan.server_alive_count_max;
   auto batch = config.flag("BatchMode");
   if (!batch) return runtime::fail(std::move(batch.error()));
   plan.batch_mode = batch->value_or(false);

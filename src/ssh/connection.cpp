@@ -2,6 +2,9 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "ssh/channel_state.hpp"
@@ -42,6 +45,11 @@ std::shared_ptr<Connection> Connection::start(std::unique_ptr<runtime::AsyncStre
                                               std::unique_ptr<Transport> transport, ConnectionOptions options) {
   auto connection = std::make_shared<Connection>(std::move(stream), std::move(transport), std::move(options));
   asio::co_spawn(connection->stream_->get_executor(), read_loop(connection), asio::detached);
+  if (connection->options_.keepalive_interval.count() > 0) {
+    asio::co_spawn(connection->stream_->get_executor(),
+                   keep_alive(connection, connection->options_.keepalive_interval, connection->options_.keepalive_count_max),
+                   asio::detached);
+  }
   return connection;
 }
 
@@ -83,6 +91,7 @@ asio::awaitable<void> Connection::send_queued(std::shared_ptr<Connection> self) 
 
 void Connection::fail_all(Error error) {
   if (!failure_) failure_ = error;
+  for (auto& pending : pending_replies_) pending->answered.notify();
   for (auto& [id, channel] : channels_) {
     if (!channel->error) channel->error = error;
     channel->changed.notify();
@@ -119,7 +128,14 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
     if (want_reply) queue({msg::request_failure});
     return r.finish();
   }
-  if (type == msg::request_success || type == msg::request_failure) return {};
+  if (type == msg::request_success || type == msg::request_failure) {
+    if (pending_replies_.empty()) return runtime::fail(channel_error("a global request reply that answers no request"));
+    auto pending = std::move(pending_replies_.front());
+    pending_replies_.pop_front();
+    pending->accepted = type == msg::request_success;
+    pending->answered.notify();
+    return r.finish();  // REQUEST_SUCCESS may carry request-specific data
+  }
   if (type == msg::channel_open) {
     r.text();
     const std::uint32_t sender = r.uint32();
@@ -299,6 +315,70 @@ asio::awaitable<Result<ExecResult>> Connection::exec(std::string command, ExecOp
   auto result = co_await run_command(*session, std::move(command), std::move(options));
   if (result) result->duration = std::chrono::duration_cast<std::chrono::milliseconds>(runtime::Clock::now() - started);
   co_return result;
+}
+
+asio::awaitable<Result<bool>> Connection::global_request(std::string name, bool want_reply,
+                                                         std::vector<std::uint8_t> fields) {
+  Writer request;
+  request.byte(msg::global_request);
+  request.string(name);
+  request.boolean(want_reply);
+  request.raw(fields);
+  std::shared_ptr<PendingReply> pending;
+  if (want_reply) {
+    pending = std::make_shared<PendingReply>(PendingReply{std::nullopt, runtime::Event(executor())});
+    pending_replies_.push_back(pending);
+  }
+  auto sent = co_await send(request.bytes());
+  if (!sent) co_return runtime::fail(std::move(sent.error()));
+  if (!want_reply) co_return false;
+  while (!pending->accepted && !failure_) {
+    const bool woken = co_await pending->answered.wait();
+    if (!woken && !pending->accepted) {
+      co_return runtime::fail(Errc::cancelled, Layer::channel, fmt::format("waiting for the reply to {}", name));
+    }
+  }
+  if (!pending->accepted) co_return runtime::fail(*failure_);
+  co_return *pending->accepted;
+}
+
+asio::awaitable<Result<void>> Connection::ping(runtime::Deadline deadline) {
+  auto request = global_request("keepalive@openssh.com", true);
+  auto answered = co_await runtime::with_deadline(deadline, std::move(request), Layer::transport, "a keepalive reply");
+  if (!answered) co_return runtime::fail(std::move(answered.error()));
+  co_return Result<void>{};
+}
+
+// Holds only a weak reference between pings: a connection nobody uses any more is not kept alive
+// by its own keepalive.
+asio::awaitable<void> Connection::keep_alive(std::weak_ptr<Connection> weak, std::chrono::milliseconds interval,
+                                             int count_max) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  int missed = 0;
+  for (;;) {
+    asio::any_io_executor executor;
+    {
+      auto self = weak.lock();
+      if (!self || self->failure_ || self->closing_) co_return;
+      executor = self->executor();
+    }
+    asio::steady_timer tick(executor, interval);
+    auto [waited] = co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    auto self = weak.lock();
+    if (waited || !self || self->failure_ || self->closing_) co_return;
+    auto answered = co_await self->ping(runtime::Deadline::after(interval));
+    if (self->failure_ || self->closing_) co_return;
+    missed = answered ? 0 : missed + 1;
+    if (missed < count_max) continue;
+    auto error = Error(Errc::timed_out, Layer::transport,
+                       fmt::format("the server did not answer {} keepalives in a row, {} apart", count_max,
+                                   runtime::describe_budget(interval)))
+                     .with("last keepalive", answered ? "answered" : answered.error().summary());
+    self->options_.log.warning("{}", error.summary());
+    self->fail_all(error);
+    co_await self->stream_->close();
+    co_return;
+  }
 }
 
 asio::awaitable<void> Connection::close() {

@@ -7,6 +7,7 @@
 // any number of channels run side by side. When the connection fails, every channel sees that
 // failure as its own error.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -15,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/deadline.hpp"
+#include "runtime/event.hpp"
 #include "ssh/session.hpp"
 #include "ssh/transport.hpp"
 #include "ssh/wire.hpp"
@@ -29,6 +32,11 @@ struct ConnectionOptions {
   // were no clear gain. 32 KiB is the packet size every implementation must accept.
   std::uint32_t window_size = 4 * 1024 * 1024;
   std::uint32_t max_packet = 32 * 1024;
+  // OpenSSH's ServerAliveInterval / ServerAliveCountMax: a keepalive@openssh.com request every
+  // interval (0: none), and after count_max of them in a row go unanswered the connection fails
+  // as dead, so a pool evicts it instead of handing out a connection that hangs.
+  std::chrono::milliseconds keepalive_interval{0};
+  int keepalive_count_max = 3;
   runtime::Logger log;
 };
 
@@ -55,6 +63,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<runtime::Result<Session>> open_session();
   // A TCP connection made by the server, as a stream: it can carry another SSH connection.
   asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> open_direct_tcpip(DirectTcpip target);
+  // A global request (RFC 4254 section 4); with want_reply, whether the server agreed. Replies come
+  // in the order of the requests, so requests may overlap.
+  asio::awaitable<runtime::Result<bool>> global_request(std::string name, bool want_reply,
+                                                        std::vector<std::uint8_t> fields = {});
+  // keepalive@openssh.com: succeeds when the server answers at all (servers refuse it, and a
+  // refusal is an answer), within the deadline.
+  asio::awaitable<runtime::Result<void>> ping(runtime::Deadline deadline);
   // Runs one command on its own session channel.
   asio::awaitable<runtime::Result<ExecResult>> exec(std::string command, ExecOptions options = {});
   // Sends DISCONNECT and closes the stream; every channel sees the connection end. The reader
@@ -74,6 +89,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   friend class Channel;
   static asio::awaitable<void> read_loop(std::shared_ptr<Connection> self);
   static asio::awaitable<void> send_queued(std::shared_ptr<Connection> self);
+  static asio::awaitable<void> keep_alive(std::weak_ptr<Connection> weak, std::chrono::milliseconds interval,
+                                          int count_max);
   runtime::Result<void> dispatch(const std::vector<std::uint8_t>& message);
   runtime::Result<void> dispatch_channel_request(ChannelState& channel, Reader& r);
   void fail_all(runtime::Error error);
@@ -92,6 +109,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint32_t next_channel_id_ = 0;
   std::deque<std::vector<std::uint8_t>> queued_;
   bool sending_queued_ = false;
+  struct PendingReply {
+    std::optional<bool> accepted;
+    runtime::Event answered;
+  };
+  std::deque<std::shared_ptr<PendingReply>> pending_replies_;
   std::optional<runtime::Error> failure_;
   bool closing_ = false;
 };

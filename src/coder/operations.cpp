@@ -1,0 +1,235 @@
+#include "coder/operations.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+#include <sstream>
+
+namespace cr::coder {
+namespace {
+
+using runtime::Errc;
+using runtime::Error;
+using runtime::Layer;
+using runtime::Result;
+
+bool is_variable_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// The login shell runs it: `cd DIR && export K=V ... && COMMAND`.
+Result<std::string> command_line(const ExecRequest& request) {
+  std::string line;
+  if (!request.cwd.empty()) line += fmt::format("cd {} && ", shell_quote(request.cwd));
+  if (!request.env.empty()) {
+    line += "export";
+    for (const auto& [name, value] : request.env) {
+      if (!is_variable_name(name)) {
+        return runtime::fail(Errc::invalid_argument, Layer::channel,
+                             fmt::format("'{}' is not a name a shell variable can have", runtime::printable(name)));
+      }
+      line += fmt::format(" {}={}", name, shell_quote(value));
+    }
+    line += " && ";
+  }
+  return line + request.command;
+}
+
+// What the command's coroutine and its waiter share: the waiter may stop waiting (a timeout, a
+// cancellation) while the command still runs.
+struct Running {
+  explicit Running(asio::any_io_executor executor) : wake(executor) {}
+  std::optional<Result<ssh::ExecResult>> result;
+  runtime::Event wake;
+  bool alarm = false;  // the timeout, or the end of a grace period
+};
+
+// Waits until the command finishes or the alarm goes off; false when the caller cancelled.
+asio::awaitable<bool> wait_for(Running& running) {
+  while (!running.result && !running.alarm) {
+    const bool woken = co_await running.wake.wait();
+    if (!woken) co_return false;
+  }
+  co_return true;
+}
+
+void set_alarm(std::shared_ptr<Running> running, asio::steady_timer& timer, std::chrono::milliseconds after) {
+  running->alarm = false;
+  timer.expires_after(after);
+  timer.async_wait([running](std::error_code ec) {
+    if (ec) return;
+    running->alarm = true;
+    running->wake.notify();
+  });
+}
+
+ExecOutcome outcome_of(ssh::ExecResult result, ExecEnd end, std::chrono::milliseconds duration) {
+  ExecOutcome outcome;
+  outcome.exit_code = result.exit_code;
+  outcome.signal = result.signal;
+  outcome.stdout_data = std::move(result.stdout_data);
+  outcome.stderr_data = std::move(result.stderr_data);
+  outcome.duration = duration;
+  outcome.end = end;
+  return outcome;
+}
+
+// Runs a helper command whose failure is an error: its stdout on exit 0.
+asio::awaitable<Result<std::string>> run_checked(ssh::Connection& connection, std::string command, std::string what,
+                                                 std::optional<std::string> input = std::nullopt) {
+  ExecRequest request;
+  request.command = std::move(command);
+  request.stdin_data = std::move(input);
+  auto ran = co_await exec(connection, std::move(request));
+  if (!ran) co_return runtime::fail(std::move(ran.error()).while_(what));
+  if (ran->end == ExecEnd::exited && ran->exit_code == 0) co_return std::move(ran->stdout_data);
+  Error error(Errc::io_error, Layer::channel, fmt::format("{} failed", what));
+  error.with("outcome", ran->exit_code ? fmt::format("exit status {}", *ran->exit_code) : std::string(to_string(ran->end)));
+  if (!ran->stderr_data.empty()) error.with("stderr", ran->stderr_data);
+  co_return runtime::fail(std::move(error));
+}
+
+}  // namespace
+
+std::string_view to_string(ExecEnd end) {
+  switch (end) {
+    case ExecEnd::exited: return "exited";
+    case ExecEnd::signalled: return "killed by a signal";
+    case ExecEnd::closed_without_status: return "closed without an exit status";
+    case ExecEnd::timed_out: return "timed out";
+    case ExecEnd::cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+std::string shell_quote(std::string_view text) {
+  std::string out = "'";
+  for (const char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecRequest request) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto line = command_line(request);
+  if (!line) co_return runtime::fail(std::move(line.error()));
+  auto opened = co_await connection.open_session();
+  if (!opened) co_return runtime::fail(std::move(opened.error()));
+  auto session = std::make_shared<ssh::Session>(std::move(*opened));
+  auto executor = co_await asio::this_coro::executor;
+  auto running = std::make_shared<Running>(executor);
+  ssh::ExecOptions options{{}, std::move(request.pty), std::move(request.stdin_data), std::move(request.on_stdout),
+                           std::move(request.on_stderr)};
+  const auto started = runtime::Clock::now();
+  asio::co_spawn(executor, ssh::run_command(*session, std::move(*line), std::move(options)),
+                 [running, session](std::exception_ptr failure, Result<ssh::ExecResult> result) {
+                   if (failure) result = runtime::fail(Errc::io_error, Layer::channel, "the command's relay failed");
+                   running->result = std::move(result);
+                   running->wake.notify();
+                 });
+  asio::steady_timer alarm(executor);
+  if (request.timeout) set_alarm(running, alarm, *request.timeout);
+  const bool not_cancelled = co_await wait_for(*running);
+  const auto elapsed = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(runtime::Clock::now() - started);
+  };
+  if (running->result) {
+    alarm.cancel();
+    if (!*running->result) co_return runtime::fail(std::move(running->result->error()));
+    auto& result = **running->result;
+    const auto end = result.exit_code ? ExecEnd::exited : result.signal ? ExecEnd::signalled : ExecEnd::closed_without_status;
+    co_return outcome_of(std::move(result), end, elapsed());
+  }
+  // Ours to end: TERM, a grace period, then the channel closes; either way the output so far and
+  // how the command went are kept.
+  const auto end = not_cancelled ? ExecEnd::timed_out : ExecEnd::cancelled;
+  co_await asio::this_coro::reset_cancellation_state();
+  auto signalled = co_await session->signal("TERM");
+  if (signalled) {
+    set_alarm(running, alarm, request.kill_grace);
+    co_await wait_for(*running);
+  }
+  if (!running->result) {
+    co_await session->close();
+    set_alarm(running, alarm, request.kill_grace);
+    co_await wait_for(*running);
+  }
+  alarm.cancel();
+  if (running->result && *running->result) co_return outcome_of(std::move(**running->result), end, elapsed());
+  ExecOutcome outcome;
+  outcome.end = end;
+  outcome.duration = elapsed();
+  co_return outcome;
+}
+
+asio::awaitable<Result<std::string>> read_file(ssh::Connection& connection, std::string path) {
+  auto command = "cat -- " + shell_quote(path);
+  co_return co_await run_checked(connection, std::move(command), fmt::format("reading {}", path));
+}
+
+asio::awaitable<Result<void>> write_file(ssh::Connection& connection, std::string path, std::string content) {
+  // readlink -f follows symlinks to the file they name; the temporary file sits beside it so the
+  // rename stays on one file system; the mode of an existing file carries over.
+  auto command = fmt::format(
+      "set -e; target=$(readlink -f -- {0} || printf '%s' {0}); temporary=\"$target.coder-runtime.$$\"; "
+      "umask 077; cat > \"$temporary\"; "
+      "if [ -e \"$target\" ]; then chmod \"$(stat -c %a -- \"$target\")\" \"$temporary\"; fi; "
+      "mv -f -- \"$temporary\" \"$target\"",
+      shell_quote(path));
+  auto written = co_await run_checked(connection, std::move(command), fmt::format("writing {}", path), std::move(content));
+  if (!written) co_return runtime::fail(std::move(written.error()));
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<FileInfo>> stat(ssh::Connection& connection, std::string path) {
+  auto command = "stat -L -c '%s %a %Y %F' -- " + shell_quote(path);
+  auto shown = co_await run_checked(connection, std::move(command), fmt::format("looking at {}", path));
+  if (!shown) co_return runtime::fail(std::move(shown.error()));
+  std::istringstream fields(*shown);
+  FileInfo info;
+  std::string mode_octal, type;
+  fields >> info.size >> mode_octal >> info.modified;
+  std::getline(fields >> std::ws, type);
+  std::uint32_t mode = 0;
+  const auto [end, ec] = std::from_chars(mode_octal.data(), mode_octal.data() + mode_octal.size(), mode, 8);
+  if (!fields.eof() && fields.fail()) {
+    co_return runtime::fail(std::move(Error(Errc::protocol_error, Layer::channel, "stat printed what we cannot read")
+                                          .with("stat said", *shown)));
+  }
+  if (ec != std::errc() || end != mode_octal.data() + mode_octal.size()) {
+    co_return runtime::fail(std::move(Error(Errc::protocol_error, Layer::channel, "stat printed a mode we cannot read")
+                                          .with("stat said", *shown)));
+  }
+  info.mode = mode;
+  info.is_directory = type == "directory";
+  co_return info;
+}
+
+asio::awaitable<Result<void>> ensure_dir(ssh::Connection& connection, std::string path) {
+  auto command = "mkdir -p -- " + shell_quote(path);
+  auto made = co_await run_checked(connection, std::move(command), fmt::format("creating {}", path));
+  if (!made) co_return runtime::fail(std::move(made.error()));
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<std::string>> resolve_path(ssh::Connection& connection, std::string path) {
+  if (path.starts_with('/')) co_return path;
+  std::string base = "\"$(pwd)\"";
+  std::string rest = path;
+  if (path == "~" || path.starts_with("~/")) {
+    base = "\"$HOME\"";
+    rest = path.size() > 2 ? path.substr(2) : "";
+  }
+  auto command = rest.empty() ? fmt::format("printf '%s' {}", base) : fmt::format("printf '%s/%s' {} {}", base, shell_quote(rest));
+  co_return co_await run_checked(connection, std::move(command), fmt::format("resolving {}", path));
+}
+
+}  // namespace cr::coder

@@ -1,0 +1,71 @@
+#pragma once
+// What an agent app does in a workspace over one connection: run commands (in a directory, with
+// variables, bounded by a timeout, cancellable) and read and write files. Files go through
+// commands (cat, mv) on the workspace's POSIX shell for now; SFTP is the faster path to come.
+//
+// A timeout or a cancellation ends a command the way a person would: TERM first, then, if it is
+// still running after kill_grace, the channel is closed (sshd hangs the session up). The outcome
+// says which of the two ended it, apart from the command's own exit.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ssh/connection.hpp"
+
+namespace cr::coder {
+
+struct ExecRequest {
+  std::string command;  // a shell command line
+  std::string cwd;      // empty: the login directory
+  std::vector<std::pair<std::string, std::string>> env;  // exported before the command runs
+  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<ssh::PtyRequest> pty;
+  std::optional<std::string> stdin_data;
+  std::function<void(std::string_view)> on_stdout;  // streamed; without it, collected
+  std::function<void(std::string_view)> on_stderr;
+  std::chrono::milliseconds kill_grace{1000};
+};
+
+enum class ExecEnd { exited, signalled, closed_without_status, timed_out, cancelled };
+std::string_view to_string(ExecEnd end);
+
+struct ExecOutcome {
+  ExecEnd end = ExecEnd::exited;
+  std::optional<int> exit_code;
+  std::optional<ssh::ExitSignal> signal;
+  std::string stdout_data;
+  std::string stderr_data;
+  std::chrono::milliseconds duration{0};
+};
+
+// Cancel through the caller's cancellation slot (e.g. runtime::with_deadline, or a signal bound
+// with asio::bind_cancellation_slot): the command is ended as above and the outcome is cancelled.
+asio::awaitable<runtime::Result<ExecOutcome>> exec(ssh::Connection& connection, ExecRequest request);
+
+struct FileInfo {
+  std::uint64_t size = 0;
+  std::uint32_t mode = 0;  // permission bits
+  std::int64_t modified = 0;  // seconds since the epoch
+  bool is_directory = false;
+};
+
+asio::awaitable<runtime::Result<std::string>> read_file(ssh::Connection& connection, std::string path);
+// Atomic: written beside the target and renamed over it, so a reader sees the old content or the
+// new; through a symlink the file it points to is replaced; an existing file's mode is kept, a new
+// one is 0600.
+asio::awaitable<runtime::Result<void>> write_file(ssh::Connection& connection, std::string path, std::string content);
+asio::awaitable<runtime::Result<FileInfo>> stat(ssh::Connection& connection, std::string path);
+asio::awaitable<runtime::Result<void>> ensure_dir(ssh::Connection& connection, std::string path);
+// "~" and "~/x" become the remote home; a relative path is made absolute from the login directory.
+asio::awaitable<runtime::Result<std::string>> resolve_path(ssh::Connection& connection, std::string path);
+
+// A POSIX shell word that stands for `text` exactly: single-quoted, with ' as '\''.
+std::string shell_quote(std::string_view text);
+
+}  // namespace cr::coder

@@ -1,0 +1,150 @@
+// Runtime operations against OpenSSH's sshd, logged in as an unprivileged user (sshd delivers
+// signals to such sessions): commands with a directory and variables, timeouts and cancellation
+// that end the command with TERM, and files read, written atomically, looked at and made.
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "coder/operations.hpp"
+#include "support/logged_in_sshd.hpp"
+#include "support/run.hpp"
+
+using namespace cr;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Connects to a fresh sshd as the unprivileged test user, runs `body`, closes.
+template <class T>
+T with_connection(std::function<asio::awaitable<T>(ssh::Connection&)> body) {
+  test::LoggedInSshd server("", test::kUnprivilegedUser);
+  return test::run([&]() -> asio::awaitable<T> {
+    auto connection = co_await server.connect();
+    INFO((connection ? "" : connection.error().summary()));
+    REQUIRE(connection);
+    auto result = co_await body(**connection);
+    co_await (*connection)->close();
+    co_return result;
+  }());
+}
+
+}  // namespace
+
+TEST_CASE("exec: the directory and variables apply, quoting and all", "[operations][sshd]") {
+  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>([](ssh::Connection& c) {
+    coder::ExecRequest request;
+    request.command = "pwd; printf '%s|%s\\n' \"$A\" \"$B\"; exit 4";
+    request.cwd = "/usr/share";
+    request.env = {{"A", "1"}, {"B", "it's $HOME; `x`"}};
+    return coder::exec(c, std::move(request));
+  });
+  REQUIRE(ran);
+  CHECK(ran->end == coder::ExecEnd::exited);
+  CHECK(ran->exit_code == 4);
+  CHECK(ran->stdout_data == "/usr/share\n1|it's $HOME; `x`\n");
+}
+
+TEST_CASE("exec: a variable name no shell takes is refused before anything runs", "[operations]") {
+  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>([](ssh::Connection& c) {
+    coder::ExecRequest request;
+    request.command = "true";
+    request.env = {{"A=B; rm", "x"}};
+    return coder::exec(c, std::move(request));
+  });
+  REQUIRE_FALSE(ran);
+  CHECK(ran.error().code == runtime::Errc::invalid_argument);
+}
+
+TEST_CASE("exec: a timeout ends the command with TERM, and says it timed out", "[operations][sshd]") {
+  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>([](ssh::Connection& c) {
+    coder::ExecRequest request;
+    request.command = "echo started; exec sleep 30";
+    request.timeout = 300ms;
+    return coder::exec(c, std::move(request));
+  });
+  REQUIRE(ran);
+  CHECK(ran->end == coder::ExecEnd::timed_out);
+  CHECK(ran->stdout_data == "started\n");
+  REQUIRE(ran->signal);
+  CHECK(ran->signal->name == "TERM");
+  CHECK(ran->duration < 10s);
+}
+
+TEST_CASE("exec: cancellation through the caller's slot ends the command and says cancelled", "[operations][sshd]") {
+  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>([](ssh::Connection& c) -> asio::awaitable<runtime::Result<coder::ExecOutcome>> {
+    auto executor = co_await asio::this_coro::executor;
+    asio::cancellation_signal cancel;
+    asio::steady_timer soon(executor, 300ms);
+    soon.async_wait([&](std::error_code ec) {
+      if (!ec) cancel.emit(asio::cancellation_type::terminal);
+    });
+    coder::ExecRequest request;
+    request.command = "exec sleep 30";
+    auto running = coder::exec(c, std::move(request));
+    co_return co_await asio::co_spawn(executor, std::move(running),
+                                      asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
+  });
+  REQUIRE(ran);
+  CHECK(ran->end == coder::ExecEnd::cancelled);
+  REQUIRE(ran->signal);
+  CHECK(ran->signal->name == "TERM");
+}
+
+TEST_CASE("files: written atomically, read back byte for byte, modes kept or 0600", "[operations][sshd]") {
+  std::string binary;
+  for (int i = 0; i < 70000; ++i) binary += static_cast<char>(i * 31 % 256);
+  auto checked = with_connection<bool>([&](ssh::Connection& c) -> asio::awaitable<bool> {
+    auto home = co_await coder::resolve_path(c, "~");
+    REQUIRE(home);
+    CHECK(*home == "/tmp");  // the test user's home (scripts/setup)
+    auto dir = co_await coder::resolve_path(c, fmt::format("~/ops-test-{}", ::getpid()));
+    REQUIRE(dir);
+    auto made = co_await coder::ensure_dir(c, *dir + "/a/b");
+    REQUIRE(made);
+    const auto file = *dir + "/a/b/data.bin";
+    auto written = co_await coder::write_file(c, file, binary);
+    REQUIRE(written);
+    auto read = co_await coder::read_file(c, file);
+    REQUIRE(read);
+    CHECK((*read == binary));
+    auto info = co_await coder::stat(c, file);
+    REQUIRE(info);
+    CHECK(info->size == binary.size());
+    CHECK(info->mode == 0600);
+    CHECK_FALSE(info->is_directory);
+    // An existing file keeps its mode; through a symlink, the file it names is replaced.
+    coder::ExecRequest chmod_and_link;
+    chmod_and_link.command = fmt::format("chmod 640 {0} && ln -s {0} {1}/link", file, *dir);
+    auto chmod = co_await coder::exec(c, std::move(chmod_and_link));
+    REQUIRE(chmod);
+    auto rewritten = co_await coder::write_file(c, *dir + "/link", "short");
+    REQUIRE(rewritten);
+    auto after = co_await coder::stat(c, file);
+    REQUIRE(after);
+    CHECK(after->mode == 0640);
+    auto through_link = co_await coder::read_file(c, file);
+    REQUIRE(through_link);
+    CHECK(*through_link == "short");
+    auto folder = co_await coder::stat(c, *dir + "/a");
+    REQUIRE(folder);
+    CHECK(folder->is_directory);
+    auto missing = co_await coder::read_file(c, *dir + "/nope");
+    REQUIRE_FALSE(missing);
+    CHECK_THAT(missing.error().summary(), Catch::Contains("No such file"));
+    coder::ExecRequest remove;
+    remove.command = "rm -rf " + coder::shell_quote(*dir);
+    auto cleaned = co_await coder::exec(c, std::move(remove));
+    CHECK(cleaned);
+    co_return true;
+  });
+  CHECK(checked);
+}
+
+TEST_CASE("shell_quote: any text survives a POSIX shell", "[operations]") {
+  CHECK(coder::shell_quote("plain") == "'plain'");
+  CHECK(coder::shell_quote("it's") == "'it'\\''s'");
+  CHECK(coder::shell_quote("") == "''");
+}

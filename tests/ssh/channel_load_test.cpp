@@ -81,7 +81,7 @@ TEST_CASE("sshd: a large download arrives complete and in order", "[load][sshd]"
         ssh::ExecOptions options;
         options.on_stdout = std::ref(check);
         auto command = pattern_command(kLargeTransfer);
-        auto ran = co_await (*connection)->exec(std::move(command), std::move(options));
+        auto ran = co_await test::exec(**connection, std::move(command), std::move(options), 200s);
         co_await (*connection)->close();
         co_return ran;
       }(),
@@ -114,8 +114,8 @@ TEST_CASE("sshd with RekeyLimit 1M: data stays intact both ways across many key 
         using namespace asio::experimental::awaitable_operators;
         // What goes up comes back through cat, so both directions are checked byte for byte.
         std::string echo_back = "cat";
-        auto download = (*connection)->exec(pattern_command(kRekeyTransfer), std::move(download_options));
-        auto round_trip = (*connection)->exec(std::move(echo_back), std::move(upload_options));
+        auto download = test::exec(**connection, pattern_command(kRekeyTransfer), std::move(download_options), 100s);
+        auto round_trip = test::exec(**connection, std::move(echo_back), std::move(upload_options), 100s);
         auto both = co_await (std::move(download) && std::move(round_trip));
         auto [down, up] = std::move(both);
         uploaded = std::move(up);

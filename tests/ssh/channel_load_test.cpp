@@ -81,7 +81,7 @@ TEST_CASE("sshd: a large download arrives complete and in order", "[load][sshd]"
         ssh::ExecOptions options;
         options.on_stdout = std::ref(check);
         auto command = pattern_command(kLargeTransfer);
-        auto ran = co_await (*connection)->exec(std::move(command), std::move(options));
+        auto ran = co_await test::exec(**connection, std::move(command), std::move(options), 200s);
         co_await (*connection)->close();
         co_return ran;
       }(),
@@ -114,8 +114,8 @@ TEST_CASE("sshd with RekeyLimit 1M: data stays intact both ways across many key 
         using namespace asio::experimental::awaitable_operators;
         // What goes up comes back through cat, so both directions are checked byte for byte.
         std::string echo_back = "cat";
-        auto download = (*connection)->exec(pattern_command(kRekeyTransfer), std::move(download_options));
-        auto round_trip = (*connection)->exec(std::move(echo_back), std::move(upload_options));
+        auto download = test::exec(**connection, pattern_command(kRekeyTransfer), std::move(download_options), 100s);
+        auto round_trip = test::exec(**connection, std::move(echo_back), std::move(upload_options), 100s);
         auto both = co_await (std::move(download) && std::move(round_trip));
         auto [down, up] = std::move(both);
         uploaded = std::move(up);
@@ -137,5 +137,33 @@ TEST_CASE("sshd with RekeyLimit 1M: data stays intact both ways across many key 
   // The first exchange counts too. With a 1 MiB limit and this much data sshd re-exchanges many
   // times; at least one re-exchange must have happened whatever the timing.
   WARN(fmt::format("{} key exchanges for {} MiB down and {} MiB up", exchanges, kRekeyTransfer >> 20, upload.size() >> 20));
+  CHECK(exchanges >= 2);
+}
+
+TEST_CASE("sshd: our own frequent re-exchanges while 100 channels open and close", "[load][sshd][rekey]") {
+  // Each CLOSE from the server needs our CLOSE back. Were the reader to write it itself, it would
+  // wait for the end of a re-exchange we had started, which only the reader can read: a deadlock
+  // that a re-exchange every 16 KiB makes likely here.
+  constexpr int kCount = 100;
+  test::LoggedInSshd server("MaxSessions 150", test::kUnprivilegedUser);
+  std::size_t exchanges = 0;
+  auto outputs = test::run(
+      [&]() -> asio::awaitable<std::vector<std::string>> {
+        auto options = server.options();
+        options.transport.rekey_after_bytes = 16 * 1024;
+        auto proxy_command = server.proxy_command();
+        auto connection = co_await test::connect_through(std::move(proxy_command), std::move(options));
+        REQUIRE(connection);
+        std::function<std::string(int)> command = [](int i) { return fmt::format("head -c {} /dev/zero; exit {}", i * 1000, i % 5); };
+        auto seen = co_await test::exec_concurrently(**connection, kCount, std::move(command));
+        exchanges = (*connection)->transport().completed_key_exchanges();
+        co_await (*connection)->close();
+        co_return seen;
+      }(),
+      60s);
+  for (int i = 0; i < kCount; ++i) {
+    CHECK(outputs[static_cast<std::size_t>(i)] == fmt::format("{}||{}", std::string(static_cast<std::size_t>(i) * 1000, '\0'), i % 5));
+  }
+  WARN(fmt::format("{} key exchanges", exchanges));
   CHECK(exchanges >= 2);
 }

@@ -126,7 +126,7 @@ TEST_CASE("sshd: a direct-tcpip target that refuses the connection is a refused 
     auto stream = co_await (*connection)->open_direct_tcpip(std::move(target));
     // The connection survives the refusal.
     std::string command = "echo alive";
-    auto ran = co_await (*connection)->exec(std::move(command));
+    auto ran = co_await test::exec(**connection, std::move(command));
     REQUIRE(ran);
     CHECK(ran->stdout_data == "alive\n");
     co_await (*connection)->close();
@@ -164,7 +164,7 @@ TEST_CASE("sshd: a second SSH connection runs through a direct-tcpip stream (cha
     auto inner = co_await runtime::with_deadline(deadline, std::move(connecting), runtime::Layer::kex, std::move(what));
     REQUIRE(inner);
     std::string command = "echo through two connections; exit 4";
-    auto ran = co_await (*inner)->exec(std::move(command));
+    auto ran = co_await test::exec(**inner, std::move(command));
     co_await (*inner)->close();
     co_await (*outer)->close();
     co_return ran;

@@ -79,7 +79,7 @@ TEST_CASE("sshd: a pty gives a /dev/pts terminal with the TERM, size and modes w
     ssh::ExecOptions options;
     options.pty = ssh::PtyRequest{.term = "xterm-cr-test", .columns = 132, .rows = 43, .modes = {{ssh::tty::ECHO, 0}}};
     std::string command = "tty; echo TERM=$TERM; echo size=$(stty size); stty -a";
-    auto ran = co_await (*connection)->exec(std::move(command), std::move(options));
+    auto ran = co_await test::exec(**connection, std::move(command), std::move(options));
     co_await (*connection)->close();
     co_return ran;
   }());
@@ -162,7 +162,7 @@ TEST_CASE("sshd: commands killed by KILL and TERM end with exit-signal, not an e
     REQUIRE(connection);
     std::vector<runtime::Result<ssh::ExecResult>> out;
     for (std::string command : {"echo before; kill -KILL $$", "kill -TERM $$"}) {
-      auto ran = co_await (*connection)->exec(std::move(command));
+      auto ran = co_await test::exec(**connection, std::move(command));
       out.push_back(std::move(ran));
     }
     co_await (*connection)->close();
@@ -193,7 +193,7 @@ TEST_CASE("sshd: an unknown subsystem is refused cleanly and the connection carr
     auto started = co_await session->subsystem(std::move(name));
     if (!started) refusal = started.error();
     std::string command = "echo still-here";
-    auto ran = co_await (*connection)->exec(std::move(command));
+    auto ran = co_await test::exec(**connection, std::move(command));
     co_await (*connection)->close();
     co_return ran;
   }());
@@ -278,7 +278,7 @@ TEST_CASE("sshd: env requests set what AcceptEnv allows, and the rest is dropped
     ssh::ExecOptions options;
     options.env = {{"CR_TEST_VALUE", "hello world"}, {"NOT_ACCEPTED", "x"}};
     std::string command = "echo \"$CR_TEST_VALUE|$NOT_ACCEPTED\"";
-    auto ran = co_await (*connection)->exec(std::move(command), std::move(options));
+    auto ran = co_await test::exec(**connection, std::move(command), std::move(options));
     co_await (*connection)->close();
     co_return ran;
   }());

@@ -41,9 +41,24 @@ inline asio::awaitable<runtime::Result<bool>> read_until(ssh::Session& session, 
   co_return co_await runtime::with_deadline(deadline, std::move(reading), runtime::Layer::channel, std::move(what));
 }
 
+// Connection::exec within a deadline, so a command that never ends fails its test with a timeout.
+inline asio::awaitable<runtime::Result<ssh::ExecResult>> exec(ssh::Connection& connection, std::string command,
+                                                              ssh::ExecOptions options,
+                                                              std::chrono::seconds budget = std::chrono::seconds(20)) {
+  const auto deadline = runtime::Deadline::after(budget);
+  std::string what = fmt::format("running `{}`", command);
+  auto running = connection.exec(std::move(command), std::move(options));
+  co_return co_await runtime::with_deadline(deadline, std::move(running), runtime::Layer::channel, std::move(what));
+}
+
+// No default options argument: a `{}` made in the caller's co_await expression trips GCC 12.
+inline asio::awaitable<runtime::Result<ssh::ExecResult>> exec(ssh::Connection& connection, std::string command) {
+  ssh::ExecOptions options;
+  co_return co_await exec(connection, std::move(command), std::move(options));
+}
+
 // Runs `count` commands at once on one connection, command(i) for the i-th, and sums each up as
-// "stdout|stderr|exit code" (or its error). Bounded by the caller's watchdog; each exec fails on
-// its own if the connection does.
+// "stdout|stderr|exit code" (or its error, a timeout included).
 inline asio::awaitable<std::vector<std::string>> exec_concurrently(ssh::Connection& connection, int count,
                                                                    std::function<std::string(int)> command) {
   auto ex = co_await asio::this_coro::executor;
@@ -51,7 +66,7 @@ inline asio::awaitable<std::vector<std::string>> exec_concurrently(ssh::Connecti
   int finished = 0;
   runtime::Event done(ex);
   for (int i = 0; i < count; ++i) {
-    asio::co_spawn(ex, connection.exec(command(i)), [&, i](std::exception_ptr, runtime::Result<ssh::ExecResult> r) {
+    asio::co_spawn(ex, exec(connection, command(i)), [&, i](std::exception_ptr, runtime::Result<ssh::ExecResult> r) {
       seen[static_cast<std::size_t>(i)] =
           r ? fmt::format("{}|{}|{}", r->stdout_data, r->stderr_data, r->exit_code.value_or(-1)) : r.error().summary();
       ++finished;

@@ -40,7 +40,7 @@ bool is_executable_file(const fs::path& path) {
 // Splits the collected stdout into complete lines for the caller's callback; the rest waits.
 class LineSplitter {
  public:
-  explicit LineSplitter(const std::function<void(std::string_view)>& sink) : sink_(sink) {}
+  explicit LineSplitter(std::function<void(std::string_view)> sink) : sink_(std::move(sink)) {}
   void feed(std::string_view chunk) {
     if (!sink_) return;
     pending_.append(chunk);
@@ -59,7 +59,7 @@ class LineSplitter {
   }
 
  private:
-  const std::function<void(std::string_view)>& sink_;
+  std::function<void(std::string_view)> sink_;
   std::string pending_;
 };
 
@@ -86,7 +86,8 @@ asio::awaitable<runtime::Result<CliOutput>> run_child(proxy::ProcessStream& chil
   lines.finish();
   // The read at the end of stdout waited for the exit and drained stderr: this returns at once
   // unless the CLI closed its stdout and kept running.
-  auto status = co_await child.wait_exit(runtime::Deadline::never());
+  const auto no_deadline = runtime::Deadline::never();  // the caller's with_deadline bounds it
+  auto status = co_await child.wait_exit(no_deadline);
   if (!status) co_return runtime::fail(std::move(status.error()).while_(what));
   output.status = *status;
   output.err = child.stderr_tail();
@@ -153,7 +154,9 @@ asio::awaitable<runtime::Result<CliOutput>> CoderCli::run(std::vector<std::strin
   process.argv.insert(process.argv.end(), args.begin(), args.end());
   process.name = what;
   process.stderr_tail_bytes = options.stderr_bytes;
-  process.on_stderr = options.on_stderr;
+  // Shared: the process's stderr reader may outlive this call by a moment.
+  auto stderr_lines = std::make_shared<LineSplitter>(options.on_stderr_line);
+  if (options.on_stderr_line) process.on_stderr = [stderr_lines](std::string_view chunk) { stderr_lines->feed(chunk); };
   process.log = log_.child("cli");
   auto executor = co_await asio::this_coro::executor;
   auto spawned = proxy::spawn_process(executor, std::move(process));
@@ -175,6 +178,7 @@ asio::awaitable<runtime::Result<CliOutput>> CoderCli::run(std::vector<std::strin
     }
     co_return ran;
   }
+  stderr_lines->finish();
   if (!ran->status.success()) co_return runtime::fail(failed_command(what, *ran));
   co_return ran;
 }

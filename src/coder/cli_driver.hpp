@@ -42,7 +42,8 @@ struct RunOptions {
   // Each complete stdout line as it arrives (`coder start` shows build progress there); the
   // output is still collected.
   std::function<void(std::string_view line)> on_stdout_line;
-  std::function<void(std::string_view chunk)> on_stderr;
+  // The same for stderr (warnings, and build logs in some CLI versions), which is also kept.
+  std::function<void(std::string_view line)> on_stderr_line;
   std::size_t max_stdout_bytes = 16 * 1024 * 1024;
   std::size_t stderr_bytes = 64 * 1024;
 };

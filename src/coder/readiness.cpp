@@ -6,6 +6,8 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "coder/cli_text.hpp"
+
 namespace cr::coder {
 
 using runtime::Errc;
@@ -46,6 +48,10 @@ Verdict judge(const WorkspaceState& state, bool started_once) {
     return {Step::ready, ""};
   }
   if (s == "pending" || s == "starting" || s == "stopping" || s == "canceling") return {Step::poll, ""};
+  // A failed or canceled delete leaves a workspace half gone: starting it is not ours to decide.
+  if ((s == "failed" || s == "canceled") && state.transition == "delete") {
+    return {Step::fail, fmt::format("its deletion {}", s == "failed" ? "failed" : "was canceled")};
+  }
   if (s == "stopped" || s == "failed" || s == "canceled") {
     if (started_once) return {Step::fail, fmt::format("it is {} again after `coder start` succeeded", s)};
     return {Step::start, ""};
@@ -66,7 +72,8 @@ class Readiness {
       // caller sees; a command gets a deadline of its own only when that one comes first.
       const auto own = runtime::Deadline::after(options_.list_timeout);
       const auto list_deadline = own.at() < deadline.at() ? own : runtime::Deadline::never();
-      auto queried = co_await query_workspace(cli_, workspace_, list_deadline);
+      auto workspace = workspace_;
+      auto queried = co_await query_workspace(cli_, std::move(workspace), list_deadline);
       if (!queried) co_return runtime::fail(annotate(std::move(queried.error())));
       if (!*queried) {
         co_return runtime::fail(annotate(Error(Errc::invalid_argument, Layer::coder,
@@ -113,9 +120,12 @@ class Readiness {
     emit({ReadinessEvent::Kind::starting, fmt::format("starting workspace {}", workspace_.to_string()), {}});
     RunOptions run;
     run.deadline = runtime::Deadline::never();  // bounded by the overall deadline
-    run.on_stdout_line = [this](std::string_view line) {
-      if (!line.empty()) emit({ReadinessEvent::Kind::output, std::string(line), {}});
+    const auto pass_on = [this](std::string_view line) {
+      const auto plain = strip_ansi(line);
+      if (!plain.empty()) emit({ReadinessEvent::Kind::output, plain, {}});
     };
+    run.on_stdout_line = pass_on;
+    run.on_stderr_line = pass_on;
     std::vector<std::string> args{"start", workspace_.to_string(), "--yes"};
     auto ran = co_await cli_.run(std::move(args), std::move(run));
     if (!ran) co_return runtime::fail(std::move(ran.error()));

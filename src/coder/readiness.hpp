@@ -21,7 +21,7 @@ struct ReadinessEvent {
   enum class Kind {
     state,     // a state seen for the first time (state is set)
     starting,  // we run `coder start`
-    output,    // a line `coder start` printed (text)
+    output,    // a line `coder start` printed on stdout or stderr (text, colour codes removed)
     ready,     // done (state is set)
   };
   Kind kind = Kind::state;

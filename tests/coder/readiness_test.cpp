@@ -100,6 +100,31 @@ TEST_CASE("readiness: a stopped workspace is started, its output passed on", "[c
   CHECK(standin.count_calls("start ws --yes") == 1);
 }
 
+TEST_CASE("readiness: a slow start's output on stdout and stderr arrives before its end", "[coder][readiness]") {
+  test::CoderStandin standin(one_workspace({{"name", "ws"},
+                                            {"timeline", {state("stopped")}},
+                                            {"start_stderr_lines", {"\x1b[33mWarning\x1b[0m: template updated"}},
+                                            {"start_lines", {"Queued", "Provisioning", "Done"}},
+                                            {"start_delay", 0.1}}));
+  auto outcome = ready(standin);
+  REQUIRE(outcome.result);
+  std::vector<std::string> order;
+  for (const auto& e : outcome.events) {
+    if (e.kind == coder::ReadinessEvent::Kind::output) order.push_back(e.text);
+    if (e.kind == coder::ReadinessEvent::Kind::state) order.push_back("state " + e.state->status);
+  }
+  // stderr and stdout are two pipes: their lines' relative order is not the CLI's to promise.
+  const std::vector<std::string> stdout_lines{"Queued", "Provisioning", "Done", "The ws workspace has been started"};
+  std::vector<std::string> seen_stdout;
+  for (const auto& line : order) {
+    if (std::find(stdout_lines.begin(), stdout_lines.end(), line) != stdout_lines.end()) seen_stdout.push_back(line);
+  }
+  CHECK(seen_stdout == stdout_lines);
+  CHECK(std::find(order.begin(), order.end(), "Warning: template updated") != order.end());
+  CHECK(order.front() == "state stopped");
+  CHECK(order.back() == "state running");
+}
+
 TEST_CASE("readiness: stopping is polled until it settles, then started", "[coder][readiness]") {
   test::CoderStandin standin(one_workspace({{"name", "ws"},
                                             {"timeline", {state("stopping"), state("stopping"), state("stopped")}},
@@ -164,6 +189,15 @@ TEST_CASE("readiness: deleted and deleting are clear errors", "[coder][readiness
     CHECK_THAT(outcome.result.error().summary(), Contains("workspace ws cannot be used: it is " + status));
     CHECK(standin.count_calls("start") == 0);
   }
+}
+
+TEST_CASE("readiness: a failed deletion is not undone by a start", "[coder][readiness]") {
+  test::CoderStandin standin(
+      one_workspace({{"name", "ws"}, {"timeline", {{{"status", "failed"}, {"transition", "delete"}}}}}));
+  auto outcome = ready(standin);
+  REQUIRE_FALSE(outcome.result);
+  CHECK_THAT(outcome.result.error().summary(), Contains("its deletion failed"));
+  CHECK(standin.count_calls("start") == 0);
 }
 
 TEST_CASE("readiness: a workspace that is not there is a clear error", "[coder][readiness]") {

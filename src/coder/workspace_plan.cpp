@@ -1,0 +1,57 @@
+#include "coder/workspace_plan.hpp"
+
+#include <cstdlib>
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace cr::coder {
+
+namespace {
+
+std::string local_user_name() {
+  if (const passwd* entry = ::getpwuid(::getuid()); entry && entry->pw_name) return entry->pw_name;
+  if (const char* user = std::getenv("USER")) return user;
+  return "coder";
+}
+
+}  // namespace
+
+runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, const WorkspacePlanOptions& options) {
+  // Coder's own form for another user's workspace is owner/name; in a host name it stays as is,
+  // and the CLI strips only the suffix.
+  const std::string host = fmt::format("{}.{}", workspace.to_string(), options.suffix);
+  auto proxy = coder_proxy_command(options.coder, options.suffix, host);
+  if (!proxy) return runtime::fail(std::move(proxy.error()));
+
+  ssh::ConfigContext context;
+  context.host = host;
+  context.local_user = local_user_name();
+  if (const char* home = std::getenv("HOME")) context.home = home;
+  ssh::SshConfig config(std::move(context));
+  // The values the config block gives OpenSSH, read through the same planning as a user's file.
+  const std::string origin = "Coder workspace profile";
+  const auto set = [&](std::string keyword, std::string value) { config.add({std::move(keyword), {std::move(value)}, origin}); };
+  set("proxycommand", *proxy);
+  set("stricthostkeychecking", "no");
+  set("userknownhostsfile", "/dev/null");
+  set("globalknownhostsfile", "/dev/null");
+  set("loglevel", "ERROR");
+  set("batchmode", "yes");
+  set("identitiesonly", "yes");
+  set("identityagent", "none");
+  if (!options.user.empty()) set("user", options.user);
+  if (options.connect_timeout) set("connecttimeout", std::to_string(options.connect_timeout->count()));
+
+  ssh::Destination destination;
+  destination.host = host;
+  auto plan = ssh::plan_connection(config, destination, options.log);
+  if (!plan) return runtime::fail(std::move(plan.error()));
+  // None authentication is the only method the agent takes; no key file is opened.
+  plan->identity_files.clear();
+  return plan;
+}
+
+}  // namespace cr::coder

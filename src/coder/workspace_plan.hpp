@@ -1,0 +1,38 @@
+#pragma once
+// The connection profile for a workspace, as an ssh::ClientPlan that coder::dial opens: the same
+// settings the ssh config block gives OpenSSH, so our client and `ssh ws.mux--coder` reach the
+// workspace the same way.
+//
+// - ProxyCommand `"<coder>" "ssh" "--stdio" "--hostname-suffix" "<suffix>" "<ws>.<suffix>"`, quoted
+//   as in the block; its stderr is kept for errors (dial's process stream does that).
+// - Authentication: none only (the agent accepts nothing else); no key files are read and no agent
+//   is asked, so nothing can prompt for a passphrase.
+// - Host keys: StrictHostKeyChecking no, known hosts /dev/null: the CLI's tunnel is authenticated,
+//   and the agent's key may change with every build.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "coder/proxy_command_line.hpp"
+#include "coder/workspace.hpp"
+#include "runtime/logging.hpp"
+#include "ssh/client_config.hpp"
+
+namespace cr::coder {
+
+struct WorkspacePlanOptions {
+  std::filesystem::path coder;  // the CLI (find_cli)
+  std::string suffix{kDefaultHostSuffix};
+  std::string user;  // empty: the local user's name (the agent ignores it)
+  // ConnectTimeout. None by default, as in the block: `coder ssh --stdio` may first start the
+  // workspace; bound it by a deadline of the caller's or set one here.
+  std::optional<std::chrono::seconds> connect_timeout;
+  runtime::Logger log;
+};
+
+// Errors: invalid_argument for a suffix or CLI path that cannot go into a ProxyCommand.
+runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, const WorkspacePlanOptions& options);
+
+}  // namespace cr::coder

@@ -42,6 +42,9 @@ runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, c
   set("batchmode", "yes");
   set("identitiesonly", "yes");
   set("identityagent", "none");
+  // The desktop app's keepalive: a dead tunnel is found within 10 s and evicted from the pool.
+  set("serveraliveinterval", "5");
+  set("serveralivecountmax", "2");
   if (!options.user.empty()) set("user", options.user);
   if (options.connect_timeout) set("connecttimeout", std::to_string(options.connect_timeout->count()));
 

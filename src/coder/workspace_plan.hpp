@@ -7,6 +7,7 @@
 //   as in the block; its stderr is kept for errors (dial's process stream does that).
 // - Authentication: none only (the agent accepts nothing else); no key files are read and no agent
 //   is asked, so nothing can prompt for a passphrase.
+// - Keepalive every 5 s, 2 missed = dead (the desktop app's ServerAliveInterval/CountMax).
 // - Host keys: StrictHostKeyChecking no, known hosts /dev/null: the CLI's tunnel is authenticated,
 //   and the agent's key may change with every build.
 

@@ -83,6 +83,8 @@ TEST_CASE("workspace plan: the profile the config block gives OpenSSH", "[coder]
   CHECK(plan->identity_agent == "none");
   CHECK(plan->batch_mode);
   CHECK(plan->connect_timeout == 15s);
+  CHECK(plan->options.connection.keepalive_interval == 5s);
+  CHECK(plan->options.connection.keepalive_count_max == 2);
 
   auto theirs = coder::workspace_plan({"bob", "ws"}, plan_options());
   REQUIRE(theirs);

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   app.add_subcommand("version", "Print the version")->callback([] { fmt::print("coder-runtime 0.1.0\n"); });
   add_probe_command(app, global, exit_code);
   add_ssh_command(app, global, exit_code);
+  add_exec_command(app, global, exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -1,0 +1,229 @@
+// `coder-runtime exec WORKSPACE -- COMMAND...`: what an agent app does, from a script. The
+// workspace is made ready (started if it is stopped, with progress on stderr), the command runs
+// through `coder ssh --stdio` with the Coder agent's profile, its output streams back, and the
+// exit code is the command's. Exit codes of our own: 124 timed out, 130 cancelled (Ctrl-C or
+// SIGTERM: the command gets TERM, then its channel closes), 125 a Coder-side failure (no CLI, a
+// workspace that cannot be made ready), 255 the connection failed (as ssh).
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/local_terminal.hpp"
+#include "coder/cli_driver.hpp"
+#include "coder/dial.hpp"
+#include "coder/operations.hpp"
+#include "coder/readiness.hpp"
+#include "coder/workspace_plan.hpp"
+
+namespace cr::cli {
+namespace {
+
+constexpr int kExitTimedOut = 124;
+constexpr int kExitCoderFailed = 125;
+constexpr int kExitCancelled = 130;
+
+struct ExecCommandOptions {
+  std::string coder;
+  std::string suffix{coder::kDefaultHostSuffix};
+  std::string cwd;
+  std::vector<std::string> env;
+  double timeout_seconds = 0;
+  bool tty = false;
+  bool json = false;
+  std::string workspace;
+  std::vector<std::string> command;
+};
+
+// Output and events, as raw streams or as JSON lines on stdout (one object per event).
+class Reporter {
+ public:
+  explicit Reporter(bool json) : json_(json) {}
+
+  void progress(const std::string& text) const {
+    if (json_) return emit({{"event", "progress"}, {"text", text}});
+    write_stderr(fmt::format("coder-runtime: {}\n", text));
+  }
+  void output(std::string_view stream, std::string_view data) const {
+    if (json_) return emit({{"event", stream}, {"data", std::string(data)}});
+    if (stream == "stdout") {
+      write_stdout(data);
+    } else {
+      write_stderr(data);
+    }
+  }
+  int failure(const runtime::Error& error, int exit_code, const runtime::Logger& log) const {
+    if (json_) {
+      nlohmann::json evidence = nlohmann::json::object();
+      for (const auto& e : error.evidence) evidence[e.label] = e.text;
+      emit({{"event", "error"}, {"layer", std::string(to_string(error.layer))}, {"message", error.message},
+            {"evidence", evidence}, {"exit_code", exit_code}});
+    } else {
+      write_stderr(fmt::format("coder-runtime: {}\n", error.summary()));
+      if (log.enabled(runtime::LogLevel::debug)) write_stderr(error.detailed());
+    }
+    return exit_code;
+  }
+  void exit(const coder::ExecOutcome& outcome, int exit_code) const {
+    if (!json_) return;
+    nlohmann::json event{{"event", "exit"}, {"end", std::string(coder::to_string(outcome.end))},
+                         {"exit_code", exit_code}, {"duration_ms", outcome.duration.count()}};
+    if (outcome.exit_code) event["status"] = *outcome.exit_code;
+    if (outcome.signal) event["signal"] = outcome.signal->name;
+    emit(event);
+  }
+
+ private:
+  // Invalid UTF-8 from a command's output is replaced, not fatal.
+  static void emit(const nlohmann::json& event) {
+    write_stdout(event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  }
+  bool json_;
+};
+
+int exit_code_of(const coder::ExecOutcome& outcome) {
+  switch (outcome.end) {
+    case coder::ExecEnd::exited: return *outcome.exit_code;
+    case coder::ExecEnd::timed_out: return kExitTimedOut;
+    case coder::ExecEnd::cancelled: return kExitCancelled;
+    case coder::ExecEnd::signalled:
+    case coder::ExecEnd::closed_without_status: return kExitConnectionFailed;
+  }
+  return kExitConnectionFailed;
+}
+
+int exit_code_for(const runtime::Error& error, int otherwise) {
+  return error.code == runtime::Errc::cancelled ? kExitCancelled : otherwise;
+}
+
+runtime::Result<std::vector<std::pair<std::string, std::string>>> parse_env(const std::vector<std::string>& assignments) {
+  std::vector<std::pair<std::string, std::string>> env;
+  for (const auto& assignment : assignments) {
+    const auto equals = assignment.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::cli,
+                           fmt::format("--env takes NAME=VALUE, not '{}'", assignment));
+    }
+    env.emplace_back(assignment.substr(0, equals), assignment.substr(equals + 1));
+  }
+  return env;
+}
+
+// The command's stdin, when it is not a terminal: a pipe or a file is read to its end first.
+std::optional<std::string> piped_stdin() {
+  if (stdin_is_terminal()) return std::nullopt;
+  std::string data((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  return data;
+}
+
+// Cancellation (Ctrl-C, SIGTERM) arrives through this coroutine's slot at any step: while the
+// workspace starts, while connecting, or while the command runs.
+asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  const Reporter report(o.json);
+  auto workspace = coder::parse_workspace_ref(o.workspace);
+  if (!workspace) co_return report.failure(workspace.error(), kExitCoderFailed, log);
+  auto env = parse_env(o.env);
+  if (!env) co_return report.failure(env.error(), kExitCoderFailed, log);
+  std::optional<std::filesystem::path> explicit_cli;
+  if (!o.coder.empty()) explicit_cli = o.coder;
+  auto cli_path = coder::find_cli(explicit_cli);
+  if (!cli_path) co_return report.failure(cli_path.error(), kExitCoderFailed, log);
+  const coder::CoderCli cli(*cli_path, log.child("coder"));
+
+  coder::ReadinessOptions readiness;
+  readiness.on_progress = [&](const coder::ReadinessEvent& event) {
+    switch (event.kind) {
+      case coder::ReadinessEvent::Kind::output: return report.progress(event.text);
+      case coder::ReadinessEvent::Kind::ready: return;  // its state line came just before
+      default: return report.progress(fmt::format("workspace {}: {}", workspace->to_string(), event.text));
+    }
+  };
+  auto ready = co_await coder::ensure_ready(cli, *workspace, std::move(readiness));
+  if (!ready) co_return report.failure(ready.error(), exit_code_for(ready.error(), kExitCoderFailed), log);
+
+  coder::WorkspacePlanOptions plan_options;
+  plan_options.coder = *cli_path;
+  plan_options.suffix = o.suffix;
+  plan_options.log = log;
+  auto plan = coder::workspace_plan(*workspace, plan_options);
+  if (!plan) co_return report.failure(plan.error(), kExitCoderFailed, log);
+  coder::DialOptions dial_options;
+  dial_options.log = log;
+  auto connected = co_await coder::dial(std::move(*plan), std::move(dial_options));
+  if (!connected) co_return report.failure(connected.error(), exit_code_for(connected.error(), kExitConnectionFailed), log);
+  auto connection = std::move(*connected);
+
+  coder::ExecRequest request;
+  for (const auto& word : o.command) request.command += (request.command.empty() ? "" : " ") + word;
+  request.cwd = o.cwd;
+  request.env = std::move(*env);
+  if (o.timeout_seconds > 0) request.timeout = std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000));
+  if (o.tty) {
+    ssh::PtyRequest pty;
+    const auto size = terminal_size();
+    pty.columns = size.columns;
+    pty.rows = size.rows;
+    request.pty = std::move(pty);
+  }
+  request.stdin_data = piped_stdin();
+  request.on_stdout = [&](std::string_view data) { report.output("stdout", data); };
+  request.on_stderr = [&](std::string_view data) { report.output("stderr", data); };
+  auto outcome = co_await coder::exec(*connection, std::move(request));
+  co_await connection->close();
+  if (!outcome) co_return report.failure(outcome.error(), kExitConnectionFailed, log);
+  const int code = exit_code_of(*outcome);
+  report.exit(*outcome, code);
+  if (!o.json && outcome->end != coder::ExecEnd::exited) {
+    const auto signal = outcome->signal ? fmt::format(" (signal {})", outcome->signal->name) : std::string();
+    write_stderr(fmt::format("coder-runtime: the command {} after {}{}\n", coder::to_string(outcome->end),
+                             runtime::describe_budget(outcome->duration), signal));
+  }
+  co_return code;
+}
+
+}  // namespace
+
+void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  auto o = std::make_shared<ExecCommandOptions>();
+  auto* cmd = app.add_subcommand("exec", "Make a Coder workspace ready, run a command in it, and relay its output");
+  cmd->add_option("--coder", o->coder, "The Coder CLI (default: coder on PATH)");
+  cmd->add_option("--suffix", o->suffix, "The host name suffix of the workspaces' ssh config block");
+  cmd->add_option("--cwd", o->cwd, "The directory to run the command in");
+  cmd->add_option("--env", o->env, "A variable for the command, NAME=VALUE; may be repeated")->allow_extra_args(false);
+  cmd->add_option("--timeout", o->timeout_seconds, "End the command after this many seconds (exit code 124)");
+  cmd->add_flag("--tty", o->tty, "Run the command on a pseudo-terminal");
+  cmd->add_flag("--json", o->json, "Print one JSON object per event on stdout instead of the raw streams");
+  cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");
+  cmd->add_option("workspace", o->workspace, "The workspace: name or owner/name")->required();
+  cmd->add_option("command", o->command, "The command and its arguments, after --")->required();
+  cmd->footer("Exit codes: the command's own; 124 timed out; 125 Coder-side failure; 130 cancelled; 255 connection failed.");
+  cmd->callback([o, &global, &exit_code] {
+    asio::io_context io;
+    asio::cancellation_signal cancel;
+    // Ctrl-C and SIGTERM cancel the command (TERM, then close) instead of killing us mid-session.
+    asio::signal_set interrupts(io, SIGINT, SIGTERM);
+    interrupts.async_wait([&](std::error_code ec, int) {
+      if (!ec) cancel.emit(asio::cancellation_type::terminal);
+    });
+    asio::co_spawn(io, run_exec(*o, global.logger()),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, int code) {
+                     if (e) std::rethrow_exception(e);
+                     exit_code = code;
+                     interrupts.cancel();
+                   }));
+    io.run();
+  });
+}
+
+}  // namespace cr::cli

@@ -2,13 +2,11 @@
 // x/crypto/ssh server (the agent's library): a stopped workspace is started, the command's output,
 // stdin and exit code come through, and each of our own outcomes has its exit code and its words.
 
-#include <csignal>
-
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "proxy/process_stream.hpp"
+#include "support/cli_process.hpp"
 #include "support/coder_standin.hpp"
 #include "support/run.hpp"
 
@@ -17,44 +15,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Ran {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `coder-runtime exec --coder STANDIN args...`; with `interrupt_after_line`, sends SIGTERM once
-// stdout has that many lines (a command that has started), as a person's Ctrl-C would.
-Ran run_exec(std::vector<std::string> args, const std::string& input = "", int interrupt_after_line = 0) {
-  return test::run([&]() -> asio::awaitable<Ran> {
-    auto ex = co_await asio::this_coro::executor;
-    proxy::ProcessOptions options;
-    options.argv = {CODER_RUNTIME_EXECUTABLE, "exec", "--coder", test::CoderStandin::program().string()};
-    options.argv.insert(options.argv.end(), args.begin(), args.end());
-    options.name = "coder-runtime exec";
-    auto process = proxy::spawn_process(ex, std::move(options));
-    REQUIRE(process);
-    auto& child = **process;
-    if (!input.empty()) {
-      auto written = co_await runtime::write_all(child, runtime::as_bytes(input));
-      REQUIRE(written);
-    }
-    REQUIRE(child.shutdown_send());
-    std::string out;
-    std::array<std::uint8_t, 4096> buffer;
-    for (bool signalled = false;;) {
-      auto n = co_await child.read_some(buffer);
-      if (!n) break;
-      out.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));
-      if (interrupt_after_line > 0 && !signalled && std::count(out.begin(), out.end(), '\n') >= interrupt_after_line) {
-        signalled = true;
-        ::kill(child.pid(), SIGTERM);
-      }
-    }
-    auto status = co_await child.wait_exit(runtime::Deadline::after(15s));
-    REQUIRE(status);
-    co_return Ran{status->kind == proxy::ExitStatus::Kind::exited ? status->value : -1, out, child.stderr_tail()};
-  }());
+// `coder-runtime exec --coder STANDIN args...`.
+test::Ran run_exec(std::vector<std::string> args, const std::string& input = "", int interrupt_after_lines = 0) {
+  std::vector<std::string> argv{"exec", "--coder", test::CoderStandin::program().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::run_cli(std::move(argv), input, interrupt_after_lines);
 }
 
 nlohmann::json workspace(std::string name, nlohmann::json timeline) {

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
-#include "proxy/process_stream.hpp"
+#include "support/cli_process.hpp"
 #include "support/files.hpp"
 #include "support/run.hpp"
 #include "support/sshd.hpp"
@@ -15,38 +15,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Ran {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs the executable with `args`, feeding it `input` and closing its stdin.
-Ran run_cli(std::vector<std::string> args, const std::string& input = "") {
-  return test::run([&]() -> asio::awaitable<Ran> {
-    auto ex = co_await asio::this_coro::executor;
-    proxy::ProcessOptions options;
-    options.argv = {CODER_RUNTIME_EXECUTABLE};
-    options.argv.insert(options.argv.end(), args.begin(), args.end());
-    options.name = "coder-runtime";
-    auto process = proxy::spawn_process(ex, std::move(options));
-    REQUIRE(process);
-    auto& child = **process;
-    if (!input.empty()) {
-      auto written = co_await runtime::write_all(child, runtime::as_bytes(input));
-      REQUIRE(written);
-    }
-    REQUIRE(child.shutdown_send());
-    auto out = co_await test::read_to_end(child);
-    auto status = co_await child.wait_exit(runtime::Deadline::after(15s));
-    REQUIRE(status);
-    Ran ran;
-    ran.status = status->kind == proxy::ExitStatus::Kind::exited ? status->value : -1;
-    ran.out = out ? *out : "(read failed: " + out.error().summary() + ")";
-    ran.err = child.stderr_tail();
-    co_return ran;
-  }());
-}
+using test::run_cli;
 
 // A client key authorized by a test sshd, and an ssh_config naming both.
 struct Setup {

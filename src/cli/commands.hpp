@@ -2,6 +2,7 @@
 // The executable's subcommands. Each returns the process exit code.
 
 #include <CLI/CLI.hpp>
+#include <asio/awaitable.hpp>
 
 #include "runtime/logging.hpp"
 
@@ -14,6 +15,9 @@ struct GlobalOptions {
   int verbosity = 0;  // -v, -vv, -vvv
   runtime::Logger logger() const;
 };
+
+// Runs a command's coroutine on an io_context of its own to the end: its result is the exit code.
+int run_to_exit_code(asio::awaitable<int> command);
 
 void add_probe_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void add_ssh_command(CLI::App& app, GlobalOptions& global, int& exit_code);

@@ -2,11 +2,24 @@
 
 #include <csignal>
 
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
 
 namespace cr::cli {
+
+int run_to_exit_code(asio::awaitable<int> command) {
+  asio::io_context io;
+  int exit_code = 0;
+  asio::co_spawn(io, std::move(command), [&](std::exception_ptr e, int code) {
+    if (e) std::rethrow_exception(e);
+    exit_code = code;
+  });
+  io.run();
+  return exit_code;
+}
 
 runtime::Logger GlobalOptions::logger() const {
   if (verbosity == 0) return {};

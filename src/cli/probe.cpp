@@ -93,12 +93,7 @@ void add_probe_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
   cmd->add_option("--proxy-command", options->proxy_command, "Run this command and use its stdio, as ssh's ProxyCommand");
   cmd->add_option("--timeout", options->timeout_seconds, "Seconds to wait for the stream, and for the handshake");
   cmd->callback([options, &global, &exit_code] {
-    asio::io_context io;
-    asio::co_spawn(io, probe(*options, global.logger()), [&](std::exception_ptr e, int code) {
-      if (e) std::rethrow_exception(e);
-      exit_code = code;
-    });
-    io.run();
+    exit_code = run_to_exit_code(probe(*options, global.logger()));
   });
 }
 

@@ -283,12 +283,7 @@ void add_ssh_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->callback([cmd, o, &global, &exit_code] {
     o->command = cmd->remaining();
     if (!o->command.empty() && o->command.front() == "--") o->command.erase(o->command.begin());
-    asio::io_context io;
-    asio::co_spawn(io, run_ssh(*o, global.verbosity), [&](std::exception_ptr e, int code) {
-      if (e) std::rethrow_exception(e);
-      exit_code = code;
-    });
-    io.run();
+    exit_code = run_to_exit_code(run_ssh(*o, global.verbosity));
   });
 }
 

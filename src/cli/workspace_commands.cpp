@@ -125,15 +125,6 @@ int config_ssh(const ConfigSshOptions& o, const runtime::Logger& log) {
   return 0;
 }
 
-void run_to_exit_code(asio::awaitable<int> command, int& exit_code) {
-  asio::io_context io;
-  asio::co_spawn(io, std::move(command), [&](std::exception_ptr e, int code) {
-    if (e) std::rethrow_exception(e);
-    exit_code = code;
-  });
-  io.run();
-}
-
 }  // namespace
 
 void add_workspace_commands(CLI::App& app, GlobalOptions& global, int& exit_code) {
@@ -146,7 +137,7 @@ void add_workspace_commands(CLI::App& app, GlobalOptions& global, int& exit_code
     cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");
     cmd->add_option("workspace", o->workspace, "The workspace: name or owner/name")->required();
     cmd->callback([o, starting, &global, &exit_code] {
-      run_to_exit_code(starting ? start(*o, global.logger()) : status(*o, global.logger()), exit_code);
+      exit_code = run_to_exit_code(starting ? start(*o, global.logger()) : status(*o, global.logger()));
     });
   }
   auto o = std::make_shared<ConfigSshOptions>();

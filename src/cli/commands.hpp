@@ -23,5 +23,6 @@ void add_probe_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
 void add_ssh_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_workspace_commands(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_doctor_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace cr::cli

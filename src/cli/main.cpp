@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   add_ssh_command(app, global, exit_code);
   add_exec_command(app, global, exit_code);
   add_workspace_commands(app, global, exit_code);
+  add_doctor_command(app, global, exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

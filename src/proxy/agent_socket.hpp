@@ -1,16 +1,19 @@
 #pragma once
-// Where the user's ssh-agent listens: SSH_AUTH_SOCK, a Unix socket, on POSIX. (On Windows,
-// OpenSSH's agent is the named pipe \\.\pipe\openssh-ssh-agent; that stream slots in here.)
+// Where the user's ssh-agent listens: SSH_AUTH_SOCK, a Unix socket, on POSIX. On Windows,
+// SSH_AUTH_SOCK if set, else OpenSSH's agent service, the named pipe \\.\pipe\openssh-ssh-agent.
 // The stream goes to ssh::AgentClient, which speaks the agent protocol over any AsyncStream.
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "runtime/async_stream.hpp"
 #include "runtime/deadline.hpp"
 
 namespace cr::proxy {
+
+inline constexpr std::string_view kWindowsAgentPipe = R"(\\.\pipe\openssh-ssh-agent)";
 
 // `socket`: a path to use instead of SSH_AUTH_SOCK (OpenSSH's IdentityAgent). Errors:
 // Layer::auth when there is no agent to ask (SSH_AUTH_SOCK unset or empty), else connect_unix's.

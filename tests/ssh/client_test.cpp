@@ -13,13 +13,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using test::as_user;
 using test::connect_through;
-
-ssh::ClientOptions as_user(std::string user) {
-  ssh::ClientOptions options;
-  options.auth.user = std::move(user);
-  return options;
-}
 
 }  // namespace
 

@@ -17,6 +17,8 @@ inline constexpr std::string_view kWindowsAgentPipe = R"(\\.\pipe\openssh-ssh-ag
 
 // `socket`: a path to use instead of SSH_AUTH_SOCK (OpenSSH's IdentityAgent). Errors:
 // Layer::auth when there is no agent to ask (SSH_AUTH_SOCK unset or empty), else connect_unix's.
+// Windows: there is always a pipe to try; Layer::network connect_failed when it cannot be opened
+// (no agent service running), a busy pipe is retried until the deadline.
 asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> connect_ssh_agent(
     runtime::Deadline deadline, std::optional<std::string> socket = std::nullopt);
 

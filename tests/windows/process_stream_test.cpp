@@ -245,3 +245,21 @@ TEST_CASE("windows: closing a ProxyCommand ends cmd.exe and the proxy it started
     co_return 0;
   }());
 }
+
+TEST_CASE("windows: the child inherits its stdio and nothing else the host left inheritable", "[windows][process]") {
+  // A signalled event made inheritable, as a careless host might leave a handle.
+  SECURITY_ATTRIBUTES inheritable{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
+  HANDLE event = CreateEventW(&inheritable, TRUE, TRUE, nullptr);
+  REQUIRE(event);
+  const auto value = fmt::format("{:x}", reinterpret_cast<std::uintptr_t>(event));
+  test::run([&]() -> asio::awaitable<int> {
+    auto ex = co_await asio::this_coro::executor;
+    auto child = start(ex, {"handle", value});
+    auto output = co_await test::read_to_end(*child);
+    REQUIRE(output);
+    CHECK(*output == "clean\n");
+    co_await child->close();
+    co_return 0;
+  }());
+  CloseHandle(event);
+}

@@ -4,8 +4,10 @@
 //   bulk-stderr <n>           n times 'a' then "END\n" on stderr, exit 1
 //   ignore-stdin              "ready <pid>\n" on stdout, then run until killed, whatever stdin does
 //   args <arg>...             its arguments as the C runtime parsed them, joined by '|'
+//   handle <hex>              "inherited" if <hex> is a signalled handle here, else "clean"
 #include <windows.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -51,6 +53,14 @@ int main(int argc, char** argv) {
     std::string joined;
     for (int i = 2; i < argc; ++i) joined += (i > 2 ? "|" : "") + std::string(argv[i]);
     write_all(out, joined + "\n");
+    return 0;
+  }
+  if (mode == "handle" && argc > 2) {
+    const auto value = static_cast<std::uintptr_t>(std::strtoull(argv[2], nullptr, 16));
+    HANDLE handle = reinterpret_cast<HANDLE>(value);
+    DWORD flags = 0;
+    const bool inherited = GetHandleInformation(handle, &flags) && WaitForSingleObject(handle, 0) == WAIT_OBJECT_0;
+    write_all(out, inherited ? "inherited\n" : "clean\n");
     return 0;
   }
   write_all(err, "test child: unknown mode '" + mode + "'\n");

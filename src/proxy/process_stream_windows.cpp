@@ -288,9 +288,15 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
                                        .with("program", options.application.empty() ? options.argv.front() : options.application)));
   }
   OwnedHandle thread(started.hThread);
+  std::error_code ec_process;
   auto child = std::make_shared<Child>(executor, std::move(options));
   child->pid = static_cast<int>(started.dwProcessId);
-  child->process.assign(started.hProcess);
+  child->process.assign(started.hProcess, ec_process);
+  if (ec_process) {
+    TerminateProcess(started.hProcess, kTerminatedExitCode);
+    CloseHandle(started.hProcess);
+    return runtime::fail(spawn_error(fmt::format("could not wait for {}", child->options.name), ec_process));
+  }
   child->job = make_kill_on_close_job(child->options.log);
   if (child->job && !AssignProcessToJobObject(child->job.get(), started.hProcess)) {
     child->options.log.debug("{} runs outside a job object: {}", child->options.name, last_error().message());
@@ -298,16 +304,22 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
   }
   ResumeThread(thread.get());
 
-  std::error_code ignored;
-  child->stdin_pipe.assign(in->ours.release(), ignored);
-  child->stdout_pipe.assign(out->ours.release(), ignored);
-  child->stderr_pipe.assign(err->ours.release(), ignored);
+  // Registering a pipe with the io_context's completion port can fail (a handle of the wrong
+  // kind): then the child is ended (the stream's destructor) and the error says so.
+  auto stream = std::make_unique<WindowsProcessStream>(child);
+  std::error_code ec;
+  for (auto [pipe, handle] : {std::pair{&child->stdin_pipe, &in->ours}, std::pair{&child->stdout_pipe, &out->ours},
+                              std::pair{&child->stderr_pipe, &err->ours}}) {
+    pipe->assign(handle->get(), ec);
+    if (ec) return runtime::fail(spawn_error(fmt::format("could not wait on the pipes of {}", child->options.name), ec));
+    handle->release();
+  }
   child->options.log.debug("started {} as pid {}", child->options.name, child->pid);
   auto& stderr_pipe = child->stderr_pipe;
   auto& stderr_tail = child->err_tail;
   asio::co_spawn(executor, detail::pump_stderr(child, stderr_pipe, stderr_tail), asio::detached);
   asio::co_spawn(executor, watch_exit(child), asio::detached);
-  return std::make_unique<WindowsProcessStream>(std::move(child));
+  return std::unique_ptr<ProcessStream>(std::move(stream));
 }
 
 }  // namespace cr::proxy

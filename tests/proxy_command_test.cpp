@@ -28,3 +28,10 @@ TEST_CASE("an unknown token or a lone % is refused with its position", "[proxy]"
   REQUIRE_FALSE(trailing);
   CHECK_THAT(trailing.error().message, Catch::Contains("lone '%'"));
 }
+
+TEST_CASE("cmd.exe gets the ProxyCommand verbatim inside one pair of quotes", "[proxy]") {
+  const std::string command =
+      R"("C:\Program Files\Coder\coder.exe" "ssh" "--stdio" "--hostname-suffix" "mux--coder" "ws.mux--coder")";
+  CHECK(proxy::windows_shell_command_line(R"(C:\Windows\system32\cmd.exe)", command) ==
+        R"("C:\Windows\system32\cmd.exe" /d /s /c ""C:\Program Files\Coder\coder.exe" "ssh" "--stdio" "--hostname-suffix" "mux--coder" "ws.mux--coder"")");
+}

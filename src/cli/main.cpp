@@ -33,8 +33,10 @@ runtime::Logger GlobalOptions::logger() const {
 
 int main(int argc, char** argv) {
   using namespace cr::cli;
+#ifndef _WIN32
   // As ssh: a write to a closed pipe (stdout piped into `head`) is an error to handle, not death.
   std::signal(SIGPIPE, SIG_IGN);
+#endif
   CLI::App app{"coder-runtime: run agent sessions in Coder workspaces over SSH"};
   app.require_subcommand(1);
   GlobalOptions global;
@@ -43,10 +45,12 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("version", "Print the version")->callback([] { fmt::print("coder-runtime 0.1.0\n"); });
   add_probe_command(app, global, exit_code);
+#ifndef _WIN32  // the commands on the Coder layer are POSIX-only for now (CMakeLists.txt)
   add_ssh_command(app, global, exit_code);
   add_exec_command(app, global, exit_code);
   add_workspace_commands(app, global, exit_code);
   add_doctor_command(app, global, exit_code);
+#endif
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

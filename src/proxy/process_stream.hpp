@@ -8,7 +8,8 @@
 // runs in its own process group. Windows: named pipes on windows::stream_handle (own file).
 //
 // Ending it: shutdown_send closes the child's stdin. close() closes stdin, gives the child
-// close_grace to exit, then SIGTERM, then SIGKILL, and reaps it. Destroying the stream without
+// close_grace to exit, then SIGTERM, then SIGKILL, and reaps it (Windows: then terminates its
+// job, the child and all it started, with exit code 137). Destroying the stream without
 // close() kills and reaps at once. On POSIX the library ignores SIGPIPE (as OpenSSH does) the first
 // time it starts a child, unless the host installed a handler of its own, so that a write to a
 // dead proxy is an error rather than the death of the host.
@@ -39,6 +40,10 @@ struct ExitStatus {
 
 struct ProcessOptions {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
+  // Windows only: the exact command line CreateProcessW gets (argv is otherwise quoted by
+  // CommandLineToArgvW's rules) and the program to run without searching for it.
+  std::string command_line;
+  std::string application;
   // What describe() and errors call it, e.g. "ProxyCommand `coder ssh --stdio ws`".
   std::string name;
   std::chrono::milliseconds close_grace{1000};

@@ -15,9 +15,9 @@
 #include <asio/detached.hpp>
 #include <fmt/format.h>
 
+#include "proxy/process_common.hpp"
 #include "proxy/process_stream.hpp"
 #include "runtime/asio_error.hpp"
-#include "runtime/event.hpp"
 
 namespace cr::proxy {
 
@@ -123,7 +123,7 @@ ExitStatus decode_wait_status(int status) {
 struct Child {
   Child(asio::any_io_executor ex, ProcessOptions opts)
       : options(std::move(opts)), stdin_pipe(ex), stdout_pipe(ex), stderr_pipe(ex), exit_watch(ex),
-        stderr_changed(ex) {}
+        err_tail(ex, options) {}
 
   ProcessOptions options;
   pid_t pid = -1;
@@ -132,9 +132,7 @@ struct Child {
   asio::posix::stream_descriptor stderr_pipe;
   asio::posix::stream_descriptor exit_watch;  // a pidfd: readable once the child has exited
   std::optional<ExitStatus> exit;
-  std::string stderr_tail;
-  bool stderr_done = false;
-  runtime::Event stderr_changed;
+  detail::StderrTail err_tail;
 
   bool reap(int flags) {
     if (exit) return true;
@@ -157,28 +155,19 @@ struct Child {
     if (!exit) kill(-pid, sig);
   }
 
-  void append_stderr(std::string_view chunk) {
-    stderr_tail.append(chunk);
-    if (stderr_tail.size() > options.stderr_tail_bytes) {
-      stderr_tail.erase(0, stderr_tail.size() - options.stderr_tail_bytes);
-    }
-    if (options.on_stderr) options.on_stderr(chunk);
-    options.log.debug("{} stderr: {}", options.name, runtime::printable(chunk));
+  void close_handles() {
+    std::error_code ignored;
+    stdin_pipe.close(ignored);
+    stdout_pipe.close(ignored);
+    stderr_pipe.close(ignored);
+    exit_watch.close(ignored);
   }
+
+  // Until the child has exited (reaped), or cancelled.
+  static asio::awaitable<Result<ExitStatus>> wait(std::shared_ptr<Child> child);
 };
 
-asio::awaitable<void> pump_stderr(std::shared_ptr<Child> child) {
-  std::array<char, 4096> buffer;
-  for (;;) {
-    auto [ec, n] = co_await child->stderr_pipe.async_read_some(asio::buffer(buffer), as_tuple);
-    if (n > 0) child->append_stderr({buffer.data(), n});
-    if (ec) break;
-  }
-  child->stderr_done = true;
-  child->stderr_changed.notify();
-}
-
-asio::awaitable<Result<ExitStatus>> watch_exit(std::shared_ptr<Child> child) {
+asio::awaitable<Result<ExitStatus>> Child::wait(std::shared_ptr<Child> child) {
   while (!child->reap(WNOHANG)) {
     std::error_code ec;
     if (child->exit_watch.is_open()) {
@@ -198,121 +187,29 @@ asio::awaitable<Result<ExitStatus>> watch_exit(std::shared_ptr<Child> child) {
   co_return *child->exit;
 }
 
-asio::awaitable<Result<void>> stderr_drained(std::shared_ptr<Child> child) {
-  while (!child->stderr_done) {
-    const bool notified = co_await child->stderr_changed.wait();
-    if (!notified) co_return runtime::fail(Errc::cancelled, Layer::proxy, "cancelled");
-  }
-  co_return Result<void>{};
-}
-
-class PosixProcessStream final : public ProcessStream {
+class PosixProcessStream final : public detail::PipeProcessStream<Child> {
  public:
-  explicit PosixProcessStream(std::shared_ptr<Child> child) : child_(std::move(child)) {}
+  using PipeProcessStream::PipeProcessStream;
 
   ~PosixProcessStream() override {
     if (!child_->exit) {
       child_->signal_group(SIGKILL);
       child_->reap(0);
     }
-    shut_descriptors();
-  }
-
-  executor_type get_executor() override { return child_->stdout_pipe.get_executor(); }
-  int pid() const override { return child_->pid; }
-  std::optional<ExitStatus> exit_status() const override { return child_->exit; }
-  std::string stderr_tail() const override { return child_->stderr_tail; }
-  std::string describe() const override { return fmt::format("{} (pid {})", child_->options.name, child_->pid); }
-
-  asio::awaitable<Result<std::size_t>> read_some(runtime::Bytes buffer) override {
-    if (closed_) co_return runtime::fail(closed_error());
-    if (read_end_) co_return runtime::fail(*read_end_);
-    auto [ec, n] = co_await child_->stdout_pipe.async_read_some(asio::buffer(buffer.data(), buffer.size()), as_tuple);
-    if (!ec) co_return n;
-    if (closed_) co_return runtime::fail(closed_error());
-    if (ec == asio::error::eof) {
-      Error ended = co_await ended_error(Errc::end_of_stream);
-      read_end_ = ended;
-      co_return runtime::fail(std::move(ended));
-    }
-    co_return runtime::fail(runtime::stream_error(ec, Layer::proxy, describe(), "read"));
-  }
-
-  asio::awaitable<Result<std::size_t>> write_some(runtime::ConstBytes buffer) override {
-    if (closed_ || !child_->stdin_pipe.is_open()) co_return runtime::fail(closed_error());
-    auto [ec, n] = co_await child_->stdin_pipe.async_write_some(asio::buffer(buffer.data(), buffer.size()), as_tuple);
-    if (!ec) co_return n;
-    if (closed_) co_return runtime::fail(closed_error());
-    if (ec == asio::error::broken_pipe) {
-      Error ended = co_await ended_error(Errc::io_error);
-      co_return runtime::fail(std::move(ended));
-    }
-    co_return runtime::fail(runtime::stream_error(ec, Layer::proxy, describe(), "write"));
-  }
-
-  Result<void> shutdown_send() override {
-    if (closed_) return runtime::fail(closed_error());
-    std::error_code ignored;
-    child_->stdin_pipe.close(ignored);
-    return {};
-  }
-
-  asio::awaitable<Result<ExitStatus>> wait_exit(Deadline deadline) override {
-    co_return co_await runtime::with_deadline(deadline, watch_exit(child_), Layer::proxy,
-                                              fmt::format("waiting for {} to exit", describe()));
-  }
-
-  asio::awaitable<void> close() override {
-    if (closed_) co_return;
-    std::error_code ignored;
-    child_->stdin_pipe.close(ignored);
-    const auto grace = child_->options.close_grace;
-    auto exited = co_await wait_exit(Deadline::after(grace));
-    if (!exited) {
-      child_->options.log.debug("{} still running {} after stdin closed: SIGTERM", describe(),
-                                runtime::describe_budget(grace));
-      child_->signal_group(SIGTERM);
-      auto terminated = co_await wait_exit(Deadline::after(grace));
-      if (!terminated) {
-        child_->options.log.debug("{} ignored SIGTERM: SIGKILL", describe());
-        child_->signal_group(SIGKILL);
-        child_->reap(0);
-      }
-    }
-    closed_ = true;
-    shut_descriptors();
+    child_->close_handles();
   }
 
  private:
-  void shut_descriptors() {
-    std::error_code ignored;
-    child_->stdin_pipe.close(ignored);
-    child_->stdout_pipe.close(ignored);
-    child_->stderr_pipe.close(ignored);
-    child_->exit_watch.close(ignored);
+  asio::awaitable<void> end_after_grace() override {
+    child_->options.log.debug("{}: SIGTERM", describe());
+    child_->signal_group(SIGTERM);
+    auto terminated = co_await wait_exit(Deadline::after(child_->options.close_grace));
+    if (!terminated) {
+      child_->options.log.debug("{} ignored SIGTERM: SIGKILL", describe());
+      child_->signal_group(SIGKILL);
+      child_->reap(0);
+    }
   }
-
-  Error closed_error() const {
-    return Error(Errc::stream_closed, Layer::proxy, fmt::format("{}: closed", describe()));
-  }
-
-  // The child closed its stdout or stdin: say how it ended, in its own words.
-  asio::awaitable<Error> ended_error(Errc code) {
-    const auto deadline = Deadline::after(child_->options.exit_wait_after_eof);
-    auto exited = co_await wait_exit(deadline);
-    // Its last words may still be in the stderr pipe (or held open by a grandchild: not for long).
-    co_await runtime::with_deadline(deadline, stderr_drained(child_), Layer::proxy, "reading stderr");
-    Error error(code, Layer::proxy,
-                exited ? fmt::format("{} {}", child_->options.name, exited->describe())
-                       : fmt::format("{} closed its {} but is still running", child_->options.name,
-                                     code == Errc::end_of_stream ? "output" : "input"));
-    if (!child_->stderr_tail.empty()) error.with("stderr", child_->stderr_tail);
-    co_return error;
-  }
-
-  std::shared_ptr<Child> child_;
-  std::optional<Error> read_end_;  // how the child's output ended, for every later read
-  bool closed_ = false;
 };
 
 }  // namespace
@@ -374,7 +271,9 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
   if (pidfd >= 0) child->exit_watch.assign(static_cast<int>(pidfd), ignored);  // close-on-exec already
 #endif
   child->options.log.debug("started {} as pid {}", child->options.name, pid);
-  asio::co_spawn(executor, pump_stderr(child), asio::detached);
+  auto& stderr_pipe = child->stderr_pipe;
+  auto& stderr_tail = child->err_tail;
+  asio::co_spawn(executor, detail::pump_stderr(child, stderr_pipe, stderr_tail), asio::detached);
   return std::make_unique<PosixProcessStream>(std::move(child));
 }
 

@@ -22,6 +22,11 @@ struct ProxyTokens {
 // An unknown token or a trailing lone % is an error naming its position, as ssh refuses them too.
 runtime::Result<std::string> expand_proxy_command(std::string_view command, const ProxyTokens& tokens);
 
+// cmd.exe's command line for a ProxyCommand: "<comspec>" /d /s /c "<command>". /s makes cmd.exe
+// strip exactly the outer pair of quotes and run the rest as written, so a command whose every
+// argument is quoted ("C:\Program Files\Coder\coder.exe" "ssh" ...) survives unchanged.
+std::string windows_shell_command_line(std::string_view comspec, std::string_view command);
+
 // POSIX: /bin/sh -c "exec <expanded>"; Windows: "%COMSPEC%" /d /s /c "<expanded>", verbatim.
 runtime::Result<std::unique_ptr<ProcessStream>> start_proxy_command(asio::any_io_executor executor,
                                                                     std::string_view command,

@@ -1,6 +1,6 @@
 #pragma once
-// Internal to src/proxy/: a connected Asio stream socket (TCP, a Unix domain socket) as an
-// AsyncStream. The end of the stream is reported once by the socket (epoll gives no second edge
+// Internal to src/proxy/: a connected Asio stream socket (TCP, a Unix domain socket) or a
+// Windows named-pipe client (windows::stream_handle) as an AsyncStream. The end of the stream is reported once by the socket (epoll gives no second edge
 // for it), so it is remembered and repeated.
 
 #include <optional>
@@ -31,6 +31,8 @@ class SocketStream final : public runtime::AsyncStream {
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer.data(), buffer.size()), as_tuple);
     if (!ec) co_return n;
     if (closed_) co_return runtime::fail(closed_error());
+    // A named pipe whose server end has gone reads broken_pipe (sockets never do): the end too.
+    if (ec == asio::error::broken_pipe) ec = asio::error::eof;
     runtime::Error error = runtime::stream_error(ec, runtime::Layer::network, name_, "read");
     if (error.code == runtime::Errc::end_of_stream) read_end_ = error;
     co_return runtime::fail(std::move(error));
@@ -46,10 +48,15 @@ class SocketStream final : public runtime::AsyncStream {
 
   runtime::Result<void> shutdown_send() override {
     if (closed_) return runtime::fail(closed_error());
-    std::error_code ec;
-    socket_.shutdown(Socket::shutdown_send, ec);
-    if (ec) return runtime::fail(runtime::stream_error(ec, runtime::Layer::network, name_, "shutdown"));
-    return {};
+    if constexpr (requires { Socket::shutdown_send; }) {
+      std::error_code ec;
+      socket_.shutdown(Socket::shutdown_send, ec);
+      if (ec) return runtime::fail(runtime::stream_error(ec, runtime::Layer::network, name_, "shutdown"));
+      return {};
+    } else {
+      return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::network,
+                           fmt::format("{}: a named pipe cannot be half-closed", name_));
+    }
   }
 
   asio::awaitable<void> close() override {

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/paths.hpp"
 #include "ssh/pattern.hpp"
 
 namespace cr::ssh {
@@ -365,7 +366,7 @@ runtime::Result<std::string> SshConfig::expand(std::string_view value, std::stri
   const auto& context = context_;
   std::string out;
   if (value == "~" || value.starts_with("~/")) {
-    out = context.home.string();
+    out = runtime::path_to_utf8(context.home);
     value.remove_prefix(1);
   } else if (value.starts_with('~')) {
     return runtime::fail(Errc::invalid_argument, Layer::config,
@@ -380,7 +381,7 @@ runtime::Result<std::string> SshConfig::expand(std::string_view value, std::stri
     const char token = i + 1 < value.size() ? value[++i] : '\0';
     switch (token) {
       case '%': out += '%'; break;
-      case 'd': out += context.home.string(); break;
+      case 'd': out += runtime::path_to_utf8(context.home); break;
       case 'h': out += host; break;
       case 'n': out += context.host; break;
       case 'p': out += text("port").value_or("22"); break;
@@ -403,9 +404,11 @@ runtime::Result<SshConfig> read_config(const ConfigInput& input, ConfigContext c
     auto read = reader.read_option(option, "command line");
     if (!read) return runtime::fail(read.error());
   }
+  const auto system_dir = default_config_files(home).back().parent_path();
   for (const auto& file : input.files) {
-    // Relative Include paths: /etc/ssh for the system file, ~/.ssh for the user's (and -F) files.
-    const auto base = file.parent_path() == fs::path("/etc/ssh") ? fs::path("/etc/ssh") : home / ".ssh";
+    // Relative Include paths: /etc/ssh (Windows: %PROGRAMDATA%\ssh) for the system file, ~/.ssh
+    // for the user's (and -F) files.
+    const auto base = file.parent_path() == system_dir ? system_dir : home / ".ssh";
     auto read = reader.read_file(file, base, 0);
     if (!read) return runtime::fail(read.error());
   }
@@ -413,7 +416,14 @@ runtime::Result<SshConfig> read_config(const ConfigInput& input, ConfigContext c
 }
 
 std::vector<fs::path> default_config_files(const fs::path& home) {
+#ifdef _WIN32
+  // OpenSSH for Windows: the system-wide file is %PROGRAMDATA%\ssh\ssh_config.
+  const auto program_data = runtime::environment_variable(L"PROGRAMDATA");
+  fs::path system = program_data ? runtime::utf8_to_path(*program_data) : fs::path(L"C:\\ProgramData");
+  return {home / ".ssh" / "config", system / "ssh" / "ssh_config"};
+#else
   return {home / ".ssh" / "config", "/etc/ssh/ssh_config"};
+#endif
 }
 
 }  // namespace cr::ssh

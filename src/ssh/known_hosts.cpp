@@ -1,13 +1,17 @@
 #include "ssh/known_hosts.hpp"
 
+#ifndef _WIN32
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <fstream>
+#include <iterator>
 #include <optional>
 
 #include <fmt/format.h>
@@ -117,6 +121,16 @@ tl::expected<KnownHostLine, std::string> parse_line(std::string_view text, FileL
   return line;
 }
 
+// Callers pass last_system_error() with a literal and an existing path: nothing in the arguments
+// allocates before errno is read.
+Error file_error(std::error_code cause, std::string_view what, const fs::path& path) {
+  return std::move(Error(Errc::io_error, Layer::kex, fmt::format("{} {}: {}", what, path.string(), cause.message()))
+                       .with_system(cause));
+}
+
+#ifndef _WIN32
+std::error_code last_system_error() { return {errno, std::generic_category()}; }
+
 // Closes the descriptor it holds.
 class Descriptor {
  public:
@@ -137,15 +151,6 @@ class Descriptor {
  private:
   int fd_;
 };
-
-std::error_code last_system_error() { return {errno, std::generic_category()}; }
-
-// Callers pass last_system_error() with a literal and an existing path: nothing in the arguments
-// allocates before errno is read.
-Error file_error(std::error_code cause, std::string_view what, const fs::path& path) {
-  return std::move(Error(Errc::io_error, Layer::kex, fmt::format("{} {}: {}", what, path.string(), cause.message()))
-                       .with_system(cause));
-}
 
 // The file's bytes; nullopt when it does not exist.
 runtime::Result<std::optional<std::string>> read_whole_file(const fs::path& path) {
@@ -219,6 +224,60 @@ runtime::Result<void> replace_file(const fs::path& file, std::string_view conten
   if (::fsync(directory_fd) != 0) return runtime::fail(file_error(last_system_error(), "cannot sync", directory));
   return {};
 }
+
+#else
+// Windows: the same steps through the standard library. No directory lock (like OpenSSH for
+// Windows, a second writer may race between our read and our rename) and no mode bits (the
+// profile folder's ACL keeps the file private).
+
+runtime::Result<std::optional<std::string>> read_whole_file(const fs::path& path) {
+  std::error_code missing;
+  if (!fs::exists(path, missing)) return std::optional<std::string>();
+  std::ifstream in(path, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in && !in.eof()) {
+    return runtime::fail(file_error(std::make_error_code(std::errc::io_error), "cannot read known hosts file", path));
+  }
+  return std::optional<std::string>(std::move(content));
+}
+
+runtime::Result<void> make_private_directories(const fs::path& directory) {
+  std::error_code ec;
+  if (directory.empty() || fs::exists(directory, ec)) return {};
+  fs::create_directories(directory, ec);
+  if (ec) return runtime::fail(file_error(ec, "cannot create directory", directory));
+  return {};
+}
+
+runtime::Result<void> write_file(const fs::path& file, std::string_view content, std::ios::openmode mode) {
+  std::ofstream out(file, std::ios::binary | mode);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  out.close();
+  if (!out) return runtime::fail(file_error(std::make_error_code(std::errc::io_error), "cannot write", file));
+  return {};
+}
+
+// Replaces `file` through a temporary file beside it and a rename (MoveFileExW, replacing).
+runtime::Result<void> replace_file(const fs::path& file, std::string_view content) {
+  std::array<std::uint8_t, 8> nonce;
+  crypto::random_bytes(nonce);
+  auto temporary = file;
+  temporary += fmt::format(".{:02x}.tmp", fmt::join(nonce, ""));
+  if (auto written = write_file(temporary, content, std::ios::trunc); !written) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    return written;
+  }
+  std::error_code ec;
+  fs::rename(temporary, file, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    return runtime::fail(file_error(ec, "cannot replace", file));
+  }
+  return {};
+}
+#endif
 
 KnownKey known_key(const KnownHostLine& line) {
   return {line.where, line.key_type, crypto::fingerprint_sha256(line.key_blob)};
@@ -407,12 +466,16 @@ std::string known_hosts_line(std::string_view host, std::uint16_t port, std::str
 }
 
 runtime::Result<void> append_line(const fs::path& file, std::string_view line) {
+#ifdef _WIN32
+  return write_file(file, line, std::ios::app);
+#else
   Descriptor out(::open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK));
   if (!out.valid()) return runtime::fail(file_error(last_system_error(), "cannot open", file));
   if (::write(out.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
     return runtime::fail(file_error(last_system_error(), "cannot write", file));
   }
   return {};
+#endif
 }
 
 }  // namespace
@@ -435,23 +498,29 @@ runtime::Result<void> add_known_host(const fs::path& file, std::string_view host
   const auto directory = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   if (auto made = make_private_directories(directory); !made) return made;
 
+#ifndef _WIN32
   Descriptor directory_fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!directory_fd.valid()) return runtime::fail(file_error(last_system_error(), "cannot open", directory));
   // Held until the rename: another writer in this library re-reads the file after us.
   while (::flock(directory_fd.get(), LOCK_EX) != 0) {
     if (errno != EINTR) return runtime::fail(file_error(last_system_error(), "cannot lock", directory));
   }
+#endif
   auto existing = read_whole_file(target);
   if (!existing) return runtime::fail(std::move(existing.error()));
   auto content = existing->value_or("");
   const auto already = lookup_host_key(parse_known_hosts(content, target.string()), host, port, *key_type, key_blob);
   if (already.status == HostKeyStatus::matches) return {};
 
-  mode_t mode = 0600;
-  if (struct stat status; existing->has_value() && ::stat(target.c_str(), &status) == 0) mode = status.st_mode & 07777;
   if (!content.empty() && !content.ends_with('\n')) content += '\n';
   content += known_hosts_line(host, port, *key_type, key_blob, hash_name);
+#ifdef _WIN32
+  return replace_file(target, content);
+#else
+  mode_t mode = 0600;
+  if (struct stat status; existing->has_value() && ::stat(target.c_str(), &status) == 0) mode = status.st_mode & 07777;
   return replace_file(target, content, mode, directory_fd.get());
+#endif
 }
 
 HostKeyVerifier known_hosts_verifier(std::string host, std::uint16_t port, KnownHostsOptions options) {

@@ -12,17 +12,8 @@
 
 using namespace cr;
 using namespace std::chrono_literals;
+using test::as_user;
 using test::connect_through;
-
-namespace {
-
-ssh::ClientOptions as_user(std::string user) {
-  ssh::ClientOptions options;
-  options.auth.user = std::move(user);
-  return options;
-}
-
-}  // namespace
 
 TEST_CASE("Go server: none auth, then a command's stdout, stderr and exit code", "[client][go]") {
   auto result = test::run(test::exec_through(CODER_RUNTIME_GO_SSHD, as_user("coder"), "echo hello; echo oops >&2; exit 3"));

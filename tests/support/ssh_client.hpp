@@ -16,6 +16,12 @@ namespace cr::test {
 
 inline constexpr std::chrono::seconds kConnectBudget{15};
 
+inline ssh::ClientOptions as_user(std::string user) {
+  ssh::ClientOptions options;
+  options.auth.user = std::move(user);
+  return options;
+}
+
 inline runtime::Result<std::unique_ptr<runtime::AsyncStream>> start_proxy(asio::any_io_executor ex,
                                                                          const std::string& proxy_command) {
   const proxy::ProxyTokens tokens{"test-host", "22", "coder", "test-host"};

@@ -133,7 +133,7 @@ func serveSession(channel ssh.Channel, requests <-chan *ssh.Request) {
 			continue
 		}
 		request.Reply(true, nil)
-		command := exec.Command("/bin/sh", "-c", string(request.Payload[4:4+length]))
+		command := shellCommand(string(request.Payload[4:4+length]))
 		command.Stdout = channel
 		command.Stderr = channel.Stderr()
 		stdin, _ := command.StdinPipe()

@@ -1,0 +1,74 @@
+#include "runtime/paths.hpp"
+
+#include <cstdlib>
+#include <vector>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <pwd.h>
+#include <unistd.h>
+#endif
+
+namespace cr::runtime {
+
+#ifdef _WIN32
+
+std::wstring widen(std::string_view text) {
+  if (text.empty()) return {};
+  const int size = static_cast<int>(text.size());
+  const int needed = MultiByteToWideChar(CP_UTF8, 0, text.data(), size, nullptr, 0);
+  std::wstring out(static_cast<std::size_t>(needed), L'\0');
+  MultiByteToWideChar(CP_UTF8, 0, text.data(), size, out.data(), needed);
+  return out;
+}
+
+std::string narrow(std::wstring_view text) {
+  if (text.empty()) return {};
+  const int size = static_cast<int>(text.size());
+  const int needed = WideCharToMultiByte(CP_UTF8, 0, text.data(), size, nullptr, 0, nullptr, nullptr);
+  std::string out(static_cast<std::size_t>(needed), '\0');
+  WideCharToMultiByte(CP_UTF8, 0, text.data(), size, out.data(), needed, nullptr, nullptr);
+  return out;
+}
+
+std::optional<std::string> environment_variable(std::wstring_view name) {
+  const std::wstring key(name);
+  const DWORD needed = GetEnvironmentVariableW(key.c_str(), nullptr, 0);
+  if (needed == 0) return std::nullopt;
+  std::vector<wchar_t> value(needed);
+  const DWORD got = GetEnvironmentVariableW(key.c_str(), value.data(), needed);
+  if (got == 0 || got >= needed) return std::nullopt;
+  return narrow({value.data(), got});
+}
+
+std::optional<std::filesystem::path> home_directory() {
+  if (auto profile = environment_variable(L"USERPROFILE"); profile && !profile->empty()) return utf8_to_path(*profile);
+  auto drive = environment_variable(L"HOMEDRIVE");
+  auto path = environment_variable(L"HOMEPATH");
+  if (drive && path) return utf8_to_path(*drive + *path);
+  return std::nullopt;
+}
+
+std::string path_to_utf8(const std::filesystem::path& path) { return narrow(path.native()); }
+std::filesystem::path utf8_to_path(std::string_view text) { return std::filesystem::path(widen(text)); }
+
+#else
+
+std::optional<std::filesystem::path> home_directory() {
+  if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home);
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (getpwuid_r(getuid(), &entry, buffer.data(), buffer.size(), &found) == 0 && found && found->pw_dir) {
+    return std::filesystem::path(found->pw_dir);
+  }
+  return std::nullopt;
+}
+
+std::string path_to_utf8(const std::filesystem::path& path) { return path.native(); }
+std::filesystem::path utf8_to_path(std::string_view text) { return std::filesystem::path(std::string(text)); }
+
+#endif
+
+}  // namespace cr::runtime

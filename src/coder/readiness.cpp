@@ -1,5 +1,7 @@
 #include "coder/readiness.hpp"
 
+#include <algorithm>
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -134,7 +136,9 @@ class Readiness {
 
   asio::awaitable<runtime::Result<void>> pause() {
     auto executor = co_await asio::this_coro::executor;
-    asio::steady_timer timer(executor, options_.poll_interval);
+    // A zero or negative interval would poll the CLI as fast as it can start.
+    const auto interval = std::max(options_.poll_interval, std::chrono::milliseconds(10));
+    asio::steady_timer timer(executor, interval);
     auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (ec) co_return runtime::fail(Errc::cancelled, Layer::coder, "cancelled while waiting for the workspace");
     co_return runtime::Result<void>{};

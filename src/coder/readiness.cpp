@@ -8,6 +8,7 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "coder/cancellation.hpp"
 #include "coder/cli_text.hpp"
 
 namespace cr::coder {
@@ -70,6 +71,10 @@ class Readiness {
   asio::awaitable<runtime::Result<WorkspaceState>> run(runtime::Deadline deadline) {
     bool started = false;
     for (;;) {
+      const bool cancelled = co_await cancellation_requested();
+      if (cancelled) {
+        co_return runtime::fail(annotate(Error(Errc::cancelled, Layer::coder, "cancelled while getting the workspace ready")));
+      }
       // The overall deadline is with_deadline's in ensure_ready, so that its message is the one a
       // caller sees; a command gets a deadline of its own only when that one comes first.
       const auto own = runtime::Deadline::after(options_.list_timeout);

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "coder/cancellation.hpp"
 #include "coder/cli_text.hpp"
 
 #ifndef _WIN32
@@ -69,6 +70,8 @@ asio::awaitable<runtime::Result<CliOutput>> run_child(proxy::ProcessStream& chil
   LineSplitter lines(options.on_stdout_line);
   std::array<std::uint8_t, 16384> buffer;
   for (;;) {
+    const bool cancelled = co_await cancellation_requested();
+    if (cancelled) co_return runtime::fail(Errc::cancelled, Layer::coder, fmt::format("{} cancelled", what));
     auto n = co_await child.read_some(buffer);
     if (!n) {
       if (n.error().code != Errc::end_of_stream) co_return runtime::fail(std::move(n.error()).while_(what));

@@ -1,11 +1,14 @@
 #include "coder/readiness.hpp"
 
+#include <algorithm>
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "coder/cancellation.hpp"
 #include "coder/cli_text.hpp"
 
 namespace cr::coder {
@@ -68,6 +71,10 @@ class Readiness {
   asio::awaitable<runtime::Result<WorkspaceState>> run(runtime::Deadline deadline) {
     bool started = false;
     for (;;) {
+      const bool cancelled = co_await cancellation_requested();
+      if (cancelled) {
+        co_return runtime::fail(annotate(Error(Errc::cancelled, Layer::coder, "cancelled while getting the workspace ready")));
+      }
       // The overall deadline is with_deadline's in ensure_ready, so that its message is the one a
       // caller sees; a command gets a deadline of its own only when that one comes first.
       const auto own = runtime::Deadline::after(options_.list_timeout);
@@ -134,7 +141,9 @@ class Readiness {
 
   asio::awaitable<runtime::Result<void>> pause() {
     auto executor = co_await asio::this_coro::executor;
-    asio::steady_timer timer(executor, options_.poll_interval);
+    // A zero or negative interval would poll the CLI as fast as it can start.
+    const auto interval = std::max(options_.poll_interval, std::chrono::milliseconds(10));
+    asio::steady_timer timer(executor, interval);
     auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (ec) co_return runtime::fail(Errc::cancelled, Layer::coder, "cancelled while waiting for the workspace");
     co_return runtime::Result<void>{};

@@ -5,6 +5,7 @@
 // call. We also require a CLI of at least 2.25.0, the oldest whose `ssh --stdio` and JSON output
 // the desktop app we replace relies on.
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>

@@ -71,6 +71,15 @@ TEST_CASE("readiness: running with a ready agent goes at once", "[coder][readine
   CHECK(standin.calls() == std::vector<std::string>{"list --search name:ws --output json"});
 }
 
+TEST_CASE("readiness: a notice on stdout before the JSON does not break the list", "[coder][readiness][json]") {
+  auto scenario = one_workspace({{"name", "ws"}, {"timeline", {state("running")}}});
+  scenario["stdout_garbage"] = "A new version of Coder is available: v2.32.0\n";
+  test::CoderStandin standin(scenario);
+  auto outcome = ready(standin);
+  REQUIRE(outcome.result);
+  CHECK(outcome.result->status == "running");
+}
+
 TEST_CASE("readiness: the exact name is matched, not the prefix Coder searches by", "[coder][readiness]") {
   test::CoderStandin standin({{"username", "tester"},
                               {"workspaces", {{{"name", "ws-2"}, {"timeline", {state("deleted")}}},

@@ -12,6 +12,7 @@
 #include "coder/workspace_plan.hpp"
 #include "support/coder_standin.hpp"
 #include "support/run.hpp"
+#include "support/sshd.hpp"
 
 using namespace cr;
 using namespace std::chrono_literals;
@@ -160,4 +161,16 @@ TEST_CASE("workspace connect: versions, readiness, then a command, as a host wou
   CHECK(ran.result->stdout_data == "done\n");
   // `coder ssh` warns about the mismatch on stderr too; it never reaches the SSH stream.
   CHECK_THAT(ran.proxy_stderr, Contains("version mismatch"));
+}
+
+TEST_CASE("workspace connect: an OpenSSH server behind `coder ssh` refuses none, and auth says so", "[coder][e2e][sshd]") {
+  test::Sshd sshd;
+  const auto command = sshd.proxy_command();  // "/usr/sbin/sshd -i -f <config>"
+  const auto config = command.substr(command.rfind(' ') + 1);
+  test::CoderStandin standin(scenario("running", {{"sshd_config", config}}));
+  auto ran = dial_and_exec("true");
+  REQUIRE_FALSE(ran.result);
+  // The agent takes none; a server that does not is an auth failure, not a proxy or stream error.
+  CHECK(ran.result.error().layer == runtime::Layer::auth);
+  CHECK_THAT(ran.result.error().detailed(), Contains("publickey"));
 }

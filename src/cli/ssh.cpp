@@ -19,6 +19,7 @@
 #include "cli/local_terminal.hpp"
 #include "cli/prompt.hpp"
 #include "coder/dial.hpp"
+#include "runtime/paths.hpp"
 #include "ssh/pattern.hpp"
 #include "ssh/session.hpp"
 
@@ -46,7 +47,7 @@ std::string local_user_name() {
 }
 
 std::filesystem::path home_directory() {
-  if (const char* home = std::getenv("HOME"); home && *home) return home;
+  if (auto home = runtime::home_directory()) return *home;
   if (const passwd* entry = ::getpwuid(::getuid()); entry && entry->pw_dir) return entry->pw_dir;
   return ".";
 }

@@ -15,6 +15,7 @@
 #include "coder/readiness.hpp"
 #include "coder/ssh_config_block.hpp"
 #include "coder/workspace.hpp"
+#include "runtime/paths.hpp"
 
 namespace cr::cli {
 namespace {
@@ -104,8 +105,7 @@ struct ConfigSshOptions {
 int config_ssh(const ConfigSshOptions& o, const runtime::Logger& log) {
   std::filesystem::path file = o.file;
   if (file.empty()) {
-    const char* home = std::getenv("HOME");
-    file = std::filesystem::path(home ? home : ".") / ".ssh" / "config";
+    file = runtime::home_directory().value_or(".") / ".ssh" / "config";
   }
   if (o.remove) {
     auto removed = coder::remove_block(file);

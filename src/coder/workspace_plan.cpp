@@ -1,5 +1,7 @@
 #include "coder/workspace_plan.hpp"
 
+#include "runtime/paths.hpp"
+
 #include <cstdlib>
 
 #include <pwd.h>
@@ -29,7 +31,7 @@ runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, c
   ssh::ConfigContext context;
   context.host = host;
   context.local_user = local_user_name();
-  if (const char* home = std::getenv("HOME")) context.home = home;
+  if (auto home = runtime::home_directory()) context.home = *home;
   ssh::SshConfig config(std::move(context));
   // The values the config block gives OpenSSH, read through the same planning as a user's file.
   const std::string origin = "Coder workspace profile";

@@ -21,7 +21,9 @@ struct ConnectionPool::Entry {
   Clock::time_point retry_at{};
   std::optional<Error> last_error;
   std::size_t leases = 0;
-  std::uint64_t idle_generation = 0;  // a new lease or release makes older idle timers moot
+  // Runs while nobody holds the connection; a new lease or close_all cancels it, so no timer
+  // outlives its purpose (or keeps the caller's io_context busy).
+  std::shared_ptr<asio::steady_timer> idle_timer;
 };
 
 Lease::Lease(std::shared_ptr<ConnectionPool> pool, std::string key, std::shared_ptr<ssh::Connection> connection)
@@ -70,7 +72,10 @@ asio::awaitable<runtime::Result<Lease>> ConnectionPool::acquire(std::string key,
     }
     if (entry.connection) {
       ++entry.leases;
-      ++entry.idle_generation;
+      if (entry.idle_timer) {
+        entry.idle_timer->cancel();
+        entry.idle_timer.reset();
+      }
       co_return Lease(shared_from_this(), key, entry.connection);
     }
     if (entry.connecting) {
@@ -118,28 +123,23 @@ void ConnectionPool::release(const std::string& key) {
   if (found == entries_.end()) return;
   Entry& entry = *found->second;
   if (entry.leases > 0) --entry.leases;
-  if (entry.leases > 0) return;
-  asio::co_spawn(executor_, close_when_idle(weak_from_this(), key, ++entry.idle_generation), asio::detached);
+  if (entry.leases > 0 || !entry.connection) return;
+  if (entry.idle_timer) entry.idle_timer->cancel();
+  entry.idle_timer = std::make_shared<asio::steady_timer>(executor_, options_.idle_timeout);
+  asio::co_spawn(executor_, close_when_idle(weak_from_this(), key, entry.idle_timer), asio::detached);
 }
 
 asio::awaitable<void> ConnectionPool::close_when_idle(std::weak_ptr<ConnectionPool> weak, std::string key,
-                                                      std::uint64_t idle_generation) {
+                                                      std::shared_ptr<asio::steady_timer> idle) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  asio::any_io_executor executor;
-  std::chrono::milliseconds idle_timeout{};
-  if (auto pool = weak.lock()) {
-    executor = pool->executor_;
-    idle_timeout = pool->options_.idle_timeout;
-  } else {
-    co_return;
-  }
-  asio::steady_timer idle(executor, idle_timeout);
-  auto [interrupted] = co_await idle.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  auto [interrupted] = co_await idle->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
   auto pool = weak.lock();
   if (interrupted || !pool) co_return;
   Entry& entry = *pool->entries_.at(key);
-  if (entry.leases > 0 || entry.idle_generation != idle_generation || !entry.connection) co_return;
-  pool->options_.log.info("closing the connection for {}: idle for {}", key, runtime::describe_budget(idle_timeout));
+  if (entry.idle_timer != idle || entry.leases > 0 || !entry.connection) co_return;
+  entry.idle_timer.reset();
+  pool->options_.log.info("closing the connection for {}: idle for {}", key,
+                          runtime::describe_budget(pool->options_.idle_timeout));
   auto connection = std::move(entry.connection);
   entry.connection.reset();
   co_await connection->close();
@@ -147,6 +147,10 @@ asio::awaitable<void> ConnectionPool::close_when_idle(std::weak_ptr<ConnectionPo
 
 asio::awaitable<void> ConnectionPool::close_all() {
   for (auto& [key, entry] : entries_) {
+    if (entry->idle_timer) {
+      entry->idle_timer->cancel();
+      entry->idle_timer.reset();
+    }
     if (!entry->connection) continue;
     auto connection = std::move(entry->connection);
     entry->connection.reset();

@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 
+#include <asio/steady_timer.hpp>
+
 #include "runtime/backoff.hpp"
 #include "runtime/event.hpp"
 #include "runtime/logging.hpp"
@@ -75,7 +77,7 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   struct Entry;
   void release(const std::string& key);
   static asio::awaitable<void> close_when_idle(std::weak_ptr<ConnectionPool> weak, std::string key,
-                                               std::uint64_t idle_generation);
+                                               std::shared_ptr<asio::steady_timer> idle);
   static bool counts_as_failure(const runtime::Error& error);
 
   asio::any_io_executor executor_;

@@ -86,7 +86,8 @@ TEST_CASE("pool: callers at once share one connect in flight and one connection"
     int finished = 0;
     runtime::Event done(executor);
     for (std::size_t i = 0; i < got.size(); ++i) {
-      asio::co_spawn(executor, pool->acquire("coder@ws", counting_dialer(CODER_RUNTIME_GO_SSHD, dials)),
+      auto acquiring = pool->acquire("coder@ws", counting_dialer(CODER_RUNTIME_GO_SSHD, dials));
+      asio::co_spawn(executor, std::move(acquiring),
                      [&, i](std::exception_ptr, runtime::Result<coder::Lease> lease) {
                        if (lease) got[i] = lease->connection();
                        ++finished;
@@ -108,7 +109,9 @@ TEST_CASE("pool: backoff between failures, bounded by max_wait, ends with the la
   auto acquired = test::run([&]() -> asio::awaitable<runtime::Result<bool>> {
     auto executor = co_await asio::this_coro::executor;
     auto pool = coder::ConnectionPool::create(executor, fixed_backoff({100ms, 200ms}, 450ms));
-    auto lease = co_await pool->acquire("coder@ws", failing_dialer(dials));
+    auto lease_dialer = failing_dialer(dials);
+    std::string lease_key = "coder@ws";
+    auto lease = co_await pool->acquire(std::move(lease_key), std::move(lease_dialer));
     CHECK(pool->consecutive_failures("coder@ws") == 3);
     if (!lease) co_return runtime::fail(std::move(lease.error()));
     co_return true;
@@ -130,10 +133,14 @@ TEST_CASE("pool: max_wait 0 makes the first failure final; cancelled attempts do
   test::run([&]() -> asio::awaitable<bool> {
     auto executor = co_await asio::this_coro::executor;
     auto pool = coder::ConnectionPool::create(executor, fixed_backoff({100ms}, 0ms));
-    auto first = co_await pool->acquire("a", failing_dialer(dials));
+    auto first_dialer = failing_dialer(dials);
+    std::string first_key = "a";
+    auto first = co_await pool->acquire(std::move(first_key), std::move(first_dialer));
     CHECK_FALSE(first);
     CHECK(dials == 1);
-    auto cancelled = co_await pool->acquire("b", failing_dialer(dials, runtime::Errc::cancelled));
+    auto cancelled_dialer = failing_dialer(dials, runtime::Errc::cancelled);
+    std::string cancelled_key = "b";
+    auto cancelled = co_await pool->acquire(std::move(cancelled_key), std::move(cancelled_dialer));
     CHECK_FALSE(cancelled);
     CHECK(pool->consecutive_failures("b") == 0);
     co_return true;
@@ -150,12 +157,15 @@ TEST_CASE("pool: an idle connection is closed after idle_timeout, and its proxy 
     auto pool = coder::ConnectionPool::create(executor, options);
     pid_t pid = 0;
     {
-      auto lease = co_await pool->acquire("coder@ws", counting_dialer(server.proxy_command(), dials));
+      auto lease_dialer = counting_dialer(server.proxy_command(), dials);
+      std::string lease_key = "coder@ws";
+      auto lease = co_await pool->acquire(std::move(lease_key), std::move(lease_dialer));
       REQUIRE(lease);
       pid = server.pid();
       CHECK_FALSE(process_gone(pid));
     }
-    const bool ended = co_await eventually([pid] { return process_gone(pid); });
+    std::function<bool()> gone = [pid] { return process_gone(pid); };
+    const bool ended = co_await eventually(std::move(gone));
     co_return std::pair{ended, pool->open_connections()};
   }());
   CHECK(outcome.first);
@@ -168,13 +178,18 @@ TEST_CASE("pool: a connection whose server died is evicted and the next caller g
   test::run([&]() -> asio::awaitable<bool> {
     auto executor = co_await asio::this_coro::executor;
     auto pool = coder::ConnectionPool::create(executor, {});
-    auto first = co_await pool->acquire("coder@ws", counting_dialer(server.proxy_command(), dials));
+    auto first_dialer = counting_dialer(server.proxy_command(), dials);
+    std::string first_key = "coder@ws";
+    auto first = co_await pool->acquire(std::move(first_key), std::move(first_dialer));
     REQUIRE(first);
     REQUIRE(::kill(server.pid(), SIGKILL) == 0);
     auto connection = first->connection();
-    const bool noticed = co_await eventually([connection] { return connection->failure().has_value(); });
+    std::function<bool()> failed = [connection] { return connection->failure().has_value(); };
+    const bool noticed = co_await eventually(std::move(failed));
     CHECK(noticed);
-    auto second = co_await pool->acquire("coder@ws", counting_dialer(server.proxy_command(), dials));
+    auto second_dialer = counting_dialer(server.proxy_command(), dials);
+    std::string second_key = "coder@ws";
+    auto second = co_await pool->acquire(std::move(second_key), std::move(second_dialer));
     REQUIRE(second);
     CHECK(second->connection() != connection);
     auto ran = co_await (*second)->exec("echo again");

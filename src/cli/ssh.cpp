@@ -9,21 +9,18 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
-
-#include <pwd.h>
-#include <unistd.h>
 
 #include "cli/commands.hpp"
 #include "cli/local_terminal.hpp"
 #include "cli/prompt.hpp"
 #include "coder/dial.hpp"
+#include "runtime/local_user.hpp"
 #include "runtime/paths.hpp"
 #include "ssh/pattern.hpp"
 #include "ssh/session.hpp"
-
-extern char** environ;
 
 namespace cr::cli {
 namespace {
@@ -40,18 +37,6 @@ struct SshCommandOptions {
   std::vector<std::string> command;
 };
 
-std::string local_user_name() {
-  if (const passwd* entry = ::getpwuid(::getuid()); entry && entry->pw_name) return entry->pw_name;
-  const char* user = std::getenv("USER");
-  return user ? user : "";
-}
-
-std::filesystem::path home_directory() {
-  if (auto home = runtime::home_directory()) return *home;
-  if (const passwd* entry = ::getpwuid(::getuid()); entry && entry->pw_dir) return entry->pw_dir;
-  return ".";
-}
-
 // An ssh_config argument: quoted so that spaces in a path survive the config reader's splitting.
 std::string quoted(const std::string& value) {
   std::string out = "\"";
@@ -66,7 +51,7 @@ runtime::Result<ssh::SshConfig> read_user_config(const SshCommandOptions& o, con
   ssh::ConfigInput input;
   for (const auto& identity : o.identity_files) input.command_line.push_back("IdentityFile " + quoted(identity));
   input.command_line.insert(input.command_line.end(), o.options.begin(), o.options.end());
-  const auto home = home_directory();
+  const auto home = runtime::home_directory().value_or(".");
   if (o.config_file.empty()) {
     input.files = ssh::default_config_files(home);
   } else if (o.config_file != "none") {
@@ -74,7 +59,7 @@ runtime::Result<ssh::SshConfig> read_user_config(const SshCommandOptions& o, con
   }
   ssh::ConfigContext context;
   context.host = destination.host;
-  context.local_user = local_user_name();
+  context.local_user = runtime::local_user_name();
   context.home = home;
   context.run_exec = [](const std::string& command) { return std::system(command.c_str()) == 0; };
   return ssh::read_config(input, std::move(context));
@@ -83,14 +68,10 @@ runtime::Result<ssh::SshConfig> read_user_config(const SshCommandOptions& o, con
 // SendEnv patterns pick local variables; SetEnv adds its own after them.
 std::vector<std::pair<std::string, std::string>> session_environment(const ssh::ClientPlan& plan) {
   std::vector<std::pair<std::string, std::string>> env;
-  for (char** entry = environ; *entry; ++entry) {
-    const std::string_view assignment(*entry);
-    const auto equals = assignment.find('=');
-    if (equals == std::string_view::npos) continue;
-    const auto name = assignment.substr(0, equals);
+  for (auto& [name, value] : runtime::environment_variables()) {
     const bool wanted = std::any_of(plan.send_env.begin(), plan.send_env.end(),
                                     [&](const std::string& pattern) { return ssh::match_pattern(name, pattern); });
-    if (wanted) env.emplace_back(name, assignment.substr(equals + 1));
+    if (wanted) env.emplace_back(std::move(name), std::move(value));
   }
   env.insert(env.end(), plan.set_env.begin(), plan.set_env.end());
   return env;
@@ -140,13 +121,26 @@ asio::awaitable<void> relay_stdin(ssh::Session& session) {
   co_await idle.wait();
 }
 
-// A local terminal's size changes go to the remote pseudo-terminal.
+// A local terminal's size changes go to the remote pseudo-terminal. POSIX says so with SIGWINCH;
+// a Windows console tells only its own input-record readers, so its size is looked at four times
+// a second instead.
 asio::awaitable<void> relay_window_changes(ssh::Session& session) {
   auto executor = co_await asio::this_coro::executor;
+#ifdef _WIN32
+  asio::steady_timer tick(executor);
+  auto last = terminal_size();
+  for (;;) {
+    tick.expires_after(std::chrono::milliseconds(250));
+    co_await tick.async_wait(asio::use_awaitable);
+    const auto size = terminal_size();
+    if (size.columns == last.columns && size.rows == last.rows) continue;
+    last = size;
+#else
   asio::signal_set changes(executor, SIGWINCH);
   for (;;) {
     co_await changes.async_wait(asio::use_awaitable);
     const auto size = terminal_size();
+#endif
     auto sent = co_await session.window_change(size.columns, size.rows);
     if (!sent) co_return;
   }

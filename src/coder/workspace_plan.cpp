@@ -1,25 +1,11 @@
 #include "coder/workspace_plan.hpp"
 
-#include "runtime/paths.hpp"
-
-#include <cstdlib>
-
-#include <pwd.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
+#include "runtime/local_user.hpp"
+#include "runtime/paths.hpp"
+
 namespace cr::coder {
-
-namespace {
-
-std::string local_user_name() {
-  if (const passwd* entry = ::getpwuid(::getuid()); entry && entry->pw_name) return entry->pw_name;
-  if (const char* user = std::getenv("USER")) return user;
-  return "coder";
-}
-
-}  // namespace
 
 runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, const WorkspacePlanOptions& options) {
   // Coder's own form for another user's workspace is owner/name; in a host name it stays as is,
@@ -30,7 +16,7 @@ runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, c
 
   ssh::ConfigContext context;
   context.host = host;
-  context.local_user = local_user_name();
+  context.local_user = runtime::local_user_name();
   if (auto home = runtime::home_directory()) context.home = *home;
   ssh::SshConfig config(std::move(context));
   // The values the config block gives OpenSSH, read through the same planning as a user's file.

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,10 @@ class StdinReader {
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<runtime::Event> ready_;
 };
+
+// One blocking read of stdin: the byte count, 0 at end of input, negative on an error. A Windows
+// console is read as UTF-16 and handed on as UTF-8.
+std::ptrdiff_t read_stdin(std::span<char> buffer);
 
 // Writes all of `data` to stdout or stderr (blocking); false once the reader has gone (EPIPE).
 bool write_stdout(std::string_view data);

@@ -8,7 +8,31 @@
 
 #include "cli/commands.hpp"
 
+#ifdef _WIN32
+#include <windows.h>
+#endif
+
 namespace cr::cli {
+
+#ifdef _WIN32
+// Our text is UTF-8 and reaches stdout and stderr as bytes: a console shows them as UTF-8 only
+// while its output code page says so. The console is shared with the shell that started us, so
+// its own code page comes back when we end.
+class Utf8ConsoleOutput {
+ public:
+  Utf8ConsoleOutput() : saved_(GetConsoleOutputCP()) {
+    if (saved_ != 0) SetConsoleOutputCP(CP_UTF8);
+  }
+  ~Utf8ConsoleOutput() {
+    if (saved_ != 0) SetConsoleOutputCP(saved_);
+  }
+  Utf8ConsoleOutput(const Utf8ConsoleOutput&) = delete;
+  Utf8ConsoleOutput& operator=(const Utf8ConsoleOutput&) = delete;
+
+ private:
+  UINT saved_;
+};
+#endif
 
 int run_to_exit_code(asio::awaitable<int> command) {
   asio::io_context io;
@@ -33,7 +57,9 @@ runtime::Logger GlobalOptions::logger() const {
 
 int main(int argc, char** argv) {
   using namespace cr::cli;
-#ifndef _WIN32
+#ifdef _WIN32
+  const Utf8ConsoleOutput utf8_console;
+#else
   // As ssh: a write to a closed pipe (stdout piped into `head`) is an error to handle, not death.
   std::signal(SIGPIPE, SIG_IGN);
 #endif
@@ -45,12 +71,10 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("version", "Print the version")->callback([] { fmt::print("coder-runtime 0.1.0\n"); });
   add_probe_command(app, global, exit_code);
-#ifndef _WIN32  // the commands on the Coder layer are POSIX-only for now (CMakeLists.txt)
   add_ssh_command(app, global, exit_code);
   add_exec_command(app, global, exit_code);
   add_workspace_commands(app, global, exit_code);
   add_doctor_command(app, global, exit_code);
-#endif
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -8,6 +8,7 @@
 
 #include "coder/cancellation.hpp"
 #include "coder/cli_text.hpp"
+#include "runtime/paths.hpp"
 
 #ifndef _WIN32
 #include <unistd.h>
@@ -120,8 +121,9 @@ runtime::Result<fs::path> find_cli(const std::optional<fs::path>& explicit_path,
   if (explicit_path) {
     if (is_executable_file(*explicit_path)) return *explicit_path;
     return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::coder,
-                                         fmt::format("the Coder CLI {} is not an executable file", explicit_path->string()))
-                                       .with("path", explicit_path->string())));
+                                         fmt::format("the Coder CLI {} is not an executable file",
+                                                     runtime::path_to_utf8(*explicit_path)))
+                                       .with("path", runtime::path_to_utf8(*explicit_path))));
   }
   std::vector<std::string> searched;
   std::size_t start = 0;
@@ -131,7 +133,7 @@ runtime::Result<fs::path> find_cli(const std::optional<fs::path>& explicit_path,
     const auto folder = path_variable.substr(start, end - start);
     start = end + 1;
     if (folder.empty()) continue;  // an empty entry means "." to a shell; we do not run from there
-    const fs::path candidate = fs::path(folder) / cli_file_name();
+    const fs::path candidate = runtime::utf8_to_path(folder) / cli_file_name();
     if (is_executable_file(candidate)) return candidate;
     searched.emplace_back(folder);
   }
@@ -142,8 +144,13 @@ runtime::Result<fs::path> find_cli(const std::optional<fs::path>& explicit_path,
 }
 
 runtime::Result<fs::path> find_cli(const std::optional<fs::path>& explicit_path) {
+#ifdef _WIN32
+  const auto path = runtime::environment_variable(L"PATH").value_or("");
+  return find_cli(explicit_path, path);
+#else
   const char* path = std::getenv("PATH");
   return find_cli(explicit_path, path ? std::string_view(path) : std::string_view());
+#endif
 }
 
 std::string CoderCli::describe(const std::vector<std::string>& args) {

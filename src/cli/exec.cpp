@@ -1,14 +1,13 @@
 // `coder-runtime exec WORKSPACE -- COMMAND...`: what an agent app does, from a script. The
 // workspace is made ready (started if it is stopped, with progress on stderr), the command runs
-// through `coder ssh --stdio` with the Coder agent's profile, its output streams back, and the
-// exit code is the command's. Exit codes of our own: 124 timed out, 130 cancelled (Ctrl-C or
-// SIGTERM: the command gets TERM, then its channel closes), 125 a Coder-side failure (no CLI, a
-// workspace that cannot be made ready), 255 the connection failed (as ssh).
+// through `coder ssh --stdio` with the Coder agent's profile, stdin streams to it as it arrives and
+// its output streams back, and the exit code is the command's. Exit codes of our own: 124 timed
+// out, 130 cancelled (Ctrl-C or SIGTERM: the command gets TERM, then its channel closes), 125 a
+// Coder-side failure (no CLI, a workspace that cannot be made ready), 255 the connection failed
+// (as ssh).
 
 #include <csignal>
 #include <cstdio>
-#include <iostream>
-#include <iterator>
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
@@ -20,6 +19,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/local_terminal.hpp"
+#include "cli/readiness_display.hpp"
 #include "coder/cli_driver.hpp"
 #include "coder/dial.hpp"
 #include "coder/operations.hpp"
@@ -50,9 +50,9 @@ class Reporter {
  public:
   explicit Reporter(bool json) : json_(json) {}
 
+  // Without --json, progress is the ReadinessDisplay's.
   void progress(const std::string& text) const {
-    if (json_) return emit({{"event", "progress"}, {"text", text}});
-    write_stderr(fmt::format("coder-runtime: {}\n", text));
+    if (json_) emit({{"event", "progress"}, {"text", text}});
   }
   void output(std::string_view stream, std::string_view data) const {
     if (json_) return emit({{"event", stream}, {"data", std::string(data)}});
@@ -119,13 +119,6 @@ runtime::Result<std::vector<std::pair<std::string, std::string>>> parse_env(cons
   return env;
 }
 
-// The command's stdin, when it is not a terminal: a pipe or a file is read to its end first.
-std::optional<std::string> piped_stdin() {
-  if (stdin_is_terminal()) return std::nullopt;
-  std::string data((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-  return data;
-}
-
 // Cancellation (Ctrl-C, SIGTERM) arrives through this coroutine's slot at any step: while the
 // workspace starts, while connecting, or while the command runs.
 asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
@@ -141,15 +134,15 @@ asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
   if (!cli_path) co_return report.failure(cli_path.error(), kExitCoderFailed, log);
   const coder::CoderCli cli(*cli_path, log.child("coder"));
 
+  auto executor = co_await asio::this_coro::executor;
+  ReadinessDisplay display(executor, workspace->to_string(), !o.json && stderr_is_terminal());
   coder::ReadinessOptions readiness;
   readiness.on_progress = [&](const coder::ReadinessEvent& event) {
-    switch (event.kind) {
-      case coder::ReadinessEvent::Kind::output: return report.progress(event.text);
-      case coder::ReadinessEvent::Kind::ready: return;  // its state line came just before
-      default: return report.progress(fmt::format("workspace {}: {}", workspace->to_string(), event.text));
-    }
+    if (!o.json) return display.show(event);
+    if (event.kind != coder::ReadinessEvent::Kind::ready) report.progress(progress_text(event, workspace->to_string()));
   };
   auto ready = co_await coder::ensure_ready(cli, *workspace, std::move(readiness));
+  display.finish(ready.has_value());
   if (!ready) co_return report.failure(ready.error(), exit_code_for(ready.error(), kExitCoderFailed), log);
 
   coder::WorkspacePlanOptions plan_options;
@@ -176,10 +169,16 @@ asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
     pty.rows = size.rows;
     request.pty = std::move(pty);
   }
-  request.stdin_data = piped_stdin();
+  // Stdin as it arrives (a terminal, a pipe, a file), for as long as the command runs.
+  auto stdin_reader = std::make_shared<StdinReader>(executor);
+  request.stdin_source = [stdin_reader] { return stdin_reader->next(); };
   request.on_stdout = [&](std::string_view data) { report.output("stdout", data); };
   request.on_stderr = [&](std::string_view data) { report.output("stderr", data); };
+  // As `ssh -t`: keys go to the remote terminal as typed (Ctrl-C included) while it runs.
+  std::optional<RawTerminal> raw;
+  if (o.tty) raw.emplace();
   auto outcome = co_await coder::exec(*connection, std::move(request));
+  raw.reset();
   co_await connection->close();
   if (!outcome) co_return report.failure(outcome.error(), kExitConnectionFailed, log);
   const int code = exit_code_of(*outcome);

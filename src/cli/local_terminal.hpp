@@ -48,6 +48,9 @@ bool write_stdout(std::string_view data);
 bool write_stderr(std::string_view data);
 
 bool stdin_is_terminal();
+// A terminal that takes a status line's escape sequences (\r, ESC [ K). A Windows console is
+// switched to VT processing for them here; one that cannot be counts as no terminal.
+bool stderr_is_terminal();
 
 // Puts the terminal on stdin into raw mode for a remote pseudo-terminal (ssh does the same) and
 // restores it when destroyed. Does nothing when stdin is not a terminal.

@@ -31,6 +31,7 @@ bool write_stdout(std::string_view data) { return write_all(STDOUT_FILENO, data)
 bool write_stderr(std::string_view data) { return write_all(STDERR_FILENO, data); }
 
 bool stdin_is_terminal() { return ::isatty(STDIN_FILENO) == 1; }
+bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
 struct RawTerminal::Saved {
   termios modes{};

@@ -66,6 +66,13 @@ bool write_stderr(std::string_view data) { return write_all(STD_ERROR_HANDLE, da
 
 bool stdin_is_terminal() { return is_console(GetStdHandle(STD_INPUT_HANDLE)); }
 
+bool stderr_is_terminal() {
+  const HANDLE error = GetStdHandle(STD_ERROR_HANDLE);
+  DWORD mode = 0;
+  if (!GetConsoleMode(error, &mode)) return false;
+  return (mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING) || SetConsoleMode(error, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING);
+}
+
 struct RawTerminal::Saved {
   DWORD input_mode = 0;
   DWORD output_mode = 0;

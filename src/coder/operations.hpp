@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ssh/connection.hpp"
+#include "ssh/session.hpp"
 
 namespace cr::coder {
 
@@ -26,7 +27,11 @@ struct ExecRequest {
   std::vector<std::pair<std::string, std::string>> env;  // exported before the command runs
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<ssh::PtyRequest> pty;
+  // stdin: all of stdin_data, then stdin_source's chunks as they come (e.g. a local terminal, or
+  // what an agent app types), then EOF; neither: EOF at once. The command's end cancels a pending
+  // stdin_source call, so a stdin that stays open does not keep a finished command waiting.
   std::optional<std::string> stdin_data;
+  ssh::StdinSource stdin_source;
   std::function<void(std::string_view)> on_stdout;  // streamed; without it, collected
   std::function<void(std::string_view)> on_stderr;
   std::chrono::milliseconds kill_grace{1000};

@@ -46,8 +46,10 @@ std::shared_ptr<Connection> Connection::start(std::unique_ptr<runtime::AsyncStre
   auto connection = std::make_shared<Connection>(std::move(stream), std::move(transport), std::move(options));
   asio::co_spawn(connection->stream_->get_executor(), read_loop(connection), asio::detached);
   if (connection->options_.keepalive_interval.count() > 0) {
+    connection->keepalive_tick_ = std::make_shared<asio::steady_timer>(connection->stream_->get_executor());
     asio::co_spawn(connection->stream_->get_executor(),
-                   keep_alive(connection, connection->options_.keepalive_interval, connection->options_.keepalive_count_max),
+                   keep_alive(connection, connection->keepalive_tick_, connection->options_.keepalive_interval,
+                              connection->options_.keepalive_count_max),
                    asio::detached);
   }
   return connection;
@@ -91,6 +93,7 @@ asio::awaitable<void> Connection::send_queued(std::shared_ptr<Connection> self) 
 
 void Connection::fail_all(Error error) {
   if (!failure_) failure_ = error;
+  if (keepalive_tick_) keepalive_tick_->cancel();
   for (auto& pending : pending_replies_) pending->answered.notify();
   for (auto& [id, channel] : channels_) {
     if (!channel->error) channel->error = error;
@@ -351,19 +354,17 @@ asio::awaitable<Result<void>> Connection::ping(runtime::Deadline deadline) {
 
 // Holds only a weak reference between pings: a connection nobody uses any more is not kept alive
 // by its own keepalive.
-asio::awaitable<void> Connection::keep_alive(std::weak_ptr<Connection> weak, std::chrono::milliseconds interval,
-                                             int count_max) {
+asio::awaitable<void> Connection::keep_alive(std::weak_ptr<Connection> weak, std::shared_ptr<asio::steady_timer> tick,
+                                             std::chrono::milliseconds interval, int count_max) {
   co_await asio::this_coro::throw_if_cancelled(false);
   int missed = 0;
   for (;;) {
-    asio::any_io_executor executor;
     {
       auto self = weak.lock();
       if (!self || self->failure_ || self->closing_) co_return;
-      executor = self->executor();
     }
-    asio::steady_timer tick(executor, interval);
-    auto [waited] = co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    tick->expires_after(interval);
+    auto [waited] = co_await tick->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     auto self = weak.lock();
     if (waited || !self || self->failure_ || self->closing_) co_return;
     auto answered = co_await self->ping(runtime::Deadline::after(interval));
@@ -383,6 +384,7 @@ asio::awaitable<void> Connection::keep_alive(std::weak_ptr<Connection> weak, std
 
 asio::awaitable<void> Connection::close() {
   closing_ = true;
+  if (keepalive_tick_) keepalive_tick_->cancel();
   co_await transport_->disconnect(11, "closed by the client");
 }
 

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <asio/steady_timer.hpp>
+
 #include "runtime/deadline.hpp"
 #include "runtime/event.hpp"
 #include "ssh/session.hpp"
@@ -89,8 +91,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   friend class Channel;
   static asio::awaitable<void> read_loop(std::shared_ptr<Connection> self);
   static asio::awaitable<void> send_queued(std::shared_ptr<Connection> self);
-  static asio::awaitable<void> keep_alive(std::weak_ptr<Connection> weak, std::chrono::milliseconds interval,
-                                          int count_max);
+  static asio::awaitable<void> keep_alive(std::weak_ptr<Connection> weak, std::shared_ptr<asio::steady_timer> tick,
+                                          std::chrono::milliseconds interval, int count_max);
   runtime::Result<void> dispatch(const std::vector<std::uint8_t>& message);
   runtime::Result<void> dispatch_channel_request(ChannelState& channel, Reader& r);
   void fail_all(runtime::Error error);
@@ -116,6 +118,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<std::shared_ptr<PendingReply>> pending_replies_;
   std::optional<runtime::Error> failure_;
   bool closing_ = false;
+  // The keepalive's wait between pings, cut short when the connection closes or fails so that a
+  // finished connection leaves no timer keeping its executor busy.
+  std::shared_ptr<asio::steady_timer> keepalive_tick_;
 };
 
 }  // namespace cr::ssh

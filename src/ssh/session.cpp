@@ -5,6 +5,7 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
+#include "runtime/event.hpp"
 #include "ssh/wire.hpp"
 
 namespace cr::ssh {
@@ -132,7 +133,23 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::string co
       auto written = co_await session.write_stdin(runtime::as_bytes(*options.stdin_data));
       if (!written) co_return written;
     }
+    while (options.stdin_source) {
+      auto chunk = co_await options.stdin_source();
+      if (!chunk) break;
+      auto written = co_await session.write_stdin(runtime::as_bytes(*chunk));
+      if (!written) co_return written;
+    }
     co_return co_await session.close_stdin();
+  };
+  // Fed (or refused: a command that exits without reading its stdin closes the channel for
+  // writing, which is no error), stdin waits for the session's end to cancel it.
+  auto feed_then_idle = [&]() -> asio::awaitable<Result<void>> {
+    auto fed = co_await feed_stdin();
+    if (!fed && fed.error().code != Errc::stream_closed) co_return fed;
+    auto executor = co_await asio::this_coro::executor;
+    runtime::Event idle(executor);
+    co_await idle.wait();
+    co_return Result<void>{};
   };
   auto drain = [&](Channel::Stream stream) -> asio::awaitable<Result<void>> {
     auto& sink = stream == Channel::Stream::out ? options.on_stdout : options.on_stderr;
@@ -152,13 +169,18 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::string co
       }
     }
   };
+  auto drain_and_wait = [&]() -> asio::awaitable<Result<SessionExit>> {
+    using namespace asio::experimental::awaitable_operators;
+    auto [out, err] = co_await (drain(Channel::Stream::out) && drain(Channel::Stream::err));
+    for (auto* drained : {&out, &err}) {
+      if (!*drained && drained->error().code != Errc::stream_closed) co_return runtime::fail(std::move(drained->error()));
+    }
+    co_return co_await session.wait();
+  };
   using namespace asio::experimental::awaitable_operators;
-  auto [fed, out, err] = co_await (feed_stdin() && drain(Channel::Stream::out) && drain(Channel::Stream::err));
-  // A command that exits without reading its stdin closes the channel for writing: not an error.
-  for (auto* outcome : {&fed, &out, &err}) {
-    if (!*outcome && outcome->error().code != Errc::stream_closed) co_return runtime::fail(std::move(outcome->error()));
-  }
-  auto exit = co_await session.wait();
+  auto ended = co_await (drain_and_wait() || feed_then_idle());
+  if (ended.index() == 1) co_return runtime::fail(std::move(std::get<1>(ended).error()));
+  auto exit = std::get<0>(std::move(ended));
   if (!exit) co_return runtime::fail(std::move(exit.error()));
   static_cast<SessionExit&>(result) = *exit;
   co_return result;

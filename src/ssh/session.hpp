@@ -101,10 +101,18 @@ class Session {
   std::unique_ptr<Channel> channel_;
 };
 
+// A command's stdin as it arrives: the next chunk, or nullopt at its end. Called again once the
+// previous chunk is sent (the channel's window paces it). A call still pending when the command
+// ends is cancelled through its cancellation slot, as an Asio operation is, so a source that never
+// ends (an interactive terminal) does not hold the command's end back.
+using StdinSource = std::function<asio::awaitable<std::optional<std::string>>()>;
+
 struct ExecOptions {
   std::vector<std::pair<std::string, std::string>> env;  // "env" requests; servers may refuse them
   std::optional<PtyRequest> pty;                          // a pseudo-terminal (stdout and stderr merge)
-  std::optional<std::string> stdin_data;                  // sent, then EOF; without it, EOF at once
+  // stdin: stdin_data, then stdin_source's chunks, then EOF; with neither, EOF at once.
+  std::optional<std::string> stdin_data;
+  StdinSource stdin_source;
   std::function<void(std::string_view)> on_stdout;        // streamed; without it, collected
   std::function<void(std::string_view)> on_stderr;
 };
@@ -116,7 +124,7 @@ struct ExecResult : SessionExit {
 };
 
 // Runs `command` on a fresh session: env and pty, exec, stdin fed while stdout and stderr drain,
-// then the exit.
+// then the exit. Feeding stops when the session ends, whether or not stdin has.
 asio::awaitable<runtime::Result<ExecResult>> run_command(Session& session, std::string command, ExecOptions options);
 
 }  // namespace cr::ssh

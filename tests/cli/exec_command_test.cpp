@@ -1,6 +1,19 @@
 // `coder-runtime exec` end to end against the stand-in Coder CLI, whose `ssh --stdio` runs the Go
 // x/crypto/ssh server (the agent's library): a stopped workspace is started, the command's output,
 // stdin and exit code come through, and each of our own outcomes has its exit code and its words.
+// Stdin streams (the remote side answers a line before the next is written); a cancelled command
+// leaves neither the remote command nor the proxy running; progress on a terminal is one line
+// rewritten in place.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -8,6 +21,7 @@
 
 #include "support/cli_process.hpp"
 #include "support/coder_standin.hpp"
+#include "support/files.hpp"
 #include "support/run.hpp"
 
 using namespace cr;
@@ -30,7 +44,93 @@ nlohmann::json scenario(std::vector<nlohmann::json> workspaces) {
   return {{"go_sshd", CODER_RUNTIME_GO_SSHD}, {"workspaces", std::move(workspaces)}};
 }
 
+// `coder-runtime exec --coder STANDIN args...` as a child whose stdin the test writes as it goes.
+std::unique_ptr<proxy::ProcessStream> start_exec(asio::any_io_executor executor, std::vector<std::string> args) {
+  proxy::ProcessOptions options;
+  options.argv = {CODER_RUNTIME_EXECUTABLE, "exec", "--coder", test::CoderStandin::program().string()};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.name = "coder-runtime";
+  auto process = proxy::spawn_process(executor, std::move(options));
+  REQUIRE(process);
+  return std::move(*process);
+}
+
+// Reads the child's stdout into `out` until it holds `text` (the watchdog bounds the wait).
+asio::awaitable<bool> read_until(proxy::ProcessStream& child, std::string& out, std::string_view text) {
+  std::array<std::uint8_t, 4096> buffer;
+  while (out.find(text) == std::string::npos) {
+    auto n = co_await child.read_some(buffer);
+    if (!n) co_return false;
+    out.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> write_line(proxy::ProcessStream& child, std::string line) {
+  auto written = co_await runtime::write_all(child, runtime::as_bytes(line));
+  co_return written.has_value();
+}
+
+// The child's exit code (-1 when a signal killed it), within 10 s.
+asio::awaitable<int> exit_code_of(proxy::ProcessStream& child) {
+  auto exit = co_await child.wait_exit(runtime::Deadline::after(10s));
+  REQUIRE(exit);
+  co_return exit->kind == proxy::ExitStatus::Kind::exited ? exit->value : -1;
+}
+
+// Whether the process has ended (exited, reaped or not) within `limit`: its pidfd becomes readable.
+bool ends_within(pid_t pid, std::chrono::milliseconds limit) {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno == ESRCH;
+  pollfd watch{fd, POLLIN, 0};
+  const int ready = ::poll(&watch, 1, static_cast<int>(limit.count()));
+  ::close(fd);
+  return ready == 1;
+}
+
+pid_t last_pid_in(const std::filesystem::path& file) {
+  std::istringstream lines(test::read_text(file));
+  pid_t pid = 0;
+  for (pid_t next = 0; lines >> next;) pid = next;
+  return pid;
+}
+
 }  // namespace
+
+TEST_CASE("exec: stdin streams: each line is answered before the next is written, and EOF ends the command",
+          "[cli][exec][stdin]") {
+  test::CoderStandin standin(scenario({workspace("ws", {{{"status", "running"}}})}));
+  const auto status = test::run([&]() -> asio::awaitable<int> {
+    auto executor = co_await asio::this_coro::executor;
+    auto child = start_exec(executor, {"ws", "--", "while read line; do echo \"got $line\"; done; echo end; exit 7"});
+    std::string out;
+    for (const auto* line : {"one", "two", "three"}) {
+      INFO(line);
+      const bool written = co_await write_line(*child, fmt::format("{}\n", line));
+      REQUIRE(written);
+      const bool answered = co_await read_until(*child, out, fmt::format("got {}\n", line));
+      REQUIRE(answered);
+    }
+    REQUIRE(child->shutdown_send());
+    const bool ended = co_await read_until(*child, out, "end\n");
+    REQUIRE(ended);
+    CHECK(out == "got one\ngot two\ngot three\nend\n");
+    co_return co_await exit_code_of(*child);
+  }());
+  CHECK(status == 7);
+}
+
+TEST_CASE("exec: a command that exits while stdin stays open ends exec at once with its exit code",
+          "[cli][exec][stdin]") {
+  test::CoderStandin standin(scenario({workspace("ws", {{{"status", "running"}}})}));
+  const auto status = test::run([&]() -> asio::awaitable<int> {
+    auto executor = co_await asio::this_coro::executor;
+    auto child = start_exec(executor, {"ws", "--", "exit 3"});
+    // Our end of its stdin stays open, as an interactive terminal's would.
+    co_return co_await exit_code_of(*child);
+  }());
+  CHECK(status == 3);
+}
 
 TEST_CASE("exec: a stopped workspace starts, then the command runs with its directory, variables and stdin",
           "[cli][exec]") {
@@ -43,7 +143,9 @@ TEST_CASE("exec: a stopped workspace starts, then the command runs with its dire
   INFO(ran.err);
   CHECK(ran.status == 4);
   CHECK(ran.out == "/usr\nit's me\nfrom stdin\n");
-  CHECK_THAT(ran.err, Catch::Contains("workspace ws: stopped"));
+  CHECK_THAT(ran.err, Catch::Contains("coder-runtime: workspace ws: stopped"));
+  CHECK_THAT(ran.err, Catch::Contains("coder-runtime: starting workspace ws\n"));
+  CHECK(ran.err.find('\r') == std::string::npos);  // plain lines when stderr is not a terminal
   CHECK_THAT(ran.err, Catch::Contains("oops\n"));
   CHECK(standin.count_calls("start ws") == 1);
 }
@@ -76,12 +178,39 @@ TEST_CASE("exec: a timeout ends the command with exit code 124 and says so", "[c
   CHECK_THAT(ran.err, Catch::Contains("coder-runtime: the command timed out after"));
 }
 
-TEST_CASE("exec: SIGTERM (or Ctrl-C) cancels the running command: exit code 130", "[cli][exec]") {
+TEST_CASE("exec: SIGINT or SIGTERM cancels the command (130) and leaves no remote command or proxy behind",
+          "[cli][exec]") {
+  const int signal = GENERATE(SIGINT, SIGTERM);
+  INFO("signal " << signal);
   test::CoderStandin standin(scenario({workspace("ws", {{{"status", "running"}}})}));
-  const auto ran = run_exec({"ws", "--", "echo started; sleep 5; echo never"}, "", 1);
-  CHECK(ran.status == 130);
-  CHECK(ran.out == "started\n");
-  CHECK_THAT(ran.err, Catch::Contains("coder-runtime: the command cancelled after"));
+  const auto pid_file = standin.state() / "command.pid";
+  struct Ended {
+    int status = -1;
+    std::string out;
+    pid_t command = 0;
+    pid_t proxy = 0;
+  };
+  const auto ended = test::run([&]() -> asio::awaitable<Ended> {
+    auto executor = co_await asio::this_coro::executor;
+    const auto command = fmt::format("echo $$ > {}; echo started; exec sleep 60", pid_file.string());
+    auto child = start_exec(executor, {"ws", "--", command});
+    Ended result;
+    const bool started = co_await read_until(*child, result.out, "started\n");
+    REQUIRE(started);
+    result.command = last_pid_in(pid_file);
+    result.proxy = last_pid_in(standin.state() / "ssh.pids");
+    ::kill(child->pid(), signal);
+    result.status = co_await exit_code_of(*child);
+    INFO(child->stderr_tail());
+    CHECK_THAT(child->stderr_tail(), Catch::Contains("coder-runtime: the command cancelled after"));
+    co_return result;
+  }());
+  CHECK(ended.status == 130);
+  CHECK(ended.out == "started\n");
+  REQUIRE(ended.command > 0);
+  REQUIRE(ended.proxy > 0);
+  CHECK(ends_within(ended.command, 10000ms));
+  CHECK(ends_within(ended.proxy, 10000ms));
 }
 
 TEST_CASE("exec: Coder-side failures are 125 with the CLI's words; a deleted workspace is one", "[cli][exec]") {
@@ -93,4 +222,73 @@ TEST_CASE("exec: Coder-side failures are 125 with the CLI's words; a deleted wor
   const auto missing = run_exec({"nope", "--", "true"});
   CHECK(missing.status == 125);
   CHECK_THAT(missing.err, Catch::Contains("nope"));
+}
+
+namespace {
+
+// Runs coder-runtime with stdout and stderr on a pseudo-terminal (stdin /dev/null) and returns all
+// the terminal showed, up to the child's exit.
+std::string run_on_terminal(std::vector<std::string> args) {
+  int terminal = -1;
+  int child_side = -1;
+  winsize size{};
+  size.ws_col = 100;
+  size.ws_row = 24;
+  REQUIRE(::openpty(&terminal, &child_side, nullptr, nullptr, &size) == 0);
+  std::vector<std::string> words{CODER_RUNTIME_EXECUTABLE};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, STDIN_FILENO);
+    ::dup2(child_side, STDOUT_FILENO);
+    ::dup2(child_side, STDERR_FILENO);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(child_side);
+  std::string shown;
+  std::array<char, 4096> buffer;
+  const auto deadline = std::chrono::steady_clock::now() + test::kWatchdog;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd readable{terminal, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) != 1) break;
+    const auto n = ::read(terminal, buffer.data(), buffer.size());
+    if (n <= 0) break;  // EIO once the child and all it started have closed the terminal
+    shown.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  ::close(terminal);
+  int status = 0;
+  ::kill(pid, SIGKILL);  // a no-op unless the watchdog cut the wait short
+  ::waitpid(pid, &status, 0);
+  return shown;
+}
+
+}  // namespace
+
+TEST_CASE("exec on a terminal: one status line rewritten in place while the workspace starts, then its last line",
+          "[cli][exec][progress]") {
+  auto stopped = workspace("ws", {{{"status", "stopped"}}});
+  stopped["after_start"] = {{{"status", "running"}}};
+  stopped["start_lines"] = {"Building..."};
+  test::CoderStandin standin(scenario({stopped}));
+  const auto shown = run_on_terminal({"exec", "--coder", test::CoderStandin::program().string(), "ws", "--", "echo hello"});
+  INFO(shown);
+  const std::string rewrite = "\r\x1b[K";
+  const auto final_line = shown.find(rewrite + "coder-runtime: workspace ws started in ");
+  REQUIRE(final_line != std::string::npos);
+  // Before it, the spinner's line, rewritten for each step.
+  const auto spinning = shown.substr(0, final_line);
+  CHECK(spinning.starts_with(rewrite + "⠋ checking workspace ws (0 s)"));
+  CHECK_THAT(spinning, Catch::Contains(" workspace ws: stopped (stop) (") && Catch::Contains(" starting workspace ws (") &&
+                           Catch::Contains(" Building... ("));
+  CHECK(spinning.find('\n') == std::string::npos);
+  // After it, the command's output, and no spinner.
+  const auto after = shown.substr(final_line + rewrite.size());
+  CHECK_THAT(after, Catch::Matches(R"(coder-runtime: workspace ws started in [0-9.]+ m?s\r\nhello\r\n)"));
 }

@@ -93,6 +93,55 @@ TEST_CASE("exec: cancellation through the caller's slot ends the command and say
   CHECK(ran->signal->name == "TERM");
 }
 
+TEST_CASE("exec: stdin_data, then a source the caller feeds, each line answered before the next", "[operations][sshd]") {
+  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>([](ssh::Connection& c) -> asio::awaitable<runtime::Result<coder::ExecOutcome>> {
+    auto executor = co_await asio::this_coro::executor;
+    // The source hands over the next line only once the command has answered the last one.
+    auto answered = std::make_shared<runtime::Event>(executor);
+    auto seen = std::make_shared<std::string>();
+    auto lines = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"two", "three"});
+    coder::ExecRequest request;
+    request.command = "while read line; do echo \"got $line\"; done; echo end";
+    request.stdin_data = "one\n";
+    request.on_stdout = [seen, answered](std::string_view data) {
+      seen->append(data);
+      answered->notify();
+    };
+    request.stdin_source = [seen, answered, lines, sent = std::string("one")]() mutable
+        -> asio::awaitable<std::optional<std::string>> {
+      while (seen->find(fmt::format("got {}\n", sent)) == std::string::npos) co_await answered->wait();
+      if (lines->empty()) co_return std::nullopt;
+      sent = lines->front();
+      lines->erase(lines->begin());
+      co_return sent + "\n";
+    };
+    auto outcome = co_await coder::exec(c, std::move(request));
+    if (outcome) outcome->stdout_data = *seen;
+    co_return outcome;
+  });
+  REQUIRE(ran);
+  CHECK(ran->end == coder::ExecEnd::exited);
+  CHECK(ran->exit_code == 0);
+  CHECK(ran->stdout_data == "got one\ngot two\ngot three\nend\n");
+}
+
+TEST_CASE("exec: a stdin source that never ends does not hold back the command's exit", "[operations][sshd]") {
+  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>([](ssh::Connection& c) -> asio::awaitable<runtime::Result<coder::ExecOutcome>> {
+    auto executor = co_await asio::this_coro::executor;
+    auto never = std::make_shared<runtime::Event>(executor);
+    coder::ExecRequest request;
+    request.command = "echo done; exit 3";
+    request.stdin_source = [never]() -> asio::awaitable<std::optional<std::string>> {
+      for (;;) co_await never->wait();
+    };
+    co_return co_await coder::exec(c, std::move(request));
+  });
+  REQUIRE(ran);
+  CHECK(ran->end == coder::ExecEnd::exited);
+  CHECK(ran->exit_code == 3);
+  CHECK(ran->stdout_data == "done\n");
+}
+
 TEST_CASE("files: written atomically, read back byte for byte, modes kept or 0600", "[operations][sshd]") {
   std::string binary;
   for (int i = 0; i < 70000; ++i) binary += static_cast<char>(i * 31 % 256);

@@ -137,13 +137,18 @@ func serveSession(channel ssh.Channel, requests <-chan *ssh.Request) {
 		command.Stdout = channel
 		command.Stderr = channel.Stderr()
 		stdin, _ := command.StdinPipe()
-		go func() { io.Copy(stdin, channel); stdin.Close() }()
-		status := uint32(0)
-		if err := command.Run(); err != nil {
-			status = 255 // like the agent: killed by a signal or not started
-			if exitErr, ok := err.(*exec.ExitError); ok {
-				if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Exited() {
-					status = uint32(ws.ExitStatus())
+		status := uint32(255) // like the agent: killed by a signal or not started
+		if err := command.Start(); err == nil {
+			go func() { io.Copy(stdin, channel); stdin.Close() }()
+			go relayToCommand(requests, command.Process)
+			err = command.Wait()
+			status = 0
+			if err != nil {
+				status = 255
+				if exitErr, ok := err.(*exec.ExitError); ok {
+					if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Exited() {
+						status = uint32(ws.ExitStatus())
+					}
 				}
 			}
 		}
@@ -153,4 +158,25 @@ func serveSession(channel ssh.Channel, requests <-chan *ssh.Request) {
 		channel.SendRequest("exit-status", false, exitStatus)
 		return
 	}
+}
+
+// As the Coder agent: "signal" requests reach the running command, and a session the client closes
+// ends it (its requests stop when the channel closes).
+func relayToCommand(requests <-chan *ssh.Request, process *os.Process) {
+	for request := range requests {
+		if request.Type == "signal" && len(request.Payload) >= 4 {
+			length := binary.BigEndian.Uint32(request.Payload)
+			if sig, ok := signals[string(request.Payload[4:])]; ok && int(length) == len(request.Payload)-4 {
+				process.Signal(sig)
+			}
+		}
+		if request.WantReply {
+			request.Reply(false, nil)
+		}
+	}
+	process.Kill()
+}
+
+var signals = map[string]syscall.Signal{
+	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM,
 }

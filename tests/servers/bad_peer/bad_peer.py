@@ -345,8 +345,8 @@ class Server:
             if kind == MSG_SERVICE_REQUEST:
                 self.send(bytes([MSG_SERVICE_ACCEPT]) + string(r.text()), corrupt=first_encrypted.get(self.scenario))
             elif kind == MSG_USERAUTH_REQUEST:
-                user, service, method = r.text(), r.text(), r.text()
-                if method == "none":
+                r.text(), r.text()  # user name, service name
+                if r.text() == "none":
                     self.authenticated = True
                     self.send(bytes([MSG_USERAUTH_SUCCESS]))
                 else:

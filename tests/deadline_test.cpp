@@ -15,7 +15,7 @@ namespace {
 asio::awaitable<Result<int>> wait_forever(AsyncStream& stream) {
   std::array<std::uint8_t, 1> byte;
   auto n = co_await stream.read_some(byte);
-  if (!n) co_return fail(std::move(n.error()).with("received", "half a banner"));
+  if (!n) co_return fail(std::move(n.error()).with("received", "half a banner").while_("reading the banner"));
   co_return 1;
 }
 asio::awaitable<Result<int>> immediate() { co_return 7; }
@@ -27,7 +27,7 @@ TEST_CASE("an operation that finishes in time gives its own result", "[deadline]
   CHECK(*r == 7);
 }
 
-TEST_CASE("a deadline that passes cancels the operation and keeps its evidence", "[deadline]") {
+TEST_CASE("a deadline that passes cancels the operation and keeps its evidence and phase", "[deadline]") {
   asio::io_context io;
   auto [a, b] = make_memory_stream_pair(io.get_executor());
   const auto start = Clock::now();
@@ -39,6 +39,7 @@ TEST_CASE("a deadline that passes cancels the operation and keeps its evidence",
   CHECK(r.error().message == "waiting for the banner did not finish within 50 ms");
   REQUIRE(r.error().find_evidence("received"));
   CHECK(r.error().find_evidence("received")->text == "half a banner");
+  CHECK(r.error().context == std::vector<std::string>{"reading the banner"});
 }
 
 TEST_CASE("a deadline already passed fails without starting", "[deadline]") {

@@ -66,6 +66,13 @@ TEST_CASE("old protocol versions, NUL bytes, endless lines and long lines are re
     REQUIRE_FALSE(fed.status);
     CHECK_THAT(fed.status.error().message, Catch::Contains("NUL"));
   }
+  SECTION("a CR inside a line before the version line: binary data") {
+    VersionParser parser;
+    auto fed = feed(parser, "\x16\x03\x01\x02\r\x0e\n");
+    REQUIRE_FALSE(fed.status);
+    CHECK_THAT(fed.status.error().message, Catch::Contains("binary data"));
+    CHECK(fed.status.error().find_evidence("received")->text == "\x16\x03\x01\x02\r\x0e");
+  }
   SECTION("1025 lines before the version line") {
     VersionParser parser;
     std::string lines;

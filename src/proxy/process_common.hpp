@@ -140,6 +140,9 @@ class PipeProcessStream : public ProcessStream {
     if (closed_) co_return;
     std::error_code ignored;
     child_->stdin_pipe.close(ignored);
+    // We read nothing more: a child blocked writing to us (a peer sending endless lines) gets
+    // EPIPE now rather than sitting out the grace period without seeing its stdin end.
+    child_->stdout_pipe.close(ignored);
     const auto grace = child_->options.close_grace;
     auto exited = co_await wait_exit(runtime::Deadline::after(grace));
     if (!exited) {

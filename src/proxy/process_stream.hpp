@@ -7,7 +7,7 @@
 // POSIX: pipes on posix::stream_descriptor; the child inherits nothing but its three stdio and
 // runs in its own process group. Windows: named pipes on windows::stream_handle (own file).
 //
-// Ending it: shutdown_send closes the child's stdin. close() closes stdin, gives the child
+// Ending it: shutdown_send closes the child's stdin. close() closes stdin and stdout, gives the child
 // close_grace to exit, then SIGTERM, then SIGKILL, and reaps it (Windows: then terminates its
 // job, the child and all it started, with exit code 137). Destroying the stream without
 // close() kills and reaps at once. On POSIX the library ignores SIGPIPE (as OpenSSH does) the first

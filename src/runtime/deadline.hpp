@@ -64,7 +64,8 @@ asio::awaitable<Result<T>> without_cancellation_exceptions(asio::awaitable<Resul
 
 // The operation runs with a cancellation slot of its own, which the deadline and our caller's own
 // cancellation both trigger. A timed-out operation still finishes its cancellation, and what it
-// had gathered (its evidence: bytes received, a proxy's stderr) carries over into the timeout.
+// had gathered (its evidence: bytes received, a proxy's stderr) and what it was doing then carry
+// over into the timeout.
 // This is the one place where cancellation crosses from the caller into our operations.
 template <class T>
 asio::awaitable<Result<T>> with_deadline(Deadline deadline, asio::awaitable<Result<T>> operation,
@@ -94,6 +95,7 @@ asio::awaitable<Result<T>> with_deadline(Deadline deadline, asio::awaitable<Resu
   if (outcome || !watch->fired) co_return outcome;
   Error error = timeout();
   error.evidence = std::move(outcome.error().evidence);
+  error.context = std::move(outcome.error().context);  // the phase it was in ("waiting for ...")
   co_return fail(std::move(error));
 }
 

@@ -25,6 +25,12 @@ Result<VersionParser::Status> VersionParser::feed(runtime::ConstBytes bytes, std
   while (consumed < bytes.size()) {
     const char c = static_cast<char>(bytes[consumed++]);
     if (received_.size() < kReceivedKept) received_ += c;
+    // As OpenSSH: no line before or in the version has a NUL or a CR that does not end it. Binary
+    // data (a TLS or HTTP/2 server on the port) fails here, not after 1024 "lines" or a deadline.
+    if (c == '\0' || (line_.ends_with('\r') && c != '\n')) {
+      return runtime::fail(banner_error(
+          "binary data (a NUL byte or a CR inside a line) arrived instead of an SSH version line", received_));
+    }
     if (c != '\n') {
       line_ += c;
       if (line_.size() > kMaxLineBytes) {
@@ -53,9 +59,6 @@ Result<VersionParser::Status> VersionParser::finish_line() {
     return Status::need_more;
   }
   // SSH-protoversion-softwareversion SP comments
-  if (line.find('\0') != std::string::npos) {
-    return runtime::fail(banner_error("the SSH version line contains a NUL byte", received_));
-  }
   const auto dash = line.find('-', 4);
   const std::string proto = line.substr(4, dash == std::string::npos ? std::string::npos : dash - 4);
   if (dash == std::string::npos || (proto != "2.0" && proto != "1.99")) {

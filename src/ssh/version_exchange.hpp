@@ -1,7 +1,7 @@
 #pragma once
 // RFC 4253 section 4.2, protocol version exchange, with the tolerances real servers need: text
 // lines before the version line, LF-only line ends, non-UTF-8 bytes in those lines. Limits as in
-// OpenSSH: 1024 lines before the version line, 8192 bytes a line. When the stream ends or garbage
+// OpenSSH: 1024 lines before the version line, 8192 bytes a line, no NUL or lone CR in any. When the stream ends or garbage
 // arrives instead, the error quotes what arrived.
 
 #include <cstdint>

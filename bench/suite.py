@@ -60,16 +60,19 @@ def measure_process(argv, timeout=120, count_stdout=False):
         child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if count_stdout else out,
                                  stderr=err, bufsize=0)
         watchdog = threading.Timer(timeout, child.kill)
+        watchdog.daemon = True
         watchdog.start()
-        counted = 0
-        if count_stdout:
-            buffer = bytearray(1 << 20)
-            while n := child.stdout.readinto(buffer):
-                counted += n
-            child.stdout.close()
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-        watchdog.cancel()
+        try:
+            counted = 0
+            if count_stdout:
+                buffer = bytearray(1 << 20)
+                while n := child.stdout.readinto(buffer):
+                    counted += n
+                child.stdout.close()
+            _, status, usage = os.wait4(child.pid, 0)
+            wall = time.perf_counter() - started
+        finally:
+            watchdog.cancel()
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
         if child.returncode != 0:
             err.seek(0)
@@ -402,11 +405,15 @@ class Suite:
         self.crypto_results = json.loads(out.read_text())
 
     def stop(self):
-        """Ends what the suite started, by PID: ssh masters, idle ssh processes, the listeners."""
+        """Ends what the suite started, by PID: ssh masters, idle ssh processes, the listeners, then
+        any server or relay still running from this run's folder (a client that died can leave its
+        ProxyCommand behind: libssh's child keeps both ends of its socket pair, so never sees EOF)."""
         for pid in self.background:
             stop(pid)
         for server in self.servers:
             server.stop()
+        marker = str(self.work).encode()
+        stop_and_wait([pid for pid in all_processes() if marker in read_cmdline(pid) and pid != os.getpid()])
 
 
 def login_user():
@@ -423,17 +430,20 @@ def login_user():
     return os.environ.get("USER") or pwd.getpwuid(os.geteuid()).pw_name
 
 
+def all_processes():
+    return [int(entry.name) for entry in pathlib.Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def read_cmdline(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def processes_with_argv(argv):
     wanted = "\0".join(argv).encode() + b"\0"
-    found = []
-    for entry in pathlib.Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "cmdline").read_bytes() == wanted:
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
+    return [pid for pid in all_processes() if read_cmdline(pid) == wanted]
 
 
 def memory_kb(pid, path, field):
@@ -455,8 +465,17 @@ def stop_and_wait(pids, timeout=10):
     for pid in pids:
         stop(pid)
     deadline = time.monotonic() + timeout
-    while any(pathlib.Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+    while any(map(running, pids)) and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def running(pid):
+    """Neither gone nor a zombie (whose parent, init here, may never reap it)."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 # ---- the report ---------------------------------------------------------------------------------
@@ -503,6 +522,33 @@ def spread_table(suite, measurement, key, unit, headline, extra=(), higher_is_be
                 if compared:
                     line += f" {ratio(value, median(rows.get(OURS), extra_key))} |"
             lines.append(line)
+    return lines
+
+
+def summary_table(suite):
+    """The medians of each measurement, one row per server and client (the README's table)."""
+    columns = [("cold exec, ProxyCommand (ms)", "cold", "wall_ms", 0),
+               ("client CPU per cold exec (ms)", "cold", "cpu_ms", 1),
+               ("in-process cold exec (ms)", "library-cold", "wall_ms", 1),
+               ("round trips, cold exec", "round-trips", None, 1),
+               ("warm exec (ms)", "warm", "wall_ms", 1),
+               (f"{suite.concurrent_n} concurrent execs (ms)", "concurrent", "wall_ms", 0),
+               (f"MB/s, {CIPHER.split('@')[0]}", f"stream {CIPHER}", "mb_per_s", 0),
+               ("kB per idle connection", "idle", "kb", 0)]
+    columns = [column for column in columns if column[1] in suite.results]
+    if not columns:
+        return []
+    lines = ["## Summary", "", "Medians; the sections below give min, max, ratios and how each figure was taken.", "",
+             "| server | client | " + " | ".join(title for title, _, _, _ in columns) + " |",
+             "| --- | --- |" + " ---: |" * len(columns)]
+    for server in suite.servers:
+        for peer in suite.peers:
+            cells = []
+            for _, measurement, key, digits in columns:
+                row = suite.results[measurement].get(server.name, {}).get(peer.name)
+                value = round_trip_count(suite, row) if key is None else median(row, key)
+                cells.append("-" if value is None else fmt(value, digits))
+            lines.append(f"| {server.name} | {peer.name} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -580,6 +626,7 @@ def report(suite, command, started, load_before, elapsed):
     ]
     streams = [m for m in suite.results if m.startswith("stream ")]
     sections = [
+        summary_table(suite),
         spread_table(
             suite, "cold", "wall_ms", "(ms)",
             "## Cold connect + auth + exec `true`, one process per command\n\nWall time of the whole process "
@@ -706,6 +753,8 @@ def main():
     unknown = set(chosen) - set(MEASUREMENTS)
     if unknown:
         parser.error(f"unknown measurements: {', '.join(sorted(unknown))}")
+    # A terminated run still stops its servers (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -722,6 +771,9 @@ def main():
                 getattr(suite, name.replace("-", "_"))()
         text = report(suite, args.command, started, load_before, time.monotonic() - clock)
         (out / "results.md").write_text(text + "\n")
+        raw = {"command": args.command, "started": started.isoformat(), "quick": args.quick, "delay_ms": args.delay_ms,
+               "samples": suite.results, "crypto": getattr(suite, "crypto_results", None), "failures": suite.failures}
+        (out / "results.json").write_text(json.dumps(raw, indent=1) + "\n")
         written = plots(suite, out)
         print(text)
         print(f"bench: wrote {out / 'results.md'} and {', '.join(written)} in {out}", file=sys.stderr)

@@ -74,6 +74,8 @@ def measure_process(argv, timeout=120, count_stdout=False):
         finally:
             watchdog.cancel()
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+        if child.returncode != 0 and wall >= timeout:
+            raise PeerFailed(f"{shlex.join(map(str, argv))} did not finish within {timeout:.0f} s (stopped)")
         if child.returncode != 0:
             err.seek(0)
             raise PeerFailed(f"{shlex.join(map(str, argv))} exited with {child.returncode}: "
@@ -347,7 +349,8 @@ class Suite:
         its own): MB/s and client CPU per GiB."""
         size = self.stream_size
         ciphers = [CIPHER] if self.quick else [CIPHER, "aes128-gcm@openssh.com"]
-        rounds = 1 if self.quick else 3
+        rounds = 1 if self.quick else 2
+        timeout = 60 + size / 5e6  # slower than 5 MB/s is a stall, reported as a failure
         for server in self.servers:
             for cipher in ciphers:
                 measurement = f"stream {cipher}"
@@ -356,12 +359,12 @@ class Suite:
                         def sample():
                             if peer.harness:
                                 done = self.harness(peer, server, "stream", size, route=TCP, cipher=cipher,
-                                                    timeout=600)
+                                                    timeout=timeout)
                                 got, wall, cpu = done["bytes"], done["wall_us"] / 1e6, done["cpu_us"] / 1e6
                             else:
                                 argv = self.ssh + ["-o", f"Ciphers={cipher}", server.alias(TCP),
                                                    f"head -c {size} /dev/zero"]
-                                done = measure_process(argv, timeout=600, count_stdout=True)
+                                done = measure_process(argv, timeout=timeout, count_stdout=True)
                                 got, wall, cpu = done.counted, done.wall, done.cpu
                             if got != size:
                                 raise PeerFailed(f"received {got} bytes of {size}")
@@ -727,7 +730,8 @@ def plots(suite, out):
                     heights.append(bars[0])
                     below.append(bars[1])
                     above.append(bars[2])
-            axes.bar(xs, heights, width, yerr=[below, above], capsize=3, label=peer.name)
+            spread_bars = [below, above] if any(below + above) else None
+            axes.bar(xs, heights, width, yerr=spread_bars, capsize=3, label=peer.name)
         axes.set_xticks(range(len(servers)), servers)
         axes.set_ylabel(unit)
         axes.set_title(title)

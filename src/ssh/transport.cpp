@@ -323,17 +323,31 @@ bool Transport::rekey_due() const {
          runtime::Clock::now() - last_kex_ >= options_.rekey_after_time;
 }
 
+void Transport::mark_broken(const Error& error) {
+  if (!broken_) broken_ = error;
+  kex_done_.notify();
+}
+
 asio::awaitable<Result<std::vector<std::uint8_t>>> Transport::read_message() {
   for (;;) {
     auto packet = co_await packets_.read_packet();
-    if (!packet) co_return packet;
+    if (!packet) {
+      mark_broken(packet.error());
+      co_return packet;
+    }
     if (!packet->empty() && (*packet)[0] == msg::kexinit) {
       auto done = co_await run_kex(std::move(*packet));
-      if (!done) co_return runtime::fail(std::move(done.error()));
+      if (!done) {
+        mark_broken(done.error());
+        co_return runtime::fail(std::move(done.error()));
+      }
       continue;
     }
     auto handled = handle_transport_message(*packet);
-    if (!handled) co_return runtime::fail(std::move(handled.error()));
+    if (!handled) {
+      mark_broken(handled.error());
+      co_return runtime::fail(std::move(handled.error()));
+    }
     if (!*handled) co_return packet;
   }
 }
@@ -360,10 +374,11 @@ asio::awaitable<Result<void>> Transport::write_outside_kex(std::span<const std::
   // Only key exchange messages may follow our KEXINIT until NEWKEYS (RFC 4253 section 7.1). An
   // exchange can start while we wait for the packet lock, so the check is repeated holding it.
   for (;;) {
-    while (kex_in_progress_) {
+    while (kex_in_progress_ && !broken_) {
       const bool woken = co_await kex_done_.wait();
       if (!woken) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled while keys were exchanged");
     }
+    if (broken_) co_return runtime::fail(*broken_);
     const bool locked = co_await send_lock_.lock();
     if (!locked) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled");
     if (!kex_in_progress_) break;
@@ -381,6 +396,7 @@ asio::awaitable<void> Transport::disconnect(std::uint32_t reason, std::string_vi
   w.string(description);
   w.string("");
   co_await write_locked(w.bytes());
+  mark_broken(Error(Errc::stream_closed, Layer::transport, "the connection was closed"));
   co_await stream_.close();
 }
 

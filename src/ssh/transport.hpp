@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,7 @@ class Transport {
   asio::awaitable<runtime::Result<void>> write_outside_kex(std::span<const std::uint8_t> payload);
   runtime::Result<bool> handle_transport_message(const std::vector<std::uint8_t>& payload);
   bool rekey_due() const;
+  void mark_broken(const runtime::Error& error);
 
   runtime::AsyncStream& stream_;
   TransportOptions options_;
@@ -87,6 +89,9 @@ class Transport {
   std::vector<std::uint8_t> client_kexinit_;  // our KEXINIT payload of the exchange in progress
   std::uint32_t client_kexinit_sequence_ = 0;
   bool kex_in_progress_ = false;
+  // Set once reading has failed or we disconnected: a write waiting for an exchange that can no
+  // longer complete gets this error instead of waiting for good.
+  std::optional<runtime::Error> broken_;
   bool strict_kex_ = false;
   Negotiated negotiated_;
   HostKey host_key_;

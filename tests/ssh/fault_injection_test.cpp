@@ -277,3 +277,14 @@ TEST_CASE("fault: a rekey storm, a key re-exchange after every server packet", "
   // The first exchange, one after USERAUTH_SUCCESS, and one after each channel message.
   CHECK(outcome.key_exchanges >= 8);
 }
+
+TEST_CASE("fault: the peer closes during a re-exchange we started: waiting writes end too", "[fault]") {
+  // Window given back after 2 MiB of output is a write after more than rekey_after_bytes: it sends
+  // our KEXINIT and waits for the exchange, which the peer answers by going away.
+  auto options = test::as_user("coder");
+  options.transport.rekey_after_bytes = 1 << 20;
+  const auto outcome = run_scenario("close-mid-rekey", std::move(options));
+  const auto& error = failure_of(outcome);
+  // Not timed_out: the waiting write ended with the stream, and run_scenario saw nothing left.
+  CHECK(error.code == runtime::Errc::end_of_stream);
+}

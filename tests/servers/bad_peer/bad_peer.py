@@ -43,6 +43,7 @@ SCENARIOS = {
     "stall": "sends nothing at all and waits for the client to give up",
     "slow-drip": "a correct server that writes one byte at a time, 1 ms apart",
     "rekey-storm": "a correct server that starts a key re-exchange after every packet it sends",
+    "close-mid-rekey": "sends 3 MiB of output, then exits on the client's KEXINIT of a re-exchange",
 }
 
 VERSION = b"SSH-2.0-bad_peer_1.0"
@@ -236,6 +237,9 @@ class Server:
             if kind == MSG_DISCONNECT:
                 raise PeerGone()
             if kind == MSG_KEXINIT:
+                if self.scenario == "close-mid-rekey" and self.kex_done > 0:
+                    log("the client started a re-exchange: closing")
+                    sys.exit(0)
                 self.key_exchange(payload)
                 continue
             return payload
@@ -378,6 +382,12 @@ class Server:
         if self.scenario == "data-beyond-window":
             self.send(bytes([MSG_CHANNEL_DATA]) + u32(recipient) + string(b"x" * (window + 1)))
             self.wait_for_close()
+        if self.scenario == "close-mid-rekey":
+            # Enough that the client gives window back, a write that starts its own re-exchange.
+            for _ in range(96):
+                self.send(bytes([MSG_CHANNEL_DATA]) + u32(recipient) + string(b"y" * 32768))
+            while True:
+                self.receive_message()
         # Several packets of output, so that a rekey storm has packets to follow.
         for piece in ("ran: ", command, "\n"):
             self.send(bytes([MSG_CHANNEL_DATA]) + u32(recipient) + string(piece))

@@ -1,0 +1,58 @@
+// Everything after the first key exchange, fed arbitrary server bytes under the null cipher: a
+// Transport made directly keeps the "none" cipher and MAC of the state before the first NEWKEYS,
+// so the input is plain packets. The client authenticates (none, then password and
+// keyboard-interactive), opens a session and runs a command with a pty, a variable and stdin, as
+// the server's messages allow: the transport's message loop (IGNORE, DEBUG, EXT_INFO,
+// UNIMPLEMENTED, DISCONNECT, a key re-exchange the server starts), authentication, the connection's
+// dispatch, channels, flow control and the session's requests and exit.
+
+#include "server_bytes.hpp"
+#include "ssh/client_auth.hpp"
+#include "ssh/connection.hpp"
+#include "ssh/transport.hpp"
+
+using namespace cr;
+
+namespace {
+
+ssh::AuthOptions auth_options() {
+  ssh::AuthOptions auth;
+  auth.user = "fuzz";
+  auth.preferred = {"keyboard-interactive", "password"};
+  auth.password = [](const std::string&, const std::string&) { return std::optional<std::string>("fuzz-password"); };
+  auth.keyboard_interactive = [](const std::string&, const std::string&, const std::vector<ssh::Prompt>& prompts) {
+    return std::optional<std::vector<std::string>>(std::vector<std::string>(prompts.size(), "fuzz-answer"));
+  };
+  auth.on_banner = [](const std::string&) {};
+  auth.log = fuzz::trace_logger();
+  return auth;
+}
+
+asio::awaitable<void> session(std::unique_ptr<runtime::AsyncStream> stream) {
+  ssh::TransportOptions transport_options;
+  transport_options.log = fuzz::trace_logger();
+  auto transport = std::make_unique<ssh::Transport>(*stream, std::move(transport_options));
+  auto auth = auth_options();
+  auto authenticated = co_await ssh::authenticate(*transport, std::move(auth));
+  if (!authenticated) {
+    co_await stream->close();
+    co_return;
+  }
+  ssh::ConnectionOptions connection_options;
+  connection_options.log = fuzz::trace_logger();
+  auto connection = ssh::Connection::start(std::move(stream), std::move(transport), std::move(connection_options));
+  ssh::ExecOptions exec;
+  exec.pty.emplace();
+  exec.env = {{"LANG", "C"}};
+  exec.stdin_data = "input";
+  std::string command = "true";
+  auto result = co_await connection->exec(std::move(command), std::move(exec));
+  co_await connection->close();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  fuzz::run_against_server_bytes({data, size}, session);
+  return 0;
+}

@@ -5,7 +5,7 @@
 //   transport_messages/NAME   with --messages: every message it sends after the key exchange,
 //                             re-framed as null-cipher packets, for a client that authenticates
 //                             (none, then the password; a refusal ends the seed), opens a session and runs a command with a
-//                             pty, a variable and stdin, in the order the fuzz target does.
+//                             variable and stdin, in the order the fuzz target does.
 // Usage: fuzz_capture_seeds CORPUS NAME "SERVER COMMAND" KEX HOST_KEY [--messages [PASSWORD]]
 
 #include <algorithm>
@@ -167,12 +167,6 @@ asio::awaitable<int> capture(Capture c) {
     w.boolean(want_reply);
     return w;
   };
-  auto pty = request("pty-req", true);
-  pty.string("xterm-256color");
-  for (std::uint32_t v : {80u, 24u, 0u, 0u}) pty.uint32(v);
-  pty.string(std::string(1, '\0'));
-  co_await send(pty);
-  co_await next();
   auto env = request("env", false);
   env.string("LANG");
   env.string("C");

@@ -1,7 +1,7 @@
 // Everything after the first key exchange, fed arbitrary server bytes under the null cipher: a
 // Transport made directly keeps the "none" cipher and MAC of the state before the first NEWKEYS,
 // so the input is plain packets. The client authenticates (none, then password and
-// keyboard-interactive), opens a session and runs a command with a pty, a variable and stdin, as
+// keyboard-interactive), opens a session and runs a command with a variable and stdin, as
 // the server's messages allow: the transport's message loop (IGNORE, DEBUG, EXT_INFO,
 // UNIMPLEMENTED, DISCONNECT, a key re-exchange the server starts), authentication, the connection's
 // dispatch, channels, flow control and the session's requests and exit.
@@ -42,17 +42,20 @@ asio::awaitable<void> session(std::unique_ptr<runtime::AsyncStream> stream) {
   connection_options.log = fuzz::trace_logger();
   auto connection = ssh::Connection::start(std::move(stream), std::move(transport), std::move(connection_options));
   ssh::ExecOptions exec;
-  exec.pty.emplace();
   exec.env = {{"LANG", "C"}};
   exec.stdin_data = "input";
   std::string command = "true";
   auto result = co_await connection->exec(std::move(command), std::move(exec));
+  if (std::getenv("FUZZ_LOG")) {
+    std::fprintf(stderr, "exec: %s\n", result ? fmt::format("stdout {:?}", result->stdout_data).c_str()
+                                             : result.error().detailed().c_str());
+  }
   co_await connection->close();
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  fuzz::run_against_server_bytes({data, size}, session);
+  fuzz::run_against_server_bytes({data, size}, session, fuzz::Pacing::packet_by_packet);
   return 0;
 }

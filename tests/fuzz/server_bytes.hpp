@@ -2,7 +2,7 @@
 // For the fuzz targets that play a server: the input is everything the server sends, through an
 // in-memory stream, after which the server ends its side; what the client sends is dropped.
 // The client must then come to an end by itself: one still waiting when nothing else can happen,
-// or after kLimit, is a hang, and the process aborts so libFuzzer keeps the input.
+// or after kLimit, is a hang. Shared by the fuzz targets and the regression tests in tests/ssh/.
 
 #include <chrono>
 #include <cstdio>
@@ -69,7 +69,8 @@ enum class Pacing {
   packet_by_packet,
 };
 
-inline void run_against_server_bytes(std::span<const std::uint8_t> bytes, const Client& client,
+// True when the client finished; false for a hang.
+inline bool run_against_server_bytes(std::span<const std::uint8_t> bytes, const Client& client,
                                      Pacing pacing = Pacing::all_at_once) {
   asio::io_context io;
   auto [client_end, server_end] = runtime::make_memory_stream_pair(io.get_executor());
@@ -89,7 +90,13 @@ inline void run_against_server_bytes(std::span<const std::uint8_t> bytes, const 
   }
   (void)server_end->shutdown_send();
   io.run_for(kLimit);
-  if (!finished) {
+  return finished;
+}
+
+// For the fuzz targets: a hang aborts, so libFuzzer keeps the input.
+inline void fuzz_against_server_bytes(std::span<const std::uint8_t> bytes, const Client& client,
+                                      Pacing pacing = Pacing::all_at_once) {
+  if (!run_against_server_bytes(bytes, client, pacing)) {
     std::fprintf(stderr, "fuzz: the client did not finish: it waits for something that will never come\n");
     std::abort();
   }

@@ -4,7 +4,7 @@
 // and the host key and signature checks (a fuzzer cannot forge the signature, so the exchange
 // never completes: what it reaches is every check before that).
 
-#include "server_bytes.hpp"
+#include "fuzz/server_bytes.hpp"
 #include "ssh/transport.hpp"
 
 using namespace cr;
@@ -21,6 +21,6 @@ asio::awaitable<void> handshake(std::unique_ptr<runtime::AsyncStream> stream) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  fuzz::run_against_server_bytes({data, size}, handshake);
+  fuzz::fuzz_against_server_bytes({data, size}, handshake);
   return 0;
 }

@@ -6,56 +6,9 @@
 // UNIMPLEMENTED, DISCONNECT, a key re-exchange the server starts), authentication, the connection's
 // dispatch, channels, flow control and the session's requests and exit.
 
-#include "server_bytes.hpp"
-#include "ssh/client_auth.hpp"
-#include "ssh/connection.hpp"
-#include "ssh/transport.hpp"
-
-using namespace cr;
-
-namespace {
-
-ssh::AuthOptions auth_options() {
-  ssh::AuthOptions auth;
-  auth.user = "fuzz";
-  auth.preferred = {"keyboard-interactive", "password"};
-  auth.password = [](const std::string&, const std::string&) { return std::optional<std::string>("fuzz-password"); };
-  auth.keyboard_interactive = [](const std::string&, const std::string&, const std::vector<ssh::Prompt>& prompts) {
-    return std::optional<std::vector<std::string>>(std::vector<std::string>(prompts.size(), "fuzz-answer"));
-  };
-  auth.on_banner = [](const std::string&) {};
-  auth.log = fuzz::trace_logger();
-  return auth;
-}
-
-asio::awaitable<void> session(std::unique_ptr<runtime::AsyncStream> stream) {
-  ssh::TransportOptions transport_options;
-  transport_options.log = fuzz::trace_logger();
-  auto transport = std::make_unique<ssh::Transport>(*stream, std::move(transport_options));
-  auto auth = auth_options();
-  auto authenticated = co_await ssh::authenticate(*transport, std::move(auth));
-  if (!authenticated) {
-    co_await stream->close();
-    co_return;
-  }
-  ssh::ConnectionOptions connection_options;
-  connection_options.log = fuzz::trace_logger();
-  auto connection = ssh::Connection::start(std::move(stream), std::move(transport), std::move(connection_options));
-  ssh::ExecOptions exec;
-  exec.env = {{"LANG", "C"}};
-  exec.stdin_data = "input";
-  std::string command = "true";
-  auto result = co_await connection->exec(std::move(command), std::move(exec));
-  if (std::getenv("FUZZ_LOG")) {
-    std::fprintf(stderr, "exec: %s\n", result ? fmt::format("stdout {:?}", result->stdout_data).c_str()
-                                             : result.error().detailed().c_str());
-  }
-  co_await connection->close();
-}
-
-}  // namespace
+#include "fuzz/session_client.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  fuzz::run_against_server_bytes({data, size}, session, fuzz::Pacing::packet_by_packet);
+  cr::fuzz::fuzz_against_server_bytes({data, size}, cr::fuzz::authenticate_and_exec, cr::fuzz::Pacing::packet_by_packet);
   return 0;
 }

@@ -91,7 +91,7 @@ TEST_CASE("a key login to sshd logs nothing of the private key or the session ke
 
 TEST_CASE("a password login to the Go server logs neither the password nor key material, nor does a refusal's error",
           "[secrets][go]") {
-  const auto given = GENERATE(kGoPassword, std::string("wrong-") + kGoPassword);
+  const std::string given = GENERATE(as<std::string>{}, kGoPassword, "wrong-" + kGoPassword);
   CapturedLog log;
   auto options = test::as_user("coder");
   options.auth.preferred = {"password"};

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "ssh/crypto/host_key.hpp"
+#include "ssh/crypto/secret.hpp"
 #include "ssh/messages.hpp"
 #include "ssh/wire.hpp"
 
@@ -67,7 +68,10 @@ asio::awaitable<Result<void>> Authenticator::send_request(std::string_view metho
   w.string(kConnectionService);
   w.string(method);
   w.raw(method_fields.bytes());
-  co_return co_await transport_.write_message(w.bytes());
+  auto request = w.take();
+  auto sent = co_await transport_.write_message(request);
+  crypto::wipe(request);  // a password, or a signature we need no more
+  co_return sent;
 }
 
 asio::awaitable<Result<Answer>> Authenticator::next_answer() {
@@ -162,6 +166,9 @@ asio::awaitable<Result<Answer>> Authenticator::try_password() {
   fields.boolean(false);
   fields.string(*password);
   auto sent = co_await send_request("password", fields);
+  auto used = fields.take();
+  crypto::wipe(used);
+  crypto::wipe(*password);
   if (!sent) co_return runtime::fail(std::move(sent.error()));
   auto answer = co_await next_answer();
   if (answer && answer->type == msg::userauth_info_request) {
@@ -199,8 +206,13 @@ asio::awaitable<Result<Answer>> Authenticator::try_keyboard_interactive() {
     Writer reply;
     reply.byte(msg::userauth_info_response);
     reply.uint32(static_cast<std::uint32_t>(responses->size()));
-    for (const auto& response : *responses) reply.string(response);
-    auto replied = co_await transport_.write_message(reply.bytes());
+    for (auto& response : *responses) {
+      reply.string(response);
+      crypto::wipe(response);
+    }
+    auto sent_reply = reply.take();
+    auto replied = co_await transport_.write_message(sent_reply);
+    crypto::wipe(sent_reply);
     if (!replied) co_return runtime::fail(std::move(replied.error()));
   }
 }

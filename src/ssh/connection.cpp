@@ -156,7 +156,10 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
     return runtime::fail(std::move(channel_error("unexpected message on the connection")
                                        .with("message number", std::to_string(type))));
   }
+  // Every field is read before anything changes: a channel changed (refused, closed, forgotten)
+  // by a message that then fails to parse would be left waiting, unseen by fail_all.
   const std::uint32_t recipient = r.uint32();
+  if (r.failed()) return r.finish();
   auto channel = find(recipient);
   if (!channel) {
     return runtime::fail(std::move(channel_error("the server sent a message for a channel that does not exist")
@@ -185,6 +188,7 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
       if (channel->confirmed) return runtime::fail(channel_error("the server refused a channel it had confirmed"));
       const std::uint32_t reason = r.uint32();
       const std::string description = r.text();
+      if (r.failed()) break;
       channel->error = std::move(Error(Errc::refused, Layer::channel,
                                        fmt::format("the server refused the channel: {}", open_failure_reason(reason)))
                                      .with("server said", description));

@@ -88,7 +88,7 @@ runtime::Result<std::unique_ptr<crypto::PrivateKey>> parse(const std::vector<std
     auto passphrase = options.passphrase ? options.passphrase(source, attempt) : std::nullopt;
     if (!passphrase) return crypto::parse_private_key(contents, "", source);  // "no passphrase was given"
     auto key = crypto::parse_private_key(contents, *passphrase, source);
-    crypto::wipe({reinterpret_cast<std::uint8_t*>(passphrase->data()), passphrase->size()});
+    crypto::wipe(*passphrase);
     if (key || !crypto::is_wrong_passphrase(key.error()) || attempt >= options.passphrase_attempts) return key;
   }
 }

@@ -5,6 +5,7 @@
 #include "ssh/crypto/host_key.hpp"
 #include "ssh/crypto/kex.hpp"
 #include "ssh/crypto/random.hpp"
+#include "ssh/kex_reply.hpp"
 #include "ssh/messages.hpp"
 #include "ssh/wire.hpp"
 
@@ -19,22 +20,30 @@ namespace {
 
 Error kex_error(std::string message) { return Error(Errc::protocol_error, Layer::kex, std::move(message)); }
 
+// HASH(input) where the input holds K: the input and the digest are wiped once used.
+crypto::SecretBytes hash_secret(const std::string& hash_name, Writer input) {
+  auto bytes = input.take();
+  auto digest = crypto::hash(hash_name, bytes);
+  crypto::wipe(bytes);
+  return crypto::take_secret(digest);
+}
+
 // RFC 4253 section 7.2: HASH(K || H || letter || session_id), extended with HASH(K || H || K1 ...)
 // until `size` bytes.
-std::vector<std::uint8_t> derive_key(const std::string& hash_name, ConstBytes shared_secret_mpint, ConstBytes exchange_hash,
-                                     char letter, ConstBytes session_id, std::size_t size) {
+crypto::SecretBytes derive_key(const std::string& hash_name, ConstBytes shared_secret_mpint, ConstBytes exchange_hash,
+                               char letter, ConstBytes session_id, std::size_t size) {
   Writer first;
   first.raw(shared_secret_mpint);
   first.raw(exchange_hash);
   first.byte(static_cast<std::uint8_t>(letter));
   first.raw(session_id);
-  std::vector<std::uint8_t> key = crypto::hash(hash_name, first.bytes());
+  crypto::SecretBytes key = hash_secret(hash_name, std::move(first));
   while (key.size() < size) {
     Writer more;
     more.raw(shared_secret_mpint);
     more.raw(exchange_hash);
     more.raw(key);
-    const auto next = crypto::hash(hash_name, more.bytes());
+    const auto next = hash_secret(hash_name, std::move(more));
     key.insert(key.end(), next.begin(), next.end());
   }
   key.resize(size);
@@ -189,17 +198,16 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
 
   auto reply = co_await read_kex_message(msg::kex_ecdh_reply);
   if (!reply) co_return runtime::fail(std::move(reply.error()).while_("waiting for the server's key exchange reply"));
-  Reader r(*reply, "key exchange reply");
-  r.byte();
-  const auto host_key_blob = r.string();
-  const auto server_public = exchange->family() == crypto::KexFamily::ecdh ? r.string() : r.mpint();
-  const auto signature = r.string();
-  if (auto parsed = r.finish(true); !parsed) co_return runtime::fail(std::move(parsed.error()));
+  auto parsed_reply = parse_kex_reply(*reply, exchange->family());
+  if (!parsed_reply) co_return runtime::fail(std::move(parsed_reply.error()));
+  const auto [host_key_blob, server_public, signature] = *parsed_reply;
 
   auto shared = exchange->shared_secret(server_public);
   if (!shared) co_return runtime::fail(std::move(shared.error()));
-  Writer k;
-  k.mpint(*shared);
+  Writer k_mpint;
+  k_mpint.mpint(*shared);
+  auto k_plain = k_mpint.take();
+  const crypto::SecretBytes k = crypto::take_secret(k_plain);
 
   // H = HASH(V_C || V_S || I_C || I_S || K_S || Q_C/e || Q_S/f || K)
   Writer h;
@@ -215,8 +223,10 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
     h.mpint(client_public);
     h.mpint(server_public);
   }
-  h.raw(k.bytes());
-  const auto exchange_hash = crypto::hash(exchange->hash_name(), h.bytes());
+  h.raw(k);
+  auto h_input = h.take();
+  const auto exchange_hash = crypto::hash(exchange->hash_name(), h_input);
+  crypto::wipe(h_input);  // it holds K
 
   auto verified = crypto::verify_host_signature(negotiated_.host_key, host_key_blob, signature, exchange_hash);
   if (!verified) co_return runtime::fail(std::move(verified.error()).with("server", server_version_.line));
@@ -236,8 +246,8 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
   const auto& hash_name = exchange->hash_name();
   const auto c2s = crypto::requirements(negotiated_.cipher_client_to_server, negotiated_.mac_client_to_server);
   const auto s2c = crypto::requirements(negotiated_.cipher_server_to_client, negotiated_.mac_server_to_client);
-  auto c2s_keys = derive_direction(hash_name, k.bytes(), exchange_hash, session_id_, c2s, 'A');
-  auto s2c_keys = derive_direction(hash_name, k.bytes(), exchange_hash, session_id_, s2c, 'B');
+  auto c2s_keys = derive_direction(hash_name, k, exchange_hash, session_id_, c2s, 'A');
+  auto s2c_keys = derive_direction(hash_name, k, exchange_hash, session_id_, s2c, 'B');
 
   // NEWKEYS: from here each direction uses the new keys; strict kex restarts its sequence numbers.
   const std::uint8_t newkeys[] = {msg::newkeys};

@@ -63,7 +63,7 @@ TEST_CASE("kex known answers: client public value and shared secret K", "[kex]")
     CHECK(test::to_hex(kex->client_public()) == block.at("client_public"));
     const auto secret = kex->shared_secret(test::from_hex(block.at("server_public")));
     REQUIRE(secret);
-    CHECK(test::to_hex(*secret) == block.at("shared_secret"));
+    CHECK(test::to_hex(Bytes(secret->begin(), secret->end())) == block.at("shared_secret"));
     covered.insert(name);
   }
   CHECK(covered == std::set<std::string>(ssh::crypto::supported_kex().begin(), ssh::crypto::supported_kex().end()));

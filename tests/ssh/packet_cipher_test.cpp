@@ -22,6 +22,8 @@ namespace {
 
 using ByteVector = std::vector<std::uint8_t>;
 
+SecretBytes secret(const ByteVector& bytes) { return {bytes.begin(), bytes.end()}; }
+
 std::uint32_t length_field(const ByteVector& packet) {
   return std::uint32_t{packet[0]} << 24 | std::uint32_t{packet[1]} << 16 | std::uint32_t{packet[2]} << 8 |
          std::uint32_t{packet[3]};
@@ -74,11 +76,11 @@ std::vector<KatBlock> load_kat() {
       } else if (name == "mac") {
         block.mode.mac = value;
       } else if (name == "key") {
-        block.keys.key = cr::test::from_hex(value);
+        block.keys.key = secret(cr::test::from_hex(value));
       } else if (name == "iv") {
-        block.keys.iv = cr::test::from_hex(value);
+        block.keys.iv = secret(cr::test::from_hex(value));
       } else if (name == "mac_key") {
-        block.keys.mac_key = cr::test::from_hex(value);
+        block.keys.mac_key = secret(cr::test::from_hex(value));
       } else if (name == "sequence") {
         block.packets.push_back({static_cast<std::uint32_t>(std::stoul(value)), {}, {}});
       } else if (name == "plaintext") {
@@ -115,7 +117,8 @@ ByteVector random_bytes(std::mt19937& rng, std::size_t size) {
 
 DirectionKeys random_keys(const Mode& mode, std::mt19937& rng) {
   const CipherRequirements needed = requirements(mode.cipher, mode.mac);
-  return {random_bytes(rng, needed.iv_size), random_bytes(rng, needed.key_size), random_bytes(rng, needed.mac_key_size)};
+  return {secret(random_bytes(rng, needed.iv_size)), secret(random_bytes(rng, needed.key_size)),
+          secret(random_bytes(rng, needed.mac_key_size))};
 }
 
 // A plaintext packet as RFC 4253 section 6 pads it, with tag_size() spare bytes behind it.

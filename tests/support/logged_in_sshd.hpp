@@ -42,6 +42,8 @@ class KeyLogin {
     if (!identity) throw std::runtime_error(identity.error().summary());
     identity_ = std::move(*identity);
   }
+  // The private key file the identity was read from.
+  std::filesystem::path key_file() const { return dir_.path() / "id_ed25519"; }
   ssh::AuthOptions auth() const {
     ssh::AuthOptions options;
     options.user = user_;

@@ -49,9 +49,10 @@ const Method* find_method(std::string_view name) {
   return found == kMethods.end() ? nullptr : found;
 }
 
-Bytes without_leading_zeros(ConstBytes value) {
+template <class Out = Bytes>
+Out without_leading_zeros(ConstBytes value) {
   const auto first = std::find_if(value.begin(), value.end(), [](std::uint8_t b) { return b != 0; });
-  return Bytes(first, value.end());
+  return Out(first, value.end());
 }
 
 // One exchange: our ephemeral private key and the checks the server's value must pass before it
@@ -63,7 +64,7 @@ class Agreement : public KeyExchange {
   KexFamily family() const override { return method_.primitive == Primitive::dh ? KexFamily::dh : KexFamily::ecdh; }
   std::string hash_name() const override { return std::string(method_.hash); }
 
-  runtime::Result<Bytes> shared_secret(ConstBytes server_public) override {
+  runtime::Result<SecretBytes> shared_secret(ConstBytes server_public) override {
     try {
       if (auto refused = check_server_value(server_public)) return runtime::fail(std::move(*refused));
       Botan::PK_Key_Agreement agreement(private_key(), rng_, "Raw");
@@ -71,7 +72,7 @@ class Agreement : public KeyExchange {
       if (auto refused = check_secret(secret, server_public)) return runtime::fail(std::move(*refused));
       // K is an integer: the fixed-width forms Botan returns (the x coordinate, g^xy mod p padded
       // to the size of p) lose their leading zeros before the caller encodes the mpint.
-      return without_leading_zeros(secret);
+      return without_leading_zeros<SecretBytes>(secret);
     } catch (const std::exception& e) {
       return runtime::fail(refusal(fmt::format("key agreement failed: {}", e.what()), server_public));
     }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/error.hpp"
+#include "ssh/crypto/secret.hpp"
 
 namespace cr::ssh::crypto {
 
@@ -31,7 +32,7 @@ class KeyExchange {
   // The shared secret K as unsigned big-endian bytes without leading zeros (the caller encodes it
   // as an mpint). Errors: a server value that is malformed, out of range, or (curve25519) yields
   // the all-zero secret. Layer::kex, with the offending value as evidence.
-  virtual runtime::Result<std::vector<std::uint8_t>> shared_secret(std::span<const std::uint8_t> server_public) = 0;
+  virtual runtime::Result<SecretBytes> shared_secret(std::span<const std::uint8_t> server_public) = 0;
 };
 
 // Names we implement, in our default preference order.

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ssh/crypto/secret.hpp"
+
 namespace cr::ssh::crypto {
 
 using Bytes = std::span<std::uint8_t>;
@@ -55,11 +57,11 @@ class PacketOpener {
   virtual bool open(std::uint32_t sequence, Bytes packet) = 0;
 };
 
-// Key material for one direction, as RFC 4253 section 7.2 derives it.
+// Key material for one direction, as RFC 4253 section 7.2 derives it; wiped when freed.
 struct DirectionKeys {
-  std::vector<std::uint8_t> iv;
-  std::vector<std::uint8_t> key;
-  std::vector<std::uint8_t> mac_key;
+  SecretBytes iv;
+  SecretBytes key;
+  SecretBytes mac_key;
 };
 
 // What a negotiated cipher (and MAC, unless the cipher is an AEAD) needs from key derivation.

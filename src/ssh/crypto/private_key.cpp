@@ -224,6 +224,4 @@ runtime::Result<std::unique_ptr<PrivateKey>> parse_private_key(std::span<const s
   return std::make_unique<SshPrivateKey>(std::move(*loaded), *kind);
 }
 
-void wipe(std::span<std::uint8_t> secret) { Botan::secure_scrub_memory(secret.data(), secret.size()); }
-
 }  // namespace cr::ssh::crypto

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "runtime/error.hpp"
+#include "ssh/crypto/secret.hpp"
 
 namespace cr::ssh::crypto {
 
@@ -50,8 +51,5 @@ runtime::Result<std::unique_ptr<PrivateKey>> parse_private_key(std::span<const s
 
 // True for parse_private_key's "wrong passphrase" error, so a caller may ask again.
 bool is_wrong_passphrase(const runtime::Error& error);
-
-// Overwrites secret bytes (a key file's contents once parsed) so they do not linger in freed memory.
-void wipe(std::span<std::uint8_t> secret);
 
 }  // namespace cr::ssh::crypto

@@ -121,6 +121,7 @@ asio::awaitable<void> Connection::send_queued(std::shared_ptr<Connection> self) 
 void Connection::fail_all(Error error) {
   if (!failure_) failure_ = error;
   queue_sent_.notify();
+  if (auto tick = keepalive_tick_.lock()) tick->cancel();
   for (auto& pending : pending_replies_) pending->answered.notify();
   for (auto& [id, channel] : channels_) {
     if (!channel->error) channel->error = error;
@@ -422,8 +423,9 @@ asio::awaitable<void> Connection::keep_alive(std::weak_ptr<Connection> weak, std
       if (!self || self->failure_ || self->closing_) co_return;
       executor = self->executor();
     }
-    asio::steady_timer tick(executor, interval);
-    auto [waited] = co_await tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    auto tick = std::make_shared<asio::steady_timer>(executor, interval);
+    if (auto self = weak.lock()) self->keepalive_tick_ = tick;  // close() cancels it
+    auto [waited] = co_await tick->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     auto self = weak.lock();
     if (waited || !self || self->failure_ || self->closing_) co_return;
     auto answered = co_await self->ping(runtime::Deadline::after(interval));
@@ -443,6 +445,8 @@ asio::awaitable<void> Connection::keep_alive(std::weak_ptr<Connection> weak, std
 
 asio::awaitable<void> Connection::close() {
   closing_ = true;
+  // A keepalive tick would otherwise hold the executor up to an interval after the close.
+  if (auto tick = keepalive_tick_.lock()) tick->cancel();
   co_await transport_->disconnect(11, "closed by the client");
 }
 

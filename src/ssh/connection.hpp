@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <asio/steady_timer.hpp>
+
 #include "runtime/deadline.hpp"
 #include "runtime/event.hpp"
 #include "ssh/session.hpp"
@@ -132,6 +134,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<std::shared_ptr<PendingReply>> pending_replies_;
   std::optional<runtime::Error> failure_;
   bool closing_ = false;
+  std::weak_ptr<asio::steady_timer> keepalive_tick_;
 };
 
 }  // namespace cr::ssh

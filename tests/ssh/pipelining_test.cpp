@@ -180,3 +180,23 @@ TEST_CASE("sshd: a spare session the server refuses (MaxSessions 1) leaves the s
   }());
   CHECK(outcome == "0\n|answered");
 }
+
+TEST_CASE("Go server: after close nothing of the connection holds the executor, a keepalive tick included",
+          "[pipelining][go][keepalive]") {
+  asio::io_context io;
+  auto options = as_user("coder");
+  options.connection.keepalive_interval = std::chrono::minutes(1);
+  auto ran = test::run(io, [&]() -> asio::awaitable<std::string> {
+    auto connection = co_await connect_through(CODER_RUNTIME_GO_SSHD, options);
+    REQUIRE(connection);
+    auto result = co_await (*connection)->exec("echo done");
+    co_await (*connection)->close();
+    co_return result ? result->stdout_data : result.error().summary();
+  }());
+  CHECK(ran == "done\n");
+  // A client exits once its work is done: the io_context runs out of work instead of waiting
+  // out the keepalive interval (run_for returns at the watchdog if anything still waits).
+  io.restart();
+  io.run_for(test::kWatchdog);
+  CHECK(io.stopped());
+}

@@ -51,8 +51,7 @@ Connection::Connection(std::unique_ptr<runtime::AsyncStream> stream, std::unique
                        ConnectionOptions options)
     : stream_(std::move(stream)),
       transport_(std::move(transport)),
-      options_(std::move(options)),
-      queue_sent_(stream_->get_executor()) {}
+      options_(std::move(options)) {}
 
 Connection::~Connection() = default;
 
@@ -81,12 +80,6 @@ std::shared_ptr<ChannelState> Connection::find(std::uint32_t local_id) const {
 }
 
 asio::awaitable<Result<void>> Connection::send(std::span<const std::uint8_t> message) {
-  // After what the reader queued before it: the CLOSE of a finished session goes before the next
-  // CHANNEL_OPEN, or a server with a session limit (sshd's MaxSessions) would refuse that.
-  while (sending_queued_ && !failure_) {
-    const bool woken = co_await queue_sent_.wait();
-    if (!woken) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled");
-  }
   if (failure_) co_return runtime::fail(*failure_);
   co_return co_await transport_->write_message(message);
 }
@@ -115,12 +108,10 @@ asio::awaitable<void> Connection::send_queued(std::shared_ptr<Connection> self) 
   }
   self->queued_.clear();
   self->sending_queued_ = false;
-  self->queue_sent_.notify();
 }
 
 void Connection::fail_all(Error error) {
   if (!failure_) failure_ = error;
-  queue_sent_.notify();
   if (auto tick = keepalive_tick_.lock()) tick->cancel();
   for (auto& pending : pending_replies_) pending->answered.notify();
   for (auto& [id, channel] : channels_) {

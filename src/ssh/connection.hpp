@@ -126,7 +126,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<ChannelState> spare_;  // a session channel opened in advance, confirmed or not
   std::deque<std::vector<std::uint8_t>> queued_;
   bool sending_queued_ = false;
-  runtime::Event queue_sent_;  // the queue is empty again
   struct PendingReply {
     std::optional<bool> accepted;
     runtime::Event answered;

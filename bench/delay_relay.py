@@ -6,13 +6,15 @@
 Runs COMMAND (a server in inetd mode, or another ProxyCommand) and relays our stdin to it and its
 stdout to ours, each chunk released DELAY after it arrived, in order. With the same server at
 delay D and at 0, (time(D) - time(0)) / 2D is the number of round trips a client waited for.
+When the client closes its end, the relay ends at once, as a closed socket does not wait for its
+peer: a client that waits for its ProxyCommand to exit is not charged a round trip for teardown.
 """
 import asyncio
 import os
 import sys
 
 
-async def pump(reader, write, close, delay):
+async def pump(reader, write, close, delay, linger=True):
     loop = asyncio.get_running_loop()
     queue = asyncio.Queue()
 
@@ -30,6 +32,10 @@ async def pump(reader, write, close, delay):
     releaser = asyncio.create_task(release())
     while True:
         chunk = await reader.read(65536)
+        if not chunk and not linger:
+            releaser.cancel()
+            close()
+            return
         queue.put_nowait((loop.time() + delay, chunk or None))
         if not chunk:
             break
@@ -51,10 +57,11 @@ async def main():
     async def to_parent(chunk):
         os.write(sys.stdout.fileno(), chunk)
 
-    upstream = asyncio.create_task(pump(stdin, to_child, child.stdin.close, delay))
+    upstream = asyncio.create_task(pump(stdin, to_child, child.stdin.close, delay, linger=False))
     downstream = asyncio.create_task(pump(child.stdout, to_parent, lambda: os.close(sys.stdout.fileno()), delay))
-    await downstream
-    upstream.cancel()
+    await asyncio.wait({upstream, downstream}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (upstream, downstream):
+        task.cancel()
     if child.returncode is None:
         child.terminate()
     await child.wait()

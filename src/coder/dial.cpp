@@ -1,6 +1,11 @@
 #include "coder/dial.hpp"
 
+#include <map>
+#include <mutex>
+#include <optional>
 #include <system_error>
+
+#include <fmt/format.h>
 
 #include "proxy/agent_socket.hpp"
 #include "proxy/proxy_command.hpp"
@@ -71,15 +76,59 @@ asio::awaitable<std::vector<ssh::Identity>> gather_identities(const ssh::ClientP
   co_return identities;
 }
 
+// What each destination's server listed first, for first_kex_packet_follows on the next dial to
+// it in this process (the pool redials through here). The host key algorithm is kept only when it
+// is the one that was agreed and verified: leading with another could trade a key known_hosts
+// knows for one it does not. In memory only: a CLI process dials once, and a file that every
+// connection rewrites would cost more than the round trip it saves on a first dial.
+class FirstChoices {
+ public:
+  static FirstChoices& process() {
+    static FirstChoices choices;
+    return choices;
+  }
+  std::optional<ssh::ServerFirstChoice> find(const std::string& destination) const {
+    const std::lock_guard lock(mutex_);
+    const auto found = choices_.find(destination);
+    if (found == choices_.end()) return std::nullopt;
+    return found->second;
+  }
+  void remember(const std::string& destination, ssh::ServerFirstChoice choice) {
+    const std::lock_guard lock(mutex_);
+    choices_[destination] = std::move(choice);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, ssh::ServerFirstChoice> choices_;
+};
+
+std::string destination_key(const ssh::ClientPlan& plan) {
+  return fmt::format("{}:{} {}", plan.hostname, plan.port, plan.proxy_command.value_or(""));
+}
+
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(ssh::ClientPlan plan, DialOptions options,
                                                                                 runtime::Deadline deadline) {
   auto stream = co_await open_stream(plan, options, deadline);
   if (!stream) co_return runtime::fail(std::move(stream.error()));
   auto identities = co_await gather_identities(plan, options, deadline);
   plan.options.auth.identities = std::move(identities);
+  const auto destination = destination_key(plan);
+  auto& transport = plan.options.transport;
+  if (const auto remembered = FirstChoices::process().find(destination)) {
+    // A guess that cannot be right would only cost a key pair and a packet.
+    transport.guess_kex = ssh::lead_with(transport.algorithms, *remembered) && transport.guess_kex;
+  }
+  auto seen = std::make_shared<std::optional<ssh::ServerFirstChoice>>();
+  transport.on_server_first_choice = [seen](const ssh::ServerFirstChoice& choice) { *seen = choice; };
   auto stream_to_server = std::move(*stream);
   auto client_options = std::move(plan.options);
   auto connected = co_await ssh::connect(std::move(stream_to_server), std::move(client_options));
+  if (connected && *seen) {
+    auto choice = std::move(**seen);
+    if (choice.host_key != (*connected)->transport().algorithms().host_key) choice.host_key.clear();
+    FirstChoices::process().remember(destination, std::move(choice));
+  }
   co_return connected;
 }
 

@@ -33,6 +33,9 @@ runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, c
   // The desktop app's keepalive: a dead tunnel is found within 10 s and evicted from the pool.
   set("serveraliveinterval", "5");
   set("serveralivecountmax", "2");
+  // The agent's host key is RSA and it lists rsa-sha2-256 first: leading with it makes the first
+  // dial's first_kex_packet_follows guess right (Go lists curve25519-sha256 first, as we do).
+  set("hostkeyalgorithms", "^rsa-sha2-256");
   if (!options.user.empty()) set("user", options.user);
   if (options.connect_timeout) set("connecttimeout", std::to_string(options.connect_timeout->count()));
 
@@ -40,8 +43,11 @@ runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, c
   destination.host = host;
   auto plan = ssh::plan_connection(config, destination, options.log);
   if (!plan) return runtime::fail(std::move(plan.error()));
-  // None authentication is the only method the agent takes; no key file is opened.
+  // None authentication is the only method the agent takes; no key file is opened. It succeeds,
+  // so the first session channel opens behind it, and a spare one stays open for the next exec.
   plan->identity_files.clear();
+  plan->options.none_auth_expected = true;
+  plan->options.connection.spare_session = true;
   return plan;
 }
 

@@ -6,7 +6,10 @@
 // - ProxyCommand `"<coder>" "ssh" "--stdio" "--hostname-suffix" "<suffix>" "<ws>.<suffix>"`, quoted
 //   as in the block; its stderr is kept for errors (dial's process stream does that).
 // - Authentication: none only (the agent accepts nothing else); no key files are read and no agent
-//   is asked, so nothing can prompt for a passphrase.
+//   is asked, so nothing can prompt for a passphrase. Since none succeeds, the first session
+//   channel is opened behind it, and a spare session channel is kept open for the next command.
+// - Host key algorithms lead with rsa-sha2-256, the agent's first, so the key exchange's guessed
+//   first packet is right.
 // - Keepalive every 5 s, 2 missed = dead (the desktop app's ServerAliveInterval/CountMax).
 // - Host keys: StrictHostKeyChecking no, known hosts /dev/null: the CLI's tunnel is authenticated,
 //   and the agent's key may change with every build.

@@ -57,6 +57,18 @@ bool contains(const NameList& names, std::string_view name) {
 
 }  // namespace
 
+bool lead_with(AlgorithmPreferences& preferences, const ServerFirstChoice& choice) {
+  const auto to_front = [](NameList& names, const std::string& name) {
+    const auto found = std::find(names.begin(), names.end(), name);
+    if (found == names.end()) return false;
+    std::rotate(names.begin(), found, std::next(found));
+    return true;
+  };
+  const bool host_key_led = to_front(preferences.host_key, choice.host_key);
+  const bool kex_led = to_front(preferences.kex, choice.kex);
+  return host_key_led && kex_led;
+}
+
 runtime::Result<NameList> edit_algorithm_list(AlgorithmCategory category, const NameList& defaults,
                                               std::string_view spec, const NameList& implemented) {
   const char op = spec.empty() ? '\0' : spec.front();

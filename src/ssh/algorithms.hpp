@@ -28,6 +28,17 @@ struct AlgorithmPreferences {
   static AlgorithmPreferences defaults();
 };
 
+// What a server lists first in its KEXINIT: the guess for first_kex_packet_follows next time.
+struct ServerFirstChoice {
+  std::string kex;
+  std::string host_key;
+  bool operator==(const ServerFirstChoice&) const = default;
+};
+
+// Moves the server's first choices to the front of our lists, each only when we offer it, so that
+// our guess is right. False when a guess cannot be right (a name we do not offer, or empty).
+bool lead_with(AlgorithmPreferences& preferences, const ServerFirstChoice& choice);
+
 enum class AlgorithmCategory { kex, host_key, ciphers, macs };
 std::string_view option_name(AlgorithmCategory category);  // "KexAlgorithms", "HostKeyAlgorithms", ...
 

@@ -95,6 +95,14 @@ void Channel::queue_eof() {
 }
 
 asio::awaitable<Result<bool>> Channel::request(std::string_view type, bool want_reply, runtime::ConstBytes fields) {
+  auto ticket = co_await send_request(type, want_reply, fields);
+  if (!ticket) co_return runtime::fail(std::move(ticket.error()));
+  if (!want_reply) co_return true;
+  co_return co_await reply(*ticket);
+}
+
+asio::awaitable<Result<std::uint64_t>> Channel::send_request(std::string_view type, bool want_reply,
+                                                             runtime::ConstBytes fields) {
   if (state_->error) co_return runtime::fail(*state_->error);
   Writer message;
   message.byte(msg::channel_request);
@@ -106,7 +114,10 @@ asio::awaitable<Result<bool>> Channel::request(std::string_view type, bool want_
   const std::uint64_t ticket = want_reply ? state_->requests_sent++ : 0;
   auto sent = co_await connection_->send(message.bytes());
   if (!sent) co_return runtime::fail(std::move(sent.error()));
-  if (!want_reply) co_return true;
+  co_return ticket;
+}
+
+asio::awaitable<Result<bool>> Channel::reply(std::uint64_t ticket) {
   while (state_->replies.size() <= ticket) {
     if (state_->error) co_return runtime::fail(*state_->error);
     if (state_->close_received) co_return false;

@@ -48,6 +48,11 @@ class Channel {
   // A channel request (RFC 4254 section 6); with want_reply, whether the server agreed. Replies are
   // matched to requests in order, so requests may overlap.
   asio::awaitable<runtime::Result<bool>> request(std::string_view type, bool want_reply, runtime::ConstBytes fields);
+  // Its two halves, so that other messages can go before the answer comes: send_request returns a
+  // ticket (with want_reply) that reply() waits on; false when the channel closed unanswered.
+  asio::awaitable<runtime::Result<std::uint64_t>> send_request(std::string_view type, bool want_reply,
+                                                               runtime::ConstBytes fields);
+  asio::awaitable<runtime::Result<bool>> reply(std::uint64_t ticket);
   // Waits until the server closes the channel (the reader answers with our CLOSE).
   asio::awaitable<runtime::Result<void>> wait_closed();
   // Sends CLOSE if we have not; the server's CLOSE still ends the channel.

@@ -9,12 +9,14 @@ asio::awaitable<runtime::Result<std::shared_ptr<Connection>>> connect(std::uniqu
     co_await stream->close();
     co_return runtime::fail(std::move(transport.error()));
   }
+  if (options.none_auth_expected) options.auth.behind_none = Connection::first_session_open(options.connection);
+  const bool session_opened = options.none_auth_expected;
   auto authenticated = co_await authenticate(**transport, std::move(options.auth));
   if (!authenticated) {
     co_await (*transport)->disconnect(14, "no more authentication methods available");
     co_return runtime::fail(std::move(authenticated.error()));
   }
-  co_return Connection::start(std::move(stream), std::move(*transport), std::move(options.connection));
+  co_return Connection::start(std::move(stream), std::move(*transport), std::move(options.connection), session_opened);
 }
 
 }  // namespace cr::ssh

@@ -14,6 +14,10 @@ struct ClientOptions {
   TransportOptions transport;
   AuthOptions auth;
   ConnectionOptions connection;
+  // The connection profile knows "none" authentication succeeds (Coder agents): the first session
+  // channel's CHANNEL_OPEN leaves right behind it (AuthOptions::behind_none), and a server that
+  // refuses none fails the connection with an auth error saying so.
+  bool none_auth_expected = false;
 };
 
 // Bound it with runtime::with_deadline (ConnectTimeout); cancel it through the cancellation slot.

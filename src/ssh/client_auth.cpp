@@ -48,6 +48,10 @@ class Authenticator {
   asio::awaitable<Result<Answer>> next_answer();
   asio::awaitable<Result<void>> send_request(std::string_view method, const Writer& method_fields);
   asio::awaitable<Result<Answer>> try_publickey(const Identity& identity);
+  // The signed request alone: the algorithm it was signed with, or "" when the key could not sign.
+  asio::awaitable<Result<std::string>> send_publickey(const Identity& identity);
+  asio::awaitable<Result<Answer>> publickey_answer(const Identity& identity, const std::string& algorithm);
+  bool server_ignores_requests_after_success() const;
   void refuse_key(const Identity& identity, std::string why);
   asio::awaitable<Result<Answer>> try_password();
   asio::awaitable<Result<Answer>> try_keyboard_interactive();
@@ -113,13 +117,12 @@ void Authenticator::refuse_key(const Identity& identity, std::string why) {
        std::move(why)});
 }
 
-// Answer{} (type 0) when the key could not sign: the next key gets its turn.
-asio::awaitable<Result<Answer>> Authenticator::try_publickey(const Identity& identity) {
+asio::awaitable<Result<std::string>> Authenticator::send_publickey(const Identity& identity) {
   auto& key = *identity.signer;
   std::string algorithm = choose_signature_algorithm(key);
   if (algorithm.empty()) {
     refuse_key(identity, "not offered: we know no signature algorithm for this key type");
-    co_return Answer{};
+    co_return std::string();
   }
   const auto blob = key.public_key_blob();
   // RFC 4252 section 7: the signature covers the session identifier and the request itself.
@@ -136,7 +139,7 @@ asio::awaitable<Result<Answer>> Authenticator::try_publickey(const Identity& ide
   auto signature = co_await key.sign(algorithm, std::move(to_sign));
   if (!signature) {
     refuse_key(identity, fmt::format("could not sign with {}: {}", algorithm, signature.error().summary()));
-    co_return Answer{};
+    co_return std::string();
   }
   Writer fields;
   fields.boolean(true);
@@ -145,6 +148,10 @@ asio::awaitable<Result<Answer>> Authenticator::try_publickey(const Identity& ide
   fields.string(*signature);
   auto sent = co_await send_request("publickey", fields);
   if (!sent) co_return runtime::fail(std::move(sent.error()));
+  co_return algorithm;
+}
+
+asio::awaitable<Result<Answer>> Authenticator::publickey_answer(const Identity& identity, const std::string& algorithm) {
   auto answer = co_await next_answer();
   if (!answer || answer->type == msg::userauth_success) co_return answer;
   // Why, as far as we can tell: the server says only "no".
@@ -157,6 +164,18 @@ asio::awaitable<Result<Answer>> Authenticator::try_publickey(const Identity& ide
   }
   refuse_key(identity, std::move(why));
   co_return answer;
+}
+
+// Answer{} (type 0) when the key could not sign: the next key gets its turn.
+asio::awaitable<Result<Answer>> Authenticator::try_publickey(const Identity& identity) {
+  auto algorithm = co_await send_publickey(identity);
+  if (!algorithm) co_return runtime::fail(std::move(algorithm.error()));
+  if (algorithm->empty()) co_return Answer{};
+  co_return co_await publickey_answer(identity, *algorithm);
+}
+
+bool Authenticator::server_ignores_requests_after_success() const {
+  return transport_.server_version().software.starts_with("OpenSSH_");
 }
 
 asio::awaitable<Result<Answer>> Authenticator::try_password() {
@@ -234,6 +253,20 @@ asio::awaitable<Result<AuthResult>> Authenticator::run() {
   if (!requested) co_return runtime::fail(std::move(requested.error()));
   auto none_sent = co_await send_request("none", Writer{});
   if (!none_sent) co_return runtime::fail(std::move(none_sent.error()));
+  if (!options_.behind_none.empty()) {
+    auto behind = co_await transport_.write_message(options_.behind_none);
+    if (!behind) co_return runtime::fail(std::move(behind.error()));
+  }
+  // The first key's signed request, pipelined behind "none" where that is safe.
+  const Identity* pipelined = nullptr;
+  std::string pipelined_algorithm;
+  if (options_.behind_none.empty() && !options_.identities.empty() && !options_.preferred.empty() &&
+      options_.preferred.front() == "publickey" && server_ignores_requests_after_success()) {
+    auto algorithm = co_await send_publickey(options_.identities.front());
+    if (!algorithm) co_return runtime::fail(std::move(algorithm.error()));
+    pipelined = &options_.identities.front();
+    pipelined_algorithm = std::move(*algorithm);
+  }
   auto accepted = co_await next_answer();
   if (!accepted) co_return runtime::fail(std::move(accepted.error()));
   if (accepted->type != msg::service_accept) {
@@ -243,12 +276,30 @@ asio::awaitable<Result<AuthResult>> Authenticator::run() {
   auto answer = co_await next_answer();
   if (!answer) co_return runtime::fail(std::move(answer.error()));
   if (answer->type == msg::userauth_success) co_return AuthResult{"none", "", ""};
+  if (!options_.behind_none.empty()) {
+    co_return runtime::fail(std::move(denied()
+                                          .with("expected", "none authentication to succeed (the connection profile's)")
+                                          .with("sent behind none", "a message that needs authentication, which the "
+                                                                    "server has refused or dropped the connection over")));
+  }
+  if (pipelined && !pipelined_algorithm.empty()) {
+    tried_.push_back(fmt::format("publickey ({})", pipelined->source));
+    auto result = co_await publickey_answer(*pipelined, pipelined_algorithm);
+    if (!result) co_return runtime::fail(std::move(result.error()));
+    if (result->type == msg::userauth_success) co_return AuthResult{"publickey", pipelined_algorithm, pipelined->source};
+  }
 
   for (const auto& method : options_.preferred) {
     if (!contains(server_accepts_, method)) continue;
     if (method == "publickey") {
       for (const auto& identity : options_.identities) {
         if (!contains(server_accepts_, "publickey")) break;
+        // The pipelined key is tried again only if the server's EXT_INFO, read since, asks for
+        // another signature algorithm than the one it was signed with before.
+        if (&identity == pipelined &&
+            (pipelined_algorithm.empty() || choose_signature_algorithm(*identity.signer) == pipelined_algorithm)) {
+          continue;
+        }
         tried_.push_back(fmt::format("publickey ({})", identity.source));
         auto result = co_await try_publickey(identity);
         if (!result) co_return runtime::fail(std::move(result.error()));

@@ -5,7 +5,11 @@
 // can continue.
 //
 // Round trips: SERVICE_REQUEST and the "none" attempt leave together, and a public key is sent
-// signed at once instead of first asking whether the server would accept it.
+// signed at once instead of first asking whether the server would accept it. To a server known to
+// ignore authentication requests that follow a success, as RFC 4252 section 5.1 asks (OpenSSH),
+// the first key's signed request leaves right behind "none" too (section 5 lets a client send
+// requests without waiting for replies); Go's x/crypto/ssh ends the connection over such a
+// request, so elsewhere it waits for none's answer.
 
 #include <functional>
 #include <memory>
@@ -40,6 +44,12 @@ struct AuthOptions {
       keyboard_interactive;
   // The server's banner (SSH_MSG_USERAUTH_BANNER), shown to a person before they log in.
   std::function<void(const std::string& banner)> on_banner;
+  // A message that needs authentication (a CHANNEL_OPEN), sent right behind the "none" attempt
+  // when the connection profile knows none succeeds (Coder agents), so it costs no round trip of
+  // its own. Servers process messages in order, so it is handled once none has succeeded. When
+  // none fails instead, authentication fails at once: the server has seen a message it refuses
+  // before authentication (sshd answers UNIMPLEMENTED, Go's x/crypto/ssh ends the connection).
+  std::vector<std::uint8_t> behind_none;
   runtime::Logger log;
 };
 

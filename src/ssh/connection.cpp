@@ -33,17 +33,38 @@ std::string_view open_failure_reason(std::uint32_t code) {
   }
   return "unknown reason";
 }
+
+std::vector<std::uint8_t> encode_channel_open(std::string_view type, std::uint32_t local_id,
+                                              const ConnectionOptions& options, ConstBytes fields) {
+  Writer open;
+  open.byte(msg::channel_open);
+  open.string(type);
+  open.uint32(local_id);
+  open.uint32(options.window_size);
+  open.uint32(options.max_packet);
+  open.raw(fields);
+  return open.take();
+}
 }  // namespace
 
 Connection::Connection(std::unique_ptr<runtime::AsyncStream> stream, std::unique_ptr<Transport> transport,
                        ConnectionOptions options)
-    : stream_(std::move(stream)), transport_(std::move(transport)), options_(std::move(options)) {}
+    : stream_(std::move(stream)),
+      transport_(std::move(transport)),
+      options_(std::move(options)) {}
 
 Connection::~Connection() = default;
 
+std::vector<std::uint8_t> Connection::first_session_open(const ConnectionOptions& options) {
+  return encode_channel_open("session", 0, options, {});  // 0: the first channel's local id
+}
+
 std::shared_ptr<Connection> Connection::start(std::unique_ptr<runtime::AsyncStream> stream,
-                                              std::unique_ptr<Transport> transport, ConnectionOptions options) {
+                                              std::unique_ptr<Transport> transport, ConnectionOptions options,
+                                              bool session_opened) {
   auto connection = std::make_shared<Connection>(std::move(stream), std::move(transport), std::move(options));
+  if (session_opened) connection->spare_ = connection->new_channel();
+  if (!connection->spare_ && connection->options_.spare_session) connection->open_spare();
   asio::co_spawn(connection->stream_->get_executor(), read_loop(connection), asio::detached);
   if (connection->options_.keepalive_interval.count() > 0) {
     connection->keepalive_tick_ = std::make_shared<asio::steady_timer>(connection->stream_->get_executor());
@@ -267,22 +288,27 @@ Result<void> Connection::dispatch_channel_request(ChannelState& channel, Reader&
   return {};
 }
 
-asio::awaitable<Result<std::unique_ptr<Channel>>> Connection::open_channel(std::string type,
-                                                                          std::vector<std::uint8_t> fields) {
-  if (failure_) co_return runtime::fail(*failure_);
+std::shared_ptr<ChannelState> Connection::new_channel() {
   auto state = std::make_shared<ChannelState>(stream_->get_executor());
   state->local_id = next_channel_id_++;
   state->receive = ReceiveWindow(options_.window_size, options_.max_packet);
   channels_[state->local_id] = state;
-  Writer open;
-  open.byte(msg::channel_open);
-  open.string(type);
-  open.uint32(state->local_id);
-  open.uint32(options_.window_size);
-  open.uint32(options_.max_packet);
-  open.raw(fields);
-  auto sent = co_await send(open.bytes());
-  if (!sent) co_return runtime::fail(std::move(sent.error()));
+  return state;
+}
+
+std::vector<std::uint8_t> Connection::open_message(std::string_view type, const ChannelState& channel,
+                                                   ConstBytes fields) const {
+  return encode_channel_open(type, channel.local_id, options_, fields);
+}
+
+void Connection::open_spare() {
+  if (failure_ || closing_) return;
+  spare_ = new_channel();
+  queue(open_message("session", *spare_, {}));
+}
+
+asio::awaitable<Result<std::unique_ptr<Channel>>> Connection::confirmed(std::shared_ptr<ChannelState> state,
+                                                                       std::string type) {
   while (!state->confirmed && !state->error) {
     const bool woken = co_await state->changed.wait();
     if (!woken) {
@@ -294,9 +320,34 @@ asio::awaitable<Result<std::unique_ptr<Channel>>> Connection::open_channel(std::
   co_return std::make_unique<Channel>(shared_from_this(), std::move(state));
 }
 
+asio::awaitable<Result<std::unique_ptr<Channel>>> Connection::open_channel(std::string type,
+                                                                          std::vector<std::uint8_t> fields) {
+  if (failure_) co_return runtime::fail(*failure_);
+  auto state = new_channel();
+  auto sent = co_await send(open_message(type, *state, fields));
+  if (!sent) co_return runtime::fail(std::move(sent.error()));
+  co_return co_await confirmed(std::move(state), std::move(type));
+}
+
 asio::awaitable<Result<Session>> Connection::open_session() {
+  if (failure_) co_return runtime::fail(*failure_);
+  // The replacement spare is asked for once this session is open, so it never competes with it
+  // for a server's session limit.
+  if (auto spare = std::move(spare_)) {
+    auto channel = co_await confirmed(std::move(spare), "session");
+    if (channel) {
+      if (options_.spare_session) open_spare();
+      co_return Session(std::move(*channel));
+    }
+    if (channel.error().code != Errc::refused) co_return runtime::fail(std::move(channel.error()));
+    // Refused while the previous session was open (sshd's MaxSessions, say): no more spares on
+    // this connection; this session is asked for on its own.
+    options_.log.debug("the spare session channel was refused, no more spares: {}", channel.error().summary());
+    options_.spare_session = false;
+  }
   auto channel = co_await open_channel("session", {});
   if (!channel) co_return runtime::fail(std::move(channel.error()));
+  if (options_.spare_session && !spare_) open_spare();
   co_return Session(std::move(*channel));
 }
 

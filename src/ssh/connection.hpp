@@ -39,6 +39,10 @@ struct ConnectionOptions {
   // as dead, so a pool evicts it instead of handing out a connection that hangs.
   std::chrono::milliseconds keepalive_interval{0};
   int keepalive_count_max = 3;
+  // Keep one session channel open in advance and open the next as it is taken, so a session costs
+  // no round trip of its own (an exec: one round trip instead of two). The server holds the spare
+  // open (sshd's MaxSessions counts it).
+  bool spare_session = false;
   runtime::Logger log;
 };
 
@@ -55,8 +59,13 @@ struct DirectTcpip {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // Takes over an authenticated transport (and the stream under it) and starts reading from it.
+  // `session_opened`: the CHANNEL_OPEN of first_session_open() was sent during authentication; its
+  // channel is the first open_session()'s.
   static std::shared_ptr<Connection> start(std::unique_ptr<runtime::AsyncStream> stream,
-                                           std::unique_ptr<Transport> transport, ConnectionOptions options);
+                                           std::unique_ptr<Transport> transport, ConnectionOptions options,
+                                           bool session_opened = false);
+  // CHANNEL_OPEN "session" for the connection's first channel, to pipeline behind authentication.
+  static std::vector<std::uint8_t> first_session_open(const ConnectionOptions& options);
   ~Connection();
 
   // Opens a channel of any type; `fields` follow the common ones in CHANNEL_OPEN. A refusal is
@@ -97,6 +106,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   runtime::Result<void> dispatch_channel_request(ChannelState& channel, Reader& r);
   void fail_all(runtime::Error error);
   std::shared_ptr<ChannelState> find(std::uint32_t local_id) const;
+  std::shared_ptr<ChannelState> new_channel();
+  std::vector<std::uint8_t> open_message(std::string_view type, const ChannelState& channel, ConstBytes fields) const;
+  asio::awaitable<runtime::Result<std::unique_ptr<Channel>>> confirmed(std::shared_ptr<ChannelState> state, std::string type);
+  // Queues the CHANNEL_OPEN of the next spare session channel.
+  void open_spare();
   asio::awaitable<runtime::Result<void>> send(std::span<const std::uint8_t> message);
   // Sends a message from code that cannot wait (the reader, a destructor) after those queued
   // before it. The reader never writes itself: a write waits out a key exchange that only the
@@ -109,6 +123,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionOptions options_;
   std::map<std::uint32_t, std::shared_ptr<ChannelState>> channels_;
   std::uint32_t next_channel_id_ = 0;
+  std::shared_ptr<ChannelState> spare_;  // a session channel opened in advance, confirmed or not
   std::deque<std::vector<std::uint8_t>> queued_;
   bool sending_queued_ = false;
   struct PendingReply {

@@ -34,14 +34,18 @@ Result<std::vector<std::uint8_t>> encode_terminal_modes(const std::vector<Termin
   return out.take();
 }
 
+Result<void> Session::started(Result<bool> agreed, std::string_view type, const std::string& what) {
+  if (!agreed) return runtime::fail(std::move(agreed.error()).while_(fmt::format("requesting {}", what)));
+  if (!*agreed) {
+    return runtime::fail(std::move(Error(Errc::refused, Layer::channel, fmt::format("the server refused {}", what))
+                                       .with("request", std::string(type))));
+  }
+  return {};
+}
+
 asio::awaitable<Result<void>> Session::start(std::string_view type, runtime::ConstBytes fields, std::string what) {
   auto agreed = co_await channel_->request(type, true, fields);
-  if (!agreed) co_return runtime::fail(std::move(agreed.error()).while_(fmt::format("requesting {}", what)));
-  if (!*agreed) {
-    co_return runtime::fail(std::move(Error(Errc::refused, Layer::channel, fmt::format("the server refused {}", what))
-                                          .with("request", std::string(type))));
-  }
-  co_return Result<void>{};
+  co_return started(std::move(agreed), type, what);
 }
 
 asio::awaitable<Result<void>> Session::notify(std::string_view type, runtime::ConstBytes fields) {
@@ -71,11 +75,22 @@ asio::awaitable<Result<void>> Session::set_env(std::string name, std::string val
 }
 
 asio::awaitable<Result<void>> Session::exec(std::string command) {
+  auto ticket = co_await send_exec(command);
+  if (!ticket) co_return runtime::fail(std::move(ticket.error()).with("command", command));
+  co_return co_await exec_answer(*ticket, std::move(command));
+}
+
+asio::awaitable<Result<std::uint64_t>> Session::send_exec(std::string command) {
   Writer fields;
   fields.string(command);
-  auto started = co_await start("exec", fields.bytes(), "to run the command");
-  if (!started) co_return runtime::fail(std::move(started.error()).with("command", command));
-  co_return started;
+  co_return co_await channel_->send_request("exec", true, fields.bytes());
+}
+
+asio::awaitable<Result<void>> Session::exec_answer(std::uint64_t ticket, std::string command) {
+  auto agreed = co_await channel_->reply(ticket);
+  auto answer = started(std::move(agreed), "exec", "to run the command");
+  if (!answer) co_return runtime::fail(std::move(answer.error()).with("command", command));
+  co_return answer;
 }
 
 asio::awaitable<Result<void>> Session::shell() {
@@ -123,9 +138,14 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::string co
     auto pty = co_await session.request_pty(std::move(*options.pty));
     if (!pty) co_return runtime::fail(std::move(pty.error()));
   }
-  auto started = co_await session.exec(command);
-  if (!started) co_return runtime::fail(std::move(started.error()));
+  auto ticket = co_await session.send_exec(command);
+  if (!ticket) co_return runtime::fail(std::move(ticket.error()).with("command", command));
   ExecResult result;
+  auto answered = [&]() -> asio::awaitable<Result<void>> {
+    auto answer = co_await session.exec_answer(*ticket, command);
+    if (!answer) co_await session.close();  // the server's CLOSE then ends stdin and the drains
+    co_return answer;
+  };
   // stdin, stdout and stderr move at once: they share one window, and a command may not read its
   // input before its output has somewhere to go.
   auto feed_stdin = [&]() -> asio::awaitable<Result<void>> {
@@ -178,9 +198,11 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::string co
     co_return co_await session.wait();
   };
   using namespace asio::experimental::awaitable_operators;
-  auto ended = co_await (drain_and_wait() || feed_then_idle());
+  // Stdin does not wait for exec's answer; the answer, the output and the exit come together.
+  auto ended = co_await ((answered() && drain_and_wait()) || feed_then_idle());
   if (ended.index() == 1) co_return runtime::fail(std::move(std::get<1>(ended).error()));
-  auto exit = std::get<0>(std::move(ended));
+  auto [began, exit] = std::get<0>(std::move(ended));
+  if (!began) co_return runtime::fail(std::move(began.error()));
   if (!exit) co_return runtime::fail(std::move(exit.error()));
   static_cast<SessionExit&>(result) = *exit;
   co_return result;

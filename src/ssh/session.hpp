@@ -68,6 +68,10 @@ class Session {
   asio::awaitable<runtime::Result<void>> set_env(std::string name, std::string value);
   // Exactly one of these starts the program; a refusal is Errc::refused naming it.
   asio::awaitable<runtime::Result<void>> exec(std::string command);
+  // exec's request and its answer apart: stdin may follow the request at once (servers handle a
+  // channel's messages in order, so it reaches the program).
+  asio::awaitable<runtime::Result<std::uint64_t>> send_exec(std::string command);
+  asio::awaitable<runtime::Result<void>> exec_answer(std::uint64_t ticket, std::string command);
   asio::awaitable<runtime::Result<void>> shell();
   asio::awaitable<runtime::Result<void>> subsystem(std::string name);
 
@@ -96,6 +100,7 @@ class Session {
 
  private:
   asio::awaitable<runtime::Result<void>> start(std::string_view type, runtime::ConstBytes fields, std::string what);
+  static runtime::Result<void> started(runtime::Result<bool> agreed, std::string_view type, const std::string& what);
   // A request that asks for no reply.
   asio::awaitable<runtime::Result<void>> notify(std::string_view type, runtime::ConstBytes fields);
   std::unique_ptr<Channel> channel_;
@@ -124,7 +129,9 @@ struct ExecResult : SessionExit {
 };
 
 // Runs `command` on a fresh session: env and pty, exec, stdin fed while stdout and stderr drain,
-// then the exit. Feeding stops when the session ends, whether or not stdin has.
+// then the exit. Feeding stops when the session ends, whether or not stdin has. Stdin does not
+// wait for exec's answer, so a command costs one round trip; a refused exec closes the channel and
+// is the error.
 asio::awaitable<runtime::Result<ExecResult>> run_command(Session& session, std::string command, ExecOptions options);
 
 }  // namespace cr::ssh

@@ -81,6 +81,7 @@ KexInit Transport::make_kexinit() const {
   k.ciphers_client_to_server = k.ciphers_server_to_client = options_.algorithms.ciphers;
   k.macs_client_to_server = k.macs_server_to_client = options_.algorithms.macs;
   k.compression_client_to_server = k.compression_server_to_client = {"none"};
+  k.first_kex_packet_follows = completed_kex_ == 0 && options_.guess_kex;
   return k;
 }
 
@@ -119,14 +120,30 @@ asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::
 }
 
 asio::awaitable<Result<void>> Transport::send_kexinit() {
-  client_kexinit_ = make_kexinit().encode();
+  const KexInit kexinit = make_kexinit();
+  client_kexinit_ = kexinit.encode();
   kex_in_progress_ = true;
   const bool locked = co_await send_lock_.lock();
   if (!locked) co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");
   client_kexinit_sequence_ = packets_.send_sequence();
   auto written = co_await packets_.write_packet(client_kexinit_);
   send_lock_.unlock();
-  co_return written;
+  if (!written || !kexinit.first_kex_packet_follows) co_return written;
+  // The guess: our first key exchange, as if the server had agreed to it.
+  guessed_exchange_ = crypto::make_key_exchange(kexinit.kex.front());
+  if (!guessed_exchange_) co_return runtime::fail(kex_error(fmt::format("key exchange {} is not implemented", kexinit.kex.front())));
+  co_return co_await send_kex_init_packet(*guessed_exchange_);
+}
+
+asio::awaitable<Result<void>> Transport::send_kex_init_packet(const crypto::KeyExchange& exchange) {
+  Writer init;
+  init.byte(msg::kex_ecdh_init);
+  if (exchange.family() == crypto::KexFamily::ecdh) {
+    init.string(exchange.client_public());
+  } else {
+    init.mpint(exchange.client_public());
+  }
+  co_return co_await write_locked(init.bytes());
 }
 
 asio::awaitable<Result<void>> Transport::write_locked(std::span<const std::uint8_t> payload) {
@@ -176,25 +193,37 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
                      negotiated_.cipher_client_to_server, negotiated_.cipher_server_to_client,
                      negotiated_.mac_client_to_server, negotiated_.mac_server_to_client,
                      strict_kex_ ? ", strict kex" : "");
-  // A wrong guess from the server is discarded unread (RFC 4253 section 7).
-  if (server->first_kex_packet_follows && (server->kex.empty() || server->kex[0] != negotiated_.kex ||
-                                           server->host_key.empty() || server->host_key[0] != negotiated_.host_key)) {
+  if (completed_kex_ == 0 && options_.on_server_first_choice && !server->kex.empty() && !server->host_key.empty()) {
+    options_.on_server_first_choice(ServerFirstChoice{server->kex.front(), server->host_key.front()});
+  }
+  // RFC 4253 section 7.1: a guess is right when both sides list the same kex and host key
+  // algorithms first (everything else was agreed above); a wrong one is discarded unread, by the
+  // server (ours) and by us (the server's).
+  const auto guessed_right = [&](const KexInit& guesser, const KexInit& other) {
+    return !guesser.kex.empty() && !other.kex.empty() && guesser.kex[0] == other.kex[0] && !guesser.host_key.empty() &&
+           !other.host_key.empty() && guesser.host_key[0] == other.host_key[0];
+  };
+  if (server->first_kex_packet_follows && !guessed_right(*server, *client)) {
     auto guess = co_await packets_.read_packet();
     if (!guess) co_return runtime::fail(std::move(guess.error()));
   }
-
-  auto exchange = crypto::make_key_exchange(negotiated_.kex);
-  if (!exchange) co_return runtime::fail(kex_error(fmt::format("key exchange {} is not implemented", negotiated_.kex)));
-  const auto client_public = exchange->client_public();
-  Writer init;
-  init.byte(msg::kex_ecdh_init);
-  if (exchange->family() == crypto::KexFamily::ecdh) {
-    init.string(client_public);
-  } else {
-    init.mpint(client_public);
+  std::unique_ptr<crypto::KeyExchange> exchange = std::move(guessed_exchange_);
+  if (exchange) {
+    const bool right = guessed_right(*client, *server);
+    if (completed_kex_ == 0) first_guess_ = right ? Guess::right : Guess::wrong;
+    if (!right) {
+      options_.log.debug("kex guess {} / {} was wrong: the server prefers {} / {}", client->kex[0], client->host_key[0],
+                         server->kex.empty() ? "" : server->kex[0], server->host_key.empty() ? "" : server->host_key[0]);
+      exchange.reset();
+    }
   }
-  auto init_sent = co_await write_locked(init.bytes());
-  if (!init_sent) co_return init_sent;
+  if (!exchange) {
+    exchange = crypto::make_key_exchange(negotiated_.kex);
+    if (!exchange) co_return runtime::fail(kex_error(fmt::format("key exchange {} is not implemented", negotiated_.kex)));
+    auto init_sent = co_await send_kex_init_packet(*exchange);
+    if (!init_sent) co_return init_sent;
+  }
+  const auto client_public = exchange->client_public();
 
   auto reply = co_await read_kex_message(msg::kex_ecdh_reply);
   if (!reply) co_return runtime::fail(std::move(reply.error()).while_("waiting for the server's key exchange reply"));

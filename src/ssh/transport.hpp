@@ -3,9 +3,12 @@
 // then a stream of messages for the layers above, with IGNORE/DEBUG/EXT_INFO handled here and
 // key re-exchange started by either side at any time.
 //
-// Speed: our version line and KEXINIT leave before the server's arrive, so the first key exchange
-// costs one round trip after the banner (plus one for NEWKEYS, which the server sends right after
-// its reply).
+// Speed: our version line, our KEXINIT and (first_kex_packet_follows, RFC 4253 section 7.1) a
+// guessed KEX_ECDH_INIT leave before anything of the server's arrives. When the guess is right (our
+// first kex and host key algorithms are the server's first too) the first key exchange costs one
+// round trip, the server's reply and NEWKEYS arriving together; when it is wrong the server
+// discards the guess and we send the right packet on its KEXINIT: one round trip more, as without
+// guessing.
 
 #include <chrono>
 #include <functional>
@@ -18,6 +21,7 @@
 #include "runtime/async_stream.hpp"
 #include "runtime/logging.hpp"
 #include "ssh/algorithms.hpp"
+#include "ssh/crypto/kex.hpp"
 #include "ssh/packet_stream.hpp"
 #include "ssh/version_exchange.hpp"
 
@@ -34,7 +38,12 @@ struct HostKey {
 using HostKeyVerifier = std::function<runtime::Result<void>(const HostKey&)>;
 
 struct TransportOptions {
+  // The first kex and host key names are also the guess (see lead_with in algorithms.hpp).
   AlgorithmPreferences algorithms = AlgorithmPreferences::defaults();
+  // Send the first key exchange's init packet with our KEXINIT (first_kex_packet_follows).
+  bool guess_kex = true;
+  // Called once, at the first key exchange, with what the server listed first (to be remembered).
+  std::function<void(const ServerFirstChoice&)> on_server_first_choice;
   HostKeyVerifier verify_host_key;       // empty: every key whose signature verifies is accepted
   std::uint64_t rekey_after_bytes = std::uint64_t{1} << 30;  // RFC 4344's advice for AES
   std::chrono::seconds rekey_after_time{3600};
@@ -65,12 +74,16 @@ class Transport {
   // From the server's EXT_INFO (RFC 8308), for choosing RSA signature algorithms in auth.
   const std::vector<std::string>& server_sig_algs() const { return server_sig_algs_; }
   std::size_t completed_key_exchanges() const { return completed_kex_; }
+  // The first exchange's guessed packet: not sent, sent and used, or sent and discarded.
+  enum class Guess { none, right, wrong };
+  Guess first_kex_guess() const { return first_guess_; }
 
   Transport(runtime::AsyncStream& stream, TransportOptions options);
 
  private:
   KexInit make_kexinit() const;
   asio::awaitable<runtime::Result<void>> send_kexinit();
+  asio::awaitable<runtime::Result<void>> send_kex_init_packet(const crypto::KeyExchange& exchange);
   asio::awaitable<runtime::Result<void>> run_kex(std::vector<std::uint8_t> server_kexinit);
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_kex_message(std::uint8_t expected);
   asio::awaitable<runtime::Result<void>> write_locked(std::span<const std::uint8_t> payload);
@@ -88,6 +101,8 @@ class Transport {
   PeerVersion server_version_;
   std::vector<std::uint8_t> client_kexinit_;  // our KEXINIT payload of the exchange in progress
   std::uint32_t client_kexinit_sequence_ = 0;
+  std::unique_ptr<crypto::KeyExchange> guessed_exchange_;  // its init packet followed our KEXINIT
+  Guess first_guess_ = Guess::none;
   bool kex_in_progress_ = false;
   // Set once reading has failed or we disconnected: a write waiting for an exchange that can no
   // longer complete gets this error instead of waiting for good.

@@ -228,11 +228,14 @@ TEST_CASE("readiness: an agent whose startup failed is an error with its state",
 
 TEST_CASE("readiness: the overall deadline ends a workspace that never gets there", "[coder][readiness]") {
   test::CoderStandin standin(one_workspace({{"name", "ws"}, {"timeline", {state("starting")}}}));
-  auto outcome = ready(standin, "ws", 500ms);
+  // Long enough for the stand-in's first answer on a loaded machine (a Python start each time).
+  auto outcome = ready(standin, "ws", 2s);
   REQUIRE_FALSE(outcome.result);
   CHECK(outcome.result.error().code == runtime::Errc::timed_out);
   CHECK_THAT(outcome.result.error().summary(), Contains("getting workspace ws ready"));
-  CHECK_THAT(outcome.result.error().find_evidence("last state")->text, Contains("starting"));
+  const auto* last_state = outcome.result.error().find_evidence("last state");
+  REQUIRE(last_state);
+  CHECK_THAT(last_state->text, Contains("starting"));
 }
 
 TEST_CASE("readiness: malformed list output is an error showing it", "[coder][readiness][json]") {

@@ -30,9 +30,14 @@ ByteVector random_bytes(std::size_t size) {
   return out;
 }
 
+SecretBytes random_secret(std::size_t size) {
+  const auto bytes = random_bytes(size);
+  return SecretBytes(bytes.begin(), bytes.end());
+}
+
 DirectionKeys keys_for(const std::string& cipher, const std::string& mac) {
   const CipherRequirements needed = requirements(cipher, mac);
-  return {random_bytes(needed.iv_size), random_bytes(needed.key_size), random_bytes(needed.mac_key_size)};
+  return {random_secret(needed.iv_size), random_secret(needed.key_size), random_secret(needed.mac_key_size)};
 }
 
 // A padded plaintext packet (RFC 4253 section 6) carrying `payload_size` bytes, with the sealer's

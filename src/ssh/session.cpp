@@ -198,11 +198,11 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::string co
     co_return co_await session.wait();
   };
   using namespace asio::experimental::awaitable_operators;
-  // Stdin does not wait for exec's answer; the answer, the output and the exit come together.
-  auto ended = co_await ((answered() && drain_and_wait()) || feed_then_idle());
-  if (ended.index() == 1) co_return runtime::fail(std::move(std::get<1>(ended).error()));
-  auto [began, exit] = std::get<0>(std::move(ended));
+  auto began = co_await answered();
   if (!began) co_return runtime::fail(std::move(began.error()));
+  auto ended = co_await (drain_and_wait() || feed_then_idle());
+  if (ended.index() == 1) co_return runtime::fail(std::move(std::get<1>(ended).error()));
+  auto exit = std::get<0>(std::move(ended));
   if (!exit) co_return runtime::fail(std::move(exit.error()));
   static_cast<SessionExit&>(result) = *exit;
   co_return result;

@@ -11,10 +11,10 @@
 #include <botan/ed25519.h>
 #include <botan/hex.h>
 #include <botan/pubkey.h>
-#include <botan/rsa.h>
 #include <fmt/format.h>
 
 #include "ssh/crypto/kex.hpp"
+#include "ssh/crypto/rsa_verify.hpp"
 #include "ssh/crypto/signature_algorithm.hpp"
 #include "ssh/wire.hpp"
 
@@ -84,50 +84,58 @@ PublicKey ecdsa_key(const HostKeyAlgorithm& algorithm, Reader& blob) {
   return std::make_unique<Botan::ECDSA_PublicKey>(group, public_point);
 }
 
-PublicKey rsa_key(Reader& blob) {
+// Whether an RSA signature verifies; an error when the key is unusable.
+runtime::Result<bool> rsa_signature_valid(const HostKeyAlgorithm& algorithm, Reader& blob, ConstBytes signature,
+                                          ConstBytes data) {
   const auto exponent = blob.mpint();
   const auto modulus = blob.mpint();
   if (auto done = blob.finish(true); !done) return runtime::fail(as_kex_error(done.error()));
-  Botan::BigInt n(modulus.data(), modulus.size());
-  if (n.bits() < kRsaMinimumBits || n.bits() > kRsaMaximumBits) {
-    return runtime::fail(kex_error(fmt::format("ssh-rsa key has a {}-bit modulus, outside [{}, {}] bits", n.bits(),
+  const auto bits = Botan::BigInt(modulus.data(), modulus.size()).bits();
+  if (bits < kRsaMinimumBits || bits > kRsaMaximumBits) {
+    return runtime::fail(kex_error(fmt::format("ssh-rsa key has a {}-bit modulus, outside [{}, {}] bits", bits,
                                                kRsaMinimumBits, kRsaMaximumBits)));
   }
-  return std::make_unique<Botan::RSA_PublicKey>(n, Botan::BigInt(exponent.data(), exponent.size()));
+  // RFC 8332 wants the modulus length; OpenSSH accepts shorter (a leading zero dropped), so do we.
+  const auto verdict = rsa_pkcs1v15_verify(modulus, exponent, algorithm.rsa_hash, signature, data);
+  if (verdict == RsaVerdict::key_unusable) {
+    return runtime::fail(kex_error("ssh-rsa key has an unusable public exponent").with("e", runtime::hex_preview(exponent)));
+  }
+  return verdict == RsaVerdict::valid;
 }
 
-// Botan's form of the signature, from what the signature blob carries.
+// Botan's form of an ssh-ed25519 or ECDSA signature, from what the signature blob carries.
 runtime::Result<std::vector<std::uint8_t>> botan_signature(const HostKeyAlgorithm& algorithm,
                                                            const Botan::Public_Key& key, ConstBytes signature) {
-  switch (algorithm.scheme) {
-    case Scheme::ed25519:
-      if (signature.size() != 64) {
-        return runtime::fail(kex_error(fmt::format("ssh-ed25519 signature is {} bytes, not 64", signature.size())));
-      }
-      return std::vector<std::uint8_t>(signature.begin(), signature.end());
-    case Scheme::ecdsa: {
-      // RFC 5656 section 3.1.2: mpint r, mpint s. Botan wants r || s, each the size of the order.
-      Reader rs(signature, fmt::format("{} signature", algorithm.name));
-      const auto r = rs.mpint();
-      const auto s = rs.mpint();
-      if (auto done = rs.finish(true); !done) return runtime::fail(as_kex_error(done.error()));
-      const auto width = key.message_part_size();
-      if (r.size() > width || s.size() > width) {
-        return runtime::fail(kex_error(fmt::format("{} signature has r or s longer than the group order", algorithm.name)));
-      }
-      std::vector<std::uint8_t> fixed(2 * width, 0);
-      std::copy(r.begin(), r.end(), fixed.begin() + static_cast<std::ptrdiff_t>(width - r.size()));
-      std::copy(s.begin(), s.end(), fixed.end() - static_cast<std::ptrdiff_t>(s.size()));
-      return fixed;
+  if (algorithm.scheme == Scheme::ed25519) {
+    if (signature.size() != 64) {
+      return runtime::fail(kex_error(fmt::format("ssh-ed25519 signature is {} bytes, not 64", signature.size())));
     }
-    case Scheme::rsa:
-      // RFC 8332 wants the modulus length; OpenSSH accepts shorter (a leading zero dropped), so do we.
-      if (signature.size() > (key.key_length() + 7) / 8) {
-        return runtime::fail(kex_error(fmt::format("{} signature is longer than the modulus", algorithm.name)));
-      }
-      return std::vector<std::uint8_t>(signature.begin(), signature.end());
+    return std::vector<std::uint8_t>(signature.begin(), signature.end());
   }
-  return runtime::fail(kex_error("unknown signature scheme"));
+  // RFC 5656 section 3.1.2: mpint r, mpint s. Botan wants r || s, each the size of the order.
+  Reader rs(signature, fmt::format("{} signature", algorithm.name));
+  const auto r = rs.mpint();
+  const auto s = rs.mpint();
+  if (auto done = rs.finish(true); !done) return runtime::fail(as_kex_error(done.error()));
+  const auto width = key.message_part_size();
+  if (r.size() > width || s.size() > width) {
+    return runtime::fail(kex_error(fmt::format("{} signature has r or s longer than the group order", algorithm.name)));
+  }
+  std::vector<std::uint8_t> fixed(2 * width, 0);
+  std::copy(r.begin(), r.end(), fixed.begin() + static_cast<std::ptrdiff_t>(width - r.size()));
+  std::copy(s.begin(), s.end(), fixed.end() - static_cast<std::ptrdiff_t>(s.size()));
+  return fixed;
+}
+
+// Whether an ssh-ed25519 or ECDSA signature verifies; an error when the key or signature is malformed.
+runtime::Result<bool> botan_signature_valid(const HostKeyAlgorithm& algorithm, Reader& blob, ConstBytes signature,
+                                            ConstBytes data) {
+  PublicKey key = algorithm.scheme == Scheme::ed25519 ? ed25519_key(blob) : ecdsa_key(algorithm, blob);
+  if (!key) return runtime::fail(std::move(key.error()));
+  const auto botan_form = botan_signature(algorithm, **key, signature);
+  if (!botan_form) return runtime::fail(botan_form.error());
+  Botan::PK_Verifier verifier(**key, std::string(algorithm.botan_emsa));
+  return verifier.verify_message(data.data(), data.size(), botan_form->data(), botan_form->size());
 }
 
 runtime::Result<void> verify(const HostKeyAlgorithm& algorithm, ConstBytes key_blob, ConstBytes signature_blob,
@@ -151,15 +159,10 @@ runtime::Result<void> verify(const HostKeyAlgorithm& algorithm, ConstBytes key_b
                                                runtime::printable(format, 64), algorithm.name)));
   }
 
-  PublicKey key = algorithm.scheme == Scheme::ed25519 ? ed25519_key(key_reader)
-                  : algorithm.scheme == Scheme::ecdsa ? ecdsa_key(algorithm, key_reader)
-                                                      : rsa_key(key_reader);
-  if (!key) return runtime::fail(std::move(key.error()));
-  const auto botan_form = botan_signature(algorithm, **key, signature);
-  if (!botan_form) return runtime::fail(botan_form.error());
-
-  Botan::PK_Verifier verifier(**key, std::string(algorithm.botan_emsa));
-  if (!verifier.verify_message(data.data(), data.size(), botan_form->data(), botan_form->size())) {
+  const auto valid = algorithm.scheme == Scheme::rsa ? rsa_signature_valid(algorithm, key_reader, signature, data)
+                                                     : botan_signature_valid(algorithm, key_reader, signature, data);
+  if (!valid) return runtime::fail(valid.error());
+  if (!*valid) {
     return runtime::fail(kex_error(fmt::format("{} signature does not verify with the server's host key", algorithm.name)));
   }
   return {};

@@ -19,6 +19,8 @@ struct SignatureAlgorithm {
   // ecdsa only: the curve-id inside the key blob (RFC 5656 section 3.1) and Botan's curve name.
   std::string_view curve_id;
   std::string_view botan_curve;
+  // rsa only: the hash of RSASSA-PKCS1-v1_5, for verification without Botan (rsa_verify.hpp).
+  std::string_view rsa_hash;
 };
 
 // Our preference order, as OpenSSH's; "ssh-rsa" (SHA-1, RFC 4253) is last.

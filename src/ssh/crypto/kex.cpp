@@ -4,7 +4,6 @@
 #include <array>
 #include <stdexcept>
 
-#include <botan/auto_rng.h>
 #include <botan/bigint.h>
 #include <botan/curve25519.h>
 #include <botan/dh.h>
@@ -14,6 +13,7 @@
 #include <botan/hash.h>
 #include <botan/hex.h>
 #include <botan/pubkey.h>
+#include <botan/system_rng.h>
 #include <fmt/format.h>
 
 namespace cr::ssh::crypto {
@@ -95,7 +95,9 @@ class Agreement : public KeyExchange {
   }
 
   const Method& method_;
-  Botan::AutoSeeded_RNG rng_;
+  // The operating system's generator, as everywhere in src/ssh/crypto/: seeding a DRBG of our own
+  // for each exchange cost more than the rest of the exchange's setup.
+  Botan::RandomNumberGenerator& rng_ = Botan::system_rng();
 };
 
 // RFC 8731: X25519 with 32-byte public values.

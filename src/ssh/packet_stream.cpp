@@ -23,17 +23,26 @@ Error transport_error(std::string message) { return Error(Errc::protocol_error, 
 PacketStream::PacketStream(runtime::AsyncStream& stream)
     : stream_(stream), sealer_(crypto::make_sealer("none", "none", {})), opener_(crypto::make_opener("none", "none", {})) {}
 
+void PacketStream::push_received(std::span<const std::uint8_t> bytes) {
+  if (in_.size() < in_end_ + bytes.size()) in_.resize(in_end_ + bytes.size());
+  std::copy(bytes.begin(), bytes.end(), in_.begin() + static_cast<std::ptrdiff_t>(in_end_));
+  in_end_ += bytes.size();
+}
+
 asio::awaitable<Result<void>> PacketStream::fill(std::size_t count) {
-  while (in_.size() - in_start_ < count) {
+  while (in_end_ - in_start_ < count) {
     if (in_start_ > 0) {  // keep the unconsumed bytes at the front so the buffer does not grow
-      in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_start_));
+      std::copy(in_.begin() + static_cast<std::ptrdiff_t>(in_start_), in_.begin() + static_cast<std::ptrdiff_t>(in_end_),
+                in_.begin());
+      in_end_ -= in_start_;
       in_start_ = 0;
     }
-    const std::size_t have = in_.size();
-    in_.resize(have + std::max(kReadChunk, count - have));
-    auto n = co_await stream_.read_some(runtime::Bytes(in_.data() + have, in_.size() - have));
-    in_.resize(have + (n ? *n : 0));
+    // Grown (and zeroed) only when a packet needs more room than it has: not once per read.
+    const std::size_t room = in_end_ + std::max(kReadChunk, count - in_end_);
+    if (in_.size() < room) in_.resize(room);
+    auto n = co_await stream_.read_some(runtime::Bytes(in_.data() + in_end_, in_.size() - in_end_));
     if (!n) co_return runtime::fail(std::move(n.error()));
+    in_end_ += *n;
     bytes_received_ += *n;
   }
   co_return Result<void>{};

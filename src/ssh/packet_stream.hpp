@@ -21,7 +21,7 @@ class PacketStream {
   explicit PacketStream(runtime::AsyncStream& stream);
 
   // Bytes that arrived behind the server's version line: the start of its first packet.
-  void push_received(std::span<const std::uint8_t> bytes) { in_.insert(in_.end(), bytes.begin(), bytes.end()); }
+  void push_received(std::span<const std::uint8_t> bytes);
 
   // The next packet's payload (message number first). Errors are Layer::transport.
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_packet();
@@ -49,8 +49,9 @@ class PacketStream {
   runtime::AsyncStream& stream_;
   std::unique_ptr<crypto::PacketSealer> sealer_;
   std::unique_ptr<crypto::PacketOpener> opener_;
-  std::vector<std::uint8_t> in_;      // received, not yet consumed: in_[in_start_, end)
+  std::vector<std::uint8_t> in_;      // received, not yet consumed: in_[in_start_, in_end_)
   std::size_t in_start_ = 0;
+  std::size_t in_end_ = 0;
   std::vector<std::uint8_t> out_;     // reused for each packet written
   std::uint32_t send_sequence_ = 0;
   std::uint32_t receive_sequence_ = 0;

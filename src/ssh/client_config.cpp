@@ -57,6 +57,23 @@ runtime::Result<StrictHostKeyChecking> strict_host_key_checking(const SshConfig&
                                    fmt::format("StrictHostKeyChecking takes yes, accept-new, no or ask, not '{}'", value)));
 }
 
+// As OpenSSH does when HostKeyAlgorithms is not set (order_hostkeyalgs): the algorithms whose key
+// type known_hosts already has for this host go first, in their own order. Otherwise a server with
+// an ed25519 key and the RSA key a user once accepted would show the ed25519 one, which
+// StrictHostKeyChecking yes refuses as unknown. Files that cannot be read change nothing here:
+// the verifier reports them at the key exchange.
+void prefer_known_key_types(NameList& host_key_algorithms, const KnownHostsOptions& known, const std::string& host,
+                            std::uint16_t port) {
+  std::vector<fs::path> files = known.user_files;
+  files.insert(files.end(), known.global_files.begin(), known.global_files.end());
+  const auto loaded = load_known_hosts(files);
+  if (!loaded) return;
+  const auto types = known_key_types(*loaded, host, port);
+  std::stable_partition(host_key_algorithms.begin(), host_key_algorithms.end(), [&](const std::string& algorithm) {
+    return std::ranges::find(types, crypto::key_type_for(algorithm)) != types.end();
+  });
+}
+
 runtime::Result<void> edit_algorithms(const SshConfig& config, AlgorithmPreferences& preferences) {
   std::vector<std::string> host_keys = crypto::supported_host_key_algorithms();
   host_keys.push_back("ssh-rsa");  // SHA-1: only when a user names it
@@ -264,8 +281,9 @@ runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Desti
   if (!hash) return runtime::fail(std::move(hash.error()));
   known.hash_new_entries = hash->value_or(false);
   known.log = log.child("known_hosts");
-  transport.verify_host_key =
-      known_hosts_verifier(config.text("HostKeyAlias").value_or(plan.hostname), plan.port, std::move(known));
+  const auto known_name = config.text("HostKeyAlias").value_or(plan.hostname);
+  if (!config.text("HostKeyAlgorithms")) prefer_known_key_types(transport.algorithms.host_key, known, known_name, plan.port);
+  transport.verify_host_key = known_hosts_verifier(known_name, plan.port, std::move(known));
 
   auto& auth = plan.options.auth;
   auth.user = plan.user;

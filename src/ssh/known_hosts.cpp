@@ -457,6 +457,16 @@ HostKeyLookup lookup_host_key(const KnownHosts& known, std::string_view host, st
   return other_types;
 }
 
+std::vector<std::string> known_key_types(const KnownHosts& known, std::string_view host, std::uint16_t port) {
+  const auto name = known_hosts_name(host, port);
+  std::vector<std::string> types;
+  for (const auto& line : known.lines) {
+    if (line.marker != KnownHostMarker::none || !line.matches_host(name)) continue;
+    if (std::ranges::find(types, line.key_type) == types.end()) types.push_back(line.key_type);
+  }
+  return types;
+}
+
 namespace {
 
 std::string known_hosts_line(std::string_view host, std::uint16_t port, std::string_view key_type,

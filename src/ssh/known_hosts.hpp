@@ -83,6 +83,10 @@ struct HostKeyLookup {
 HostKeyLookup lookup_host_key(const KnownHosts& known, std::string_view host, std::uint16_t port,
                               std::string_view key_type, std::span<const std::uint8_t> key_blob);
 
+// The key types of the host's plain key lines (not @revoked, not @cert-authority), each once, in
+// file order.
+std::vector<std::string> known_key_types(const KnownHosts& known, std::string_view host, std::uint16_t port);
+
 // Adds `name keytype base64-key` to `file` by writing the whole new file beside it, fsyncing and
 // renaming it over the old one, so a reader sees the old file or the new one. The mode is kept
 // (0600 for a new file; a missing parent directory is created 0700). Writers in this library take

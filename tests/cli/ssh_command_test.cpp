@@ -24,10 +24,10 @@ struct Setup {
   std::filesystem::path config = dir.path() / "ssh_config";
   std::filesystem::path known_hosts = dir.path() / "known_hosts";
 
-  explicit Setup(const std::string& strict = "accept-new") {
+  explicit Setup(const std::string& strict = "accept-new", const std::vector<std::string>& host_keys = {"ed25519"}) {
     const auto key = dir.path() / "id_ed25519";
     REQUIRE(test::run_command(fmt::format("ssh-keygen -q -t ed25519 -N '' -f {}", key.string())) == 0);
-    sshd = std::make_unique<test::Sshd>("PasswordAuthentication no\nKbdInteractiveAuthentication no\n");
+    sshd = std::make_unique<test::Sshd>("PasswordAuthentication no\nKbdInteractiveAuthentication no\n", host_keys);
     std::filesystem::copy_file(key.string() + ".pub", sshd->authorized_keys());
     test::write_text(config, fmt::format("Host box\n"
                                          "  ProxyCommand {}\n"
@@ -92,6 +92,18 @@ TEST_CASE("ssh: an unknown host key under StrictHostKeyChecking yes is refused w
   CHECK(ran.status == 255);
   CHECK_THAT(ran.err, Catch::Contains("no ssh-ed25519 host key is known for box"));
   CHECK_THAT(ran.err, Catch::Contains("SHA256:"));
+}
+
+TEST_CASE("ssh: the known key of a host with several is the one asked for, as OpenSSH does", "[cli][sshd]") {
+  // The server has ed25519 and RSA keys; the user accepted the RSA one long ago. Leading with
+  // ed25519 (our default) would get a key StrictHostKeyChecking yes refuses as unknown.
+  Setup setup("yes", {"ed25519", "rsa:2048"});
+  const auto rsa_public = test::read_text(setup.sshd->host_key_files().at(1).string() + ".pub");
+  test::write_text(setup.known_hosts, "box " + rsa_public);
+  const auto ran = run_cli({"ssh", "-F", setup.config.string(), "box", "echo", "known"});
+  INFO(ran.err);
+  CHECK(ran.status == 0);
+  CHECK(ran.out == "known\n");
 }
 
 TEST_CASE("ssh: -o beats the file: with only password allowed, sshd refuses and the line says auth", "[cli][sshd]") {

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "ssh/client_config.hpp"
+#include "support/files.hpp"
 
 using namespace cr;
 namespace fs = std::filesystem;
@@ -152,4 +153,35 @@ TEST_CASE("values ssh would refuse are errors naming where they came from", "[co
   CHECK_THAT(error_for("SetEnv =x\n"), Catch::Contains("SetEnv takes NAME=VALUE"));
   CHECK_THAT(error_for("LogLevel LOUD\n"), Catch::Contains("unknown LogLevel 'LOUD'"));
   CHECK_THAT(error_for("IdentityFile ~bob/.ssh/id\n"), Catch::Contains("'~user' paths are not supported"));
+}
+
+TEST_CASE("without HostKeyAlgorithms, the key types known_hosts has for the host go first", "[config]") {
+  test::TemporaryDirectory dir{"client_config_known"};
+  const auto known = dir.path() / "known_hosts";
+  // Blobs need only their type name here: planning reads the types, the verifier the keys.
+  const std::string rsa = "AAAAB3NzaC1yc2EAAAADAQABAAAAAgDA";
+  const std::string ecdsa = "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBERERERERERERERERERERERERERERERERERER"
+                            "ERERERERERERERERERERERERERERERERERERERERERERERERERERE=";
+  const auto host_keys_for = [&](const std::string& known_text, const std::string& extra = "") {
+    test::write_text(known, known_text);
+    const auto planned = plan_for("box", "UserKnownHostsFile " + known.string() + "\n" + extra);
+    REQUIRE(planned.plan);
+    return planned.plan->options.transport.algorithms.host_key;
+  };
+  const auto defaults = ssh::AlgorithmPreferences::defaults().host_key;
+
+  CHECK(host_keys_for("box ssh-rsa " + rsa + "\n") ==
+        ssh::NameList{"rsa-sha2-512", "rsa-sha2-256", "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+                      "ecdsa-sha2-nistp521"});
+  CHECK(host_keys_for("other ecdsa-sha2-nistp256 " + ecdsa + "\nbox,b2 ssh-rsa " + rsa + "\nbox ecdsa-sha2-nistp256 " +
+                      ecdsa + "\n") ==
+        ssh::NameList{"ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256", "ssh-ed25519", "ecdsa-sha2-nistp384",
+                      "ecdsa-sha2-nistp521"});
+  // Another host's keys, a revoked key and a CA change nothing; nor does a known_hosts the user
+  // overrode with HostKeyAlgorithms.
+  CHECK(host_keys_for("other ssh-rsa " + rsa + "\n@revoked box ssh-rsa " + rsa + "\n@cert-authority box ssh-rsa " + rsa +
+                      "\n") == defaults);
+  CHECK(host_keys_for("box ssh-rsa " + rsa + "\n", "HostKeyAlgorithms ssh-ed25519,rsa-sha2-256\n") ==
+        ssh::NameList{"ssh-ed25519", "rsa-sha2-256"});
+  CHECK(host_keys_for("alias ssh-rsa " + rsa + "\n", "HostKeyAlias alias\n").front() == "rsa-sha2-512");
 }

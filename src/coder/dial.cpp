@@ -1,18 +1,18 @@
 #include "coder/dial.hpp"
 
-#include <map>
-#include <mutex>
 #include <optional>
 #include <system_error>
 
 #include <fmt/format.h>
 
+#include "coder/first_choices.hpp"
 #include "proxy/agent_socket.hpp"
 #include "proxy/proxy_command.hpp"
 #include "proxy/tcp_stream.hpp"
 #include "runtime/deadline.hpp"
 #include "ssh/agent.hpp"
 #include "ssh/client.hpp"
+#include "ssh/crypto/host_key.hpp"
 
 namespace cr::coder {
 namespace {
@@ -76,33 +76,6 @@ asio::awaitable<std::vector<ssh::Identity>> gather_identities(const ssh::ClientP
   co_return identities;
 }
 
-// What each destination's server listed first, for first_kex_packet_follows on the next dial to
-// it in this process (the pool redials through here). The host key algorithm is kept only when it
-// is the one that was agreed and verified: leading with another could trade a key known_hosts
-// knows for one it does not. In memory only: a CLI process dials once, and a file that every
-// connection rewrites would cost more than the round trip it saves on a first dial.
-class FirstChoices {
- public:
-  static FirstChoices& process() {
-    static FirstChoices choices;
-    return choices;
-  }
-  std::optional<ssh::ServerFirstChoice> find(const std::string& destination) const {
-    const std::lock_guard lock(mutex_);
-    const auto found = choices_.find(destination);
-    if (found == choices_.end()) return std::nullopt;
-    return found->second;
-  }
-  void remember(const std::string& destination, ssh::ServerFirstChoice choice) {
-    const std::lock_guard lock(mutex_);
-    choices_[destination] = std::move(choice);
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::map<std::string, ssh::ServerFirstChoice> choices_;
-};
-
 std::string destination_key(const ssh::ClientPlan& plan) {
   return fmt::format("{}:{} {}", plan.hostname, plan.port, plan.proxy_command.value_or(""));
 }
@@ -115,7 +88,7 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(s
   plan.options.auth.identities = std::move(identities);
   const auto destination = destination_key(plan);
   auto& transport = plan.options.transport;
-  if (const auto remembered = FirstChoices::process().find(destination)) {
+  if (const auto remembered = recall_first_choice(destination, options.remembered_choices, options.log)) {
     // A guess that cannot be right would only cost a key pair and a packet.
     transport.guess_kex = ssh::lead_with(transport.algorithms, *remembered) && transport.guess_kex;
   }
@@ -126,8 +99,12 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(s
   auto connected = co_await ssh::connect(std::move(stream_to_server), std::move(client_options));
   if (connected && *seen) {
     auto choice = std::move(**seen);
-    if (choice.host_key != (*connected)->transport().algorithms().host_key) choice.host_key.clear();
-    FirstChoices::process().remember(destination, std::move(choice));
+    // The server's first host key algorithm is led with next time only when it names the key that
+    // was agreed and verified (rsa-sha2-256 for an agreed rsa-sha2-512 is the same key): another
+    // could trade a key known_hosts knows for one it does not.
+    const auto& agreed = (*connected)->transport().algorithms().host_key;
+    if (ssh::crypto::key_type_for(choice.host_key) != ssh::crypto::key_type_for(agreed)) choice.host_key.clear();
+    remember_first_choice(destination, choice, options.remembered_choices, options.log);
   }
   co_return connected;
 }

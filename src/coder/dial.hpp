@@ -4,7 +4,9 @@
 // in ssh's order), then the handshake and authentication, within ConnectTimeout. The connection
 // owns the stream: a ProxyCommand's process lives as long as the connection.
 
+#include <filesystem>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string_view>
 
@@ -20,6 +22,9 @@ struct DialOptions {
   // Each chunk the ProxyCommand writes to stderr (ssh lets it reach the terminal); it is kept for
   // errors either way.
   std::function<void(std::string_view)> on_proxy_stderr;
+  // Where each server's first choices are remembered across processes (first_choices.hpp); in
+  // this process only when unset.
+  std::optional<std::filesystem::path> remembered_choices;
   runtime::Logger log;
 };
 

@@ -50,6 +50,12 @@ std::optional<std::filesystem::path> home_directory() {
   return std::nullopt;
 }
 
+std::optional<std::filesystem::path> cache_directory() {
+  if (auto local = environment_variable(L"LOCALAPPDATA"); local && !local->empty()) return utf8_to_path(*local);
+  if (auto home = home_directory()) return *home / "AppData" / "Local";
+  return std::nullopt;
+}
+
 std::string path_to_utf8(const std::filesystem::path& path) { return narrow(path.native()); }
 std::filesystem::path utf8_to_path(std::string_view text) { return std::filesystem::path(widen(text)); }
 
@@ -63,6 +69,12 @@ std::optional<std::filesystem::path> home_directory() {
   if (getpwuid_r(getuid(), &entry, buffer.data(), buffer.size(), &found) == 0 && found && found->pw_dir) {
     return std::filesystem::path(found->pw_dir);
   }
+  return std::nullopt;
+}
+
+std::optional<std::filesystem::path> cache_directory() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/') return std::filesystem::path(xdg);
+  if (auto home = home_directory()) return *home / ".cache";
   return std::nullopt;
 }
 

@@ -14,6 +14,10 @@ namespace cr::runtime {
 // %HOMEDRIVE%%HOMEPATH%. (OpenSSH for Windows uses the profile folder too, not %HOME%.)
 std::optional<std::filesystem::path> home_directory();
 
+// Where a program keeps files it can rebuild: POSIX $XDG_CACHE_HOME (when absolute), else
+// ~/.cache; Windows %LOCALAPPDATA%, else the profile's AppData\Local.
+std::optional<std::filesystem::path> cache_directory();
+
 std::string path_to_utf8(const std::filesystem::path& path);
 std::filesystem::path utf8_to_path(std::string_view text);
 

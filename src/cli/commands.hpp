@@ -1,6 +1,9 @@
 #pragma once
 // The executable's subcommands. Each returns the process exit code.
 
+#include <filesystem>
+#include <optional>
+
 #include <CLI/CLI.hpp>
 #include <asio/awaitable.hpp>
 
@@ -15,6 +18,10 @@ struct GlobalOptions {
   int verbosity = 0;  // -v, -vv, -vvv
   runtime::Logger logger() const;
 };
+
+// Where the executable remembers each server's first key exchange choices between runs, so that
+// the next run's guess is right (coder::DialOptions::remembered_choices): in the user's cache.
+std::optional<std::filesystem::path> remembered_choices_file();
 
 // Runs a command's coroutine on an io_context of its own to the end: its result is the exit code.
 int run_to_exit_code(asio::awaitable<int> command);

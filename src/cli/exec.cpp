@@ -153,6 +153,7 @@ asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
   if (!plan) co_return report.failure(plan.error(), kExitCoderFailed, log);
   coder::DialOptions dial_options;
   dial_options.log = log;
+  dial_options.remembered_choices = remembered_choices_file();
   auto connected = co_await coder::dial(std::move(*plan), std::move(dial_options));
   if (!connected) co_return report.failure(connected.error(), exit_code_for(connected.error(), kExitConnectionFailed), log);
   auto connection = std::move(*connected);

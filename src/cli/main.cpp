@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "runtime/paths.hpp"
 
 #ifdef _WIN32
 #include <windows.h>
@@ -43,6 +44,12 @@ int run_to_exit_code(asio::awaitable<int> command) {
   });
   io.run();
   return exit_code;
+}
+
+std::optional<std::filesystem::path> remembered_choices_file() {
+  const auto cache = runtime::cache_directory();
+  if (!cache) return std::nullopt;
+  return *cache / "coder-runtime" / "server-first-choices";
 }
 
 runtime::Logger GlobalOptions::logger() const {

@@ -219,6 +219,7 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
 
   coder::DialOptions dial_options;
   dial_options.log = log;
+  dial_options.remembered_choices = remembered_choices_file();
   dial_options.on_proxy_stderr = [](std::string_view chunk) { write_stderr(chunk); };
   if (!plan->batch_mode) {
     dial_options.identity_files.passphrase = [](const std::string& path, int) {

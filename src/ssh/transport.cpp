@@ -211,6 +211,7 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
   if (exchange) {
     const bool right = guessed_right(*client, *server);
     if (completed_kex_ == 0) first_guess_ = right ? Guess::right : Guess::wrong;
+    if (right) options_.log.debug("kex guess {} / {} was right", client->kex[0], client->host_key[0]);
     if (!right) {
       options_.log.debug("kex guess {} / {} was wrong: the server prefers {} / {}", client->kex[0], client->host_key[0],
                          server->kex.empty() ? "" : server->kex[0], server->host_key.empty() ? "" : server->host_key[0]);

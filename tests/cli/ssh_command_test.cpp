@@ -75,6 +75,27 @@ TEST_CASE("ssh: the Go server (the Coder agent's library) with none auth", "[cli
   CHECK(ran.out == "agent");
 }
 
+TEST_CASE("ssh: a server's first choices are remembered between runs, so the next run's kex guess is right",
+          "[cli][go]") {
+  Setup setup;
+  test::TemporaryDirectory cache{"first_choices_cache"};
+  ::setenv("XDG_CACHE_HOME", cache.path().c_str(), 1);
+  const auto first = run_cli({"ssh", "-vv", "-F", setup.config.string(), "go", "true"});
+  const auto second = run_cli({"ssh", "-vv", "-F", setup.config.string(), "go", "true"});
+  ::unsetenv("XDG_CACHE_HOME");
+  INFO(first.err);
+  INFO(second.err);
+  CHECK(first.status == 0);
+  CHECK(second.status == 0);
+  // Our defaults lead with ssh-ed25519; the Go server has an RSA key and lists rsa-sha2-256 first.
+  CHECK_THAT(first.err, Catch::Contains("kex guess curve25519-sha256 / ssh-ed25519 was wrong"));
+  CHECK_THAT(second.err, Catch::Contains("kex guess curve25519-sha256 / rsa-sha2-256 was right"));
+  const auto remembered = test::read_text(cache.path() / "coder-runtime" / "server-first-choices");
+  CHECK(std::count(remembered.begin(), remembered.end(), '\n') == 1);
+  CHECK_THAT(remembered, Catch::EndsWith(" curve25519-sha256 rsa-sha2-256\n"));
+  CHECK_THAT(remembered, !Catch::Contains("go_sshd"));  // the destination is hashed
+}
+
 TEST_CASE("ssh: a ProxyCommand that fails is 255 and one line with its status and stderr", "[cli]") {
   Setup setup;
   const auto ran = run_cli({"ssh", "-F", setup.config.string(), "broken", "true"});

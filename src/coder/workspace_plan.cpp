@@ -34,7 +34,9 @@ runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, c
   set("serveraliveinterval", "5");
   set("serveralivecountmax", "2");
   // The agent's host key is RSA and it lists rsa-sha2-256 first: leading with it makes the first
-  // dial's first_kex_packet_follows guess right (Go lists curve25519-sha256 first, as we do).
+  // dial's first_kex_packet_follows guess right where x/crypto lists curve25519-sha256 first, as
+  // we do (Debian's 0.4.0). Newer agents list mlkem768x25519-sha256 first, which Botan 2 cannot
+  // do: there the guess is wrong, and once dial has remembered that, it no longer guesses.
   set("hostkeyalgorithms", "^rsa-sha2-256");
   if (!options.user.empty()) set("user", options.user);
   if (options.connect_timeout) set("connecttimeout", std::to_string(options.connect_timeout->count()));

@@ -9,7 +9,7 @@
 //   is asked, so nothing can prompt for a passphrase. Since none succeeds, the first session
 //   channel is opened behind it, and a spare session channel is kept open for the next command.
 // - Host key algorithms lead with rsa-sha2-256, the agent's first, so the key exchange's guessed
-//   first packet is right.
+//   first packet is right (where the agent's first kex is one we implement: see the .cpp).
 // - Keepalive every 5 s, 2 missed = dead (the desktop app's ServerAliveInterval/CountMax).
 // - Host keys: StrictHostKeyChecking no, known hosts /dev/null: the CLI's tunnel is authenticated,
 //   and the agent's key may change with every build.

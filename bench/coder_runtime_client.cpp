@@ -1,13 +1,17 @@
 // The coder-runtime library peer of the benchmark suite (bench/run): the same work as
 // bench/libssh_client.c and bench/ssh2_client.js, printing one JSON line.
 //
-//   coder_runtime_client (--host H --port P | --proxy COMMAND) [--user U] [--key FILE] [--cipher NAME] MODE ...
+//   coder_runtime_client (--host H --port P | --proxy COMMAND) [--user U] [--key FILE] [--cipher NAME]
+//                        [--profile coder] MODE ...
 //
 // Modes as in bench/libssh_client.c: cold COUNT, warm COUNT, concurrent N ROUNDS, stream BYTES,
 // idle N. The options become ssh_config lines and each connection is dialled the way the
 // executable dials one (coder::dial: the stream, the identities, the handshake), so what is
-// measured is the library as the CLI and the pool use it. The host key is not checked: the
-// servers are the benchmark's own.
+// measured is the library as the CLI and the pool use it. With --profile coder the plan is the
+// Coder workspace profile (coder::workspace_plan: none auth with the session opened behind it,
+// the agent's host key algorithm first, a spare session channel), its ProxyCommand replaced by
+// the benchmark's route: what `coder-runtime exec` does once the workspace is up. The host key is
+// not checked: the servers are the benchmark's own.
 
 #include <sys/resource.h>
 
@@ -27,6 +31,7 @@
 #include <fmt/ranges.h>
 
 #include "coder/dial.hpp"
+#include "coder/workspace_plan.hpp"
 #include "runtime/event.hpp"
 #include "ssh/client_config.hpp"
 #include "ssh/config.hpp"
@@ -70,9 +75,23 @@ int count_arg(const std::vector<std::string>& words, std::size_t index) {
   return value;
 }
 
+// The Coder workspace profile, reaching the server the way `route` (the command line's plan) does.
+ssh::ClientPlan coder_profile_plan(const ssh::ClientPlan& route) {
+  coder::WorkspacePlanOptions options;
+  options.coder = "/usr/bin/coder";  // only quoted into the ProxyCommand, which is replaced below
+  auto plan = coder::workspace_plan(coder::WorkspaceRef{"", "bench"}, options);
+  if (!plan) die(plan.error().summary());
+  plan->hostname = route.hostname;
+  plan->port = route.port;
+  plan->proxy_command = route.proxy_command;
+  plan->options.transport.algorithms.ciphers = route.options.transport.algorithms.ciphers;
+  return std::move(*plan);
+}
+
 // The command line's options as the ssh_config a user would write for the same server.
 ssh::ClientPlan plan_for(int argc, char** argv, int& next) {
   std::string user = std::getenv("USER") ? std::getenv("USER") : "root";
+  bool coder_profile = false;
   ssh::ConfigInput input;
   input.command_line = {"StrictHostKeyChecking no", "UserKnownHostsFile /dev/null", "BatchMode yes",
                         "IdentitiesOnly yes", "IdentityAgent none", "LogLevel ERROR"};
@@ -85,7 +104,8 @@ ssh::ClientPlan plan_for(int argc, char** argv, int& next) {
     else if (name == "--user") user = value;
     else if (name == "--key") input.command_line.push_back("IdentityFile " + value);
     else if (name == "--cipher") input.command_line.push_back("Ciphers " + value);
-    else die(fmt::format("unknown option {}", name));
+    else if (name == "--profile" && value == "coder") coder_profile = true;
+    else die(fmt::format("unknown option {} {}", name, value));
   }
   ssh::ConfigContext context;
   context.host = "bench";
@@ -95,6 +115,7 @@ ssh::ClientPlan plan_for(int argc, char** argv, int& next) {
   if (!config) die(config.error().summary());
   auto plan = ssh::plan_connection(*config, ssh::Destination{user, "bench", std::nullopt});
   if (!plan) die(plan.error().summary());
+  if (coder_profile) return coder_profile_plan(*plan);
   return std::move(*plan);
 }
 

@@ -32,6 +32,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 OURS = "coder-runtime"
+CODER_PROFILE = "coder-runtime, Coder profile"
 CIPHER = "chacha20-poly1305@openssh.com"  # every client's default but ssh2's (aes128-gcm)
 # The libraries' default; ssh's with sshd would be sntrup761x25519-sha512@openssh.com, which costs it
 # some 60 ms of CPU per connection and which no other client here implements.
@@ -134,15 +135,24 @@ class Server:
 
 class Peer:
     """A client. `process` builds the argv of one process-per-command run (connect, auth, exec
-    `true`); `harness` the argv prefix of its bench harness (None for OpenSSH, which has none)."""
+    `true`); `harness` the argv prefix of its bench harness (None for OpenSSH, which has none).
+    `servers` and `measurements`, when given, are the only ones it takes part in."""
 
-    def __init__(self, name, process, harness):
+    def __init__(self, name, process, harness, servers=None, measurements=None):
         self.name, self.process, self.harness = name, process, harness
+        self.servers, self.measurements = servers, measurements
+
+    def takes_part(self, measurement, server):
+        return ((self.servers is None or server.key in self.servers) and
+                (self.measurements is None or measurement in self.measurements))
 
 
 class Suite:
     def __init__(self, args, work, log):
         self.args, self.work = args, work
+        # coder-runtime remembers servers' first choices in the user's cache: the run keeps its own,
+        # and starts without one.
+        os.environ["XDG_CACHE_HOME"] = str(work / "cache")
         self.quick = args.quick
         self.delay = args.delay_ms
         self.concurrent_n = 16
@@ -192,6 +202,8 @@ class Suite:
         ssh2 = ["node", str(BENCH / "ssh2_client.js")]
         ours_library = [str(build / "bench" / "coder_runtime_client")]
 
+        coder_profile = ours_library + ["--profile", "coder"]
+
         def harness_process(prefix):
             return lambda server, route: prefix + self.harness_target(server, route) + ["cold", "1"]
 
@@ -200,6 +212,9 @@ class Suite:
             Peer("OpenSSH ssh", lambda server, route: self.ssh + [server.alias(route), "true"], None),
             Peer("libssh", harness_process(libssh), libssh),
             Peer("Node ssh2", harness_process(ssh2), ssh2),
+            # What `coder-runtime exec` does once the workspace is up: the Go server is the agent.
+            Peer(CODER_PROFILE, harness_process(coder_profile), coder_profile, servers={"go"},
+                 measurements={"cold", "library-cold", "round-trips", "warm", "warm-round-trips"}),
         ]
 
     def harness_target(self, server, route, cipher=CIPHER):
@@ -212,6 +227,8 @@ class Suite:
 
     def attempt(self, measurement, server, peer, body):
         """Runs one sample; a failing client is reported and left out of the rest of the measurement."""
+        if not peer.takes_part(measurement, server):
+            return
         if (measurement, server.name, peer.name) in {f[:3] for f in self.failures}:
             return
         try:
@@ -257,15 +274,18 @@ class Suite:
                     self.attempt("cold", server, peer, sample)
 
     def library_cold(self):
-        """Connect + auth + exec + disconnect inside a running process (what a long-lived app pays)."""
+        """Connect + auth + exec + disconnect inside a running process (what a long-lived app pays):
+        wall through a ProxyCommand, and the client's CPU over TCP (where no proxy process is
+        started for each connection, so the CPU is the handshake's and the exec's alone)."""
         rounds, per_round = (3, 5) if self.quick else (5, 10)
         for server in self.servers:
             for iteration in range(rounds):
                 for peer in rotated([p for p in self.peers if p.harness], iteration):
                     def sample():
-                        done = self.harness(peer, server, "cold", per_round)
-                        self.record("library-cold", server, peer, wall_ms=[t / 1000 for t in done["wall_us"]],
-                                    cpu_ms=done["cpu_us"] / 1000 / per_round)
+                        piped = self.harness(peer, server, "cold", per_round)
+                        direct = self.harness(peer, server, "cold", per_round, route=TCP)
+                        self.record("library-cold", server, peer, wall_ms=[t / 1000 for t in piped["wall_us"]],
+                                    cpu_ms=direct["cpu_us"] / 1000 / per_round)
                     self.attempt("library-cold", server, peer, sample)
 
     def round_trips(self):
@@ -533,6 +553,7 @@ def summary_table(suite):
     columns = [("cold exec, ProxyCommand (ms)", "cold", "wall_ms", 0),
                ("client CPU per cold exec (ms)", "cold", "cpu_ms", 1),
                ("in-process cold exec (ms)", "library-cold", "wall_ms", 1),
+               ("client CPU per in-process cold exec (ms)", "library-cold", "cpu_ms", 2),
                ("round trips, cold exec", "round-trips", None, 1),
                ("warm exec (ms)", "warm", "wall_ms", 1),
                (f"{suite.concurrent_n} concurrent execs (ms)", "concurrent", "wall_ms", 0),
@@ -546,6 +567,8 @@ def summary_table(suite):
              "| --- | --- |" + " ---: |" * len(columns)]
     for server in suite.servers:
         for peer in suite.peers:
+            if peer.servers is not None and server.key not in peer.servers:
+                continue
             cells = []
             for _, measurement, key, digits in columns:
                 row = suite.results[measurement].get(server.name, {}).get(peer.name)
@@ -639,8 +662,10 @@ def report(suite, command, started, load_before, elapsed):
         spread_table(
             suite, "library-cold", "wall_ms", "(ms)",
             "## Cold connect + auth + exec `true` + disconnect inside a running process\n\nWhat a long-lived "
-            "program pays per new connection (coder-runtime: the library, dialled as the executable dials).",
-            extra=[("client CPU per connection (ms)", "cpu_ms", 2, True)]),
+            "program pays per new connection (coder-runtime: the library, dialled as the executable dials), "
+            "through a ProxyCommand; the client's CPU per connection (user + system) over loopback TCP, where "
+            "no proxy process is started for each connection.",
+            extra=[("client CPU per connection, TCP (ms)", "cpu_ms", 2, True)]),
         round_trip_table(
             suite, "round-trips",
             f"## Network round trips of a cold connect + exec\n\nThrough bench/delay_relay.py as ProxyCommand: "

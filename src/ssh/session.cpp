@@ -162,7 +162,10 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::string co
     co_return co_await session.close_stdin();
   };
   // Fed (or refused: a command that exits without reading its stdin closes the channel for
-  // writing, which is no error), stdin waits for the session's end to cancel it.
+  // writing, which is no error), stdin waits for the session's end to cancel it. That cancellation
+  // often finds the EOF still in line behind other channels' messages (Event::wait reports it then);
+  // one that comes while nothing waits is ended by Asio's default throw_if_cancelled, which this
+  // operand keeps, at the idle wait.
   auto feed_then_idle = [&]() -> asio::awaitable<Result<void>> {
     auto fed = co_await feed_stdin();
     if (!fed && fed.error().code != Errc::stream_closed) co_return fed;
@@ -198,11 +201,11 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::string co
     co_return co_await session.wait();
   };
   using namespace asio::experimental::awaitable_operators;
-  auto began = co_await answered();
-  if (!began) co_return runtime::fail(std::move(began.error()));
-  auto ended = co_await (drain_and_wait() || feed_then_idle());
+  // Stdin does not wait for exec's answer; the answer, the output and the exit come together.
+  auto ended = co_await ((answered() && drain_and_wait()) || feed_then_idle());
   if (ended.index() == 1) co_return runtime::fail(std::move(std::get<1>(ended).error()));
-  auto exit = std::get<0>(std::move(ended));
+  auto [began, exit] = std::get<0>(std::move(ended));
+  if (!began) co_return runtime::fail(std::move(began.error()));
   if (!exit) co_return runtime::fail(std::move(exit.error()));
   static_cast<SessionExit&>(result) = *exit;
   co_return result;

@@ -129,9 +129,9 @@ struct ExecResult : SessionExit {
 };
 
 // Runs `command` on a fresh session: env and pty, exec, stdin fed while stdout and stderr drain,
-// then the exit. Feeding stops when the session ends, whether or not stdin has. Stdin waits for
-// exec's answer (the output and exit status do not): sent before it, 50 concurrent execs against
-// Go's x/crypto/ssh hung about one run in three. A refused exec closes the channel and is the error.
+// then the exit. Feeding stops when the session ends, whether or not stdin has. Stdin does not
+// wait for exec's answer, so a command costs one round trip; a refused exec closes the channel and
+// is the error.
 asio::awaitable<runtime::Result<ExecResult>> run_command(Session& session, std::string command, ExecOptions options);
 
 }  // namespace cr::ssh

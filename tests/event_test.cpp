@@ -1,0 +1,96 @@
+// Event and AsyncMutex under cancellation. A cancellation and a notify can land in the same turn of
+// the executor (a writer unlocks while the waiter behind it is cancelled); the waiter must still see
+// the cancellation. Each test runs the io_context with a deadline: a hang fails, it does not block.
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/async_mutex.hpp"
+#include "runtime/event.hpp"
+
+using namespace cr::runtime;
+using namespace std::chrono_literals;
+
+namespace {
+asio::awaitable<bool> wait_once(Event& event) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  co_return co_await event.wait();
+}
+
+asio::awaitable<void> hold(AsyncMutex& mutex, bool& held) {
+  held = co_await mutex.lock();
+}
+
+// Runs with Asio's default throw_if_cancelled(true), as each branch of asio's awaitable operators
+// does (they co_spawn their operands).
+asio::awaitable<void> take_turn(AsyncMutex& mutex, std::vector<std::string>& log, std::string name) {
+  const bool locked = co_await mutex.lock();
+  log.push_back(name + (locked ? " locked" : " gave up"));
+  if (locked) mutex.unlock();
+}
+}  // namespace
+
+TEST_CASE("an Event waiter cancelled in the same turn as a notify sees the cancellation", "[event]") {
+  asio::io_context io;
+  Event event(io.get_executor());
+  asio::cancellation_signal cancel;
+  std::optional<bool> woken;
+  asio::co_spawn(io, wait_once(event), asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, bool w) {
+                   woken = w;
+                 }));
+  io.poll();
+  REQUIRE_FALSE(woken);
+  cancel.emit(asio::cancellation_type::terminal);
+  event.notify();
+  io.restart();
+  io.run_for(5s);
+  REQUIRE(woken);
+  CHECK_FALSE(*woken);
+}
+
+TEST_CASE("an Event waiter notified without a cancellation is woken", "[event]") {
+  asio::io_context io;
+  Event event(io.get_executor());
+  std::optional<bool> woken;
+  asio::co_spawn(io, wait_once(event), [&](std::exception_ptr, bool w) { woken = w; });
+  io.poll();
+  event.notify();
+  io.restart();
+  io.run_for(5s);
+  REQUIRE(woken);
+  CHECK(*woken);
+}
+
+// The hang of 50 concurrent execs on one connection: a channel's EOF waiting in line for the
+// transport was cancelled as the line moved; it threw out of lock() holding its ticket, and every
+// later message on the connection waited for that ticket's turn.
+TEST_CASE("an AsyncMutex waiter cancelled as the line moves gives up its turn", "[event]") {
+  asio::io_context io;
+  AsyncMutex mutex(io.get_executor());
+  bool held = false;
+  asio::co_spawn(io, hold(mutex, held), asio::detached);
+  io.poll();
+  REQUIRE(held);
+  std::vector<std::string> log;
+  asio::cancellation_signal cancel;
+  bool threw = false;
+  asio::co_spawn(io, take_turn(mutex, log, "first"), asio::detached);
+  asio::co_spawn(io, take_turn(mutex, log, "cancelled"),
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) { threw = e != nullptr; }));
+  asio::co_spawn(io, take_turn(mutex, log, "last"), asio::detached);
+  io.restart();
+  io.poll();
+  REQUIRE(log.empty());
+  cancel.emit(asio::cancellation_type::terminal);
+  mutex.unlock();
+  io.restart();
+  io.run_for(5s);
+  CHECK_FALSE(threw);
+  CHECK(log == std::vector<std::string>{"cancelled gave up", "first locked", "last locked"});
+}

@@ -101,10 +101,8 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> AgentClient::request(std::vec
   if (broken_) co_return runtime::fail(*broken_);
   const bool locked = co_await turn_.lock();
   if (!locked) co_return runtime::fail(Errc::cancelled, Layer::auth, fmt::format("{} cancelled", what));
-  if (broken_) {
-    turn_.unlock();
-    co_return runtime::fail(*broken_);
-  }
+  const runtime::AsyncMutex::Unlocker unlock(turn_);
+  if (broken_) co_return runtime::fail(*broken_);
   const auto deadline = runtime::Deadline::after(options_.request_timeout);
   auto operation = exchange(std::move(message));
   auto reply = co_await runtime::with_deadline(deadline, std::move(operation), Layer::auth, what);
@@ -112,7 +110,6 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> AgentClient::request(std::vec
     reply.error().with("ssh-agent", stream_->describe());
     broken_ = reply.error();
   }
-  turn_.unlock();
   co_return reply;
 }
 

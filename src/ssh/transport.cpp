@@ -125,9 +125,10 @@ asio::awaitable<Result<void>> Transport::send_kexinit() {
   kex_in_progress_ = true;
   const bool locked = co_await send_lock_.lock();
   if (!locked) co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");
+  runtime::AsyncMutex::Unlocker unlock(send_lock_);
   client_kexinit_sequence_ = packets_.send_sequence();
   auto written = co_await packets_.write_packet(client_kexinit_);
-  send_lock_.unlock();
+  unlock.unlock_now();
   if (!written || !kexinit.first_kex_packet_follows) co_return written;
   // The guess: our first key exchange, as if the server had agreed to it.
   guessed_exchange_ = crypto::make_key_exchange(kexinit.kex.front());
@@ -149,9 +150,8 @@ asio::awaitable<Result<void>> Transport::send_kex_init_packet(const crypto::KeyE
 asio::awaitable<Result<void>> Transport::write_locked(std::span<const std::uint8_t> payload) {
   const bool locked = co_await send_lock_.lock();
   if (!locked) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled");
-  auto written = co_await packets_.write_packet(payload);
-  send_lock_.unlock();
-  co_return written;
+  const runtime::AsyncMutex::Unlocker unlock(send_lock_);
+  co_return co_await packets_.write_packet(payload);
 }
 
 asio::awaitable<Result<std::vector<std::uint8_t>>> Transport::read_kex_message(std::uint8_t expected) {
@@ -283,12 +283,13 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
   const std::uint8_t newkeys[] = {msg::newkeys};
   const bool locked = co_await send_lock_.lock();
   if (!locked) co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");
+  runtime::AsyncMutex::Unlocker unlock(send_lock_);
   auto newkeys_sent = co_await packets_.write_packet(newkeys);
   if (newkeys_sent) {
     packets_.set_sealer(crypto::make_sealer(negotiated_.cipher_client_to_server, negotiated_.mac_client_to_server, c2s_keys));
     if (strict_kex_) packets_.reset_send_sequence();
   }
-  send_lock_.unlock();
+  unlock.unlock_now();
   if (!newkeys_sent) co_return newkeys_sent;
 
   auto server_newkeys = co_await read_kex_message(msg::newkeys);
@@ -405,9 +406,8 @@ asio::awaitable<Result<void>> Transport::write_message(std::span<const std::uint
   // Messages leave in the order they were sent: a CLOSE must not overtake the same channel's EOF.
   const bool in_line = co_await message_order_.lock();
   if (!in_line) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled");
-  auto written = co_await write_outside_kex(payload);
-  message_order_.unlock();
-  co_return written;
+  const runtime::AsyncMutex::Unlocker unlock(message_order_);
+  co_return co_await write_outside_kex(payload);
 }
 
 asio::awaitable<Result<void>> Transport::write_outside_kex(std::span<const std::uint8_t> payload) {
@@ -424,9 +424,8 @@ asio::awaitable<Result<void>> Transport::write_outside_kex(std::span<const std::
     if (!kex_in_progress_) break;
     send_lock_.unlock();
   }
-  auto written = co_await packets_.write_packet(payload);
-  send_lock_.unlock();
-  co_return written;
+  const runtime::AsyncMutex::Unlocker unlock(send_lock_);
+  co_return co_await packets_.write_packet(payload);
 }
 
 asio::awaitable<void> Transport::disconnect(std::uint32_t reason, std::string_view description) {

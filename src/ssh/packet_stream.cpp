@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include <fmt/format.h>
 
 #include "ssh/crypto/random.hpp"
@@ -95,7 +99,14 @@ asio::awaitable<Result<void>> PacketStream::write_packet(std::span<const std::ui
   crypto::random_bytes(crypto::Bytes(out_.data() + 5 + payload.size(), padding));
   sealer_->seal(send_sequence_++, out_);
   bytes_sent_ += out_.size();
-  co_return co_await runtime::write_all(stream_, out_);
+  // Once a packet starts to leave, it leaves whole: a cancellation between its chunks would leave
+  // half a packet on the wire and the connection unusable for every channel on it. So the write
+  // runs as a coroutine of its own that the caller's cancellation does not reach (the empty
+  // slot); closing the stream still ends it, as a dead connection's keepalive does.
+  auto executor = co_await asio::this_coro::executor;
+  auto whole_packet = runtime::write_all(stream_, out_);
+  co_return co_await asio::co_spawn(executor, std::move(whole_packet),
+                                    asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
 }
 
 }  // namespace cr::ssh

@@ -287,3 +287,59 @@ TEST_CASE("sshd: env requests set what AcceptEnv allows, and the rest is dropped
   CHECK(result->stdout_data == "hello world|\n");
   CHECK(result->exit_code == 0);
 }
+
+namespace {
+
+// Commands that exit after a little of a large stdin, each followed by an echo on the same
+// connection: "" when every echo came back, else what went wrong first.
+asio::awaitable<std::string> each_echo_comes_back(ssh::Connection& connection, int rounds);
+
+asio::awaitable<std::string> exit_while_stdin_flows(std::shared_ptr<ssh::Connection> connection, int rounds) {
+  auto failure = co_await each_echo_comes_back(*connection, rounds);
+  co_await connection->close();
+  co_return failure;
+}
+
+asio::awaitable<std::string> each_echo_comes_back(ssh::Connection& connection, int rounds) {
+  for (int round = 0; round < rounds; ++round) {
+    auto chunks = std::make_shared<int>(0);
+    ssh::ExecOptions options;
+    options.stdin_source = [chunks]() -> asio::awaitable<std::optional<std::string>> {
+      if (++*chunks > 32) co_return std::nullopt;
+      co_return std::string(std::size_t{1} << 20, 'x');
+    };
+    std::string reads_a_little = "head -c 100000 >/dev/null";
+    auto ran = co_await test::exec(connection, std::move(reads_a_little), std::move(options));
+    if (!ran) co_return fmt::format("round {}: {}", round, ran.error().detailed());
+    std::string echo = "echo whole";
+    auto echoed = co_await test::exec(connection, std::move(echo));
+    if (!echoed || echoed->stdout_data != "whole\n") co_return fmt::format("round {}: then {}", round, describe(echoed));
+  }
+  co_return std::string();
+}
+
+}  // namespace
+
+// run_command stops feeding stdin once the session has ended. That cancellation often lands while
+// a data packet is going out; were the packet cut short, every later message on the connection
+// would be garbage to the server (or wait for good behind a lock never given back).
+TEST_CASE("Go server: commands that exit while their stdin flows leave the connection whole", "[session][go]") {
+  const auto failure = test::run([]() -> asio::awaitable<std::string> {
+    ssh::ClientOptions options;
+    options.auth.user = "coder";
+    auto connection = co_await test::connect_through(CODER_RUNTIME_GO_SSHD, std::move(options));
+    REQUIRE(connection);
+    co_return co_await exit_while_stdin_flows(std::move(*connection), 20);
+  }(), 60s);
+  CHECK(failure == "");
+}
+
+TEST_CASE("sshd: commands that exit while their stdin flows leave the connection whole", "[session][sshd]") {
+  test::LoggedInSshd server;
+  const auto failure = test::run([&]() -> asio::awaitable<std::string> {
+    auto connection = co_await server.connect();
+    REQUIRE(connection);
+    co_return co_await exit_while_stdin_flows(std::move(*connection), 20);
+  }(), 60s);
+  CHECK(failure == "");
+}

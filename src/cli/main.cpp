@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "runtime/paths.hpp"
+#include "ssh/crypto/secret.hpp"
 
 #ifdef _WIN32
 #include <windows.h>
@@ -64,6 +65,8 @@ runtime::Logger GlobalOptions::logger() const {
 
 int main(int argc, char** argv) {
   using namespace cr::cli;
+  // A process per command: Botan's locked-memory pool cost more than the handshake.
+  cr::ssh::crypto::use_unlocked_secret_memory();
 #ifdef _WIN32
   const Utf8ConsoleOutput utf8_console;
 #else

@@ -12,6 +12,12 @@
 
 namespace cr::ssh::crypto {
 
+// For a short-lived process, before any other crypto: Botan's secrets then live in ordinary memory,
+// still overwritten when freed (as OpenSSH's are), instead of a pool of locked pages. Botan maps
+// that pool a page at a time with guard pages on first use: about 900 system calls and 2.8 M
+// instructions, half of a cold `coder-runtime ssh`. A BOTAN_MLOCK_POOL_SIZE the user set wins.
+void use_unlocked_secret_memory();
+
 // Overwrites secret bytes so they do not linger in freed memory (the compiler cannot drop it).
 void wipe(std::span<std::uint8_t> secret);
 inline void wipe(std::string& secret) { wipe({reinterpret_cast<std::uint8_t*>(secret.data()), secret.size()}); }

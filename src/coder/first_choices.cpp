@@ -15,7 +15,8 @@ namespace cr::coder {
 namespace {
 
 constexpr std::size_t kMaxRemembered = 256;
-// A host key algorithm not to lead with (the server's first was not the one agreed): no guess.
+// In place of a host key algorithm not to lead with (the server's first named another key than the
+// one agreed): no guess.
 constexpr std::string_view kNoHostKey = "-";
 
 struct Line {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/async_stream.hpp"
@@ -46,6 +47,9 @@ struct ProcessOptions {
   std::string application;
   // What describe() and errors call it, e.g. "ProxyCommand `coder ssh --stdio ws`".
   std::string name;
+  // Changes to the environment the child inherits from us: a value sets the variable, nullopt
+  // removes it.
+  std::vector<std::pair<std::string, std::optional<std::string>>> environment;
   std::chrono::milliseconds close_grace{1000};
   // After the child closes its stdout, how long a read waits for its exit status before reporting.
   std::chrono::milliseconds exit_wait_after_eof{1000};

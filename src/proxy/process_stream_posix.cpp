@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <mutex>
@@ -18,6 +19,8 @@
 #include "proxy/process_common.hpp"
 #include "proxy/process_stream.hpp"
 #include "runtime/asio_error.hpp"
+
+extern char** environ;  // POSIX; not every system declares it in <unistd.h>
 
 namespace cr::proxy {
 
@@ -92,8 +95,23 @@ void close_descriptors_from(int first) {
   for (long fd = first; fd < max_fd; ++fd) ::close(static_cast<int>(fd));
 }
 
+// Our environment with `changes` applied, as NAME=VALUE strings.
+std::vector<std::string> changed_environment(const std::vector<std::pair<std::string, std::optional<std::string>>>& changes) {
+  std::vector<std::string> variables;
+  for (char** entry = environ; *entry; ++entry) {
+    const std::string_view variable(*entry);
+    const auto name = variable.substr(0, variable.find('='));
+    const bool changed = std::any_of(changes.begin(), changes.end(), [&](const auto& change) { return change.first == name; });
+    if (!changed) variables.emplace_back(variable);
+  }
+  for (const auto& [name, value] : changes) {
+    if (value) variables.push_back(name + "=" + *value);
+  }
+  return variables;
+}
+
 // Runs in the forked child: only async-signal-safe calls until exec.
-[[noreturn]] void exec_child(int in, int out, int err, int report, char* const* argv) {
+[[noreturn]] void exec_child(int in, int out, int err, int report, char* const* argv, char** environment) {
   dup2(in, STDIN_FILENO);
   dup2(out, STDOUT_FILENO);
   dup2(err, STDERR_FILENO);
@@ -108,6 +126,9 @@ void close_descriptors_from(int first) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  // execvp searches PATH and passes environ on; pointing environ at the block built before fork
+  // is a plain store, safe here.
+  if (environment) environ = environment;
   execvp(argv[0], argv);
   const int code = errno;
   [[maybe_unused]] auto ignored = write(report, &code, sizeof code);
@@ -231,9 +252,19 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
   std::vector<char*> argv;
   for (auto& arg : options.argv) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  std::vector<std::string> variables;
+  std::vector<char*> environment;
+  if (!options.environment.empty()) {
+    variables = changed_environment(options.environment);
+    for (auto& variable : variables) environment.push_back(variable.data());
+    environment.push_back(nullptr);
+  }
 
   const pid_t pid = fork();
-  if (pid == 0) exec_child(in.read_end, out.write_end, err.write_end, report.write_end, argv.data());
+  if (pid == 0) {
+    exec_child(in.read_end, out.write_end, err.write_end, report.write_end, argv.data(),
+               environment.empty() ? nullptr : environment.data());
+  }
 
   const int fork_errno = errno;
   close_fd(in.read_end);

@@ -7,7 +7,9 @@
 
 #include <windows.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cwchar>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
@@ -233,6 +235,30 @@ OwnedHandle make_kill_on_close_job(const runtime::Logger& log) {
   return job;
 }
 
+// Our environment block with `changes` applied (names compare case-insensitively on Windows), as
+// CreateProcessW takes it: NAME=VALUE strings, each NUL-terminated, then one more NUL.
+std::wstring changed_environment(const std::vector<std::pair<std::string, std::optional<std::string>>>& changes) {
+  std::wstring block;
+  const auto same_name = [](std::wstring_view a, std::wstring_view b) {
+    return CompareStringOrdinal(a.data(), static_cast<int>(a.size()), b.data(), static_cast<int>(b.size()), TRUE) == CSTR_EQUAL;
+  };
+  wchar_t* inherited = GetEnvironmentStringsW();
+  for (const wchar_t* entry = inherited; entry && *entry; entry += std::wcslen(entry) + 1) {
+    const std::wstring_view variable(entry);
+    // "=C:=C:\\dir" entries keep cmd.exe's per-drive folders: their name starts after the first '='.
+    const auto name = variable.substr(0, variable.find(L'=', 1));
+    const bool changed = std::any_of(changes.begin(), changes.end(),
+                                     [&](const auto& change) { return same_name(runtime::widen(change.first), name); });
+    if (!changed) block.append(variable).push_back(L'\0');
+  }
+  if (inherited) FreeEnvironmentStringsW(inherited);
+  for (const auto& [name, value] : changes) {
+    if (value) block.append(runtime::widen(name + "=" + *value)).push_back(L'\0');
+  }
+  block.push_back(L'\0');
+  return block;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor executor, ProcessOptions options) {
@@ -273,11 +299,13 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
   // command_line is given). Suspended until it is in the job, so nothing it starts escapes.
   std::wstring command_line = runtime::widen(command_line_of(options));
   const std::wstring application = options.application.empty() ? std::wstring() : runtime::widen(options.application);
+  std::wstring environment = options.environment.empty() ? std::wstring() : changed_environment(options.environment);
   PROCESS_INFORMATION started{};
   const BOOL created = CreateProcessW(application.empty() ? nullptr : application.c_str(), command_line.data(), nullptr,
                                       nullptr, TRUE, EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED | CREATE_NO_WINDOW |
                                                          CREATE_UNICODE_ENVIRONMENT,
-                                      nullptr, nullptr, &startup.StartupInfo, &started);
+                                      environment.empty() ? nullptr : environment.data(), nullptr, &startup.StartupInfo,
+                                      &started);
   const auto create_error = last_error();
   DeleteProcThreadAttributeList(attributes);
   in->childs.reset();

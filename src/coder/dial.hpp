@@ -9,6 +9,8 @@
 #include <optional>
 #include <memory>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "runtime/logging.hpp"
 #include "ssh/client_config.hpp"
@@ -22,6 +24,9 @@ struct DialOptions {
   // Each chunk the ProxyCommand writes to stderr (ssh lets it reach the terminal); it is kept for
   // errors either way.
   std::function<void(std::string_view)> on_proxy_stderr;
+  // Changes to the environment the ProxyCommand inherits (proxy::ProcessOptions::environment):
+  // a shared holder runs `coder` with each client's CODER_* variables, not its own.
+  std::vector<std::pair<std::string, std::optional<std::string>>> proxy_environment;
   // Where each server's first choices are remembered across processes (first_choices.hpp); in
   // this process only when unset.
   std::optional<std::filesystem::path> remembered_choices;

@@ -126,8 +126,14 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
   auto session = std::make_shared<ssh::Session>(std::move(*opened));
   auto executor = co_await asio::this_coro::executor;
   auto running = std::make_shared<Running>(executor);
-  ssh::ExecOptions options{{}, std::move(request.pty), std::move(request.stdin_data), std::move(request.stdin_source),
-                           std::move(request.on_stdout), std::move(request.on_stderr)};
+  if (request.on_session) request.on_session(session);
+  ssh::ExecOptions options{{},
+                           std::move(request.pty),
+                           std::move(request.stdin_data),
+                           std::move(request.stdin_source),
+                           std::move(request.on_stdout),
+                           std::move(request.on_stderr),
+                           std::move(request.pace_output)};
   const auto started = runtime::Clock::now();
   asio::co_spawn(executor, ssh::run_command(*session, std::move(*line), std::move(options)),
                  [running, session](std::exception_ptr failure, Result<ssh::ExecResult> result) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,9 @@ struct ExecRequest {
   ssh::StdinSource stdin_source;
   std::function<void(std::string_view)> on_stdout;  // streamed; without it, collected
   std::function<void(std::string_view)> on_stderr;
+  ssh::OutputPacer pace_output;
+  // Called once the command's session is open, for signals and window changes while it runs.
+  std::function<void(std::weak_ptr<ssh::Session>)> on_session;
   std::chrono::milliseconds kill_grace{1000};
 };
 

@@ -15,6 +15,7 @@ using runtime::Error;
 struct ConnectionPool::Entry {
   explicit Entry(asio::any_io_executor executor) : connect_ended(executor) {}
   std::shared_ptr<ssh::Connection> connection;
+  Clock::time_point connected_at{};
   bool connecting = false;
   runtime::Event connect_ended;
   std::size_t failures = 0;  // consecutive
@@ -69,6 +70,7 @@ asio::awaitable<runtime::Result<Lease>> ConnectionPool::acquire(std::string key,
       options_.log.info("evicting the connection for {}: {}", key, entry.connection->failure()->summary());
       close_in_background(executor_, std::move(entry.connection));
       entry.connection.reset();
+      if (options_.on_closed) options_.on_closed();
     }
     if (entry.connection) {
       ++entry.leases;
@@ -108,6 +110,7 @@ asio::awaitable<runtime::Result<Lease>> ConnectionPool::acquire(std::string key,
       entry.failures = 0;
       entry.last_error.reset();
       entry.connection = std::move(*dialed);
+      entry.connected_at = Clock::now();
       continue;
     }
     if (!counts_as_failure(dialed.error())) co_return runtime::fail(std::move(dialed.error()));
@@ -143,19 +146,34 @@ asio::awaitable<void> ConnectionPool::close_when_idle(std::weak_ptr<ConnectionPo
   auto connection = std::move(entry.connection);
   entry.connection.reset();
   co_await connection->close();
+  if (pool->options_.on_closed) pool->options_.on_closed();
 }
 
 asio::awaitable<void> ConnectionPool::close_all() {
-  for (auto& [key, entry] : entries_) {
-    if (entry->idle_timer) {
-      entry->idle_timer->cancel();
-      entry->idle_timer.reset();
-    }
-    if (!entry->connection) continue;
-    auto connection = std::move(entry->connection);
-    entry->connection.reset();
-    co_await connection->close();
+  for (const auto& [key, entry] : entries_) co_await close(key);
+}
+
+asio::awaitable<bool> ConnectionPool::close(const std::string& key) {
+  const auto found = entries_.find(key);
+  if (found == entries_.end() || !found->second->connection) co_return false;
+  Entry& entry = *found->second;
+  if (entry.idle_timer) {
+    entry.idle_timer->cancel();
+    entry.idle_timer.reset();
   }
+  auto connection = std::move(entry.connection);
+  entry.connection.reset();
+  co_await connection->close();
+  if (options_.on_closed) options_.on_closed();
+  co_return true;
+}
+
+std::vector<ConnectionPool::Pooled> ConnectionPool::connections() const {
+  std::vector<Pooled> live;
+  for (const auto& [key, entry] : entries_) {
+    if (entry->connection && !entry->connection->failure()) live.push_back({key, entry->connection, entry->connected_at, entry->leases});
+  }
+  return live;
 }
 
 std::size_t ConnectionPool::open_connections() const {

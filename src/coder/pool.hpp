@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <asio/steady_timer.hpp>
 
@@ -27,6 +28,8 @@ struct PoolOptions {
   // Its max_total_wait is how long one acquire waits through backoff (0: the first failure is
   // final).
   runtime::BackoffSchedule backoff;
+  // Called whenever a connection leaves the pool (closed for idleness or by close(), or evicted).
+  std::function<void()> on_closed;
   runtime::Logger log;
 };
 
@@ -66,6 +69,18 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
   asio::awaitable<runtime::Result<Lease>> acquire(std::string key, Dialer dial);
   // Closes every connection (and ends their proxy processes).
   asio::awaitable<void> close_all();
+  // Closes the key's connection now, leased or not (its channels see the connection end); false
+  // when it has none.
+  asio::awaitable<bool> close(const std::string& key);
+
+  struct Pooled {
+    std::string key;
+    std::shared_ptr<ssh::Connection> connection;
+    runtime::Clock::time_point since;  // when it was connected
+    std::size_t leases = 0;
+  };
+  // The live connections, by key.
+  std::vector<Pooled> connections() const;
 
   std::size_t open_connections() const;
   std::size_t consecutive_failures(const std::string& key) const;

@@ -401,9 +401,11 @@ asio::awaitable<Result<bool>> Connection::global_request(std::string name, bool 
 }
 
 asio::awaitable<Result<void>> Connection::ping(runtime::Deadline deadline) {
+  const auto sent = runtime::Clock::now();
   auto request = global_request("keepalive@openssh.com", true);
   auto answered = co_await runtime::with_deadline(deadline, std::move(request), Layer::transport, "a keepalive reply");
   if (!answered) co_return runtime::fail(std::move(answered.error()));
+  last_round_trip_ = std::chrono::duration_cast<std::chrono::microseconds>(runtime::Clock::now() - sent);
   co_return Result<void>{};
 }
 

@@ -92,6 +92,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string describe() const { return stream_->describe(); }
   // Why the connection ended, once it has.
   const std::optional<runtime::Error>& failure() const { return failure_; }
+  // Channels in use (a spare session opened in advance does not count).
+  std::size_t open_channels() const { return channels_.size() - (spare_ ? 1 : 0); }
+  // How long the last answered ping (a keepalive) took, once one has been answered.
+  std::optional<std::chrono::microseconds> last_round_trip() const { return last_round_trip_; }
 
   Connection(std::unique_ptr<runtime::AsyncStream> stream, std::unique_ptr<Transport> transport,
              ConnectionOptions options);
@@ -132,6 +136,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
   std::deque<std::shared_ptr<PendingReply>> pending_replies_;
   std::optional<runtime::Error> failure_;
+  std::optional<std::chrono::microseconds> last_round_trip_;
   bool closing_ = false;
   // The keepalive's wait between pings, cut short when the connection closes or fails so that a
   // finished connection leaves no timer keeping its executor busy.

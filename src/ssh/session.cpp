@@ -179,6 +179,7 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::string co
     auto& collected = stream == Channel::Stream::out ? result.stdout_data : result.stderr_data;
     std::array<std::uint8_t, 32 * 1024> buffer;
     for (;;) {
+      if (options.pace_output) co_await options.pace_output(stream);
       auto n = co_await session.channel().read(stream, buffer);
       if (!n) {
         if (n.error().code == Errc::end_of_stream) co_return Result<void>{};

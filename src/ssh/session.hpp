@@ -112,6 +112,11 @@ class Session {
 // ends (an interactive terminal) does not hold the command's end back.
 using StdinSource = std::function<asio::awaitable<std::optional<std::string>>()>;
 
+// Awaited before each read of stdout or stderr: a consumer that has fallen behind holds that
+// stream's reads back, so the channel's window, not memory, takes up the difference (the server
+// stops sending, and the remote program blocks on its write).
+using OutputPacer = std::function<asio::awaitable<void>(Channel::Stream)>;
+
 struct ExecOptions {
   std::vector<std::pair<std::string, std::string>> env;  // "env" requests; servers may refuse them
   std::optional<PtyRequest> pty;                          // a pseudo-terminal (stdout and stderr merge)
@@ -120,6 +125,7 @@ struct ExecOptions {
   StdinSource stdin_source;
   std::function<void(std::string_view)> on_stdout;        // streamed; without it, collected
   std::function<void(std::string_view)> on_stderr;
+  OutputPacer pace_output;
 };
 
 struct ExecResult : SessionExit {

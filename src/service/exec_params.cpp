@@ -1,0 +1,135 @@
+#include "service/exec_params.hpp"
+
+#include <fmt/format.h>
+
+namespace cr::service {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::uint64_t kLargestHandle = 0xffffffff;
+constexpr std::uint64_t kLargestTerminalSide = 10000;
+
+tl::unexpected<ReplyError> invalid(std::string message) {
+  return tl::unexpected(ReplyError{kInvalidParams, std::move(message), nullptr});
+}
+
+// An object of names to string values, e.g. env and coder_env.
+tl::expected<std::vector<std::pair<std::string, std::string>>, ReplyError> string_map(const json& params, std::string_view name) {
+  std::vector<std::pair<std::string, std::string>> values;
+  const auto found = params.find(name);
+  if (found == params.end()) return values;
+  if (!found->is_object()) return invalid(fmt::format("params.{} must be an object of strings", name));
+  for (const auto& [key, value] : found->items()) {
+    if (!value.is_string()) return invalid(fmt::format("params.{}.{} must be a string", name, key));
+    values.emplace_back(key, value.get<std::string>());
+  }
+  return values;
+}
+
+tl::expected<std::optional<std::string>, ReplyError> optional_string(const json& params, std::string_view name) {
+  if (!params.contains(name)) return std::nullopt;
+  auto value = string_param(params, name);
+  if (!value) return tl::unexpected(std::move(value.error()));
+  return std::move(*value);
+}
+
+}  // namespace
+
+tl::expected<std::uint32_t, ReplyError> handle_param(const json& params) {
+  auto handle = unsigned_param(params, "handle", kLargestHandle);
+  if (!handle) return tl::unexpected(std::move(handle.error()));
+  if (*handle == 0) return invalid("params.handle must be from 1 to 4294967295");
+  return static_cast<std::uint32_t>(*handle);
+}
+
+tl::expected<CreditGrant, ReplyError> credit_param(const json& params) {
+  auto stream = string_param(params, "stream");
+  if (!stream) return tl::unexpected(std::move(stream.error()));
+  const auto id = stream_from_name(*stream);
+  if (!id || id == StreamId::stdin_stream) return invalid("params.stream must be \"stdout\" or \"stderr\"");
+  auto bytes = unsigned_param(params, "bytes", std::uint64_t{1} << 40);
+  if (!bytes) return tl::unexpected(std::move(bytes.error()));
+  return CreditGrant{*id, *bytes};
+}
+
+tl::expected<std::pair<std::uint32_t, std::uint32_t>, ReplyError> resize_params(const json& params) {
+  auto columns = unsigned_param(params, "columns", kLargestTerminalSide);
+  if (!columns) return tl::unexpected(std::move(columns.error()));
+  auto rows = unsigned_param(params, "rows", kLargestTerminalSide);
+  if (!rows) return tl::unexpected(std::move(rows.error()));
+  return std::pair{static_cast<std::uint32_t>(*columns), static_cast<std::uint32_t>(*rows)};
+}
+
+tl::expected<ExecParams, ReplyError> parse_exec_params(const json& params) {
+  ExecParams exec;
+  auto handle = handle_param(params);
+  if (!handle) return tl::unexpected(std::move(handle.error()));
+  exec.handle = *handle;
+
+  auto workspace_text = string_param(params, "workspace");
+  if (!workspace_text) return tl::unexpected(std::move(workspace_text.error()));
+  auto workspace = coder::parse_workspace_ref(*workspace_text);
+  if (!workspace) return invalid(fmt::format("params.workspace: {}", workspace.error().message));
+  exec.target.workspace = std::move(*workspace);
+  auto coder_path = optional_string(params, "coder");
+  if (!coder_path) return tl::unexpected(std::move(coder_path.error()));
+  if (*coder_path) exec.target.coder = std::move(**coder_path);
+  auto suffix = optional_string(params, "suffix");
+  if (!suffix) return tl::unexpected(std::move(suffix.error()));
+  if (*suffix) exec.target.suffix = std::move(**suffix);
+  auto coder_env = string_map(params, "coder_env");
+  if (!coder_env) return tl::unexpected(std::move(coder_env.error()));
+  exec.target.coder_env = std::move(*coder_env);
+
+  auto& request = exec.request;
+  const bool has_command = params.contains("command");
+  const bool has_argv = params.contains("argv");
+  if (has_command == has_argv) return invalid("exec takes exactly one of params.command and params.argv");
+  if (has_command) {
+    auto command = string_param(params, "command");
+    if (!command) return tl::unexpected(std::move(command.error()));
+    request.command = std::move(*command);
+  } else {
+    const auto& argv = params["argv"];
+    if (!argv.is_array() || argv.empty()) return invalid("params.argv must be a list of one or more strings");
+    for (const auto& word : argv) {
+      if (!word.is_string()) return invalid("params.argv must be a list of one or more strings");
+      request.command += (request.command.empty() ? "" : " ") + coder::shell_quote(word.get<std::string>());
+    }
+  }
+  auto cwd = optional_string(params, "cwd");
+  if (!cwd) return tl::unexpected(std::move(cwd.error()));
+  if (*cwd) request.cwd = std::move(**cwd);
+  auto env = string_map(params, "env");
+  if (!env) return tl::unexpected(std::move(env.error()));
+  request.env = std::move(*env);
+  if (params.contains("timeout_ms")) {
+    auto timeout = unsigned_param(params, "timeout_ms", std::uint64_t{1} << 40);
+    if (!timeout || *timeout == 0) return invalid("params.timeout_ms must be a whole number of milliseconds over 0");
+    request.timeout = std::chrono::milliseconds(*timeout);
+  }
+  if (params.contains("pty")) {
+    const auto& pty = params["pty"];
+    if (!pty.is_object()) return invalid("params.pty must be an object");
+    ssh::PtyRequest terminal;
+    auto term = optional_string(pty, "term");
+    if (!term) return tl::unexpected(std::move(term.error()));
+    if (*term) terminal.term = std::move(**term);
+    if (pty.contains("columns") || pty.contains("rows")) {
+      auto size = resize_params(pty);
+      if (!size) return tl::unexpected(std::move(size.error()));
+      terminal.columns = size->first;
+      terminal.rows = size->second;
+    }
+    request.pty = std::move(terminal);
+  }
+  if (params.contains("stdin")) {
+    if (!params["stdin"].is_boolean()) return invalid("params.stdin must be true or false");
+    exec.stdin_follows = params["stdin"].get<bool>();
+  }
+  return exec;
+}
+
+}  // namespace cr::service

@@ -1,0 +1,36 @@
+#pragma once
+// The params of `exec` and of the small requests on a running command (docs/protocol.md), read
+// into the library's types; anything that does not fit is an invalid-params error naming it.
+
+#include <cstdint>
+#include <utility>
+
+#include "coder/operations.hpp"
+#include "service/frame.hpp"
+#include "service/json_rpc.hpp"
+#include "service/workspace_connections.hpp"
+
+namespace cr::service {
+
+struct ExecParams {
+  std::uint32_t handle = 0;
+  WorkspaceTarget target;
+  coder::ExecRequest request;  // command line, cwd, env, timeout, pty
+  bool stdin_follows = false;  // the client sends stdin frames, then an end frame
+};
+
+tl::expected<ExecParams, ReplyError> parse_exec_params(const nlohmann::json& params);
+
+tl::expected<std::uint32_t, ReplyError> handle_param(const nlohmann::json& params);
+
+struct CreditGrant {
+  StreamId stream = StreamId::stdout_stream;
+  std::uint64_t bytes = 0;
+};
+// A client grants credit for stdout and stderr only.
+tl::expected<CreditGrant, ReplyError> credit_param(const nlohmann::json& params);
+
+// columns, rows
+tl::expected<std::pair<std::uint32_t, std::uint32_t>, ReplyError> resize_params(const nlohmann::json& params);
+
+}  // namespace cr::service

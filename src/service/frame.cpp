@@ -1,0 +1,159 @@
+#include "service/frame.hpp"
+
+#include <array>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <fmt/format.h>
+
+namespace cr::service {
+
+using runtime::Errc;
+using runtime::Error;
+using runtime::Layer;
+
+namespace {
+
+void put_u32(std::string& out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xff));
+}
+
+std::uint32_t get_u32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+std::string header(std::size_t length, FrameKind kind) {
+  std::string out;
+  out.reserve(5 + length);
+  put_u32(out, static_cast<std::uint32_t>(length + 1));
+  out.push_back(static_cast<char>(kind));
+  return out;
+}
+
+std::string stream_frame(FrameKind kind, std::uint32_t handle, StreamId stream, std::string_view bytes) {
+  auto out = header(5 + bytes.size(), kind);
+  put_u32(out, handle);
+  out.push_back(static_cast<char>(stream));
+  out.append(bytes);
+  return out;
+}
+
+Error malformed(std::string what) { return Error(Errc::protocol_error, Layer::runtime, std::move(what)); }
+
+}  // namespace
+
+std::string_view to_string(StreamId stream) {
+  switch (stream) {
+    case StreamId::stdin_stream: return "stdin";
+    case StreamId::stdout_stream: return "stdout";
+    case StreamId::stderr_stream: return "stderr";
+  }
+  return "?";
+}
+
+std::optional<StreamId> stream_from_name(std::string_view name) {
+  for (auto id : {StreamId::stdin_stream, StreamId::stdout_stream, StreamId::stderr_stream}) {
+    if (to_string(id) == name) return id;
+  }
+  return std::nullopt;
+}
+
+std::string encode_message(std::string_view json) {
+  auto out = header(json.size(), FrameKind::message);
+  out.append(json);
+  return out;
+}
+
+std::string encode_data(std::uint32_t handle, StreamId stream, std::string_view bytes) {
+  return stream_frame(FrameKind::data, handle, stream, bytes);
+}
+
+std::string encode_end(std::uint32_t handle, StreamId stream) {
+  return stream_frame(FrameKind::end, handle, stream, {});
+}
+
+runtime::Result<Frame> parse_frame(runtime::ConstBytes kind_and_body) {
+  if (kind_and_body.empty()) return runtime::fail(malformed("an empty frame"));
+  Frame frame;
+  const auto kind = kind_and_body[0];
+  const auto body = kind_and_body.subspan(1);
+  if (kind == static_cast<std::uint8_t>(FrameKind::message)) {
+    frame.kind = FrameKind::message;
+    frame.body.assign(runtime::as_text(body));
+    return frame;
+  }
+  if (kind != static_cast<std::uint8_t>(FrameKind::data) && kind != static_cast<std::uint8_t>(FrameKind::end)) {
+    return runtime::fail(malformed(fmt::format("a frame of unknown kind {}", kind)));
+  }
+  frame.kind = static_cast<FrameKind>(kind);
+  if (body.size() < 5) return runtime::fail(malformed(fmt::format("a {}-byte stream frame, under its 5-byte header", body.size())));
+  frame.handle = get_u32(body.data());
+  if (body[4] > static_cast<std::uint8_t>(StreamId::stderr_stream)) {
+    return runtime::fail(malformed(fmt::format("a frame for stream {}, which is none of stdin, stdout, stderr", body[4])));
+  }
+  frame.stream = static_cast<StreamId>(body[4]);
+  const auto payload = body.subspan(5);
+  if (frame.kind == FrameKind::end && !payload.empty()) return runtime::fail(malformed("an end frame with a payload"));
+  if (payload.size() > kMaxDataPayload) {
+    return runtime::fail(malformed(fmt::format("a data frame of {} bytes, over the {}-byte limit", payload.size(), kMaxDataPayload)));
+  }
+  frame.body.assign(runtime::as_text(payload));
+  return frame;
+}
+
+asio::awaitable<runtime::Result<Frame>> FrameReader::read() {
+  std::array<std::uint8_t, 4> length_bytes{};
+  std::size_t have = 0;
+  while (have < length_bytes.size()) {
+    auto n = co_await stream_.read_some(runtime::Bytes(length_bytes).subspan(have));
+    if (!n) {
+      if (have > 0 && n.error().code == Errc::end_of_stream) co_return runtime::fail(malformed("the stream ended inside a frame's length"));
+      co_return runtime::fail(std::move(n.error()));
+    }
+    have += *n;
+  }
+  const auto length = get_u32(length_bytes.data());
+  if (length == 0 || length > kMaxFrameLength) {
+    co_return runtime::fail(malformed(fmt::format("a frame length of {}, outside 1..{}", length, kMaxFrameLength)));
+  }
+  body_.resize(length);
+  auto filled = co_await runtime::read_exact(stream_, body_);
+  if (!filled) {
+    if (filled.error().code == Errc::end_of_stream) co_return runtime::fail(malformed(fmt::format("the stream ended inside a {}-byte frame", length)));
+    co_return runtime::fail(std::move(filled.error()));
+  }
+  co_return parse_frame(body_);
+}
+
+void FrameWriter::send(std::string frame) {
+  if (failed_) return;
+  queued_bytes_ += frame.size();
+  queue_.push_back(std::move(frame));
+  if (writing_) return;
+  writing_ = true;
+  asio::co_spawn(stream_->get_executor(), write_queued(shared_from_this()), asio::detached);
+}
+
+asio::awaitable<void> FrameWriter::write_queued(std::shared_ptr<FrameWriter> self) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  while (!self->queue_.empty() && !self->failed_) {
+    const auto frame = std::move(self->queue_.front());
+    self->queue_.pop_front();
+    self->queued_bytes_ -= frame.size();
+    auto written = co_await runtime::write_all(*self->stream_, runtime::as_bytes(frame));
+    if (!written) self->failed_ = true;
+  }
+  self->queue_.clear();
+  self->queued_bytes_ = 0;
+  self->writing_ = false;
+  self->drained_.notify();
+}
+
+asio::awaitable<void> FrameWriter::flush() {
+  while (writing_) {
+    const bool woken = co_await drained_.wait();
+    if (!woken) co_return;
+  }
+}
+
+}  // namespace cr::service

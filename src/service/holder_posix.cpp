@@ -1,0 +1,307 @@
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "proxy/unix_listener.hpp"
+#include "proxy/unix_stream.hpp"
+#include "service/holder.hpp"
+
+#ifdef __APPLE__
+#include <mach-o/dyld.h>
+#endif
+
+namespace cr::service {
+namespace {
+
+using runtime::Errc;
+using runtime::Error;
+using runtime::Layer;
+using runtime::Result;
+
+constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// A file lock (flock) held while this object lives; the descriptor is close-on-exec, so nothing
+// we start holds it after us.
+class FileLock {
+ public:
+  static Result<FileLock> open(const std::filesystem::path& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return runtime::fail(std::move(Error(Errc::io_error, Layer::runtime, fmt::format("could not open {}", path.string()))
+                                         .with_system({errno, std::system_category()})));
+    }
+    return FileLock(fd);
+  }
+  FileLock(FileLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  FileLock& operator=(FileLock&&) = delete;
+  ~FileLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool try_lock() { return ::flock(fd_, LOCK_EX | LOCK_NB) == 0; }
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+void say(int fd, std::string_view line) {
+  if (fd < 0) return;
+  [[maybe_unused]] auto ignored = ::write(fd, line.data(), line.size());
+  ::close(fd);
+}
+
+std::string file_tail(const std::filesystem::path& path, std::size_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text.size() > bytes ? text.substr(text.size() - bytes) : text;
+}
+
+asio::awaitable<void> accept_clients(proxy::UnixListener& listener, std::shared_ptr<Server> server) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto executor = co_await asio::this_coro::executor;
+  for (;;) {
+    auto client = co_await listener.accept();
+    if (!client) co_return;
+    asio::co_spawn(executor, server->serve(std::move(*client)), asio::detached);
+  }
+}
+
+// Until a client asks the holder to stop, or it has been idle (no client, no connection) for
+// `linger`.
+asio::awaitable<void> hold(std::shared_ptr<Server> server, std::chrono::milliseconds linger) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer alarm(executor);
+  std::optional<runtime::Clock::time_point> idle_since = runtime::Clock::now();
+  while (!server->stop_requested()) {
+    const bool idle = server->clients() == 0 && server->open_connections() == 0;
+    if (!idle) {
+      idle_since.reset();
+    } else if (!idle_since) {
+      idle_since = runtime::Clock::now();
+    }
+    if (idle && runtime::Clock::now() >= *idle_since + linger) co_return;
+    if (idle) {
+      alarm.expires_at(*idle_since + linger);
+      alarm.async_wait([server](std::error_code ec) {
+        if (!ec) server->changed().notify();
+      });
+    }
+    co_await server->changed().wait();
+    alarm.cancel();
+  }
+}
+
+asio::awaitable<int> run(HolderOptions options) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto executor = co_await asio::this_coro::executor;
+  const auto& log = options.server.log;
+  auto lock = FileLock::open(options.paths.lock());
+  if (!lock) {
+    log.error("{}", lock.error().summary());
+    say(options.ready_fd, "failed\n");
+    co_return 1;
+  }
+  if (!lock->try_lock()) {
+    log.info("another holder serves {}", options.paths.socket.string());
+    say(options.ready_fd, "busy\n");
+    co_return 0;
+  }
+  // Ours alone under the lock: whatever socket is there belongs to a holder that has gone.
+  ::unlink(options.paths.socket.c_str());
+  auto listener = proxy::UnixListener::listen(executor, options.paths.socket.string(), log);
+  if (!listener) {
+    log.error("{}", listener.error().summary());
+    say(options.ready_fd, "failed\n");
+    co_return 1;
+  }
+  auto server = Server::create(executor, options.server);
+  asio::signal_set signals(executor, SIGTERM, SIGINT, SIGHUP);
+  signals.async_wait([server](std::error_code ec, int) {
+    if (!ec) server->request_stop();
+  });
+  asio::co_spawn(executor, accept_clients(**listener, server), asio::detached);
+  log.info("holder {} serving {}", ::getpid(), options.paths.socket.string());
+  say(options.ready_fd, "ready\n");
+  co_await hold(server, options.linger);
+  // No new client from here on; the socket goes first so that the next client starts a holder.
+  ::unlink(options.paths.socket.c_str());
+  (*listener)->close();
+  signals.cancel();
+  co_await server->stop();
+  log.info("holder {} done", ::getpid());
+  co_return 0;
+}
+
+// Starts `command` as a daemon (its own session, not our child: it outlives us and is never our
+// zombie), its stdout on /dev/null and its stderr in the log file. Returns the read end of the
+// pipe it says "ready" on.
+Result<int> start_daemon(const std::vector<std::string>& command, const HolderPaths& paths) {
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) {
+    return runtime::fail(std::move(Error(Errc::spawn_failed, Layer::runtime, "could not create a pipe")
+                                       .with_system({errno, std::system_category()})));
+  }
+  const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  const int log_fd = ::open(paths.log().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  std::vector<std::string> arguments = command;
+  arguments.push_back("--ready-fd");
+  arguments.push_back("3");
+  std::vector<char*> argv;
+  for (auto& argument : arguments) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    // Only async-signal-safe calls from here to exec.
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    ::dup2(null_fd, STDIN_FILENO);
+    ::dup2(null_fd, STDOUT_FILENO);
+    ::dup2(log_fd >= 0 ? log_fd : null_fd, STDERR_FILENO);
+    ::dup2(ready[1], 3);
+    // Nothing the client inherited (a test runner's pipes, a terminal) stays open in the holder.
+#ifdef __linux__
+    if (::close_range(4, ~0U, 0) != 0)
+#endif
+    {
+      for (long fd = 4; fd < ::sysconf(_SC_OPEN_MAX); ++fd) ::close(static_cast<int>(fd));
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(ready[1]);
+  if (null_fd >= 0) ::close(null_fd);
+  if (log_fd >= 0) ::close(log_fd);
+  if (child < 0) {
+    ::close(ready[0]);
+    return runtime::fail(std::move(Error(Errc::spawn_failed, Layer::runtime, "could not start the connection holder")
+                                       .with_system({fork_errno, std::system_category()})));
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return ready[0];
+}
+
+// What the holder said on its ready pipe: its first line, or nothing if it ended first.
+asio::awaitable<Result<std::string>> read_ready_line(int fd) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::posix::stream_descriptor pipe(executor, fd);
+  std::string said;
+  std::array<char, 64> buffer;
+  while (said.find('\n') == std::string::npos) {
+    auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buffer), as_tuple);
+    if (ec == asio::error::operation_aborted) co_return runtime::fail(Errc::cancelled, Layer::runtime, "cancelled");
+    if (ec) break;
+    said.append(buffer.data(), n);
+  }
+  co_return said.substr(0, said.find('\n'));
+}
+
+Error no_holder(const HolderPaths& paths, std::string why) {
+  return Error(Errc::connect_failed, Layer::runtime, fmt::format("no connection holder at {}: {}", paths.socket.string(), why));
+}
+
+}  // namespace
+
+Result<HolderPaths> holder_paths(const std::optional<std::filesystem::path>& control_path) {
+  HolderPaths paths;
+  if (control_path) {
+    paths.socket = *control_path;
+  } else {
+    const char* runtime_dir = std::getenv("XDG_RUNTIME_DIR");
+    const std::filesystem::path base = runtime_dir && runtime_dir[0] == '/'
+                                           ? std::filesystem::path(runtime_dir) / "coder-runtime"
+                                           : std::filesystem::path(fmt::format("/tmp/coder-runtime-{}", ::geteuid()));
+    paths.socket = base / "holder.sock";
+  }
+  auto made = proxy::private_directory(paths.socket.parent_path());
+  if (!made) return runtime::fail(std::move(made.error()));
+  return paths;
+}
+
+int run_holder(HolderOptions options) {
+  asio::io_context io;
+  int exit_code = 1;
+  asio::co_spawn(io, run(std::move(options)), [&](std::exception_ptr e, int code) {
+    if (e) std::rethrow_exception(e);
+    exit_code = code;
+  });
+  io.run();
+  return exit_code;
+}
+
+asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_holder(HolderConnectOptions options) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  const auto& paths = options.paths;
+  auto connected = co_await proxy::connect_unix(paths.socket.string(), options.deadline);
+  if (connected || options.holder_command.empty()) co_return connected;
+  options.log.debug("no holder answers at {} ({}): starting one", paths.socket.string(), connected.error().message);
+  auto spawn_lock = FileLock::open(paths.spawn_lock());
+  if (!spawn_lock) co_return runtime::fail(std::move(spawn_lock.error()));
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer pause(executor);
+  // Another client may be starting one: wait for its lock, then look again.
+  while (!spawn_lock->try_lock()) {
+    if (options.deadline.expired()) co_return runtime::fail(no_holder(paths, "another process is starting one, and took too long"));
+    pause.expires_after(std::chrono::milliseconds(5));
+    co_await pause.async_wait(as_tuple);
+  }
+  for (;;) {
+    connected = co_await proxy::connect_unix(paths.socket.string(), options.deadline);
+    if (connected) co_return connected;
+    if (options.deadline.expired()) co_return runtime::fail(no_holder(paths, "it did not come up in time"));
+    auto ready_fd = start_daemon(options.holder_command, paths);
+    if (!ready_fd) co_return runtime::fail(std::move(ready_fd.error()));
+    auto said = co_await runtime::with_deadline(options.deadline, read_ready_line(*ready_fd), Layer::runtime,
+                                                "starting the connection holder");
+    if (!said) co_return runtime::fail(std::move(said.error()));
+    if (*said == "ready") co_return co_await proxy::connect_unix(paths.socket.string(), options.deadline);
+    // A holder that is ending still holds its lock: the next one takes over after it.
+    if (*said == "busy") {
+      pause.expires_after(std::chrono::milliseconds(5));
+      co_await pause.async_wait(as_tuple);
+      continue;
+    }
+    co_return runtime::fail(std::move(no_holder(paths, "it failed to start")
+                                          .with("holder said", said->empty() ? "nothing" : *said)
+                                          .with("holder log", file_tail(paths.log(), 2048))));
+  }
+}
+
+Result<std::filesystem::path> current_executable() {
+#ifdef __APPLE__
+  std::array<char, 4096> buffer{};
+  std::uint32_t size = buffer.size();
+  if (_NSGetExecutablePath(buffer.data(), &size) != 0) {
+    return runtime::fail(Errc::invalid_argument, Layer::runtime, "could not find this program's path");
+  }
+  return std::filesystem::path(buffer.data());
+#else
+  std::error_code ec;
+  auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::runtime, "could not find this program's path")
+                                       .with_system(ec)));
+  }
+  return path;
+#endif
+}
+
+}  // namespace cr::service

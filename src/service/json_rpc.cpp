@@ -1,0 +1,130 @@
+#include "service/json_rpc.hpp"
+
+#include <fmt/format.h>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <unistd.h>
+#endif
+
+namespace cr::service {
+
+using nlohmann::json;
+
+namespace {
+
+// Text from a command or a peer need not be UTF-8: invalid bytes are replaced, never fatal.
+std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+ReplyError invalid_param(std::string_view name, std::string_view what) {
+  return ReplyError{kInvalidParams, fmt::format("params.{} must be {}", name, what), nullptr};
+}
+
+}  // namespace
+
+tl::expected<Request, RequestError> parse_request(std::string_view text) {
+  json message = json::parse(text, nullptr, false);
+  if (message.is_discarded()) return tl::unexpected(RequestError{nullptr, kParseError, "the message is not JSON"});
+  if (!message.is_object()) {
+    return tl::unexpected(RequestError{nullptr, kInvalidRequest,
+                                       message.is_array() ? "batches are not supported" : "a request is a JSON object"});
+  }
+  json id = nullptr;
+  const bool has_id = message.contains("id");
+  if (has_id) {
+    id = message["id"];
+    if (!id.is_number_integer() && !id.is_string() && !id.is_null()) {
+      return tl::unexpected(RequestError{nullptr, kInvalidRequest, "id must be a number or a string"});
+    }
+  }
+  if (message.value("jsonrpc", json()) != "2.0") return tl::unexpected(RequestError{id, kInvalidRequest, "jsonrpc must be \"2.0\""});
+  if (!message.contains("method") || !message["method"].is_string()) {
+    return tl::unexpected(RequestError{id, kInvalidRequest, "method must be a string"});
+  }
+  Request request;
+  if (has_id) request.id = id;
+  request.method = message["method"].get<std::string>();
+  if (message.contains("params")) {
+    if (!message["params"].is_object()) return tl::unexpected(RequestError{id, kInvalidParams, "params must be an object"});
+    request.params = std::move(message["params"]);
+  }
+  return request;
+}
+
+std::string response(const json& id, Reply reply) {
+  if (auto* error = std::get_if<ReplyError>(&reply)) return error_response(id, error->code, error->message, std::move(error->data));
+  return dump(json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(std::get<json>(reply))}});
+}
+
+std::string error_response(const json& id, int code, std::string_view message, json data) {
+  json error{{"code", code}, {"message", message}};
+  if (!data.is_null()) error["data"] = std::move(data);
+  return dump(json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(error)}});
+}
+
+std::string notification(std::string_view method, json params) {
+  return dump(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}});
+}
+
+json error_data(const runtime::Error& error) {
+  json evidence = json::array();
+  for (const auto& e : error.evidence) evidence.push_back({{"label", e.label}, {"text", e.text}});
+  return json{{"layer", runtime::to_string(error.layer)},
+              {"code", runtime::to_string(error.code)},
+              {"message", error.message},
+              {"evidence", std::move(evidence)},
+              {"context", error.context}};
+}
+
+runtime::Error error_from_data(const json& data, std::string_view fallback_message) {
+  const auto text = [&](std::string_view key) {
+    return data.is_object() && data.contains(key) && data[key].is_string() ? data[key].get<std::string>() : std::string();
+  };
+  auto layer = runtime::Layer::runtime;
+  for (int i = 0; i <= static_cast<int>(runtime::Layer::config); ++i) {
+    if (runtime::to_string(static_cast<runtime::Layer>(i)) == text("layer")) layer = static_cast<runtime::Layer>(i);
+  }
+  auto code = runtime::Errc::protocol_error;
+  for (int i = 0; i <= static_cast<int>(runtime::Errc::refused); ++i) {
+    if (runtime::to_string(static_cast<runtime::Errc>(i)) == text("code")) code = static_cast<runtime::Errc>(i);
+  }
+  const auto message = text("message");
+  runtime::Error error(code, layer, message.empty() ? std::string(fallback_message) : message);
+  if (data.is_object() && data.contains("evidence") && data["evidence"].is_array()) {
+    for (const auto& e : data["evidence"]) {
+      if (e.is_object()) error.with(e.value("label", ""), e.value("text", ""));
+    }
+  }
+  if (data.is_object() && data.contains("context") && data["context"].is_array()) {
+    for (const auto& c : data["context"]) {
+      if (c.is_string()) error.context.push_back(c.get<std::string>());
+    }
+  }
+  return error;
+}
+
+tl::expected<std::string, ReplyError> string_param(const json& params, std::string_view name) {
+  const auto found = params.find(name);
+  if (found == params.end() || !found->is_string()) return tl::unexpected(invalid_param(name, "a string"));
+  return found->get<std::string>();
+}
+
+tl::expected<std::uint64_t, ReplyError> unsigned_param(const json& params, std::string_view name, std::uint64_t max) {
+  const auto found = params.find(name);
+  if (found == params.end() || !found->is_number_integer() || found->get<std::int64_t>() < 0 ||
+      found->get<std::uint64_t>() > max) {
+    return tl::unexpected(invalid_param(name, fmt::format("a whole number from 0 to {}", max)));
+  }
+  return found->get<std::uint64_t>();
+}
+
+long current_process_id() {
+#ifdef _WIN32
+  return static_cast<long>(GetCurrentProcessId());
+#else
+  return static_cast<long>(getpid());
+#endif
+}
+
+}  // namespace cr::service

@@ -1,0 +1,369 @@
+#include "service/server.hpp"
+
+#include <deque>
+#include <map>
+#include <set>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "coder/operations.hpp"
+#include "service/frame.hpp"
+#include "service/json_rpc.hpp"
+#include "service/exec_params.hpp"
+#include "service/workspace_connections.hpp"
+
+namespace cr::service {
+namespace {
+
+using nlohmann::json;
+using runtime::Errc;
+using runtime::Error;
+using runtime::Layer;
+using runtime::Result;
+
+// A read of stdout or stderr takes up to this much (ssh::run_command's buffer): a stream is read
+// only while its receiver has granted at least as much.
+constexpr std::int64_t kLargestRead = 32 * 1024;
+
+std::string_view end_name(coder::ExecEnd end) {
+  switch (end) {
+    case coder::ExecEnd::exited: return "exited";
+    case coder::ExecEnd::signalled: return "signalled";
+    case coder::ExecEnd::closed_without_status: return "closed_without_status";
+    case coder::ExecEnd::timed_out: return "timed_out";
+    case coder::ExecEnd::cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+// One running command of a client: its stdin as it arrives, its output's credit, and its session
+// for signals and window changes.
+struct RunningExec {
+  explicit RunningExec(asio::any_io_executor executor) : changed(std::move(executor)) {}
+  std::deque<std::string> stdin_chunks;
+  bool stdin_ended = false;
+  std::int64_t stdout_credit = static_cast<std::int64_t>(kInitialCredit);
+  std::int64_t stderr_credit = static_cast<std::int64_t>(kInitialCredit);
+  std::int64_t stdin_window = static_cast<std::int64_t>(kInitialCredit);  // what the client may still send
+  // Set once the client is gone or the command has ended: output is no longer paced.
+  bool released = false;
+  runtime::Event changed;
+  asio::cancellation_signal cancel;
+  std::weak_ptr<ssh::Session> session;
+};
+
+}  // namespace
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(std::shared_ptr<Server> server, std::shared_ptr<runtime::AsyncStream> stream)
+      : server_(std::move(server)), stream_(std::move(stream)),
+        writer_(std::make_shared<FrameWriter>(stream_, stream_->get_executor())),
+        requests_done_(stream_->get_executor()) {}
+
+  asio::awaitable<void> run();
+  void end() {
+    asio::co_spawn(stream_->get_executor(), [stream = stream_]() -> asio::awaitable<void> { co_await stream->close(); },
+                   asio::detached);
+  }
+
+ private:
+  void on_message(const std::string& text);
+  void on_stream_frame(const Frame& frame);
+  asio::awaitable<void> answer(json id, std::string method, json params);
+  asio::awaitable<Reply> dispatch(const std::string& method, const json& params);
+  asio::awaitable<Reply> exec(const json& params);
+  asio::awaitable<Result<json>> run_exec(ExecParams params, std::shared_ptr<RunningExec> running);
+  Reply connections_list();
+  asio::awaitable<Reply> connections_stop(const json& params);
+  Reply control(const std::string& method, const json& params);
+  void notify(std::string_view method, json params) { writer_->send(encode_message(notification(method, std::move(params)))); }
+  void send_credit(std::uint32_t handle, StreamId stream, std::size_t bytes) {
+    notify("credit", {{"handle", handle}, {"stream", to_string(stream)}, {"bytes", bytes}});
+  }
+
+  std::shared_ptr<Server> server_;
+  std::shared_ptr<runtime::AsyncStream> stream_;
+  std::shared_ptr<FrameWriter> writer_;
+  std::map<std::uint32_t, std::shared_ptr<RunningExec>> execs_;
+  std::set<std::string> ids_in_flight_;
+  std::size_t requests_running_ = 0;
+  runtime::Event requests_done_;
+};
+
+asio::awaitable<void> ClientSession::run() {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  FrameReader reader(*stream_);
+  for (;;) {
+    auto frame = co_await reader.read();
+    if (!frame) {
+      if (frame.error().code == Errc::protocol_error) {
+        server_->options_.log.warning("a client broke the protocol: {}", frame.error().message);
+        notify("protocol_error", {{"message", frame.error().message}});
+      }
+      break;
+    }
+    if (frame->kind == FrameKind::message) {
+      on_message(frame->body);
+    } else {
+      on_stream_frame(*frame);
+    }
+  }
+  // The client is gone: its commands end (TERM, then close) and nothing more is paced for it.
+  for (auto& [handle, running] : execs_) {
+    running->released = true;
+    running->stdin_ended = true;
+    running->cancel.emit(asio::cancellation_type::terminal);
+    running->changed.notify();
+  }
+  while (requests_running_ > 0) co_await requests_done_.wait();
+  co_await writer_->flush();
+  co_await stream_->close();
+}
+
+void ClientSession::on_message(const std::string& text) {
+  auto parsed = parse_request(text);
+  if (!parsed) {
+    writer_->send(encode_message(error_response(parsed.error().id, parsed.error().code, parsed.error().message)));
+    return;
+  }
+  auto request = std::move(*parsed);
+  if (!request.id) {
+    // A notification: its effect, no answer (and an unknown one is ignored, as JSON-RPC says).
+    if (request.method == "credit" || request.method.starts_with("exec.")) control(request.method, request.params);
+    return;
+  }
+  const auto key = request.id->dump();
+  if (!ids_in_flight_.insert(key).second) {
+    writer_->send(encode_message(error_response(*request.id, kInvalidRequest, fmt::format("the id {} is already in use", key))));
+    return;
+  }
+  ++requests_running_;
+  asio::co_spawn(stream_->get_executor(), answer(*request.id, std::move(request.method), std::move(request.params)),
+                 [self = shared_from_this(), key](std::exception_ptr) {
+                   self->ids_in_flight_.erase(key);
+                   --self->requests_running_;
+                   self->requests_done_.notify();
+                 });
+}
+
+asio::awaitable<void> ClientSession::answer(json id, std::string method, json params) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto reply = co_await dispatch(method, params);
+  writer_->send(encode_message(response(id, std::move(reply))));
+}
+
+asio::awaitable<Reply> ClientSession::dispatch(const std::string& method, const json& params) {
+  if (method == "initialize") {
+    co_return json{{"protocol", kProtocolVersion}, {"server", server_->options_.version}, {"pid", current_process_id()}};
+  }
+  if (method == "exec") co_return co_await exec(params);
+  if (method == "connections.list") co_return connections_list();
+  if (method == "connections.stop") co_return co_await connections_stop(params);
+  if (method == "credit" || method.starts_with("exec.")) co_return control(method, params);
+  co_return ReplyError{kMethodNotFound, fmt::format("no method \"{}\"", method), nullptr};
+}
+
+// Credit, signals, window changes and cancellation: small effects on a running command.
+Reply ClientSession::control(const std::string& method, const json& params) {
+  auto handle = handle_param(params);
+  if (!handle) return std::move(handle.error());
+  const auto found = execs_.find(*handle);
+  if (found == execs_.end()) return ReplyError{kInvalidParams, fmt::format("no command is running with handle {}", *handle)};
+  auto& running = *found->second;
+  if (method == "credit") {
+    auto grant = credit_param(params);
+    if (!grant) return std::move(grant.error());
+    (grant->stream == StreamId::stdout_stream ? running.stdout_credit : running.stderr_credit) += grant->bytes;
+    running.changed.notify();
+    return json::object();
+  }
+  if (method == "exec.cancel") {
+    running.cancel.emit(asio::cancellation_type::terminal);
+    return json::object();
+  }
+  auto session = running.session.lock();
+  if (method == "exec.signal") {
+    auto name = string_param(params, "signal");
+    if (!name) return std::move(name.error());
+    if (session) {
+      asio::co_spawn(stream_->get_executor(), session->signal(*name), asio::detached);
+    }
+    return json::object();
+  }
+  if (method == "exec.resize") {
+    auto size = resize_params(params);
+    if (!size) return std::move(size.error());
+    if (session) {
+      asio::co_spawn(stream_->get_executor(), session->window_change(size->first, size->second), asio::detached);
+    }
+    return json::object();
+  }
+  return ReplyError{kMethodNotFound, fmt::format("no method \"{}\"", method), nullptr};
+}
+
+void ClientSession::on_stream_frame(const Frame& frame) {
+  const auto found = execs_.find(frame.handle);
+  if (frame.stream != StreamId::stdin_stream || found == execs_.end()) {
+    // A command that has just ended may still be sent stdin; anything else is the client's mistake.
+    server_->options_.log.debug("dropped a {} frame for {} of handle {}", frame.kind == FrameKind::data ? "data" : "end",
+                                to_string(frame.stream), frame.handle);
+    return;
+  }
+  auto& running = *found->second;
+  if (frame.kind == FrameKind::end) {
+    running.stdin_ended = true;
+  } else if (!running.stdin_ended) {
+    running.stdin_window -= static_cast<std::int64_t>(frame.body.size());
+    if (running.stdin_window < 0) {
+      server_->options_.log.warning("a client sent handle {} more stdin than its credit", frame.handle);
+      end();
+      return;
+    }
+    running.stdin_chunks.push_back(frame.body);
+  }
+  running.changed.notify();
+}
+
+asio::awaitable<Reply> ClientSession::exec(const json& params) {
+  auto parsed = parse_exec_params(params);
+  if (!parsed) co_return std::move(parsed.error());
+  const auto handle = parsed->handle;
+  if (execs_.contains(handle)) co_return ReplyError{kInvalidParams, fmt::format("handle {} is already running a command", handle)};
+  auto executor = stream_->get_executor();
+  auto running = std::make_shared<RunningExec>(executor);
+  execs_[handle] = running;
+  auto ran = co_await asio::co_spawn(executor, run_exec(std::move(*parsed), running),
+                                     asio::bind_cancellation_slot(running->cancel.slot(), asio::use_awaitable));
+  running->released = true;
+  running->changed.notify();
+  execs_.erase(handle);
+  writer_->send(encode_end(handle, StreamId::stdout_stream));
+  writer_->send(encode_end(handle, StreamId::stderr_stream));
+  if (!ran) co_return ReplyError{kOperationFailed, ran.error().summary(), error_data(ran.error())};
+  co_return std::move(*ran);
+}
+
+asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::shared_ptr<RunningExec> running) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  const auto handle = params.handle;
+  auto self = shared_from_this();
+  // The dial's callbacks may outlive this client (a connection outlives its first user).
+  const auto tell = [weak = weak_from_this(), handle](std::string_view method) {
+    return [weak, handle, method = std::string(method)](std::string text) {
+      if (auto alive = weak.lock()) alive->notify(method, {{"handle", handle}, {"text", std::move(text)}});
+    };
+  };
+  WorkspaceTarget target = params.target;
+  auto lease = co_await acquire_workspace(*server_->pool_, std::move(target), server_->options_, tell("progress"), tell("warning"));
+  if (!lease) co_return runtime::fail(std::move(lease.error()));
+
+  coder::ExecRequest request = std::move(params.request);
+  const auto send_output = [self, handle, running](StreamId stream, std::string_view data) {
+    if (running->released) return;
+    (stream == StreamId::stdout_stream ? running->stdout_credit : running->stderr_credit) -= static_cast<std::int64_t>(data.size());
+    self->writer_->send(encode_data(handle, stream, data));
+  };
+  request.on_stdout = [send_output](std::string_view data) { send_output(StreamId::stdout_stream, data); };
+  request.on_stderr = [send_output](std::string_view data) { send_output(StreamId::stderr_stream, data); };
+  request.pace_output = [running](ssh::Channel::Stream stream) -> asio::awaitable<void> {
+    const auto& credit = stream == ssh::Channel::Stream::out ? running->stdout_credit : running->stderr_credit;
+    while (!running->released && credit < kLargestRead) {
+      const bool woken = co_await running->changed.wait();
+      if (!woken) co_return;
+    }
+  };
+  if (params.stdin_follows) {
+    request.stdin_source = [self, handle, running]() -> asio::awaitable<std::optional<std::string>> {
+      while (running->stdin_chunks.empty() && !running->stdin_ended) {
+        const bool woken = co_await running->changed.wait();
+        if (!woken) co_return std::nullopt;
+      }
+      if (running->stdin_chunks.empty()) co_return std::nullopt;
+      auto chunk = std::move(running->stdin_chunks.front());
+      running->stdin_chunks.pop_front();
+      // Taken by the channel: the client may send as much again.
+      running->stdin_window += static_cast<std::int64_t>(chunk.size());
+      self->send_credit(handle, StreamId::stdin_stream, chunk.size());
+      co_return chunk;
+    };
+  }
+  request.on_session = [running](std::weak_ptr<ssh::Session> session) { running->session = std::move(session); };
+  auto outcome = co_await coder::exec(**lease, std::move(request));
+  if (!outcome) co_return runtime::fail(std::move(outcome.error()));
+  json result{{"end", end_name(outcome->end)}, {"duration_ms", outcome->duration.count()}};
+  if (outcome->exit_code) result["exit_code"] = *outcome->exit_code;
+  if (outcome->signal) result["signal"] = outcome->signal->name;
+  co_return result;
+}
+
+Reply ClientSession::connections_list() {
+  json list = json::array();
+  const auto now = runtime::Clock::now();
+  for (const auto& pooled : server_->pool_->connections()) {
+    json entry{{"destination", destination_of(pooled.key)},
+               {"age_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now - pooled.since).count()},
+               {"channels", pooled.connection->open_channels()}};
+    if (const auto rtt = pooled.connection->last_round_trip()) entry["round_trip_ms"] = static_cast<double>(rtt->count()) / 1000.0;
+    list.push_back(std::move(entry));
+  }
+  return json{{"connections", std::move(list)}};
+}
+
+asio::awaitable<Reply> ClientSession::connections_stop(const json& params) {
+  std::optional<std::string> destination;
+  if (params.contains("destination")) {
+    auto named = string_param(params, "destination");
+    if (!named) co_return std::move(named.error());
+    destination = std::move(*named);
+  }
+  std::size_t stopped = 0;
+  for (const auto& pooled : server_->pool_->connections()) {
+    if (destination && destination_of(pooled.key) != *destination) continue;
+    const bool closed = co_await server_->pool_->close(pooled.key);
+    if (closed) ++stopped;
+  }
+  if (!destination) server_->request_stop();
+  co_return json{{"stopped", stopped}};
+}
+
+std::shared_ptr<Server> Server::create(asio::any_io_executor executor, ServerOptions options) {
+  return std::make_shared<Server>(std::move(executor), std::move(options));
+}
+
+Server::Server(asio::any_io_executor executor, ServerOptions options)
+    : executor_(executor), options_(std::move(options)), changed_(executor) {
+  coder::PoolOptions pool;
+  pool.idle_timeout = options_.persist;
+  pool.log = options_.log.child("pool");
+  pool.on_closed = [this] { changed_.notify(); };
+  pool_ = coder::ConnectionPool::create(executor_, std::move(pool));
+}
+
+asio::awaitable<void> Server::serve(std::unique_ptr<runtime::AsyncStream> client) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto session = std::make_shared<ClientSession>(shared_from_this(), std::shared_ptr<runtime::AsyncStream>(std::move(client)));
+  const auto id = next_session_id_++;
+  sessions_[id] = session;
+  ++clients_;
+  changed_.notify();
+  co_await session->run();
+  sessions_.erase(id);
+  --clients_;
+  changed_.notify();
+}
+
+asio::awaitable<void> Server::stop() {
+  for (auto& [id, weak] : sessions_) {
+    if (auto session = weak.lock()) session->end();
+  }
+  co_await pool_->close_all();
+}
+
+}  // namespace cr::service

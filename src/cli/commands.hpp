@@ -31,5 +31,6 @@ void add_ssh_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_workspace_commands(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_doctor_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_connections_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace cr::cli

@@ -18,6 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/exec_command.hpp"
+#include "cli/exec_report.hpp"
 #include "cli/local_terminal.hpp"
 #include "cli/readiness_display.hpp"
 #include "coder/cli_driver.hpp"
@@ -27,84 +29,6 @@
 #include "coder/workspace_plan.hpp"
 
 namespace cr::cli {
-namespace {
-
-constexpr int kExitTimedOut = 124;
-constexpr int kExitCoderFailed = 125;
-constexpr int kExitCancelled = 130;
-
-struct ExecCommandOptions {
-  std::string coder;
-  std::string suffix{coder::kDefaultHostSuffix};
-  std::string cwd;
-  std::vector<std::string> env;
-  double timeout_seconds = 0;
-  bool tty = false;
-  bool json = false;
-  std::string workspace;
-  std::vector<std::string> command;
-};
-
-// Output and events, as raw streams or as JSON lines on stdout (one object per event).
-class Reporter {
- public:
-  explicit Reporter(bool json) : json_(json) {}
-
-  // Without --json, progress is the ReadinessDisplay's.
-  void progress(const std::string& text) const {
-    if (json_) emit({{"event", "progress"}, {"text", text}});
-  }
-  void output(std::string_view stream, std::string_view data) const {
-    if (json_) return emit({{"event", stream}, {"data", std::string(data)}});
-    if (stream == "stdout") {
-      write_stdout(data);
-    } else {
-      write_stderr(data);
-    }
-  }
-  int failure(const runtime::Error& error, int exit_code, const runtime::Logger& log) const {
-    if (json_) {
-      nlohmann::json evidence = nlohmann::json::object();
-      for (const auto& e : error.evidence) evidence[e.label] = e.text;
-      emit({{"event", "error"}, {"layer", std::string(to_string(error.layer))}, {"message", error.message},
-            {"evidence", evidence}, {"exit_code", exit_code}});
-    } else {
-      write_stderr(fmt::format("coder-runtime: {}\n", error.summary()));
-      if (log.enabled(runtime::LogLevel::debug)) write_stderr(error.detailed());
-    }
-    return exit_code;
-  }
-  void exit(const coder::ExecOutcome& outcome, int exit_code) const {
-    if (!json_) return;
-    nlohmann::json event{{"event", "exit"}, {"end", std::string(coder::to_string(outcome.end))},
-                         {"exit_code", exit_code}, {"duration_ms", outcome.duration.count()}};
-    if (outcome.exit_code) event["status"] = *outcome.exit_code;
-    if (outcome.signal) event["signal"] = outcome.signal->name;
-    emit(event);
-  }
-
- private:
-  // Invalid UTF-8 from a command's output is replaced, not fatal.
-  static void emit(const nlohmann::json& event) {
-    write_stdout(event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-  }
-  bool json_;
-};
-
-int exit_code_of(const coder::ExecOutcome& outcome) {
-  switch (outcome.end) {
-    case coder::ExecEnd::exited: return *outcome.exit_code;
-    case coder::ExecEnd::timed_out: return kExitTimedOut;
-    case coder::ExecEnd::cancelled: return kExitCancelled;
-    case coder::ExecEnd::signalled:
-    case coder::ExecEnd::closed_without_status: return kExitConnectionFailed;
-  }
-  return kExitConnectionFailed;
-}
-
-int exit_code_for(const runtime::Error& error, int otherwise) {
-  return error.code == runtime::Errc::cancelled ? kExitCancelled : otherwise;
-}
 
 runtime::Result<std::vector<std::pair<std::string, std::string>>> parse_env(const std::vector<std::string>& assignments) {
   std::vector<std::pair<std::string, std::string>> env;
@@ -118,6 +42,8 @@ runtime::Result<std::vector<std::pair<std::string, std::string>>> parse_env(cons
   }
   return env;
 }
+
+namespace {
 
 // Cancellation (Ctrl-C, SIGTERM) arrives through this coroutine's slot at any step: while the
 // workspace starts, while connecting, or while the command runs.
@@ -184,11 +110,6 @@ asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
   if (!outcome) co_return report.failure(outcome.error(), kExitConnectionFailed, log);
   const int code = exit_code_of(*outcome);
   report.exit(*outcome, code);
-  if (!o.json && outcome->end != coder::ExecEnd::exited) {
-    const auto signal = outcome->signal ? fmt::format(" (signal {})", outcome->signal->name) : std::string();
-    write_stderr(fmt::format("coder-runtime: the command {} after {}{}\n", coder::to_string(outcome->end),
-                             runtime::describe_budget(outcome->duration), signal));
-  }
   co_return code;
 }
 
@@ -208,7 +129,20 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("workspace", o->workspace, "The workspace: name or owner/name")->required();
   cmd->add_option("command", o->command, "The command and its arguments, after --")->required();
   cmd->footer("Exit codes: the command's own; 124 timed out; 125 Coder-side failure; 130 cancelled; 255 connection failed.");
+  cmd->add_option("-o", o->ssh_options,
+                  "ControlMaster=auto|no (share the user's connection holder; default auto), ControlPersist=TIME, "
+                  "ControlPath=PATH|none")
+      ->allow_extra_args(false);
   cmd->callback([o, &global, &exit_code] {
+    auto control = parse_control_options(o->ssh_options);
+    if (!control) {
+      exit_code = Reporter(o->json).failure(control.error(), kExitConnectionFailed, global.logger());
+      return;
+    }
+#ifdef _WIN32
+    control->shared = false;  // no holder on Windows yet
+#endif
+    o->verbosity = global.verbosity;
     asio::io_context io;
     asio::cancellation_signal cancel;
     // Ctrl-C and SIGTERM cancel the command (TERM, then close) instead of killing us mid-session.
@@ -216,12 +150,19 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
     interrupts.async_wait([&](std::error_code ec, int) {
       if (!ec) cancel.emit(asio::cancellation_type::terminal);
     });
-    asio::co_spawn(io, run_exec(*o, global.logger()),
-                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, int code) {
-                     if (e) std::rethrow_exception(e);
-                     exit_code = code;
-                     interrupts.cancel();
-                   }));
+    const auto done = [&](std::exception_ptr e, int code) {
+      if (e) std::rethrow_exception(e);
+      exit_code = code;
+      interrupts.cancel();
+    };
+#ifndef _WIN32
+    if (control->shared) {
+      asio::co_spawn(io, exec_through_holder(*o, *control, global.logger(), cancel.slot()), done);
+      io.run();
+      return;
+    }
+#endif
+    asio::co_spawn(io, run_exec(*o, global.logger()), asio::bind_cancellation_slot(cancel.slot(), done));
     io.run();
   });
 }

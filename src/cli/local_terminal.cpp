@@ -61,7 +61,8 @@ asio::awaitable<std::optional<std::string>> StdinReader::next() {
         co_return chunk;
       }
     }
-    co_await ready_->wait();
+    const bool woken = co_await ready_->wait();
+    if (!woken) co_return std::nullopt;
   }
 }
 

@@ -29,7 +29,8 @@ class StdinReader {
   StdinReader(const StdinReader&) = delete;
   StdinReader& operator=(const StdinReader&) = delete;
 
-  // The next chunk, or nullopt at end of input (or a read error, which ends input as for ssh).
+  // The next chunk, or nullopt at end of input (or a read error, which ends input as for ssh), or
+  // when cancelled through the caller's cancellation slot.
   asio::awaitable<std::optional<std::string>> next();
 
   struct Shared;

@@ -1,4 +1,5 @@
-// `coder-runtime exec` end to end against the stand-in Coder CLI, whose `ssh --stdio` runs the Go
+// `coder-runtime exec -o ControlMaster=no` (a connection of its own; shared_connections_test.cpp
+// covers the holder) end to end against the stand-in Coder CLI, whose `ssh --stdio` runs the Go
 // x/crypto/ssh server (the agent's library): a stopped workspace is started, the command's output,
 // stdin and exit code come through, and each of our own outcomes has its exit code and its words.
 // Stdin streams (the remote side answers a line before the next is written); a cancelled command
@@ -8,7 +9,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +22,7 @@
 #include "support/cli_process.hpp"
 #include "support/coder_standin.hpp"
 #include "support/files.hpp"
+#include "support/processes.hpp"
 #include "support/run.hpp"
 
 using namespace cr;
@@ -31,7 +32,7 @@ namespace {
 
 // `coder-runtime exec --coder STANDIN args...`.
 test::Ran run_exec(std::vector<std::string> args, const std::string& input = "", int interrupt_after_lines = 0) {
-  std::vector<std::string> argv{"exec", "--coder", test::CoderStandin::program().string()};
+  std::vector<std::string> argv{"exec", "-o", "ControlMaster=no", "--coder", test::CoderStandin::program().string()};
   argv.insert(argv.end(), args.begin(), args.end());
   return test::run_cli(std::move(argv), input, interrupt_after_lines);
 }
@@ -47,7 +48,8 @@ nlohmann::json scenario(std::vector<nlohmann::json> workspaces) {
 // `coder-runtime exec --coder STANDIN args...` as a child whose stdin the test writes as it goes.
 std::unique_ptr<proxy::ProcessStream> start_exec(asio::any_io_executor executor, std::vector<std::string> args) {
   proxy::ProcessOptions options;
-  options.argv = {CODER_RUNTIME_EXECUTABLE, "exec", "--coder", test::CoderStandin::program().string()};
+  options.argv = {CODER_RUNTIME_EXECUTABLE, "exec", "-o", "ControlMaster=no", "--coder",
+                  test::CoderStandin::program().string()};
   options.argv.insert(options.argv.end(), args.begin(), args.end());
   options.name = "coder-runtime";
   auto process = proxy::spawn_process(executor, std::move(options));
@@ -76,16 +78,6 @@ asio::awaitable<int> exit_code_of(proxy::ProcessStream& child) {
   auto exit = co_await child.wait_exit(runtime::Deadline::after(10s));
   REQUIRE(exit);
   co_return exit->kind == proxy::ExitStatus::Kind::exited ? exit->value : -1;
-}
-
-// Whether the process has ended (exited, reaped or not) within `limit`: its pidfd becomes readable.
-bool ends_within(pid_t pid, std::chrono::milliseconds limit) {
-  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return errno == ESRCH;
-  pollfd watch{fd, POLLIN, 0};
-  const int ready = ::poll(&watch, 1, static_cast<int>(limit.count()));
-  ::close(fd);
-  return ready == 1;
 }
 
 pid_t last_pid_in(const std::filesystem::path& file) {
@@ -209,8 +201,8 @@ TEST_CASE("exec: SIGINT or SIGTERM cancels the command (130) and leaves no remot
   CHECK(ended.out == "started\n");
   REQUIRE(ended.command > 0);
   REQUIRE(ended.proxy > 0);
-  CHECK(ends_within(ended.command, 10000ms));
-  CHECK(ends_within(ended.proxy, 10000ms));
+  CHECK(test::ends_within(ended.command, 10000ms));
+  CHECK(test::ends_within(ended.proxy, 10000ms));
 }
 
 TEST_CASE("exec: Coder-side failures are 125 with the CLI's words; a deleted workspace is one", "[cli][exec]") {
@@ -277,7 +269,8 @@ TEST_CASE("exec on a terminal: one status line rewritten in place while the work
   stopped["after_start"] = {{{"status", "running"}}};
   stopped["start_lines"] = {"Building..."};
   test::CoderStandin standin(scenario({stopped}));
-  const auto shown = run_on_terminal({"exec", "--coder", test::CoderStandin::program().string(), "ws", "--", "echo hello"});
+  const auto shown = run_on_terminal(
+      {"exec", "-o", "ControlMaster=no", "--coder", test::CoderStandin::program().string(), "ws", "--", "echo hello"});
   INFO(shown);
   const std::string rewrite = "\r\x1b[K";
   const auto final_line = shown.find(rewrite + "coder-runtime: workspace ws started in ");

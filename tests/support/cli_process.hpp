@@ -25,36 +25,39 @@ struct Ran {
 
 // With `interrupt_after_lines`, sends SIGTERM once stdout has that many lines, as a person's
 // Ctrl-C would once a command shows it has started.
+inline asio::awaitable<Ran> run_cli_async(std::vector<std::string> args, std::string input = "",
+                                          int interrupt_after_lines = 0) {
+  auto ex = co_await asio::this_coro::executor;
+  proxy::ProcessOptions options;
+  options.argv = {CODER_RUNTIME_EXECUTABLE};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.name = "coder-runtime";
+  auto process = proxy::spawn_process(ex, std::move(options));
+  REQUIRE(process);
+  auto& child = **process;
+  if (!input.empty()) {
+    auto written = co_await runtime::write_all(child, runtime::as_bytes(input));
+    REQUIRE(written);
+  }
+  REQUIRE(child.shutdown_send());
+  std::string out;
+  std::array<std::uint8_t, 4096> buffer;
+  for (bool signalled = false;;) {
+    auto n = co_await child.read_some(buffer);
+    if (!n) break;
+    out.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));
+    if (interrupt_after_lines > 0 && !signalled && std::count(out.begin(), out.end(), '\n') >= interrupt_after_lines) {
+      signalled = true;
+      ::kill(child.pid(), SIGTERM);
+    }
+  }
+  auto status = co_await child.wait_exit(runtime::Deadline::after(std::chrono::seconds(15)));
+  REQUIRE(status);
+  co_return Ran{status->kind == proxy::ExitStatus::Kind::exited ? status->value : -1, out, child.stderr_tail()};
+}
+
 inline Ran run_cli(std::vector<std::string> args, const std::string& input = "", int interrupt_after_lines = 0) {
-  return run([&]() -> asio::awaitable<Ran> {
-    auto ex = co_await asio::this_coro::executor;
-    proxy::ProcessOptions options;
-    options.argv = {CODER_RUNTIME_EXECUTABLE};
-    options.argv.insert(options.argv.end(), args.begin(), args.end());
-    options.name = "coder-runtime";
-    auto process = proxy::spawn_process(ex, std::move(options));
-    REQUIRE(process);
-    auto& child = **process;
-    if (!input.empty()) {
-      auto written = co_await runtime::write_all(child, runtime::as_bytes(input));
-      REQUIRE(written);
-    }
-    REQUIRE(child.shutdown_send());
-    std::string out;
-    std::array<std::uint8_t, 4096> buffer;
-    for (bool signalled = false;;) {
-      auto n = co_await child.read_some(buffer);
-      if (!n) break;
-      out.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));
-      if (interrupt_after_lines > 0 && !signalled && std::count(out.begin(), out.end(), '\n') >= interrupt_after_lines) {
-        signalled = true;
-        ::kill(child.pid(), SIGTERM);
-      }
-    }
-    auto status = co_await child.wait_exit(runtime::Deadline::after(std::chrono::seconds(15)));
-    REQUIRE(status);
-    co_return Ran{status->kind == proxy::ExitStatus::Kind::exited ? status->value : -1, out, child.stderr_tail()};
-  }());
+  return run(run_cli_async(std::move(args), input, interrupt_after_lines));
 }
 
 }  // namespace cr::test

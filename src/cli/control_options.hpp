@@ -1,0 +1,30 @@
+#pragma once
+// OpenSSH's connection sharing options, as `-o Name=value` on the commands that share a
+// connection: ControlMaster (auto: use the holder, starting one when there is none; no: a
+// connection of this process's own), ControlPersist (how long an unused connection stays: yes,
+// no, or a time such as 600, 10m, 1h) and ControlPath (the holder's socket, or none).
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/error.hpp"
+
+namespace cr::cli {
+
+struct ControlOptions {
+  bool shared = true;                                   // ControlMaster auto (or yes)
+  std::chrono::milliseconds persist{std::chrono::minutes(10)};
+  std::optional<std::filesystem::path> path;            // unset: the holder's default
+};
+
+// Each of `options` is "Name=value" or "Name value"; a name other than the three is an error, as
+// is a value they do not take.
+runtime::Result<ControlOptions> parse_control_options(const std::vector<std::string>& options);
+
+// "600s" as the holder's own command line takes ControlPersist back.
+std::string persist_argument(std::chrono::milliseconds persist);
+
+}  // namespace cr::cli

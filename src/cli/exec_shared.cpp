@@ -1,0 +1,217 @@
+// `coder-runtime exec` through the user's connection holder: the command runs on the holder's
+// warm connection to the workspace (dialed by the holder on first use), and this process relays
+// stdin, stdout and stderr over the holder's socket. A warm exec so costs no `coder` process, no
+// tunnel and no handshake: one round trip to the workspace.
+
+#include <csignal>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/exec_command.hpp"
+#include "cli/exec_report.hpp"
+#include "cli/local_terminal.hpp"
+#include "coder/cli_driver.hpp"
+#include "coder/workspace.hpp"
+#include "runtime/paths.hpp"
+#include "service/client.hpp"
+#include "service/holder.hpp"
+#include "service/workspace_connections.hpp"
+
+namespace cr::cli {
+namespace {
+
+using nlohmann::json;
+using service::StreamId;
+
+constexpr std::uint32_t kHandle = 1;
+
+// What stdin may still send: the holder's credit.
+struct StdinCredit {
+  explicit StdinCredit(asio::any_io_executor executor) : granted(std::move(executor)) {}
+  std::int64_t available = static_cast<std::int64_t>(service::kInitialCredit);
+  runtime::Event granted;
+};
+
+// Stdin as it arrives, within the holder's credit, then its end; then, as ssh does for a remote
+// terminal, the local window's size follows it. Until the command ends and cancels this.
+asio::awaitable<void> relay_input(std::shared_ptr<service::ServiceClient> client, std::shared_ptr<StdinCredit> credit,
+                                  bool follow_window) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto executor = co_await asio::this_coro::executor;
+  const auto cancelled = [&]() -> asio::awaitable<bool> {
+    auto state = co_await asio::this_coro::cancellation_state;
+    co_return state.cancelled() != asio::cancellation_type::none;
+  };
+  auto reader = std::make_shared<StdinReader>(executor);
+  for (bool ended = false; !ended;) {
+    auto chunk = co_await reader->next();
+    const bool stop = co_await cancelled();
+    if (stop) co_return;
+    ended = !chunk;
+    std::string_view rest = chunk ? std::string_view(*chunk) : std::string_view();
+    while (!rest.empty()) {
+      while (credit->available <= 0) {
+        const bool granted = co_await credit->granted.wait();
+        if (!granted) co_return;
+      }
+      const auto size = std::min({rest.size(), static_cast<std::size_t>(credit->available), service::kMaxDataPayload});
+      client->send_data(kHandle, StreamId::stdin_stream, rest.substr(0, size));
+      credit->available -= static_cast<std::int64_t>(size);
+      rest.remove_prefix(size);
+    }
+  }
+  client->send_end(kHandle, StreamId::stdin_stream);
+  asio::signal_set resized(executor);
+  if (follow_window) resized.add(SIGWINCH);
+  runtime::Event never(executor);
+  for (;;) {
+    if (!follow_window) {
+      co_await never.wait();
+      co_return;
+    }
+    auto [ec, signal] = co_await resized.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    const auto size = terminal_size();
+    client->notify("exec.resize", {{"handle", kHandle}, {"columns", size.columns}, {"rows", size.rows}});
+  }
+}
+
+json exec_params(const ExecCommandOptions& o, const std::filesystem::path& cli,
+                 const std::vector<std::pair<std::string, std::string>>& env) {
+  json params{{"handle", kHandle}, {"workspace", o.workspace}, {"coder", runtime::path_to_utf8(cli)},
+              {"suffix", o.suffix}, {"stdin", true}};
+  std::string command;
+  for (const auto& word : o.command) command += (command.empty() ? "" : " ") + word;
+  params["command"] = command;
+  json coder_env = json::object();
+  for (const auto& [name, value] : service::coder_environment()) coder_env[name] = value;
+  params["coder_env"] = std::move(coder_env);
+  if (!o.cwd.empty()) params["cwd"] = o.cwd;
+  json variables = json::object();
+  for (const auto& [name, value] : env) variables[name] = value;
+  params["env"] = std::move(variables);
+  if (o.timeout_seconds > 0) params["timeout_ms"] = static_cast<std::int64_t>(o.timeout_seconds * 1000);
+  if (o.tty) {
+    const auto size = terminal_size();
+    const char* term = std::getenv("TERM");
+    params["pty"] = {{"term", term ? term : "xterm-256color"}, {"columns", size.columns}, {"rows", size.rows}};
+  }
+  return params;
+}
+
+coder::ExecOutcome outcome_from(const json& result) {
+  coder::ExecOutcome outcome;
+  const auto end = result.value("end", std::string());
+  outcome.end = end == "exited"                  ? coder::ExecEnd::exited
+                : end == "signalled"             ? coder::ExecEnd::signalled
+                : end == "timed_out"             ? coder::ExecEnd::timed_out
+                : end == "cancelled"             ? coder::ExecEnd::cancelled
+                                                 : coder::ExecEnd::closed_without_status;
+  if (result.contains("exit_code") && result["exit_code"].is_number_integer()) outcome.exit_code = result["exit_code"].get<int>();
+  if (outcome.end == coder::ExecEnd::exited && !outcome.exit_code) outcome.end = coder::ExecEnd::closed_without_status;
+  if (result.contains("signal") && result["signal"].is_string()) {
+    ssh::ExitSignal signal;
+    signal.name = result["signal"].get<std::string>();
+    outcome.signal = std::move(signal);
+  }
+  outcome.duration = std::chrono::milliseconds(result.value("duration_ms", std::int64_t{0}));
+  return outcome;
+}
+
+}  // namespace
+
+asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions control, runtime::Logger log,
+                                         asio::cancellation_slot interrupts) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto executor = co_await asio::this_coro::executor;
+  const Reporter report(o.json);
+  auto workspace = coder::parse_workspace_ref(o.workspace);
+  if (!workspace) co_return report.failure(workspace.error(), kExitCoderFailed, log);
+  auto env = parse_env(o.env);
+  if (!env) co_return report.failure(env.error(), kExitCoderFailed, log);
+  std::optional<std::filesystem::path> explicit_cli;
+  if (!o.coder.empty()) explicit_cli = o.coder;
+  auto cli_path = coder::find_cli(explicit_cli);
+  if (!cli_path) co_return report.failure(cli_path.error(), kExitCoderFailed, log);
+  auto paths = service::holder_paths(control.path);
+  if (!paths) co_return report.failure(paths.error(), kExitConnectionFailed, log);
+  auto executable = service::current_executable();
+  if (!executable) co_return report.failure(executable.error(), kExitConnectionFailed, log);
+
+  service::HolderConnectOptions connect;
+  connect.paths = *paths;
+  connect.holder_command = {runtime::path_to_utf8(*executable), "connections", "holder",
+                            "-o", "ControlPath=" + runtime::path_to_utf8(paths->socket),
+                            "-o", "ControlPersist=" + persist_argument(control.persist)};
+  for (int i = 0; i < o.verbosity; ++i) connect.holder_command.push_back("-v");
+  connect.log = log;
+  // Interrupted on the way to the holder: nothing has started yet, so stop there.
+  asio::cancellation_signal connecting;
+  interrupts.assign([&connecting](asio::cancellation_type type) { connecting.emit(type); });
+  auto holder = co_await asio::co_spawn(executor, service::connect_holder(std::move(connect)),
+                                        asio::bind_cancellation_slot(connecting.slot(), asio::use_awaitable));
+  interrupts.clear();
+  if (!holder) co_return report.failure(holder.error(), exit_code_for(holder.error(), kExitConnectionFailed), log);
+
+  auto credit = std::make_shared<StdinCredit>(executor);
+  std::shared_ptr<service::ServiceClient> client;
+  service::ClientHandlers handlers;
+  handlers.on_data = [&](std::uint32_t, StreamId stream, std::string_view data) {
+    report.output(stream == StreamId::stdout_stream ? "stdout" : "stderr", data);
+    client->notify("credit", {{"handle", kHandle}, {"stream", service::to_string(stream)}, {"bytes", data.size()}});
+  };
+  handlers.on_notification = [&](std::string_view method, const json& params) {
+    if (method == "credit" && params.value("stream", "") == "stdin") {
+      credit->available += params.value("bytes", std::int64_t{0});
+      credit->granted.notify();
+    } else if (method == "progress") {
+      const auto text = params.value("text", std::string());
+      if (o.json) {
+        report.progress(text);
+      } else {
+        write_stderr(fmt::format("coder-runtime: {}\n", text));
+      }
+    } else if (method == "warning") {
+      report.warning(params.value("text", std::string()));
+    }
+  };
+  client = service::ServiceClient::start(std::move(*holder), std::move(handlers));
+
+  // From here Ctrl-C and SIGTERM cancel the command on the holder; its outcome still comes back.
+  interrupts.assign([client](asio::cancellation_type) { client->notify("exec.cancel", {{"handle", kHandle}}); });
+  std::optional<RawTerminal> raw;
+  if (o.tty) raw.emplace();
+  auto params = exec_params(o, *cli_path, *env);
+  using namespace asio::experimental::awaitable_operators;
+  auto ended = co_await (client->call("exec", std::move(params)) || relay_input(client, credit, o.tty));
+  interrupts.clear();
+  raw.reset();
+  auto result = std::get<0>(std::move(ended));
+  co_await client->close();
+  if (!result) {
+    if (client->failure()) {
+      auto error = runtime::Error(runtime::Errc::end_of_stream, runtime::Layer::runtime,
+                                  fmt::format("the connection holder ended while the command ran; the next call starts a new one"))
+                       .with("holder socket", runtime::path_to_utf8(paths->socket))
+                       .with("holder log", runtime::path_to_utf8(paths->log()))
+                       .with("stream", client->failure()->message);
+      co_return report.failure(error, kExitConnectionFailed, log);
+    }
+    const int code = result.error().layer == runtime::Layer::coder ? kExitCoderFailed : kExitConnectionFailed;
+    co_return report.failure(result.error(), exit_code_for(result.error(), code), log);
+  }
+  const auto outcome = outcome_from(*result);
+  const int code = exit_code_of(outcome);
+  report.exit(outcome, code);
+  co_return code;
+}
+
+}  // namespace cr::cli

@@ -1,0 +1,280 @@
+// Shared connections end to end: `coder-runtime exec` processes reach the workspace through the
+// user's connection holder (started by the first of them), against the stand-in Coder CLI whose
+// `ssh --stdio` runs the Go x/crypto/ssh server. Every `coder` process is counted; clients and the
+// holder are killed mid-command; holders race; a stale socket is replaced.
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <csignal>
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "support/cli_process.hpp"
+#include "support/coder_standin.hpp"
+#include "support/holder_scope.hpp"
+#include "support/processes.hpp"
+#include "runtime/event.hpp"
+#include "support/run.hpp"
+
+using namespace cr;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::string> exec_args(std::vector<std::string> args) {
+  std::vector<std::string> argv{"exec", "--coder", test::CoderStandin::program().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+nlohmann::json scenario(std::vector<std::string> names) {
+  nlohmann::json workspaces = nlohmann::json::array();
+  for (auto& name : names) workspaces.push_back({{"name", name}, {"timeline", {{{"status", "running"}}}}});
+  return {{"go_sshd", CODER_RUNTIME_GO_SSHD}, {"workspaces", workspaces}};
+}
+
+std::unique_ptr<proxy::ProcessStream> start_cli(asio::any_io_executor executor, std::vector<std::string> args) {
+  proxy::ProcessOptions options;
+  options.argv = {CODER_RUNTIME_EXECUTABLE};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.name = "coder-runtime";
+  auto process = proxy::spawn_process(executor, std::move(options));
+  REQUIRE(process);
+  return std::move(*process);
+}
+
+// Reads the child's stdout into `out` until it holds `text` (the watchdog bounds the wait).
+asio::awaitable<bool> read_until(proxy::ProcessStream& child, std::string& out, std::string_view text) {
+  std::array<std::uint8_t, 4096> buffer;
+  while (out.find(text) == std::string::npos) {
+    auto n = co_await child.read_some(buffer);
+    if (!n) co_return false;
+    out.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));
+  }
+  co_return true;
+}
+
+asio::awaitable<int> exit_code_of(proxy::ProcessStream& child) {
+  auto exit = co_await child.wait_exit(runtime::Deadline::after(15s));
+  REQUIRE(exit);
+  co_return exit->kind == proxy::ExitStatus::Kind::exited ? exit->value : -1;
+}
+
+nlohmann::json listed_connections() {
+  const auto listed = test::run_cli({"connections", "list", "--json"});
+  REQUIRE(listed.status == 0);
+  return nlohmann::json::parse(listed.out)["connections"];
+}
+
+}  // namespace
+
+TEST_CASE("shared: the first exec starts the holder with one coder call, the next run none, and output, stdin and "
+          "exit status come through",
+          "[cli][shared]") {
+  test::CoderStandin standin(scenario({"ws"}));
+  test::HolderScope holder;
+  const auto first = test::run_cli(exec_args({"ws", "--", "cat; echo err >&2; exit 3"}), "from stdin\n");
+  INFO(first.err);
+  CHECK(first.status == 3);
+  CHECK(first.out == "from stdin\n");
+  CHECK(first.err == "err\n");
+  // `coder ssh --stdio` starts a stopped workspace itself: no `coder list` before the command.
+  CHECK(standin.calls() == std::vector<std::string>{"ssh --stdio --hostname-suffix mux--coder ws.mux--coder"});
+
+  for (int i = 0; i < 3; ++i) {
+    const auto warm = test::run_cli(exec_args({"ws", "--", fmt::format("echo warm {}", i)}));
+    CHECK(warm.status == 0);
+    CHECK(warm.out == fmt::format("warm {}\n", i));
+  }
+  CHECK(standin.calls().size() == 1);
+  CHECK(holder.holders().size() == 1);
+
+  const auto listed = listed_connections();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["destination"] == "ws.mux--coder");
+  CHECK(listed[0]["channels"] == 0);
+
+  // Stopping every connection also ends the holder.
+  const auto pids = holder.holders();
+  const auto stopped = test::run_cli({"connections", "stop", "--json"});
+  CHECK(stopped.status == 0);
+  CHECK(nlohmann::json::parse(stopped.out)["stopped"] == 1);
+  for (const pid_t pid : pids) CHECK(test::ends_within(pid, 10000ms));
+  CHECK(test::run_cli({"connections", "list", "--json"}).out == "{\"connections\":[]}\n");
+}
+
+TEST_CASE("shared: 50 concurrent execs across 5 workspaces go through one holder and one connection per workspace",
+          "[cli][shared][load]") {
+  test::CoderStandin standin(scenario({"ws0", "ws1", "ws2", "ws3", "ws4"}));
+  test::HolderScope holder;
+  constexpr int kExecs = 50;
+  const auto results = test::run(
+      [&]() -> asio::awaitable<std::vector<test::Ran>> {
+        auto executor = co_await asio::this_coro::executor;
+        std::vector<std::optional<test::Ran>> ran(kExecs);
+        int done = 0;
+        runtime::Event finished(executor);
+        for (int i = 0; i < kExecs; ++i) {
+          auto args = exec_args({fmt::format("ws{}", i % 5), "--", fmt::format("read x; echo \"$x {}\"; exit {}", i, i % 7)});
+          asio::co_spawn(executor, test::run_cli_async(std::move(args), fmt::format("input{}\n", i)),
+                         [&, i](std::exception_ptr, test::Ran result) {
+                           ran[i] = std::move(result);
+                           ++done;
+                           finished.notify();
+                         });
+        }
+        while (done < kExecs) co_await finished.wait();
+        std::vector<test::Ran> all;
+        for (auto& r : ran) all.push_back(r.value_or(test::Ran{}));
+        co_return all;
+      }(),
+      120s);
+  for (int i = 0; i < kExecs; ++i) {
+    INFO("exec " << i << ": " << results[i].err);
+    CHECK(results[i].status == i % 7);
+    CHECK(results[i].out == fmt::format("input{} {}\n", i, i));
+  }
+  CHECK(standin.count_calls("ssh") == 5);
+  CHECK(standin.count_calls("list") == 0);
+  CHECK(holder.holders().size() == 1);
+  CHECK(listed_connections().size() == 5);
+}
+
+TEST_CASE("shared: a client killed mid-command ends its own command, and another client's command goes on",
+          "[cli][shared][fault]") {
+  test::CoderStandin standin(scenario({"ws"}));
+  test::HolderScope holder;
+  test::run(
+      [&]() -> asio::awaitable<bool> {
+        auto executor = co_await asio::this_coro::executor;
+        auto victim = start_cli(executor, exec_args({"ws", "--", "echo $$; exec sleep 60"}));
+        std::string victim_out;
+        const bool started = co_await read_until(*victim, victim_out, "\n");
+        REQUIRE(started);
+        const pid_t remote = std::stoi(victim_out);
+        auto survivor = start_cli(executor, exec_args({"ws", "--", "while read line; do echo \"got $line\"; done"}));
+        std::string survivor_out;
+        auto wrote = co_await runtime::write_all(*survivor, runtime::as_bytes(std::string_view("one\n")));
+        REQUIRE(wrote);
+        const bool answered = co_await read_until(*survivor, survivor_out, "got one\n");
+        REQUIRE(answered);
+
+        ::kill(victim->pid(), SIGKILL);
+        const int exit_1 = co_await exit_code_of(*victim);
+        CHECK(exit_1 == -1);
+        // The holder saw its client go and ended the command (TERM); the shared connection stays.
+        CHECK(test::ends_within(remote, 10000ms));
+
+        wrote = co_await runtime::write_all(*survivor, runtime::as_bytes(std::string_view("two\n")));
+        REQUIRE(wrote);
+        const bool still_answered = co_await read_until(*survivor, survivor_out, "got two\n");
+        CHECK(still_answered);
+        REQUIRE(survivor->shutdown_send());
+        const int exit_2 = co_await exit_code_of(*survivor);
+        CHECK(exit_2 == 0);
+        co_return true;
+      }(),
+      60s);
+  CHECK(standin.count_calls("ssh") == 1);
+}
+
+TEST_CASE("shared: a holder killed mid-command gives its client 255 and one line, and the next exec starts a new holder",
+          "[cli][shared][fault]") {
+  test::CoderStandin standin(scenario({"ws"}));
+  test::HolderScope holder;
+  test::run(
+      [&]() -> asio::awaitable<bool> {
+        auto executor = co_await asio::this_coro::executor;
+        auto client = start_cli(executor, exec_args({"ws", "--", "echo started; exec sleep 60"}));
+        std::string out;
+        const bool started = co_await read_until(*client, out, "started\n");
+        REQUIRE(started);
+        const auto holders = holder.holders();
+        REQUIRE(holders.size() == 1);
+        ::kill(holders[0], SIGKILL);
+        // To its end, which also waits for its last words on stderr.
+        auto rest = co_await test::read_to_end(*client);
+        CHECK(rest);
+        const int exit_3 = co_await exit_code_of(*client);
+        CHECK(exit_3 == 255);
+        const auto said = client->stderr_tail();
+        CHECK_THAT(said, Catch::StartsWith("coder-runtime: runtime: the connection holder ended while the command ran"));
+        CHECK(std::count(said.begin(), said.end(), '\n') == 1);
+        CHECK(test::ends_within(holders[0], 10000ms));
+        co_return true;
+      }(),
+      60s);
+  const auto again = test::run_cli(exec_args({"ws", "--", "echo again"}));
+  CHECK(again.status == 0);
+  CHECK(again.out == "again\n");
+  CHECK(holder.holders().size() == 1);
+  CHECK(standin.count_calls("ssh") == 2);
+}
+
+TEST_CASE("shared: a stale socket left by a holder that died is replaced", "[cli][shared][fault]") {
+  test::CoderStandin standin(scenario({"ws"}));
+  test::HolderScope holder;
+  // A socket file nobody listens on, as a holder killed with SIGKILL leaves it.
+  std::filesystem::create_directories(holder.socket().parent_path());
+  std::filesystem::permissions(holder.socket().parent_path(), std::filesystem::perms::owner_all);
+  {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", holder.socket().c_str());
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    ::close(fd);
+  }
+  REQUIRE(std::filesystem::is_socket(holder.socket()));
+  const auto ran = test::run_cli(exec_args({"ws", "--", "echo fresh"}));
+  INFO(ran.err);
+  CHECK(ran.status == 0);
+  CHECK(ran.out == "fresh\n");
+  CHECK(holder.holders().size() == 1);
+}
+
+TEST_CASE("shared: two holders started at once: one serves, the other ends at once", "[cli][shared][race]") {
+  test::HolderScope holder;
+  const auto control_path = "ControlPath=" + holder.socket().string();
+  std::filesystem::create_directories(holder.socket().parent_path());
+  std::filesystem::permissions(holder.socket().parent_path(), std::filesystem::perms::owner_all);
+  test::run(
+      [&]() -> asio::awaitable<bool> {
+        auto executor = co_await asio::this_coro::executor;
+        auto first = start_cli(executor, {"connections", "holder", "-o", control_path});
+        auto second = start_cli(executor, {"connections", "holder", "-o", control_path});
+        // The one that lost the lock ends by itself; the winner stays until told to stop.
+        using namespace asio::experimental::awaitable_operators;
+        auto ended = co_await (first->wait_exit(runtime::Deadline::after(10s)) || second->wait_exit(runtime::Deadline::after(10s)));
+        auto& loser = ended.index() == 0 ? *first : *second;
+        auto& winner = ended.index() == 0 ? *second : *first;
+        REQUIRE(loser.exit_status());
+        CHECK(loser.exit_status()->success());
+        CHECK_FALSE(winner.exit_status());
+        const auto listed = test::run_cli({"connections", "list", "--json", "-o", control_path});
+        CHECK(listed.status == 0);
+        CHECK(listed.out == "{\"connections\":[]}\n");
+        CHECK(holder.holders() == std::vector<pid_t>{winner.pid()});
+        const auto stopped = test::run_cli({"connections", "stop", "-o", control_path});
+        CHECK(stopped.status == 0);
+        auto exit = co_await winner.wait_exit(runtime::Deadline::after(10s));
+        REQUIRE(exit);
+        CHECK(exit->success());
+        co_return true;
+      }(),
+      60s);
+}
+
+TEST_CASE("shared: a ControlPath whose folder others may enter is refused with the reason", "[cli][shared][security]") {
+  test::TemporaryDirectory open_folder;
+  std::filesystem::permissions(open_folder.path(), std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                                       std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                                       std::filesystem::perms::others_exec);
+  const auto ran = test::run_cli({"connections", "list", "-o", "ControlPath=" + (open_folder.path() / "holder.sock").string()});
+  CHECK(ran.status == 255);
+  CHECK_THAT(ran.err, Catch::Contains("has mode 0755: it must be a directory of ours with mode 0700"));
+}

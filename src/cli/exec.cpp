@@ -43,6 +43,25 @@ runtime::Result<std::vector<std::pair<std::string, std::string>>> parse_env(cons
   return env;
 }
 
+runtime::Result<coder::ExecRequest> exec_request_of(const ExecCommandOptions& o) {
+  auto env = parse_env(o.env);
+  if (!env) return runtime::fail(std::move(env.error()));
+  coder::ExecRequest request;
+  if (o.argv || (!o.shell && o.command.size() > 1)) {
+    request.argv = o.command;
+  } else {
+    for (const auto& word : o.command) request.command += (request.command.empty() ? "" : " ") + word;
+  }
+  if (o.remote_shell == "cmd") request.remote_shell = coder::RemoteShell::cmd;
+  if (o.remote_shell == "powershell") request.remote_shell = coder::RemoteShell::powershell;
+  request.cwd = o.cwd;
+  request.env = std::move(*env);
+  if (o.timeout_seconds > 0) request.timeout = std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000));
+  auto line = coder::exec_command_line(request);
+  if (!line) return runtime::fail(std::move(line.error()));
+  return request;
+}
+
 namespace {
 
 // Cancellation (Ctrl-C, SIGTERM) arrives through this coroutine's slot at any step: while the
@@ -52,8 +71,8 @@ asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
   const Reporter report(o.json);
   auto workspace = coder::parse_workspace_ref(o.workspace);
   if (!workspace) co_return report.failure(workspace.error(), kExitCoderFailed, log);
-  auto env = parse_env(o.env);
-  if (!env) co_return report.failure(env.error(), kExitCoderFailed, log);
+  auto prepared = exec_request_of(o);
+  if (!prepared) co_return report.failure(prepared.error(), kExitCoderFailed, log);
   std::optional<std::filesystem::path> explicit_cli;
   if (!o.coder.empty()) explicit_cli = o.coder;
   auto cli_path = coder::find_cli(explicit_cli);
@@ -84,11 +103,7 @@ asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
   if (!connected) co_return report.failure(connected.error(), exit_code_for(connected.error(), kExitConnectionFailed), log);
   auto connection = std::move(*connected);
 
-  coder::ExecRequest request;
-  for (const auto& word : o.command) request.command += (request.command.empty() ? "" : " ") + word;
-  request.cwd = o.cwd;
-  request.env = std::move(*env);
-  if (o.timeout_seconds > 0) request.timeout = std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000));
+  auto request = std::move(*prepared);
   if (o.tty) {
     ssh::PtyRequest pty;
     const auto size = terminal_size();
@@ -126,14 +141,29 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_flag("--tty", o->tty, "Run the command on a pseudo-terminal");
   cmd->add_flag("--json", o->json, "Print one JSON object per event on stdout instead of the raw streams");
   cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");
+  auto* shell = cmd->add_flag("--shell", o->shell, "The words after -- are one command line (joined with spaces)");
+  cmd->add_flag("--argv", o->argv, "The words after -- are a program and its arguments (each quoted)")
+      ->excludes(shell);
+  cmd->add_option("--remote-shell", o->remote_shell,
+                  "The workspace's shell: posix (default), or cmd or powershell (Windows: command lines only)")
+      ->check(CLI::IsMember({"posix", "cmd", "powershell"}));
   cmd->add_option("workspace", o->workspace, "The workspace: name or owner/name")->required();
-  cmd->add_option("command", o->command, "The command and its arguments, after --")->required();
+  cmd->add_option("command", o->command,
+                  "After --: one word is a shell command line, several a program and its arguments")
+      ->required()
+      ->allow_extra_args(false);
+  // The words after the first are taken as they are: CLI11 reads a word like `[a,b]` given to an
+  // option of several values as a list.
+  cmd->prefix_command();
   cmd->footer("Exit codes: the command's own; 124 timed out; 125 Coder-side failure; 130 cancelled; 255 connection failed.");
   cmd->add_option("-o", o->ssh_options,
                   "ControlMaster=auto|no (share the user's connection holder; default auto), ControlPersist=TIME, "
                   "ControlPath=PATH|none")
       ->allow_extra_args(false);
-  cmd->callback([o, &global, &exit_code] {
+  cmd->callback([cmd, o, &global, &exit_code] {
+    auto rest = cmd->remaining();
+    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());  // CLI11 keeps the mark
+    o->command.insert(o->command.end(), rest.begin(), rest.end());
     auto control = parse_control_options(o->ssh_options);
     if (!control) {
       exit_code = Reporter(o->json).failure(control.error(), kExitConnectionFailed, global.logger());

@@ -10,6 +10,7 @@
 #include <asio/cancellation_signal.hpp>
 
 #include "cli/control_options.hpp"
+#include "coder/operations.hpp"
 #include "coder/proxy_command_line.hpp"
 #include "runtime/logging.hpp"
 
@@ -24,12 +25,20 @@ struct ExecCommandOptions {
   double timeout_seconds = 0;
   bool tty = false;
   bool json = false;
+  bool shell = false;  // --shell: the words are one command line, joined with spaces
+  bool argv = false;   // --argv: the words are a program and its arguments
+  std::string remote_shell = "posix";  // --remote-shell: posix, cmd or powershell
   int verbosity = 0;
   std::string workspace;
   std::vector<std::string> command;
 };
 
 runtime::Result<std::vector<std::pair<std::string, std::string>>> parse_env(const std::vector<std::string>& assignments);
+
+// The words after `--`: one is a shell command line, several a program and its arguments (each
+// quoted for the remote shell), unless --shell or --argv says which. Checked before the workspace
+// is touched, by the rules coder::exec applies.
+runtime::Result<coder::ExecRequest> exec_request_of(const ExecCommandOptions& o);
 
 // Runs the command through the user's connection holder, starting one when there is none.
 // Ctrl-C and SIGTERM reach it as `interrupts`: the command is cancelled on the holder (TERM, then

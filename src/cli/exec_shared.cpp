@@ -23,6 +23,7 @@
 #include "runtime/paths.hpp"
 #include "service/client.hpp"
 #include "service/holder.hpp"
+#include "service/json_rpc.hpp"
 #include "service/workspace_connections.hpp"
 
 namespace cr::cli {
@@ -84,21 +85,24 @@ asio::awaitable<void> relay_input(std::shared_ptr<service::ServiceClient> client
   }
 }
 
-json exec_params(const ExecCommandOptions& o, const std::filesystem::path& cli,
-                 const std::vector<std::pair<std::string, std::string>>& env) {
+json exec_params(const ExecCommandOptions& o, const coder::ExecRequest& request, const std::filesystem::path& cli) {
   json params{{"handle", kHandle}, {"workspace", o.workspace}, {"coder", runtime::path_to_utf8(cli)},
-              {"suffix", o.suffix}, {"stdin", true}};
-  std::string command;
-  for (const auto& word : o.command) command += (command.empty() ? "" : " ") + word;
-  params["command"] = command;
+              {"suffix", o.suffix}, {"stdin", true}, {"remote_shell", o.remote_shell}};
+  if (request.argv.empty()) {
+    params["command"] = service::bytes_value(request.command);
+  } else {
+    json words = json::array();
+    for (const auto& word : request.argv) words.push_back(service::bytes_value(word));
+    params["argv"] = std::move(words);
+  }
   json coder_env = json::object();
-  for (const auto& [name, value] : service::coder_environment()) coder_env[name] = value;
+  for (const auto& [name, value] : service::coder_environment()) coder_env[name] = service::bytes_value(value);
   params["coder_env"] = std::move(coder_env);
-  if (!o.cwd.empty()) params["cwd"] = o.cwd;
+  if (!request.cwd.empty()) params["cwd"] = service::bytes_value(request.cwd);
   json variables = json::object();
-  for (const auto& [name, value] : env) variables[name] = value;
+  for (const auto& [name, value] : request.env) variables[name] = service::bytes_value(value);
   params["env"] = std::move(variables);
-  if (o.timeout_seconds > 0) params["timeout_ms"] = static_cast<std::int64_t>(o.timeout_seconds * 1000);
+  if (request.timeout) params["timeout_ms"] = request.timeout->count();
   if (o.tty) {
     const auto size = terminal_size();
     const char* term = std::getenv("TERM");
@@ -135,8 +139,8 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
   const Reporter report(o.json);
   auto workspace = coder::parse_workspace_ref(o.workspace);
   if (!workspace) co_return report.failure(workspace.error(), kExitCoderFailed, log);
-  auto env = parse_env(o.env);
-  if (!env) co_return report.failure(env.error(), kExitCoderFailed, log);
+  auto request = exec_request_of(o);
+  if (!request) co_return report.failure(request.error(), kExitCoderFailed, log);
   std::optional<std::filesystem::path> explicit_cli;
   if (!o.coder.empty()) explicit_cli = o.coder;
   auto cli_path = coder::find_cli(explicit_cli);
@@ -189,7 +193,7 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
   interrupts.assign([client](asio::cancellation_type) { client->notify("exec.cancel", {{"handle", kHandle}}); });
   std::optional<RawTerminal> raw;
   if (o.tty) raw.emplace();
-  auto params = exec_params(o, *cli_path, *env);
+  auto params = exec_params(o, *request, *cli_path);
   using namespace asio::experimental::awaitable_operators;
   auto ended = co_await (client->call("exec", std::move(params)) || relay_input(client, credit, o.tty));
   interrupts.clear();

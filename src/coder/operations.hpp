@@ -22,8 +22,20 @@
 
 namespace cr::coder {
 
+// The shell the workspace's agent hands an exec request's command line to: a POSIX shell (sh,
+// bash, zsh, dash) on Linux and macOS; cmd.exe or PowerShell on Windows.
+enum class RemoteShell { posix, cmd, powershell };
+std::string_view to_string(RemoteShell shell);
+
 struct ExecRequest {
-  std::string command;  // a shell command line
+  // Exactly one of command and argv (otherwise invalid_argument). A command line is run by the
+  // remote shell as it is (pipes, variables, globs); an argv runs its first word as the program
+  // with exactly the other words as its arguments, each word quoted for the remote shell.
+  std::string command;
+  std::vector<std::string> argv;
+  // An argv, cwd and env need a POSIX remote shell: for cmd.exe and PowerShell they are refused
+  // (invalid_argument) rather than quoted wrongly; a command line goes as it is to any shell.
+  RemoteShell remote_shell = RemoteShell::posix;
   std::string cwd;      // empty: the login directory
   std::vector<std::pair<std::string, std::string>> env;  // exported before the command runs
   std::optional<std::chrono::milliseconds> timeout;
@@ -76,5 +88,16 @@ asio::awaitable<runtime::Result<std::string>> resolve_path(ssh::Connection& conn
 
 // A POSIX shell word that stands for `text` exactly: single-quoted, with ' as '\''.
 std::string shell_quote(std::string_view text);
+
+// The command line on which `shell` runs argv[0] with exactly argv[1..] as its arguments: every
+// word shell-quoted. invalid_argument for an empty argv, a word with a NUL byte (no program's
+// argv can hold one) and a shell other than POSIX (no quoting is right for every Windows program).
+runtime::Result<std::string> argv_command_line(const std::vector<std::string>& argv, RemoteShell shell);
+
+// The command line exec sends for `request`: `cd DIR && export K=V ... && ` before the command
+// line or the quoted argv. Every error exec would give the request before it runs (a line longer
+// than ssh::kMaxExecCommandBytes included), without a connection: a caller may check a request
+// before it connects.
+runtime::Result<std::string> exec_command_line(const ExecRequest& request);
 
 }  // namespace cr::coder

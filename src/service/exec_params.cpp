@@ -22,15 +22,16 @@ tl::expected<std::vector<std::pair<std::string, std::string>>, ReplyError> strin
   if (found == params.end()) return values;
   if (!found->is_object()) return invalid(fmt::format("params.{} must be an object of strings", name));
   for (const auto& [key, value] : found->items()) {
-    if (!value.is_string()) return invalid(fmt::format("params.{}.{} must be a string", name, key));
-    values.emplace_back(key, value.get<std::string>());
+    auto bytes = bytes_param(value, fmt::format("{}.{}", name, key));
+    if (!bytes) return tl::unexpected(std::move(bytes.error()));
+    values.emplace_back(key, std::move(*bytes));
   }
   return values;
 }
 
 tl::expected<std::optional<std::string>, ReplyError> optional_string(const json& params, std::string_view name) {
   if (!params.contains(name)) return std::nullopt;
-  auto value = string_param(params, name);
+  auto value = bytes_param(params[name], name);
   if (!value) return tl::unexpected(std::move(value.error()));
   return std::move(*value);
 }
@@ -88,16 +89,28 @@ tl::expected<ExecParams, ReplyError> parse_exec_params(const json& params) {
   const bool has_argv = params.contains("argv");
   if (has_command == has_argv) return invalid("exec takes exactly one of params.command and params.argv");
   if (has_command) {
-    auto command = string_param(params, "command");
+    auto command = bytes_param(params["command"], "command");
     if (!command) return tl::unexpected(std::move(command.error()));
     request.command = std::move(*command);
   } else {
     const auto& argv = params["argv"];
-    if (!argv.is_array() || argv.empty()) return invalid("params.argv must be a list of one or more strings");
+    if (!argv.is_array() || argv.empty()) return invalid("params.argv must be a list of one or more words");
     for (const auto& word : argv) {
-      if (!word.is_string()) return invalid("params.argv must be a list of one or more strings");
-      request.command += (request.command.empty() ? "" : " ") + coder::shell_quote(word.get<std::string>());
+      auto bytes = bytes_param(word, "argv[]");
+      if (!bytes) return tl::unexpected(std::move(bytes.error()));
+      request.argv.push_back(std::move(*bytes));
     }
+  }
+  auto remote_shell = optional_string(params, "remote_shell");
+  if (!remote_shell) return tl::unexpected(std::move(remote_shell.error()));
+  if (*remote_shell) {
+    const auto shell = **remote_shell;
+    if (shell != "posix" && shell != "cmd" && shell != "powershell") {
+      return invalid("params.remote_shell must be \"posix\", \"cmd\" or \"powershell\"");
+    }
+    request.remote_shell = shell == "cmd" ? coder::RemoteShell::cmd
+                           : shell == "powershell" ? coder::RemoteShell::powershell
+                                                   : coder::RemoteShell::posix;
   }
   auto cwd = optional_string(params, "cwd");
   if (!cwd) return tl::unexpected(std::move(cwd.error()));
@@ -129,6 +142,9 @@ tl::expected<ExecParams, ReplyError> parse_exec_params(const json& params) {
     if (!params["stdin"].is_boolean()) return invalid("params.stdin must be true or false");
     exec.stdin_follows = params["stdin"].get<bool>();
   }
+  // What exec would refuse before it runs (an argv for cmd.exe, a line over the packet limit).
+  auto line = coder::exec_command_line(request);
+  if (!line) return invalid(line.error().message);
   return exec;
 }
 

@@ -21,7 +21,77 @@ ReplyError invalid_param(std::string_view name, std::string_view what) {
   return ReplyError{kInvalidParams, fmt::format("params.{} must be {}", name, what), nullptr};
 }
 
+constexpr std::string_view kBase64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+bool is_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    std::uint32_t code = length == 1 ? lead : lead & (0x7f >> length);
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next >> 6) != 0x2) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
+    const std::uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < least[length] || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff) return false;
+    i += length;
+  }
+  return true;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
+    std::uint32_t group = 0;
+    for (std::size_t k = 0; k < 3; ++k) group = (group << 8) | (k < n ? static_cast<unsigned char>(bytes[i + k]) : 0U);
+    for (std::size_t k = 0; k < 4; ++k) out += k <= n ? kBase64Alphabet[(group >> (18 - 6 * k)) & 0x3f] : '=';
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    std::uint32_t group = 0;
+    int padding = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const char c = text[i + k];
+      if (c == '=' && i + 4 == text.size() && k >= 2) {
+        ++padding;
+        group <<= 6;
+        continue;
+      }
+      const auto found = kBase64Alphabet.find(c);
+      if (found == std::string_view::npos || padding > 0) return std::nullopt;
+      group = (group << 6) | static_cast<std::uint32_t>(found);
+    }
+    out += static_cast<char>((group >> 16) & 0xff);
+    if (padding < 2) out += static_cast<char>((group >> 8) & 0xff);
+    if (padding < 1) out += static_cast<char>(group & 0xff);
+  }
+  return out;
+}
+
 }  // namespace
+
+json bytes_value(std::string_view bytes) {
+  if (is_utf8(bytes)) return std::string(bytes);
+  return json{{"base64", base64_encode(bytes)}};
+}
+
+tl::expected<std::string, ReplyError> bytes_param(const json& value, std::string_view name) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_object() && value.size() == 1 && value.contains("base64") && value["base64"].is_string()) {
+    if (auto decoded = base64_decode(value["base64"].get<std::string>())) return std::move(*decoded);
+  }
+  return tl::unexpected(invalid_param(name, "a string, or {\"base64\": \"...\"} for bytes that are not UTF-8"));
+}
 
 tl::expected<Request, RequestError> parse_request(std::string_view text) {
   json message = json::parse(text, nullptr, false);

@@ -58,6 +58,11 @@ tl::expected<std::string, ReplyError> string_param(const nlohmann::json& params,
 tl::expected<std::uint64_t, ReplyError> unsigned_param(const nlohmann::json& params, std::string_view name,
                                                        std::uint64_t max);
 
+// Bytes that need not be UTF-8 (a command line, an argv word, a path, a variable's value): a JSON
+// string when they are UTF-8, else {"base64": "..."}; and back, accepting either form.
+nlohmann::json bytes_value(std::string_view bytes);
+tl::expected<std::string, ReplyError> bytes_param(const nlohmann::json& value, std::string_view name);
+
 long current_process_id();
 
 }  // namespace cr::service

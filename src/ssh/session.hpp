@@ -57,6 +57,13 @@ struct SessionExit {
   bool closed_without_status() const { return !exit_code && !signal; }
 };
 
+// The longest command an exec request carries: with its framing it fits in the 256 KiB packet
+// OpenSSH's sshd and Go's x/crypto/ssh read at most (a larger packet ends the whole connection, so
+// send_exec refuses it, invalid_argument, before anything is sent). The remote shell may take less:
+// Linux passes the line to `sh -c` as one argument of at most 128 KiB (MAX_ARG_STRLEN).
+inline constexpr std::size_t kMaxExecCommandBytes = 256 * 1024 - 1024;
+runtime::Result<void> check_exec_command(std::string_view command);
+
 class Session {
  public:
   explicit Session(std::unique_ptr<Channel> channel) : channel_(std::move(channel)) {}

@@ -46,6 +46,9 @@ struct ProcessOptions {
   std::string application;
   // What describe() and errors call it, e.g. "ProxyCommand `coder ssh --stdio ws`".
   std::string name;
+  // close(): how long the child has to exit once its stdin has ended before SIGTERM (Windows: its
+  // job is terminated), and as long again after SIGTERM before SIGKILL. A ProxyCommand that
+  // coder::dial starts gets kProxyCloseGrace (proxy_command.hpp).
   std::chrono::milliseconds close_grace{1000};
   // After the child closes its stdout, how long a read waits for its exit status before reporting.
   std::chrono::milliseconds exit_wait_after_eof{1000};

@@ -2,8 +2,8 @@
 // x/crypto/ssh server (the agent's library): a stopped workspace is started, the command's output,
 // stdin and exit code come through, and each of our own outcomes has its exit code and its words.
 // Stdin streams (the remote side answers a line before the next is written); a cancelled command
-// leaves neither the remote command nor the proxy running; progress on a terminal is one line
-// rewritten in place.
+// leaves neither the remote command nor the proxy running, and a proxy that ignores the end of its
+// stdin is ended after a short grace; progress on a terminal is one line rewritten in place.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +19,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "proxy/proxy_command.hpp"
+#include "runtime/deadline.hpp"
 #include "support/cli_process.hpp"
 #include "support/coder_standin.hpp"
 #include "support/files.hpp"
@@ -148,6 +150,26 @@ TEST_CASE("exec: a stopped workspace starts, then the command runs with its dire
   CHECK(ran.err.find('\r') == std::string::npos);  // plain lines when stderr is not a terminal
   CHECK_THAT(ran.err, Catch::Contains("oops\n"));
   CHECK(standin.count_calls("start ws") == 1);
+}
+
+TEST_CASE("exec: a proxy that ignores the end of its stdin gets the short grace, then a signal, and is reaped",
+          "[cli][exec][close]") {
+  auto all = scenario({workspace("ws", {{{"status", "running"}}})});
+  all["ssh_ignore_eof"] = 60;  // it would outlive any test
+  test::CoderStandin standin(all);
+  const auto ran = run_exec({"-vv", "ws", "--", "echo hello; exit 3"});
+  INFO(ran.err);
+  CHECK(ran.status == 3);
+  CHECK(ran.out == "hello\n");
+  // It was ended (SIGTERM, noted by the stand-in) after the ProxyCommand grace...
+  CHECK_THAT(ran.err, Catch::Contains(fmt::format("still running {} after stdin closed",
+                                                  runtime::describe_budget(proxy::kProxyCloseGrace))));
+  CHECK(test::read_text(standin.state() / "ssh.signals") == fmt::format("{}\n", SIGTERM));
+  // ...and reaped before exec exited: the process is gone, not a zombie.
+  const pid_t proxy = last_pid_in(standin.state() / "ssh.pids");
+  REQUIRE(proxy > 0);
+  CHECK(::kill(proxy, 0) == -1);
+  CHECK(errno == ESRCH);
 }
 
 TEST_CASE("exec --json: one object per event, ending with the exit", "[cli][exec]") {

@@ -1,10 +1,10 @@
 // `coder-runtime exec WORKSPACE -- COMMAND...`: what an agent app does, from a script. The
-// workspace is made ready (started if it is stopped, with progress on stderr), the command runs
-// through `coder ssh --stdio` with the Coder agent's profile, stdin streams to it as it arrives and
-// its output streams back, and the exit code is the command's. Exit codes of our own: 124 timed
-// out, 130 cancelled (Ctrl-C or SIGTERM: the command gets TERM, then its channel closes), 125 a
-// Coder-side failure (no CLI, a workspace that cannot be made ready), 255 the connection failed
-// (as ssh).
+// connection through `coder ssh --stdio`, which starts a stopped workspace itself, is made at once
+// (coder::connect_workspace: progress on stderr only when it takes a while); the command runs with
+// the Coder agent's profile, stdin streams to it as it arrives and its output streams back, and the
+// exit code is the command's. Exit codes of our own: 124 timed out, 130 cancelled (Ctrl-C or
+// SIGTERM: the command gets TERM, then its channel closes), 125 a Coder-side failure (no CLI, a
+// workspace that cannot be used), 255 the connection failed (as ssh).
 
 #include <csignal>
 #include <cstdio>
@@ -23,10 +23,9 @@
 #include "cli/local_terminal.hpp"
 #include "cli/readiness_display.hpp"
 #include "coder/cli_driver.hpp"
-#include "coder/dial.hpp"
 #include "coder/operations.hpp"
 #include "coder/readiness.hpp"
-#include "coder/workspace_plan.hpp"
+#include "coder/workspace_connect.hpp"
 
 namespace cr::cli {
 
@@ -80,27 +79,25 @@ asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
   const coder::CoderCli cli(*cli_path, log.child("coder"));
 
   auto executor = co_await asio::this_coro::executor;
-  ReadinessDisplay display(executor, workspace->to_string(), !o.json && stderr_is_terminal());
-  coder::ReadinessOptions readiness;
-  readiness.on_progress = [&](const coder::ReadinessEvent& event) {
+  const bool terminal = !o.json && stderr_is_terminal();
+  ReadinessDisplay display(executor, workspace->to_string(), terminal);
+  coder::WorkspaceConnectOptions connect;
+  connect.suffix = o.suffix;
+  connect.timeout = std::chrono::seconds(120);  // the workspace's start included
+  connect.remembered_choices = remembered_choices_file();
+  connect.log = log;
+  connect.on_progress = [&](const coder::ReadinessEvent& event) {
     if (!o.json) return display.show(event);
     if (event.kind != coder::ReadinessEvent::Kind::ready) report.progress(progress_text(event, workspace->to_string()));
   };
-  auto ready = co_await coder::ensure_ready(cli, *workspace, std::move(readiness));
-  display.finish(ready.has_value());
-  if (!ready) co_return report.failure(ready.error(), exit_code_for(ready.error(), kExitCoderFailed), log);
-
-  coder::WorkspacePlanOptions plan_options;
-  plan_options.coder = *cli_path;
-  plan_options.suffix = o.suffix;
-  plan_options.log = log;
-  auto plan = coder::workspace_plan(*workspace, plan_options);
-  if (!plan) co_return report.failure(plan.error(), kExitCoderFailed, log);
-  coder::DialOptions dial_options;
-  dial_options.log = log;
-  dial_options.remembered_choices = remembered_choices_file();
-  auto connected = co_await coder::dial(std::move(*plan), std::move(dial_options));
-  if (!connected) co_return report.failure(connected.error(), exit_code_for(connected.error(), kExitConnectionFailed), log);
+  // The proxy's stderr reader may call this as long as the connection lives: it holds no reference.
+  connect.on_warning = [json = o.json, terminal](const std::string& warning) { Reporter(json).warning(warning, terminal); };
+  auto connected = co_await coder::connect_workspace(cli, *workspace, std::move(connect));
+  display.finish(connected.has_value());
+  if (!connected) {
+    const int code = connected.error().layer == runtime::Layer::coder ? kExitCoderFailed : kExitConnectionFailed;
+    co_return report.failure(connected.error(), exit_code_for(connected.error(), code), log);
+  }
   auto connection = std::move(*connected);
 
   auto request = std::move(*prepared);

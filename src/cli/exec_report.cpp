@@ -20,9 +20,9 @@ void Reporter::progress(const std::string& text) const {
   if (json_) emit({{"event", "progress"}, {"text", text}});
 }
 
-void Reporter::warning(const std::string& text) const {
-  if (json_) return emit({{"event", "warning"}, {"text", text}});
-  write_stderr(fmt::format("coder-runtime: warning: {}\n", text));
+void Reporter::warning(const std::string& text, bool terminal) const {
+  if (json_) return emit({{"event", "warning"}, {"message", text}});
+  write_stderr(fmt::format("{}coder-runtime: warning: {}\n", terminal ? "\r\x1b[K" : "", text));
 }
 
 void Reporter::output(std::string_view stream, std::string_view data) const {

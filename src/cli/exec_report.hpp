@@ -21,8 +21,9 @@ class Reporter {
 
   // Without --json, progress is the ReadinessDisplay's.
   void progress(const std::string& text) const;
-  // A warning (the Coder CLI's version mismatch): a line on stderr, or an event.
-  void warning(const std::string& text) const;
+  // A warning (the Coder CLI's version mismatch): a line on stderr, or an event. On a terminal
+  // the line first clears the spinner's.
+  void warning(const std::string& text, bool terminal) const;
   void output(std::string_view stream, std::string_view data) const;
   // Prints the error and returns exit_code.
   int failure(const runtime::Error& error, int exit_code, const runtime::Logger& log) const;

@@ -184,7 +184,7 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
         write_stderr(fmt::format("coder-runtime: {}\n", text));
       }
     } else if (method == "warning") {
-      report.warning(params.value("text", std::string()));
+      report.warning(params.value("text", std::string()), !o.json && stderr_is_terminal());
     }
   };
   client = service::ServiceClient::start(std::move(*holder), std::move(handlers));

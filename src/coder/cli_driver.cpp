@@ -163,6 +163,7 @@ asio::awaitable<runtime::Result<CliOutput>> CoderCli::run(std::vector<std::strin
   process.argv.push_back(program_.string());
   process.argv.insert(process.argv.end(), args.begin(), args.end());
   process.name = what;
+  process.environment = environment_;
   process.stderr_tail_bytes = options.stderr_bytes;
   // Shared: the process's stderr reader may outlive this call by a moment.
   auto stderr_lines = std::make_shared<LineSplitter>(options.on_stderr_line);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <asio/awaitable.hpp>
@@ -50,11 +51,16 @@ struct RunOptions {
 
 class CoderCli {
  public:
-  explicit CoderCli(std::filesystem::path program, runtime::Logger log = {})
-      : program_(std::move(program)), log_(std::move(log)) {}
+  // `environment`: changes to what the CLI inherits from us (proxy::ProcessOptions::environment),
+  // for every run and for the ProxyCommand a connection through it starts: a shared holder runs
+  // `coder` with each client's CODER_* variables.
+  using Environment = std::vector<std::pair<std::string, std::optional<std::string>>>;
+  explicit CoderCli(std::filesystem::path program, runtime::Logger log = {}, Environment environment = {})
+      : program_(std::move(program)), log_(std::move(log)), environment_(std::move(environment)) {}
 
   const std::filesystem::path& program() const { return program_; }
   const runtime::Logger& log() const { return log_; }
+  const Environment& environment() const { return environment_; }
 
   // `coder <args...>`. Its stdin is closed at once (nothing may wait for a person). Errors:
   // Layer::coder, timed_out (the child is killed), spawn_failed, or refused for a non-zero exit,
@@ -67,6 +73,7 @@ class CoderCli {
  private:
   std::filesystem::path program_;
   runtime::Logger log_;
+  Environment environment_;
 };
 
 }  // namespace cr::coder

@@ -30,6 +30,7 @@ asio::awaitable<runtime::Result<Stream>> open_stream(const ssh::ClientPlan& plan
   process.log = options.log.child("proxy");
   process.on_stderr = options.on_proxy_stderr;
   process.environment = options.proxy_environment;
+  process.close_grace = proxy::kProxyCloseGrace;
   const proxy::ProxyTokens tokens{plan.hostname, std::to_string(plan.port), plan.user, plan.host_alias};
   auto executor = co_await asio::this_coro::executor;
   auto started = proxy::start_proxy_command(executor, *plan.proxy_command, tokens, std::move(process));

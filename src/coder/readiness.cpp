@@ -19,13 +19,6 @@ using runtime::Layer;
 
 namespace {
 
-enum class Step { ready, poll, start, fail };
-
-struct Verdict {
-  Step step;
-  std::string why;  // for fail
-};
-
 bool any_agent(const WorkspaceState& state, std::initializer_list<std::string_view> lifecycles) {
   for (const auto& agent : state.agents) {
     for (const auto lifecycle : lifecycles) {
@@ -35,15 +28,55 @@ bool any_agent(const WorkspaceState& state, std::initializer_list<std::string_vi
   return false;
 }
 
+bool known_status(std::string_view s) {
+  for (const auto known : {"pending", "starting", "running", "stopping", "stopped", "failed", "canceling", "canceled",
+                           "deleting", "deleted"}) {
+    if (s == known) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::string> unusable_reason(const WorkspaceState& state) {
+  const auto& s = state.status;
+  if (s == "running") {
+    if (any_agent(state, {"start_error", "start_timeout"})) return "its agent's startup script failed";
+    if (state.agents.empty()) return "it is running but has no agent to connect to";
+    return std::nullopt;
+  }
+  // A failed or canceled delete leaves a workspace half gone: starting it is not ours to decide.
+  if ((s == "failed" || s == "canceled") && state.transition == "delete") {
+    return fmt::format("its deletion {}", s == "failed" ? "failed" : "was canceled");
+  }
+  if (s == "deleting" || s == "deleted") return fmt::format("it is {}", s);
+  if (!known_status(s)) return fmt::format("its build status \"{}\" is not one we know", s);
+  return std::nullopt;
+}
+
+Error workspace_not_found(const WorkspaceRef& workspace) {
+  return Error(Errc::invalid_argument, Layer::coder, fmt::format("workspace {} not found", workspace.to_string()));
+}
+
+Error workspace_unusable(const WorkspaceRef& workspace, const std::string& why) {
+  return Error(Errc::refused, Layer::coder, fmt::format("workspace {} cannot be used: {}", workspace.to_string(), why));
+}
+
+namespace {
+
+enum class Step { ready, poll, start, fail };
+
+struct Verdict {
+  Step step;
+  std::string why;  // for fail
+};
+
 // What one state means for us. Agents matter only once the build is running: an agent that is
 // connected and ready (or reports no lifecycle: old agents) can take the connection.
 Verdict judge(const WorkspaceState& state, bool started_once) {
+  if (auto why = unusable_reason(state)) return {Step::fail, std::move(*why)};
   const auto& s = state.status;
   if (s == "running") {
-    if (any_agent(state, {"start_error", "start_timeout"})) {
-      return {Step::fail, "its agent's startup script failed"};
-    }
-    if (state.agents.empty()) return {Step::fail, "it is running but has no agent to connect to"};
     for (const auto& agent : state.agents) {
       const bool lifecycle_ok = agent.lifecycle_state.empty() || agent.lifecycle_state == "ready";
       if (agent.status != "connected" || !lifecycle_ok) return {Step::poll, ""};
@@ -51,16 +84,9 @@ Verdict judge(const WorkspaceState& state, bool started_once) {
     return {Step::ready, ""};
   }
   if (s == "pending" || s == "starting" || s == "stopping" || s == "canceling") return {Step::poll, ""};
-  // A failed or canceled delete leaves a workspace half gone: starting it is not ours to decide.
-  if ((s == "failed" || s == "canceled") && state.transition == "delete") {
-    return {Step::fail, fmt::format("its deletion {}", s == "failed" ? "failed" : "was canceled")};
-  }
-  if (s == "stopped" || s == "failed" || s == "canceled") {
-    if (started_once) return {Step::fail, fmt::format("it is {} again after `coder start` succeeded", s)};
-    return {Step::start, ""};
-  }
-  if (s == "deleting" || s == "deleted") return {Step::fail, fmt::format("it is {}", s)};
-  return {Step::fail, fmt::format("its build status \"{}\" is not one we know", s)};
+  // stopped, failed or canceled
+  if (started_once) return {Step::fail, fmt::format("it is {} again after `coder start` succeeded", s)};
+  return {Step::start, ""};
 }
 
 class Readiness {
@@ -83,8 +109,7 @@ class Readiness {
       auto queried = co_await query_workspace(cli_, std::move(workspace), list_deadline);
       if (!queried) co_return runtime::fail(annotate(std::move(queried.error())));
       if (!*queried) {
-        co_return runtime::fail(annotate(Error(Errc::invalid_argument, Layer::coder,
-                                               fmt::format("workspace {} not found", workspace_.to_string()))));
+        co_return runtime::fail(annotate(workspace_not_found(workspace_)));
       }
       observe(**queried);
       const auto verdict = judge(**queried, started);
@@ -93,8 +118,7 @@ class Readiness {
         co_return **queried;
       }
       if (verdict.step == Step::fail) {
-        co_return runtime::fail(annotate(Error(Errc::refused, Layer::coder,
-                                               fmt::format("workspace {} cannot be used: {}", workspace_.to_string(), verdict.why))));
+        co_return runtime::fail(annotate(workspace_unusable(workspace_, verdict.why)));
       }
       if (verdict.step == Step::start) {
         auto start = co_await start_workspace();

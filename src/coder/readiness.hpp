@@ -38,6 +38,16 @@ struct ReadinessOptions {
   std::function<void(const ReadinessEvent&)> on_progress;
 };
 
+// Why a workspace in this state cannot take a connection, whatever we wait for or start: an agent
+// whose startup failed, no agent at all, deleted or being deleted (or a delete that failed), a
+// build status we do not know. nullopt when it is usable or could become so.
+std::optional<std::string> unusable_reason(const WorkspaceState& state);
+
+// The errors ensure_ready gives (Layer::coder): "workspace X not found" (invalid_argument) and
+// "workspace X cannot be used: <why>" (refused).
+runtime::Error workspace_not_found(const WorkspaceRef& workspace);
+runtime::Error workspace_unusable(const WorkspaceRef& workspace, const std::string& why);
+
 // The ready state, or an error (Layer::coder) naming the workspace, what was seen last (evidence
 // "last state") and, for a failed start, the CLI's own words. Deadline: Errc::timed_out.
 asio::awaitable<runtime::Result<WorkspaceState>> ensure_ready(const CoderCli& cli, WorkspaceRef workspace,

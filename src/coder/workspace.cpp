@@ -111,11 +111,12 @@ std::vector<std::string> list_arguments(const WorkspaceRef& workspace) {
   return {"list", "--search", std::move(search), "--output", "json"};
 }
 
-asio::awaitable<runtime::Result<std::optional<WorkspaceState>>> query_workspace(const CoderCli& cli,
-                                                                                WorkspaceRef workspace,
-                                                                                runtime::Deadline deadline) {
+asio::awaitable<runtime::Result<std::optional<WorkspaceState>>> query_workspace(
+    const CoderCli& cli, WorkspaceRef workspace, runtime::Deadline deadline,
+    std::function<void(std::string_view line)> on_stderr_line) {
   RunOptions options;
   options.deadline = deadline;
+  options.on_stderr_line = std::move(on_stderr_line);
   auto args = list_arguments(workspace);
   auto listed = co_await cli.run(std::move(args), std::move(options));
   if (!listed) co_return runtime::fail(std::move(listed.error()));

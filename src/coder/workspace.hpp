@@ -3,6 +3,7 @@
 // `name:` by prefix ("ws" also finds "ws-2"), so the match is made exactly here; "owner/ws"
 // names another user's workspace.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,8 +52,10 @@ runtime::Result<std::optional<WorkspaceState>> find_workspace(std::string_view l
 // The `coder list` arguments that find it: owner and name filters, JSON output.
 std::vector<std::string> list_arguments(const WorkspaceRef& workspace);
 
-asio::awaitable<runtime::Result<std::optional<WorkspaceState>>> query_workspace(const CoderCli& cli,
-                                                                                WorkspaceRef workspace,
-                                                                                runtime::Deadline deadline);
+// `coder list` for exactly this workspace; `on_stderr_line` sees each line the CLI writes to stderr
+// (its warnings), as RunOptions::on_stderr_line.
+asio::awaitable<runtime::Result<std::optional<WorkspaceState>>> query_workspace(
+    const CoderCli& cli, WorkspaceRef workspace, runtime::Deadline deadline,
+    std::function<void(std::string_view line)> on_stderr_line = {});
 
 }  // namespace cr::coder

@@ -50,6 +50,9 @@ struct ProcessOptions {
   // Changes to the environment the child inherits from us: a value sets the variable, nullopt
   // removes it.
   std::vector<std::pair<std::string, std::optional<std::string>>> environment;
+  // close(): how long the child has to exit once its stdin has ended before SIGTERM (Windows: its
+  // job is terminated), and as long again after SIGTERM before SIGKILL. A ProxyCommand that
+  // coder::dial starts gets kProxyCloseGrace (proxy_command.hpp).
   std::chrono::milliseconds close_grace{1000};
   // After the child closes its stdout, how long a read waits for its exit status before reporting.
   std::chrono::milliseconds exit_wait_after_eof{1000};

@@ -2,6 +2,7 @@
 // OpenSSH's ProxyCommand: expand the %-tokens ssh_config(5) allows for it, then run the result
 // through the platform's shell the way ssh does, with the child's stdio as the stream.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,6 +27,13 @@ runtime::Result<std::string> expand_proxy_command(std::string_view command, cons
 // strip exactly the outer pair of quotes and run the rest as written, so a command whose every
 // argument is quoted ("C:\Program Files\Coder\coder.exe" "ssh" ...) survives unchanged.
 std::string windows_shell_command_line(std::string_view comspec, std::string_view command);
+
+// The close_grace for a ProxyCommand whose SSH connection is done: DISCONNECT has been written and
+// its stdin has ended, so there is nothing left for it to do but exit. OpenSSH hangs its proxy up
+// (SIGHUP) as it exits and waits for nothing; we give it this long to relay the DISCONNECT and exit
+// on its own, then end it (SIGTERM, then SIGKILL), so that a process's exit never waits a round
+// trip of the proxy's own (`coder ssh --stdio` closing its tunnel).
+inline constexpr std::chrono::milliseconds kProxyCloseGrace{150};
 
 // POSIX: /bin/sh -c "exec <expanded>"; Windows: "%COMSPEC%" /d /s /c "<expanded>", verbatim.
 runtime::Result<std::unique_ptr<ProcessStream>> start_proxy_command(asio::any_io_executor executor,

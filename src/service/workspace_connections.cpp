@@ -5,9 +5,7 @@
 #include <fmt/format.h>
 
 #include "coder/cli_driver.hpp"
-#include "coder/dial.hpp"
-#include "coder/versions.hpp"
-#include "coder/workspace_plan.hpp"
+#include "coder/workspace_connect.hpp"
 #include "runtime/paths.hpp"
 
 #ifdef _WIN32
@@ -68,37 +66,27 @@ std::vector<std::pair<std::string, std::string>> coder_environment() {
 std::string destination_of(const std::string& pool_key) { return pool_key.substr(0, pool_key.rfind(' ')); }
 
 asio::awaitable<runtime::Result<coder::Lease>> acquire_workspace(coder::ConnectionPool& pool, WorkspaceTarget target,
-                                                                 const ServerOptions& options, [[maybe_unused]] TextCallback on_progress,
+                                                                 const ServerOptions& options, TextCallback on_progress,
                                                                  TextCallback on_warning) {
   auto key = pool_key(target);
   auto dial = [&]() -> asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> {
     std::optional<std::filesystem::path> explicit_cli;
     if (!target.coder.empty()) explicit_cli = runtime::utf8_to_path(target.coder);
-    auto cli = coder::find_cli(explicit_cli);
-    if (!cli) co_return runtime::fail(std::move(cli.error()));
-    coder::WorkspacePlanOptions plan_options;
-    plan_options.coder = *cli;
-    plan_options.suffix = target.suffix;
-    plan_options.log = options.log;
-    auto plan = coder::workspace_plan(target.workspace, plan_options);
-    if (!plan) co_return runtime::fail(std::move(plan.error()));
-    coder::DialOptions dial_options;
-    dial_options.log = options.log;
-    dial_options.remembered_choices = options.remembered_choices;
-    dial_options.proxy_environment = environment_changes(target);
-    auto said = std::make_shared<std::string>();
-    auto warned = std::make_shared<bool>(false);
-    dial_options.on_proxy_stderr = [said, warned, on_warning](std::string_view chunk) {
-      if (*warned) return;
-      said->append(chunk);
-      // The CLI warns at its start; a proxy that has said this much without it will not.
-      *warned = said->size() > 64 * 1024;
-      if (const auto mismatch = coder::find_mismatch_warning(*said)) {
-        *warned = true;
-        on_warning(coder::describe_mismatch(*mismatch));
-      }
+    auto program = coder::find_cli(explicit_cli);
+    if (!program) co_return runtime::fail(std::move(program.error()));
+    const coder::CoderCli cli(*program, options.log.child("coder"), environment_changes(target));
+    coder::WorkspaceConnectOptions connect;
+    connect.suffix = target.suffix;
+    connect.timeout = std::chrono::seconds(120);  // the workspace's start included
+    connect.remembered_choices = options.remembered_choices;
+    connect.log = options.log;
+    const auto name = target.workspace.to_string();
+    connect.on_progress = [on_progress, name](const coder::ReadinessEvent& event) {
+      if (event.kind == coder::ReadinessEvent::Kind::ready) return;
+      on_progress(fmt::format("workspace {}: {}", name, event.text));
     };
-    co_return co_await coder::dial(std::move(*plan), std::move(dial_options));
+    connect.on_warning = on_warning;
+    co_return co_await coder::connect_workspace(cli, target.workspace, std::move(connect));
   };
   co_return co_await pool.acquire(std::move(key), dial);
 }

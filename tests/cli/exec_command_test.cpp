@@ -1,9 +1,11 @@
 // `coder-runtime exec -o ControlMaster=no` (a connection of its own; shared_connections_test.cpp
 // covers the holder) end to end against the stand-in Coder CLI, whose `ssh --stdio` runs the Go
-// x/crypto/ssh server (the agent's library): a stopped workspace is started, the command's output,
-// stdin and exit code come through, and each of our own outcomes has its exit code and its words.
-// Stdin streams (the remote side answers a line before the next is written); a cancelled command
-// leaves neither the remote command nor the proxy running; progress on a terminal is one line
+// x/crypto/ssh server (the agent's library): a cold exec on a stopped workspace runs one `coder`
+// process (its ssh starts the workspace), a slow one shows progress from `coder list`, and the
+// command's output, stdin and exit code come through; each of our own outcomes has its exit code
+// and its words. Stdin streams (the remote side answers a line before the next is written); a
+// cancelled command leaves neither the remote command nor the proxy running, and a proxy that
+// ignores the end of its stdin is ended after a short grace; progress on a terminal is one line
 // rewritten in place.
 
 #include <fcntl.h>
@@ -19,6 +21,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "proxy/proxy_command.hpp"
+#include "runtime/deadline.hpp"
 #include "support/cli_process.hpp"
 #include "support/coder_standin.hpp"
 #include "support/files.hpp"
@@ -124,8 +128,8 @@ TEST_CASE("exec: a command that exits while stdin stays open ends exec at once w
   CHECK(status == 3);
 }
 
-TEST_CASE("exec: a stopped workspace starts, then the command runs with its directory, variables and stdin",
-          "[cli][exec]") {
+TEST_CASE("exec: a cold exec on a stopped workspace runs one `coder` process, its ssh, with directory, variables and stdin",
+          "[cli][exec][cold]") {
   auto stopped = workspace("ws", {{{"status", "stopped"}}});
   stopped["after_start"] = {{{"status", "running"}}};
   test::CoderStandin standin(scenario({stopped}));
@@ -135,11 +139,103 @@ TEST_CASE("exec: a stopped workspace starts, then the command runs with its dire
   INFO(ran.err);
   CHECK(ran.status == 4);
   CHECK(ran.out == "/usr\nit's me\nfrom stdin\n");
-  CHECK_THAT(ran.err, Catch::Contains("coder-runtime: workspace ws: stopped"));
-  CHECK_THAT(ran.err, Catch::Contains("coder-runtime: starting workspace ws\n"));
-  CHECK(ran.err.find('\r') == std::string::npos);  // plain lines when stderr is not a terminal
-  CHECK_THAT(ran.err, Catch::Contains("oops\n"));
-  CHECK(standin.count_calls("start ws") == 1);
+  CHECK(ran.err == "oops\n");
+  // `coder ssh --stdio` started the workspace itself: no `coder list`, no `coder start`.
+  CHECK(standin.calls() == std::vector<std::string>{"ssh --stdio --hostname-suffix mux--coder ws.mux--coder"});
+}
+
+namespace {
+
+// A stopped workspace whose `coder ssh --stdio` serves only once `coder list` has run `lists`
+// times since it began (or after 15 s): a start that takes a while.
+nlohmann::json slow_start(int lists, nlohmann::json extra = nlohmann::json::object()) {
+  auto stopped = workspace("ws", {{{"status", "stopped"}}});
+  stopped["after_start"] = {{{"status", "starting"}}, {{"status", "running"}}};
+  auto all = scenario({stopped});
+  all["ssh_delay"] = 15;
+  all["ssh_until_lists"] = lists;
+  all.update(extra);
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("exec: a slow dial shows progress from `coder list` while it goes on, and starts nothing itself",
+          "[cli][exec][cold]") {
+  test::CoderStandin standin(slow_start(1));
+  const auto ran = run_exec({"ws", "--", "echo hello"});
+  INFO(ran.err);
+  CHECK(ran.status == 0);
+  CHECK(ran.out == "hello\n");
+  CHECK_THAT(ran.err, Catch::Contains("coder-runtime: workspace ws: starting (start), agent main connecting/created\n"));
+  CHECK(standin.count_calls("ssh ") == 1);
+  CHECK(standin.count_calls("list ") >= 1);
+  CHECK(standin.count_calls("start") == 0);
+}
+
+TEST_CASE("exec: the version mismatch is printed once, from however many `coder` runs said it", "[cli][exec][cold]") {
+  SECTION("on stderr") {
+    test::CoderStandin standin(slow_start(1, {{"server_version", "v2.29.1"}}));
+    const auto ran = run_exec({"ws", "--", "echo hello"});
+    INFO(ran.err);
+    CHECK(ran.status == 0);
+    CHECK(ran.out == "hello\n");
+    CHECK(standin.count_calls("list ") >= 1);
+    const std::string warning = "coder-runtime: warning: the Coder CLI (v2.31.6+abcdef0) does not match the server (v2.29.1): install";
+    const auto first = ran.err.find(warning);
+    REQUIRE(first != std::string::npos);
+    CHECK(ran.err.find(warning, first + 1) == std::string::npos);
+    // The CLI's own line is not relayed.
+    CHECK(ran.err.find("version mismatch") == std::string::npos);
+  }
+  SECTION("as a JSON event") {
+    auto mismatched = scenario({workspace("ws", {{{"status", "running"}}})});
+    mismatched["server_version"] = "v2.29.1";
+    test::CoderStandin standin(mismatched);
+    const auto ran = run_exec({"--json", "ws", "--", "true"});
+    CHECK(ran.status == 0);
+    int warnings = 0;
+    std::istringstream lines(ran.out);
+    for (std::string line; std::getline(lines, line);) {
+      const auto event = nlohmann::json::parse(line);
+      if (event["event"] != "warning") continue;
+      ++warnings;
+      CHECK_THAT(event["message"].get<std::string>(), Catch::Contains("v2.29.1"));
+    }
+    CHECK(warnings == 1);
+  }
+}
+
+TEST_CASE("exec: a proxy that ignores the end of its stdin gets the short grace, then a signal, and is reaped",
+          "[cli][exec][close]") {
+  auto all = scenario({workspace("ws", {{{"status", "running"}}})});
+  all["ssh_ignore_eof"] = 60;  // it would outlive any test
+  test::CoderStandin standin(all);
+  const auto ran = run_exec({"-vv", "ws", "--", "echo hello; exit 3"});
+  INFO(ran.err);
+  CHECK(ran.status == 3);
+  CHECK(ran.out == "hello\n");
+  // It was ended (SIGTERM, noted by the stand-in) after the ProxyCommand grace...
+  CHECK_THAT(ran.err, Catch::Contains(fmt::format("still running {} after stdin closed",
+                                                  runtime::describe_budget(proxy::kProxyCloseGrace))));
+  CHECK(test::read_text(standin.state() / "ssh.signals") == fmt::format("{}\n", SIGTERM));
+  // ...and reaped before exec exited: the process is gone, not a zombie.
+  const pid_t proxy = last_pid_in(standin.state() / "ssh.pids");
+  REQUIRE(proxy > 0);
+  CHECK(::kill(proxy, 0) == -1);
+  CHECK(errno == ESRCH);
+}
+
+TEST_CASE("exec: SIGTERM while a slow dial is watched cancels both (130), leaving no proxy", "[cli][exec][cold]") {
+  test::CoderStandin standin(slow_start(1000));  // the dial waits 15 s
+  // --json puts the first progress event on stdout: the signal comes once the watch has begun.
+  const auto ran = run_exec({"--json", "ws", "--", "true"}, "", 1);
+  CHECK(ran.status == 130);
+  CHECK_THAT(ran.out, Catch::Contains("\"event\":\"progress\""));
+  const pid_t proxy = last_pid_in(standin.state() / "ssh.pids");
+  REQUIRE(proxy > 0);
+  CHECK(test::ends_within(proxy, 10000ms));
+  CHECK(standin.count_calls("start") == 0);
 }
 
 TEST_CASE("exec --json: one object per event, ending with the exit", "[cli][exec]") {
@@ -209,11 +305,13 @@ TEST_CASE("exec: Coder-side failures are 125 with the CLI's words; a deleted wor
   test::CoderStandin standin(scenario({workspace("gone", {{{"status", "deleted"}}})}));
   const auto deleted = run_exec({"gone", "--", "true"});
   CHECK(deleted.status == 125);
-  CHECK_THAT(deleted.err, Catch::Contains("coder-runtime: coder: "));
-  CHECK_THAT(deleted.err, Catch::Contains("deleted"));
+  CHECK_THAT(deleted.err, Catch::Contains("coder-runtime: coder: workspace gone cannot be used: it is deleted"));
+  // The dial first, then one `coder list` to explain its failure.
+  CHECK(standin.calls() == std::vector<std::string>{"ssh --stdio --hostname-suffix mux--coder gone.mux--coder",
+                                                    "list --search name:gone --output json"});
   const auto missing = run_exec({"nope", "--", "true"});
   CHECK(missing.status == 125);
-  CHECK_THAT(missing.err, Catch::Contains("nope"));
+  CHECK_THAT(missing.err, Catch::Contains("coder-runtime: coder: workspace nope not found"));
 }
 
 namespace {
@@ -263,25 +361,21 @@ std::string run_on_terminal(std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("exec on a terminal: one status line rewritten in place while the workspace starts, then its last line",
+TEST_CASE("exec on a terminal: one status line rewritten in place while a slow dial goes on, then its last line",
           "[cli][exec][progress]") {
-  auto stopped = workspace("ws", {{{"status", "stopped"}}});
-  stopped["after_start"] = {{{"status", "running"}}};
-  stopped["start_lines"] = {"Building..."};
-  test::CoderStandin standin(scenario({stopped}));
+  test::CoderStandin standin(slow_start(1));
   const auto shown = run_on_terminal(
       {"exec", "-o", "ControlMaster=no", "--coder", test::CoderStandin::program().string(), "ws", "--", "echo hello"});
   INFO(shown);
   const std::string rewrite = "\r\x1b[K";
-  const auto final_line = shown.find(rewrite + "coder-runtime: workspace ws started in ");
+  const auto final_line = shown.find(rewrite + "coder-runtime: workspace ws ready in ");
   REQUIRE(final_line != std::string::npos);
   // Before it, the spinner's line, rewritten for each step.
   const auto spinning = shown.substr(0, final_line);
   CHECK(spinning.starts_with(rewrite + "⠋ checking workspace ws (0 s)"));
-  CHECK_THAT(spinning, Catch::Contains(" workspace ws: stopped (stop) (") && Catch::Contains(" starting workspace ws (") &&
-                           Catch::Contains(" Building... ("));
+  CHECK_THAT(spinning, Catch::Contains(" workspace ws: starting (start), agent main connecting/created ("));
   CHECK(spinning.find('\n') == std::string::npos);
   // After it, the command's output, and no spinner.
   const auto after = shown.substr(final_line + rewrite.size());
-  CHECK_THAT(after, Catch::Matches(R"(coder-runtime: workspace ws started in [0-9.]+ m?s\r\nhello\r\n)"));
+  CHECK_THAT(after, Catch::Matches(R"(coder-runtime: workspace ws ready in [0-9.]+ m?s\r\nhello\r\n)"));
 }

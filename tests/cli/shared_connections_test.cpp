@@ -138,8 +138,8 @@ TEST_CASE("shared: 50 concurrent execs across 5 workspaces go through one holder
     CHECK(results[i].status == i % 7);
     CHECK(results[i].out == fmt::format("input{} {}\n", i, i));
   }
+  // One dial per workspace (a dial slower than a second also has `coder list` watch for progress).
   CHECK(standin.count_calls("ssh") == 5);
-  CHECK(standin.count_calls("list") == 0);
   CHECK(holder.holders().size() == 1);
   CHECK(listed_connections().size() == 5);
 }

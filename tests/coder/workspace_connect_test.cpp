@@ -1,14 +1,22 @@
-// End to end: the workspace profile and coder::dial through the stand-in's `coder ssh --stdio`,
-// which runs the Go x/crypto server (the agent's library) on its stdio, then a command on it.
+// End to end: the workspace profile, coder::dial and coder::connect_workspace through the
+// stand-in's `coder ssh --stdio`, which runs the Go x/crypto server (the agent's library) on its
+// stdio, then a command on it.
 
+#include <sys/wait.h>
+
+#include <cerrno>
 #include <csignal>
 #include <regex>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/post.hpp>
 
 #include <catch2/catch.hpp>
 
 #include "coder/dial.hpp"
 #include "coder/readiness.hpp"
 #include "coder/versions.hpp"
+#include "coder/workspace_connect.hpp"
 #include "coder/workspace_plan.hpp"
 #include "support/coder_standin.hpp"
 #include "support/run.hpp"
@@ -173,4 +181,186 @@ TEST_CASE("workspace connect: an OpenSSH server behind `coder ssh` refuses none,
   // The agent takes none; a server that does not is an auth failure, not a proxy or stream error.
   CHECK(ran.result.error().layer == runtime::Layer::auth);
   CHECK_THAT(ran.result.error().detailed(), Contains("publickey"));
+}
+
+namespace {
+
+// A workspace whose `coder ssh --stdio` takes its time: it serves once `coder list` has run
+// `lists` times since it began (or after 15 s), as a starting workspace would.
+Json slow_start(int lists, Json extra = Json::object()) {
+  Json ws = {{"name", "ws"},
+             {"timeline", {{{"status", "stopped"}}}},
+             {"after_start", {{{"status", "starting"}}, {{"status", "running"}}}}};
+  Json all = {{"username", "tester"}, {"workspaces", Json::array({ws})}, {"ssh_delay", 15}, {"ssh_until_lists", lists}};
+  all.update(extra);
+  return all;
+}
+
+struct Connected {
+  runtime::Result<ssh::ExecResult> result =
+      runtime::fail(runtime::Errc::cancelled, runtime::Layer::coder, "not run");
+  std::vector<coder::ReadinessEvent> progress;
+  std::vector<std::string> warnings;
+};
+
+// connect_workspace, then one command, then close. A quick dial is never watched unless the test
+// says so (progress_after).
+Connected connect_and_exec(std::string command, coder::WorkspaceRef workspace = {"", "ws"},
+                           std::chrono::milliseconds progress_after = 60s) {
+  Connected connected;
+  connected.result = test::run([&]() -> asio::awaitable<runtime::Result<ssh::ExecResult>> {
+    coder::WorkspaceConnectOptions options;
+    options.timeout = 15s;
+    options.progress_after = progress_after;
+    options.poll_interval = 10ms;
+    options.on_progress = [&](const coder::ReadinessEvent& event) { connected.progress.push_back(event); };
+    auto warnings = std::make_shared<std::vector<std::string>>();
+    options.on_warning = [warnings](const std::string& warning) { warnings->push_back(warning); };
+    const coder::CoderCli cli(test::CoderStandin::program());
+    auto connection = co_await coder::connect_workspace(cli, std::move(workspace), std::move(options));
+    connected.warnings = *warnings;
+    if (!connection) co_return runtime::fail(std::move(connection.error()));
+    auto result = co_await (*connection)->exec(std::move(command));
+    co_await (*connection)->close();
+    connected.warnings = *warnings;
+    co_return result;
+  }());
+  return connected;
+}
+
+}  // namespace
+
+TEST_CASE("connect_workspace: a cold connection to a stopped workspace runs one `coder` process, its ssh",
+          "[coder][e2e][connect]") {
+  test::CoderStandin standin(scenario("stopped"));
+  auto connected = connect_and_exec("echo up; exit 5");
+  REQUIRE(connected.result);
+  CHECK(connected.result->stdout_data == "up\n");
+  CHECK(connected.result->exit_code == 5);
+  CHECK(standin.calls() == std::vector<std::string>{"ssh --stdio --hostname-suffix mux--coder ws.mux--coder"});
+  CHECK(connected.progress.empty());
+  CHECK(connected.warnings.empty());
+}
+
+TEST_CASE("connect_workspace: a slow dial is watched with `coder list` for progress, never `coder start`",
+          "[coder][e2e][connect]") {
+  test::CoderStandin standin(slow_start(2));
+  auto connected = connect_and_exec("echo up", {"", "ws"}, 10ms);
+  REQUIRE(connected.result);
+  CHECK(connected.result->stdout_data == "up\n");
+  // Each state once, in order; a list that ran before the CLI's ssh began the start saw it stopped.
+  std::vector<std::string> states;
+  for (const auto& event : connected.progress) {
+    CHECK(event.kind == coder::ReadinessEvent::Kind::state);
+    states.push_back(event.state->status);
+  }
+  if (!states.empty() && states.front() == "stopped") states.erase(states.begin());
+  CHECK(states == std::vector<std::string>{"starting", "running"});
+  CHECK(standin.count_calls("ssh ") == 1);
+  CHECK(standin.count_calls("list ") >= 2);
+  CHECK(standin.count_calls("start") == 0);
+}
+
+TEST_CASE("connect_workspace: a failed dial is explained by one `coder list`", "[coder][e2e][connect]") {
+  SECTION("deleted: the Coder layer's error, the proxy's words as evidence") {
+    test::CoderStandin standin(scenario("deleted"));
+    auto connected = connect_and_exec("true");
+    REQUIRE_FALSE(connected.result);
+    const auto& error = connected.result.error();
+    CHECK(error.layer == runtime::Layer::coder);
+    CHECK(error.message == "workspace ws cannot be used: it is deleted");
+    CHECK_THAT(error.find_evidence("last state")->text, Contains("deleted (delete)"));
+    CHECK_THAT(error.find_evidence("connection")->text, Contains("ws is deleted"));
+    CHECK(standin.calls() == std::vector<std::string>{"ssh --stdio --hostname-suffix mux--coder ws.mux--coder",
+                                                      "list --search name:ws --output json"});
+  }
+  SECTION("not found") {
+    test::CoderStandin standin(scenario("running"));
+    auto connected = connect_and_exec("true", {"", "nope"});
+    REQUIRE_FALSE(connected.result);
+    CHECK(connected.result.error().layer == runtime::Layer::coder);
+    CHECK(connected.result.error().code == runtime::Errc::invalid_argument);
+    CHECK(connected.result.error().message == "workspace nope not found");
+  }
+  SECTION("failed") {
+    test::CoderStandin standin(scenario("failed"));
+    auto connected = connect_and_exec("true");
+    REQUIRE_FALSE(connected.result);
+    CHECK(connected.result.error().layer == runtime::Layer::coder);
+    CHECK_THAT(connected.result.error().message, Contains("its latest build (stop) failed"));
+  }
+  SECTION("an agent whose startup failed") {
+    Json state = {{"status", "running"},
+                  {"agents", {{{"name", "main"}, {"status", "connected"}, {"lifecycle_state", "start_error"}}}}};
+    test::CoderStandin standin(
+        {{"workspaces", {{{"name", "ws"}, {"timeline", {state}}}}}, {"fail", {{"ssh", {{"message", "error: agent"}}}}}});
+    auto connected = connect_and_exec("true");
+    REQUIRE_FALSE(connected.result);
+    CHECK(connected.result.error().layer == runtime::Layer::coder);
+    CHECK_THAT(connected.result.error().message, Contains("its agent's startup script failed"));
+  }
+  SECTION("a running workspace: the proxy's own error stays, the state as evidence") {
+    test::CoderStandin standin(
+        scenario("running", {{"fail", {{"ssh", {{"message", "error: dial workspace agent: timeout"}, {"exit", 1}}}}}}));
+    auto connected = connect_and_exec("true");
+    REQUIRE_FALSE(connected.result);
+    const auto& error = connected.result.error();
+    CHECK(error.layer == runtime::Layer::proxy);
+    CHECK_THAT(error.summary(), Contains("exited with status 1"));
+    CHECK_THAT(error.find_evidence("stderr")->text, Contains("dial workspace agent: timeout"));
+    CHECK_THAT(error.find_evidence("workspace state")->text, Contains("running (start)"));
+  }
+}
+
+TEST_CASE("connect_workspace: the version mismatch is reported once, from the proxy's or the list's stderr",
+          "[coder][e2e][connect]") {
+  SECTION("the proxy's") {
+    test::CoderStandin standin(scenario("stopped", {{"server_version", "v2.29.1"}}));
+    auto connected = connect_and_exec("true");
+    REQUIRE(connected.result);
+    REQUIRE(connected.warnings.size() == 1);
+    CHECK_THAT(connected.warnings[0], Contains("v2.31.6+abcdef0") && Contains("v2.29.1") && Contains("install"));
+  }
+  SECTION("the proxy's and the lists'") {
+    test::CoderStandin standin(slow_start(2, {{"server_version", "v2.29.1"}}));
+    auto connected = connect_and_exec("true", {"", "ws"}, 10ms);
+    REQUIRE(connected.result);
+    CHECK(standin.count_calls("list ") >= 2);
+    CHECK(connected.warnings.size() == 1);
+  }
+  SECTION("none when major.minor agree") {
+    test::CoderStandin standin(scenario("stopped", {{"server_version", "v2.31.0"}}));
+    auto connected = connect_and_exec("true");
+    REQUIRE(connected.result);
+    CHECK(connected.warnings.empty());
+  }
+}
+
+TEST_CASE("connect_workspace: cancelled while the dial and a `coder list` run, it ends both and leaves no process",
+          "[coder][e2e][connect]") {
+  // The dial waits for 15 s; the first progress event cancels.
+  test::CoderStandin standin(slow_start(1000));
+  auto outcome = test::run([&]() -> asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> {
+    auto executor = co_await asio::this_coro::executor;
+    asio::cancellation_signal cancel;
+    coder::WorkspaceConnectOptions options;
+    options.progress_after = 10ms;
+    options.poll_interval = 10ms;
+    options.on_progress = [&](const coder::ReadinessEvent&) {
+      asio::post(executor, [&] { cancel.emit(asio::cancellation_type::terminal); });
+    };
+    const coder::CoderCli cli(test::CoderStandin::program());
+    coder::WorkspaceRef workspace{"", "ws"};
+    auto connecting = coder::connect_workspace(cli, std::move(workspace), std::move(options));
+    auto connected = co_await asio::co_spawn(executor, std::move(connecting),
+                                             asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
+    co_return connected;
+  }());
+  REQUIRE_FALSE(outcome);
+  CHECK(outcome.error().code == runtime::Errc::cancelled);
+  // Every child this process started (the proxy, each `coder list`) has been reaped.
+  int status = 0;
+  CHECK(::waitpid(-1, &status, WNOHANG) == -1);
+  CHECK(errno == ECHILD);
+  CHECK(standin.count_calls("start") == 0);
 }

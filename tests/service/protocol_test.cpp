@@ -1,0 +1,171 @@
+// The service protocol's framing and its server's answers to bad input (docs/protocol.md): frames
+// round-trip and malformed ones are refused with what is wrong; a server facing a client's
+// mistakes answers each with its JSON-RPC error and goes on, or, for a frame it cannot read, says
+// so and ends that client alone. The server runs over an in-memory stream pair.
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+
+#include "runtime/memory_stream.hpp"
+#include "service/client.hpp"
+#include "service/frame.hpp"
+#include "service/json_rpc.hpp"
+#include "service/server.hpp"
+#include "support/run.hpp"
+
+using namespace cr;
+using nlohmann::json;
+
+namespace {
+
+runtime::ConstBytes bytes_of(const std::string& frame) { return runtime::as_bytes(frame).subspan(4); }
+
+// A server over one end of a memory pair; the test writes raw frames to the other and reads what
+// comes back.
+struct ServedClient {
+  std::shared_ptr<service::Server> server;
+  std::unique_ptr<runtime::AsyncStream> peer;
+};
+
+asio::awaitable<ServedClient> serve_one() {
+  auto executor = co_await asio::this_coro::executor;
+  auto [ours, theirs] = runtime::make_memory_stream_pair(executor);
+  auto server = service::Server::create(executor, {});
+  asio::co_spawn(executor, server->serve(std::move(theirs)), asio::detached);
+  co_return ServedClient{server, std::move(ours)};
+}
+
+asio::awaitable<json> next_message(service::FrameReader& reader) {
+  auto frame = co_await reader.read();
+  REQUIRE(frame);
+  REQUIRE(frame->kind == service::FrameKind::message);
+  co_return json::parse(frame->body);
+}
+
+}  // namespace
+
+TEST_CASE("frames: each kind round-trips, and what is malformed is refused with the reason", "[service][frame]") {
+  const auto data = service::parse_frame(bytes_of(service::encode_data(7, service::StreamId::stderr_stream, "bytes\0x")));
+  REQUIRE(data);
+  CHECK(data->kind == service::FrameKind::data);
+  CHECK(data->handle == 7);
+  CHECK(data->stream == service::StreamId::stderr_stream);
+  CHECK(data->body == "bytes");
+  const auto end = service::parse_frame(bytes_of(service::encode_end(0xffffffff, service::StreamId::stdin_stream)));
+  REQUIRE(end);
+  CHECK(end->kind == service::FrameKind::end);
+  CHECK(end->handle == 0xffffffff);
+  const auto message = service::parse_frame(bytes_of(service::encode_message("{}")));
+  REQUIRE(message);
+  CHECK(message->body == "{}");
+
+  const auto refused = [](std::string kind_and_body) {
+    auto parsed = service::parse_frame(runtime::as_bytes(kind_and_body));
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().code == runtime::Errc::protocol_error);
+    return parsed.error().message;
+  };
+  CHECK(refused(std::string("\x07", 1)) == "a frame of unknown kind 7");
+  CHECK(refused(std::string("\x01\x00\x00", 3)) == "a 2-byte stream frame, under its 5-byte header");
+  CHECK(refused(std::string("\x01\x00\x00\x00\x01\x03", 6)) == "a frame for stream 3, which is none of stdin, stdout, stderr");
+  CHECK(refused(std::string("\x02\x00\x00\x00\x01\x00x", 7)) == "an end frame with a payload");
+  CHECK(refused(std::string(1, '\x01') + std::string(5, '\0') + std::string(service::kMaxDataPayload + 1, 'x')) ==
+        "a data frame of 65537 bytes, over the 65536-byte limit");
+}
+
+TEST_CASE("bytes that are not UTF-8 travel as base64 and come back whole", "[service][json]") {
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  for (const std::string& text : {std::string("plain"), std::string("caf\xc3\xa9"), std::string("\xff\xfe"), all,
+                                  std::string("\xed\xa0\x80"), std::string("\xc0\xaf"), std::string()}) {
+    const auto value = service::bytes_value(text);
+    auto back = service::bytes_param(value, "x");
+    REQUIRE(back);
+    CHECK(*back == text);
+  }
+  CHECK(service::bytes_value("caf\xc3\xa9").is_string());
+  CHECK(service::bytes_value("\xc0\xaf").is_object());  // an overlong form is not UTF-8
+  CHECK_FALSE(service::bytes_param(json{{"base64", "a"}}, "x"));
+  CHECK_FALSE(service::bytes_param(json{{"base64", "a==="}}, "x"));
+  CHECK_FALSE(service::bytes_param(json(3), "x"));
+}
+
+TEST_CASE("server: a client's mistakes get their JSON-RPC errors and the session goes on", "[service][server]") {
+  test::run([]() -> asio::awaitable<bool> {
+    auto served = co_await serve_one();
+    service::FrameReader reader(*served.peer);
+    const auto send = [&](std::string text) -> asio::awaitable<void> {
+      const auto frame = service::encode_message(text);
+      auto written = co_await runtime::write_all(*served.peer, runtime::as_bytes(frame));
+      REQUIRE(written);
+    };
+    const auto error_code = [](const json& answer) { return answer["error"]["code"].get<int>(); };
+
+    co_await send("not json");
+    auto answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kParseError);
+    CHECK(answer["id"].is_null());
+    co_await send(R"([{"jsonrpc":"2.0","id":1,"method":"initialize"}])");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidRequest);
+    co_await send(R"({"jsonrpc":"2.0","id":2,"method":"no.such.method"})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kMethodNotFound);
+    CHECK(answer["id"] == 2);
+    co_await send(R"({"jsonrpc":"2.0","id":3,"method":"exec","params":{"handle":1,"workspace":"ws"}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    CHECK(answer["error"]["message"] == "exec takes exactly one of params.command and params.argv");
+    co_await send(R"({"jsonrpc":"2.0","id":4,"method":"exec","params":{"handle":0,"workspace":"ws","command":"true"}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    co_await send(R"({"jsonrpc":"2.0","id":5,"method":"exec","params":{"handle":1,"workspace":"a b","command":"true"}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    co_await send(R"({"jsonrpc":"2.0","id":6,"method":"exec","params":{"handle":1,"workspace":"ws","argv":["a"],)"
+                  R"("remote_shell":"cmd"}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    co_await send(R"({"jsonrpc":"2.0","id":7,"method":"exec.signal","params":{"handle":9,"signal":"INT"}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    // Still serving: a good request gets its answer.
+    co_await send(R"({"jsonrpc":"2.0","id":"last","method":"initialize","params":{}})");
+    answer = co_await next_message(reader);
+    CHECK(answer["id"] == "last");
+    CHECK(answer["result"]["protocol"] == service::kProtocolVersion);
+    CHECK(served.server->clients() == 1);
+    co_await served.peer->close();
+    co_return true;
+  }());
+}
+
+TEST_CASE("server: a frame it cannot read ends that client with the reason, not the server", "[service][server]") {
+  test::run([]() -> asio::awaitable<bool> {
+    auto served = co_await serve_one();
+    service::FrameReader reader(*served.peer);
+    // A length past the limit: nothing of it is buffered.
+    const std::string oversized("\x7f\xff\xff\xff\x00", 5);
+    auto written = co_await runtime::write_all(*served.peer, runtime::as_bytes(oversized));
+    REQUIRE(written);
+    auto said = co_await next_message(reader);
+    CHECK(said["method"] == "protocol_error");
+    CHECK(said["params"]["message"] == "a frame length of 2147483647, outside 1..1048576");
+    auto after = co_await reader.read();
+    REQUIRE_FALSE(after);
+    CHECK(after.error().code == runtime::Errc::end_of_stream);
+    CHECK(served.server->clients() == 0);
+
+    // The server serves the next client as before.
+    auto next = co_await serve_one();
+    auto client = service::ServiceClient::start(std::move(next.peer), {});
+    auto hello = co_await client->call("initialize", json::object());
+    REQUIRE(hello);
+    CHECK((*hello)["server"] == "coder-runtime 0.1.0");
+    co_await client->close();
+    co_return true;
+  }());
+}

@@ -301,7 +301,7 @@ TEST_CASE("exec: SIGINT or SIGTERM cancels the command (130) and leaves no remot
   CHECK(test::ends_within(ended.proxy, 10000ms));
 }
 
-TEST_CASE("exec: Coder-side failures are 125 with the CLI's words; a deleted workspace is one", "[cli][exec]") {
+TEST_CASE("exec: Coder-side failures are 125 with the CLI's words, a deleted workspace among them", "[cli][exec]") {
   test::CoderStandin standin(scenario({workspace("gone", {{{"status", "deleted"}}})}));
   const auto deleted = run_exec({"gone", "--", "true"});
   CHECK(deleted.status == 125);

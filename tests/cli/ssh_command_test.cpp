@@ -49,7 +49,7 @@ struct Setup {
 
 }  // namespace
 
-TEST_CASE("ssh: output, stderr and the exit status come back; a new host key is recorded", "[cli][sshd]") {
+TEST_CASE("ssh: output, stderr and the exit status come back, and a new host key is recorded", "[cli][sshd]") {
   Setup setup;
   const auto ran = run_cli({"ssh", "-F", setup.config.string(), "box", "echo hello; echo oops >&2; exit 3"});
   INFO(ran.err);

@@ -128,7 +128,7 @@ TEST_CASE("pool: backoff between failures, bounded by max_wait, ends with the la
   CHECK_THAT(error.context.back(), Catch::Contains("3 consecutive failures"));
 }
 
-TEST_CASE("pool: max_wait 0 makes the first failure final; cancelled attempts do not count", "[pool]") {
+TEST_CASE("pool: max_wait 0 makes the first failure final, and cancelled attempts do not count", "[pool]") {
   int dials = 0;
   test::run([&]() -> asio::awaitable<bool> {
     auto executor = co_await asio::this_coro::executor;

@@ -122,7 +122,7 @@ TEST_CASE("agent: SIGN_REQUEST carries the key, the data and the rsa-sha2 flag",
   CHECK(r.finish(true));
 }
 
-TEST_CASE("agent: identities become keys with comments; a refusal is an answer, not a broken stream", "[agent]") {
+TEST_CASE("agent: identities become keys with comments, and a refusal is an answer, not a broken stream", "[agent]") {
   const auto answer = framed(message(12, [](ssh::Writer& w) {
     w.uint32(2);
     w.string(kBlob);
@@ -192,7 +192,7 @@ TEST_CASE("agent: an oversized length is refused before allocating, and the stre
   });
 }
 
-TEST_CASE("agent: a silent agent times out within the request deadline; a closed one ends the stream", "[agent]") {
+TEST_CASE("agent: a silent agent times out within the request deadline, a closed one ends the stream", "[agent]") {
   const auto started = std::chrono::steady_clock::now();
   with_agent(
       {Bytes{}},

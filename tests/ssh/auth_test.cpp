@@ -138,7 +138,7 @@ TEST_CASE("the signature algorithm follows server-sig-algs, SHA-1 only when list
   CHECK(ssh::choose_signature_algorithm({"ssh-ed25519"}, {"rsa-sha2-512"}) == "ssh-ed25519");
 }
 
-TEST_CASE("sshd: an RSA key signs with rsa-sha2-512; a server refusing it says which algorithm was refused",
+TEST_CASE("sshd: an RSA key signs with rsa-sha2-512, and a server refusing it says which algorithm was refused",
           "[auth][sshd]") {
   KeyRing keys;
   const auto key = keys.make("-t rsa -b 2048");
@@ -226,7 +226,7 @@ TEST_CASE("ssh-agent: lists the keys ssh-add gave it, and signs with each algori
   CHECK(test::open_descriptor_count() == descriptors);
 }
 
-TEST_CASE("sshd: publickey through the agent; refused agent keys are named, the RSA key signs rsa-sha2-512",
+TEST_CASE("sshd: publickey through the agent, refused agent keys are named and the RSA key signs rsa-sha2-512",
           "[auth][agent][sshd]") {
   KeyRing keys;
   test::SshAgent agent;

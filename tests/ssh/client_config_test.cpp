@@ -62,7 +62,7 @@ TEST_CASE("destinations: user@host and ssh:// URIs with ports", "[config]") {
   }
 }
 
-TEST_CASE("the command line's user and port beat the file's; the file's beat the defaults", "[config]") {
+TEST_CASE("the command line's user and port beat the file's, and the file's beat the defaults", "[config]") {
   const std::string file = "Host box\n  HostName box.example\n  User filed\n  Port 2200\n";
   const auto from_file = plan_for("box", file);
   REQUIRE(from_file.plan);

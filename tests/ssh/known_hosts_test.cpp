@@ -198,7 +198,7 @@ TEST_CASE("known_hosts: names hashed by ssh-keygen -H", "[knownhosts]") {
   CHECK(status_of(text, "example.org", 22, a) == ssh::HostKeyStatus::unknown);
 }
 
-TEST_CASE("known_hosts: several files are one list; every file:line is reported", "[knownhosts]") {
+TEST_CASE("known_hosts: several files are one list, and every file:line is reported", "[knownhosts]") {
   TemporaryDirectory directory;
   const auto user = directory.path() / "user";
   const auto global = directory.path() / "global";

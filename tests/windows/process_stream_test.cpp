@@ -100,7 +100,8 @@ TEST_CASE("windows: 4 MiB written and read concurrently arrive intact", "[window
   }());
 }
 
-TEST_CASE("windows: a read cut by its deadline leaves the stream usable; after close, stream_closed", "[windows][process]") {
+TEST_CASE("windows: a read cut by its deadline leaves the stream usable, and after close it is stream_closed",
+          "[windows][process]") {
   test::run([]() -> asio::awaitable<int> {
     auto ex = co_await asio::this_coro::executor;
     auto child = start(ex, {"cat"});

@@ -34,7 +34,7 @@ test::Ran exec_words(std::vector<std::string> options, const std::vector<std::st
 
 }  // namespace
 
-TEST_CASE("exec: several words are an argv: printf gets '[%s]\\n', 'a b' and c as they are", "[cli][exec][argv]") {
+TEST_CASE("exec: several words are an argv: printf gets its format, 'a b' and c as they are", "[cli][exec][argv]") {
   test::CoderStandin standin(running_ws());
   test::HolderScope holder;
   const auto ran = exec_words({}, {"printf", "[%s]\\n", "a b", "c"});

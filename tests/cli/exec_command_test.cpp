@@ -51,25 +51,9 @@ nlohmann::json scenario(std::vector<nlohmann::json> workspaces) {
 
 // `coder-runtime exec --coder STANDIN args...` as a child whose stdin the test writes as it goes.
 std::unique_ptr<proxy::ProcessStream> start_exec(asio::any_io_executor executor, std::vector<std::string> args) {
-  proxy::ProcessOptions options;
-  options.argv = {CODER_RUNTIME_EXECUTABLE, "exec", "-o", "ControlMaster=no", "--coder",
-                  test::CoderStandin::program().string()};
-  options.argv.insert(options.argv.end(), args.begin(), args.end());
-  options.name = "coder-runtime";
-  auto process = proxy::spawn_process(executor, std::move(options));
-  REQUIRE(process);
-  return std::move(*process);
-}
-
-// Reads the child's stdout into `out` until it holds `text` (the watchdog bounds the wait).
-asio::awaitable<bool> read_until(proxy::ProcessStream& child, std::string& out, std::string_view text) {
-  std::array<std::uint8_t, 4096> buffer;
-  while (out.find(text) == std::string::npos) {
-    auto n = co_await child.read_some(buffer);
-    if (!n) co_return false;
-    out.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));
-  }
-  co_return true;
+  std::vector<std::string> argv{"exec", "-o", "ControlMaster=no", "--coder", test::CoderStandin::program().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::start_cli(executor, std::move(argv));
 }
 
 asio::awaitable<bool> write_line(proxy::ProcessStream& child, std::string line) {
@@ -104,11 +88,11 @@ TEST_CASE("exec: stdin streams: each line is answered before the next is written
       INFO(line);
       const bool written = co_await write_line(*child, fmt::format("{}\n", line));
       REQUIRE(written);
-      const bool answered = co_await read_until(*child, out, fmt::format("got {}\n", line));
+      const bool answered = co_await test::read_until(*child, out, fmt::format("got {}\n", line));
       REQUIRE(answered);
     }
     REQUIRE(child->shutdown_send());
-    const bool ended = co_await read_until(*child, out, "end\n");
+    const bool ended = co_await test::read_until(*child, out, "end\n");
     REQUIRE(ended);
     CHECK(out == "got one\ngot two\ngot three\nend\n");
     co_return co_await exit_code_of(*child);
@@ -283,7 +267,7 @@ TEST_CASE("exec: SIGINT or SIGTERM cancels the command (130) and leaves no remot
     const auto command = fmt::format("echo $$ > {}; echo started; exec sleep 60", pid_file.string());
     auto child = start_exec(executor, {"ws", "--", command});
     Ended result;
-    const bool started = co_await read_until(*child, result.out, "started\n");
+    const bool started = co_await test::read_until(*child, result.out, "started\n");
     REQUIRE(started);
     result.command = last_pid_in(pid_file);
     result.proxy = last_pid_in(standin.state() / "ssh.pids");

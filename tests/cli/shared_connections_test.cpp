@@ -37,27 +37,6 @@ nlohmann::json scenario(std::vector<std::string> names) {
   return {{"go_sshd", CODER_RUNTIME_GO_SSHD}, {"workspaces", workspaces}};
 }
 
-std::unique_ptr<proxy::ProcessStream> start_cli(asio::any_io_executor executor, std::vector<std::string> args) {
-  proxy::ProcessOptions options;
-  options.argv = {CODER_RUNTIME_EXECUTABLE};
-  options.argv.insert(options.argv.end(), args.begin(), args.end());
-  options.name = "coder-runtime";
-  auto process = proxy::spawn_process(executor, std::move(options));
-  REQUIRE(process);
-  return std::move(*process);
-}
-
-// Reads the child's stdout into `out` until it holds `text` (the watchdog bounds the wait).
-asio::awaitable<bool> read_until(proxy::ProcessStream& child, std::string& out, std::string_view text) {
-  std::array<std::uint8_t, 4096> buffer;
-  while (out.find(text) == std::string::npos) {
-    auto n = co_await child.read_some(buffer);
-    if (!n) co_return false;
-    out.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));
-  }
-  co_return true;
-}
-
 asio::awaitable<int> exit_code_of(proxy::ProcessStream& child) {
   auto exit = co_await child.wait_exit(runtime::Deadline::after(15s));
   REQUIRE(exit);
@@ -151,16 +130,16 @@ TEST_CASE("shared: a client killed mid-command ends its own command, and another
   test::run(
       [&]() -> asio::awaitable<bool> {
         auto executor = co_await asio::this_coro::executor;
-        auto victim = start_cli(executor, exec_args({"ws", "--", "echo $$; exec sleep 60"}));
+        auto victim = test::start_cli(executor, exec_args({"ws", "--", "echo $$; exec sleep 60"}));
         std::string victim_out;
-        const bool started = co_await read_until(*victim, victim_out, "\n");
+        const bool started = co_await test::read_until(*victim, victim_out, "\n");
         REQUIRE(started);
         const pid_t remote = std::stoi(victim_out);
-        auto survivor = start_cli(executor, exec_args({"ws", "--", "while read line; do echo \"got $line\"; done"}));
+        auto survivor = test::start_cli(executor, exec_args({"ws", "--", "while read line; do echo \"got $line\"; done"}));
         std::string survivor_out;
         auto wrote = co_await runtime::write_all(*survivor, runtime::as_bytes(std::string_view("one\n")));
         REQUIRE(wrote);
-        const bool answered = co_await read_until(*survivor, survivor_out, "got one\n");
+        const bool answered = co_await test::read_until(*survivor, survivor_out, "got one\n");
         REQUIRE(answered);
 
         ::kill(victim->pid(), SIGKILL);
@@ -171,7 +150,7 @@ TEST_CASE("shared: a client killed mid-command ends its own command, and another
 
         wrote = co_await runtime::write_all(*survivor, runtime::as_bytes(std::string_view("two\n")));
         REQUIRE(wrote);
-        const bool still_answered = co_await read_until(*survivor, survivor_out, "got two\n");
+        const bool still_answered = co_await test::read_until(*survivor, survivor_out, "got two\n");
         CHECK(still_answered);
         REQUIRE(survivor->shutdown_send());
         const int exit_2 = co_await exit_code_of(*survivor);
@@ -189,9 +168,9 @@ TEST_CASE("shared: a holder killed mid-command gives its client 255 and one line
   test::run(
       [&]() -> asio::awaitable<bool> {
         auto executor = co_await asio::this_coro::executor;
-        auto client = start_cli(executor, exec_args({"ws", "--", "echo started; exec sleep 60"}));
+        auto client = test::start_cli(executor, exec_args({"ws", "--", "echo started; exec sleep 60"}));
         std::string out;
-        const bool started = co_await read_until(*client, out, "started\n");
+        const bool started = co_await test::read_until(*client, out, "started\n");
         REQUIRE(started);
         const auto holders = holder.holders();
         REQUIRE(holders.size() == 1);
@@ -245,8 +224,8 @@ TEST_CASE("shared: two holders started at once: one serves, the other ends at on
   test::run(
       [&]() -> asio::awaitable<bool> {
         auto executor = co_await asio::this_coro::executor;
-        auto first = start_cli(executor, {"connections", "holder", "-o", control_path});
-        auto second = start_cli(executor, {"connections", "holder", "-o", control_path});
+        auto first = test::start_cli(executor, {"connections", "holder", "-o", control_path});
+        auto second = test::start_cli(executor, {"connections", "holder", "-o", control_path});
         // The one that lost the lock ends by itself; the winner stays until told to stop.
         using namespace asio::experimental::awaitable_operators;
         auto ended = co_await (first->wait_exit(runtime::Deadline::after(10s)) || second->wait_exit(runtime::Deadline::after(10s)));

@@ -1,6 +1,7 @@
 #pragma once
 // Running the built coder-runtime as a script would: arguments, stdin fed then closed, stdout
-// collected, the exit status and the end of stderr, all within the watchdog.
+// collected, the exit status and the end of stderr, all within the watchdog; or as a child whose
+// stdin and stdout a test drives as it goes.
 
 #include <sys/types.h>
 
@@ -23,18 +24,36 @@ struct Ran {
   std::string err;
 };
 
+// The built coder-runtime with `args`, as a child whose stdin and stdout the test drives.
+inline std::unique_ptr<proxy::ProcessStream> start_cli(asio::any_io_executor executor, std::vector<std::string> args) {
+  proxy::ProcessOptions options;
+  options.argv = {CODER_RUNTIME_EXECUTABLE};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.name = "coder-runtime";
+  auto process = proxy::spawn_process(executor, std::move(options));
+  REQUIRE(process);
+  return std::move(*process);
+}
+
+// Reads the child's stdout into `out` until it holds `text` (the watchdog bounds the wait); false
+// when its output ends first.
+inline asio::awaitable<bool> read_until(proxy::ProcessStream& child, std::string& out, std::string_view text) {
+  std::array<std::uint8_t, 4096> buffer;
+  while (out.find(text) == std::string::npos) {
+    auto n = co_await child.read_some(buffer);
+    if (!n) co_return false;
+    out.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));
+  }
+  co_return true;
+}
+
 // With `interrupt_after_lines`, sends SIGTERM once stdout has that many lines, as a person's
 // Ctrl-C would once a command shows it has started.
 inline asio::awaitable<Ran> run_cli_async(std::vector<std::string> args, std::string input = "",
                                           int interrupt_after_lines = 0) {
   auto ex = co_await asio::this_coro::executor;
-  proxy::ProcessOptions options;
-  options.argv = {CODER_RUNTIME_EXECUTABLE};
-  options.argv.insert(options.argv.end(), args.begin(), args.end());
-  options.name = "coder-runtime";
-  auto process = proxy::spawn_process(ex, std::move(options));
-  REQUIRE(process);
-  auto& child = **process;
+  auto process = start_cli(ex, std::move(args));
+  auto& child = *process;
   if (!input.empty()) {
     auto written = co_await runtime::write_all(child, runtime::as_bytes(input));
     REQUIRE(written);

@@ -19,6 +19,7 @@
 
 #include "proxy/unix_listener.hpp"
 #include "proxy/unix_stream.hpp"
+#include "runtime/event.hpp"
 #include "service/holder.hpp"
 
 #ifdef __APPLE__
@@ -135,13 +136,20 @@ asio::awaitable<int> run(HolderOptions options) {
   signals.async_wait([server](std::error_code ec, int) {
     if (!ec) server->request_stop();
   });
-  asio::co_spawn(executor, accept_clients(**listener, server), asio::detached);
+  // The accept loop uses the listener: it must have ended before the listener goes.
+  bool accepting = true;
+  runtime::Event accept_ended(executor);
+  asio::co_spawn(executor, accept_clients(**listener, server), [&](std::exception_ptr) {
+    accepting = false;
+    accept_ended.notify();
+  });
   log.info("holder {} serving {}", ::getpid(), options.paths.socket.string());
   say(options.ready_fd, "ready\n");
   co_await hold(server, options.linger);
   // No new client from here on; the socket goes first so that the next client starts a holder.
   ::unlink(options.paths.socket.c_str());
   (*listener)->close();
+  while (accepting) co_await accept_ended.wait();
   signals.cancel();
   co_await server->stop();
   log.info("holder {} done", ::getpid());

@@ -29,6 +29,8 @@
 
 namespace cr::cli {
 
+namespace {
+
 runtime::Result<std::vector<std::pair<std::string, std::string>>> parse_env(const std::vector<std::string>& assignments) {
   std::vector<std::pair<std::string, std::string>> env;
   for (const auto& assignment : assignments) {
@@ -61,6 +63,20 @@ runtime::Result<coder::ExecRequest> exec_request_of(const ExecCommandOptions& o)
   return request;
 }
 
+}  // namespace
+
+runtime::Result<PreparedExec> prepare_exec(const ExecCommandOptions& o) {
+  auto workspace = coder::parse_workspace_ref(o.workspace);
+  if (!workspace) return runtime::fail(std::move(workspace.error()));
+  auto request = exec_request_of(o);
+  if (!request) return runtime::fail(std::move(request.error()));
+  std::optional<std::filesystem::path> explicit_cli;
+  if (!o.coder.empty()) explicit_cli = o.coder;
+  auto cli = coder::find_cli(explicit_cli);
+  if (!cli) return runtime::fail(std::move(cli.error()));
+  return PreparedExec{std::move(*workspace), std::move(*request), std::move(*cli)};
+}
+
 namespace {
 
 // Cancellation (Ctrl-C, SIGTERM) arrives through this coroutine's slot at any step: while the
@@ -68,19 +84,14 @@ namespace {
 asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
   co_await asio::this_coro::throw_if_cancelled(false);
   const Reporter report(o.json);
-  auto workspace = coder::parse_workspace_ref(o.workspace);
-  if (!workspace) co_return report.failure(workspace.error(), kExitCoderFailed, log);
-  auto prepared = exec_request_of(o);
+  auto prepared = prepare_exec(o);
   if (!prepared) co_return report.failure(prepared.error(), kExitCoderFailed, log);
-  std::optional<std::filesystem::path> explicit_cli;
-  if (!o.coder.empty()) explicit_cli = o.coder;
-  auto cli_path = coder::find_cli(explicit_cli);
-  if (!cli_path) co_return report.failure(cli_path.error(), kExitCoderFailed, log);
-  const coder::CoderCli cli(*cli_path, log.child("coder"));
+  const auto& workspace = prepared->workspace;
+  const coder::CoderCli cli(prepared->cli, log.child("coder"));
 
   auto executor = co_await asio::this_coro::executor;
   const bool terminal = !o.json && stderr_is_terminal();
-  ReadinessDisplay display(executor, workspace->to_string(), terminal);
+  ReadinessDisplay display(executor, workspace.to_string(), terminal);
   coder::WorkspaceConnectOptions connect;
   connect.suffix = o.suffix;
   connect.timeout = std::chrono::seconds(120);  // the workspace's start included
@@ -88,11 +99,11 @@ asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
   connect.log = log;
   connect.on_progress = [&](const coder::ReadinessEvent& event) {
     if (!o.json) return display.show(event);
-    if (event.kind != coder::ReadinessEvent::Kind::ready) report.progress(progress_text(event, workspace->to_string()));
+    if (event.kind != coder::ReadinessEvent::Kind::ready) report.progress(progress_text(event, workspace.to_string()));
   };
   // The proxy's stderr reader may call this as long as the connection lives: it holds no reference.
   connect.on_warning = [json = o.json, terminal](const std::string& warning) { Reporter(json).warning(warning, terminal); };
-  auto connected = co_await coder::connect_workspace(cli, *workspace, std::move(connect));
+  auto connected = co_await coder::connect_workspace(cli, workspace, std::move(connect));
   display.finish(connected.has_value());
   if (!connected) {
     const int code = connected.error().layer == runtime::Layer::coder ? kExitCoderFailed : kExitConnectionFailed;
@@ -100,7 +111,7 @@ asio::awaitable<int> run_exec(ExecCommandOptions o, runtime::Logger log) {
   }
   auto connection = std::move(*connected);
 
-  auto request = std::move(*prepared);
+  auto request = std::move(prepared->request);
   if (o.tty) {
     ssh::PtyRequest pty;
     const auto size = terminal_size();

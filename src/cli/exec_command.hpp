@@ -2,6 +2,7 @@
 // `coder-runtime exec`'s options, shared by its two ways to run a command: on a connection of
 // its own (exec.cpp) and through the connection holder (exec_shared.cpp).
 
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,6 +12,7 @@
 
 #include "cli/control_options.hpp"
 #include "coder/operations.hpp"
+#include "coder/workspace.hpp"
 #include "coder/proxy_command_line.hpp"
 #include "runtime/logging.hpp"
 
@@ -33,12 +35,17 @@ struct ExecCommandOptions {
   std::vector<std::string> command;
 };
 
-runtime::Result<std::vector<std::pair<std::string, std::string>>> parse_env(const std::vector<std::string>& assignments);
 
-// The words after `--`: one is a shell command line, several a program and its arguments (each
-// quoted for the remote shell), unless --shell or --argv says which. Checked before the workspace
-// is touched, by the rules coder::exec applies.
-runtime::Result<coder::ExecRequest> exec_request_of(const ExecCommandOptions& o);
+// What both ways to run a command check before they touch the workspace: its name, the request
+// (the words after `--`: one is a shell command line, several a program and its arguments, each
+// quoted for the remote shell, unless --shell or --argv says which; checked by the rules
+// coder::exec applies) and the Coder CLI. Every error here is a Coder-side failure (exit 125).
+struct PreparedExec {
+  coder::WorkspaceRef workspace;
+  coder::ExecRequest request;
+  std::filesystem::path cli;
+};
+runtime::Result<PreparedExec> prepare_exec(const ExecCommandOptions& o);
 
 // Runs the command through the user's connection holder, starting one when there is none.
 // Ctrl-C and SIGTERM reach it as `interrupts`: the command is cancelled on the holder (TERM, then

@@ -137,14 +137,8 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
   co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
   const Reporter report(o.json);
-  auto workspace = coder::parse_workspace_ref(o.workspace);
-  if (!workspace) co_return report.failure(workspace.error(), kExitCoderFailed, log);
-  auto request = exec_request_of(o);
-  if (!request) co_return report.failure(request.error(), kExitCoderFailed, log);
-  std::optional<std::filesystem::path> explicit_cli;
-  if (!o.coder.empty()) explicit_cli = o.coder;
-  auto cli_path = coder::find_cli(explicit_cli);
-  if (!cli_path) co_return report.failure(cli_path.error(), kExitCoderFailed, log);
+  auto prepared = prepare_exec(o);
+  if (!prepared) co_return report.failure(prepared.error(), kExitCoderFailed, log);
   auto paths = service::holder_paths(control.path);
   if (!paths) co_return report.failure(paths.error(), kExitConnectionFailed, log);
   auto executable = service::current_executable();
@@ -193,7 +187,7 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
   interrupts.assign([client](asio::cancellation_type) { client->notify("exec.cancel", {{"handle", kHandle}}); });
   std::optional<RawTerminal> raw;
   if (o.tty) raw.emplace();
-  auto params = exec_params(o, *request, *cli_path);
+  auto params = exec_params(o, prepared->request, prepared->cli);
   using namespace asio::experimental::awaitable_operators;
   auto ended = co_await (client->call("exec", std::move(params)) || relay_input(client, credit, o.tty));
   interrupts.clear();

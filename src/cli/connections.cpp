@@ -37,14 +37,21 @@ std::string describe_age(std::int64_t milliseconds) {
   return fmt::format("{}h{:02}m", seconds / 3600, seconds / 60 % 60);
 }
 
+// The holder's socket and ControlPersist, from -o.
+runtime::Result<std::pair<service::HolderPaths, ControlOptions>> holder_of(const ConnectionsOptions& o) {
+  auto control = parse_control_options(o.ssh_options);
+  if (!control) return runtime::fail(std::move(control.error()));
+  auto paths = service::holder_paths(control->path);
+  if (!paths) return runtime::fail(std::move(paths.error()));
+  return std::pair{std::move(*paths), std::move(*control)};
+}
+
 // One request to a running holder; a missing holder is not an error here: nothing is shared.
 asio::awaitable<int> ask_holder(ConnectionsOptions o, runtime::Logger log, std::string method, nlohmann::json params) {
-  auto control = parse_control_options(o.ssh_options);
-  if (!control) co_return fail(control.error(), log);
-  auto paths = service::holder_paths(control->path);
-  if (!paths) co_return fail(paths.error(), log);
+  auto holder = holder_of(o);
+  if (!holder) co_return fail(holder.error(), log);
   service::HolderConnectOptions connect;
-  connect.paths = *paths;
+  connect.paths = holder->first;
   connect.deadline = runtime::Deadline::after(std::chrono::seconds(5));
   connect.log = log;
   auto stream = co_await service::connect_holder(std::move(connect));
@@ -89,14 +96,12 @@ asio::awaitable<int> ask_holder(ConnectionsOptions o, runtime::Logger log, std::
 
 int hold(const ConnectionsOptions& o, const GlobalOptions& global) {
   auto log = global.logger();
-  auto control = parse_control_options(o.ssh_options);
-  if (!control) return fail(control.error(), log);
-  auto paths = service::holder_paths(control->path);
-  if (!paths) return fail(paths.error(), log);
+  auto holder = holder_of(o);
+  if (!holder) return fail(holder.error(), log);
   service::HolderOptions options;
-  options.paths = *paths;
+  options.paths = holder->first;
   options.ready_fd = o.ready_fd;
-  options.server.persist = control->persist;
+  options.server.persist = holder->second.persist;
   options.server.remembered_choices = remembered_choices_file();
   // Its log (stderr, the holder's log file) says what it did at -v, and warnings always.
   options.server.log = runtime::Logger(runtime::stderr_sink(), global.verbosity > 0 ? runtime::LogLevel::info : runtime::LogLevel::warning);

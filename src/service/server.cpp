@@ -58,6 +58,8 @@ struct RunningExec {
   std::weak_ptr<ssh::Session> session;
 };
 
+asio::awaitable<Reply> ready(Reply reply) { co_return reply; }
+
 }  // namespace
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
@@ -76,12 +78,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
  private:
   void on_message(const std::string& text);
   void on_stream_frame(const Frame& frame);
-  asio::awaitable<void> answer(json id, std::string method, json params);
-  asio::awaitable<Reply> dispatch(const std::string& method, const json& params);
-  asio::awaitable<Reply> exec(const json& params);
+  asio::awaitable<void> answer(json id, asio::awaitable<Reply> work);
+  asio::awaitable<Reply> start(const std::string& method, json params);
+  asio::awaitable<Reply> start_exec(const json& params);
+  asio::awaitable<Reply> exec(ExecParams params, std::shared_ptr<RunningExec> running);
   asio::awaitable<Result<json>> run_exec(ExecParams params, std::shared_ptr<RunningExec> running);
   Reply connections_list();
-  asio::awaitable<Reply> connections_stop(const json& params);
+  asio::awaitable<Reply> connections_stop(json params);
   Reply control(const std::string& method, const json& params);
   void notify(std::string_view method, json params) { writer_->send(encode_message(notification(method, std::move(params)))); }
   void send_credit(std::uint32_t handle, StreamId stream, std::size_t bytes) {
@@ -145,7 +148,7 @@ void ClientSession::on_message(const std::string& text) {
     return;
   }
   ++requests_running_;
-  asio::co_spawn(stream_->get_executor(), answer(*request.id, std::move(request.method), std::move(request.params)),
+  asio::co_spawn(stream_->get_executor(), answer(*request.id, start(request.method, std::move(request.params))),
                  [self = shared_from_this(), key](std::exception_ptr) {
                    self->ids_in_flight_.erase(key);
                    --self->requests_running_;
@@ -153,21 +156,23 @@ void ClientSession::on_message(const std::string& text) {
                  });
 }
 
-asio::awaitable<void> ClientSession::answer(json id, std::string method, json params) {
+asio::awaitable<void> ClientSession::answer(json id, asio::awaitable<Reply> work) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  auto reply = co_await dispatch(method, params);
+  auto reply = co_await std::move(work);
   writer_->send(encode_message(response(id, std::move(reply))));
 }
 
-asio::awaitable<Reply> ClientSession::dispatch(const std::string& method, const json& params) {
+// Not a coroutine: what a request does takes effect as it is read, before the frames that follow
+// it in the same read (an exec's stdin among them) are.
+asio::awaitable<Reply> ClientSession::start(const std::string& method, json params) {
   if (method == "initialize") {
-    co_return json{{"protocol", kProtocolVersion}, {"server", server_->options_.version}, {"pid", current_process_id()}};
+    return ready(json{{"protocol", kProtocolVersion}, {"server", server_->options_.version}, {"pid", current_process_id()}});
   }
-  if (method == "exec") co_return co_await exec(params);
-  if (method == "connections.list") co_return connections_list();
-  if (method == "connections.stop") co_return co_await connections_stop(params);
-  if (method == "credit" || method.starts_with("exec.")) co_return control(method, params);
-  co_return ReplyError{kMethodNotFound, fmt::format("no method \"{}\"", method), nullptr};
+  if (method == "exec") return start_exec(params);
+  if (method == "connections.list") return ready(connections_list());
+  if (method == "connections.stop") return connections_stop(std::move(params));
+  if (method == "credit" || method.starts_with("exec.")) return ready(control(method, params));
+  return ready(ReplyError{kMethodNotFound, fmt::format("no method \"{}\"", method), nullptr});
 }
 
 // Credit, signals, window changes and cancellation: small effects on a running command.
@@ -231,15 +236,21 @@ void ClientSession::on_stream_frame(const Frame& frame) {
   running.changed.notify();
 }
 
-asio::awaitable<Reply> ClientSession::exec(const json& params) {
+// Takes the handle at once, so the command's stdin frames find it however soon they follow.
+asio::awaitable<Reply> ClientSession::start_exec(const json& params) {
   auto parsed = parse_exec_params(params);
-  if (!parsed) co_return std::move(parsed.error());
+  if (!parsed) return ready(std::move(parsed.error()));
   const auto handle = parsed->handle;
-  if (execs_.contains(handle)) co_return ReplyError{kInvalidParams, fmt::format("handle {} is already running a command", handle)};
-  auto executor = stream_->get_executor();
-  auto running = std::make_shared<RunningExec>(executor);
+  if (execs_.contains(handle)) return ready(ReplyError{kInvalidParams, fmt::format("handle {} is already running a command", handle)});
+  auto running = std::make_shared<RunningExec>(stream_->get_executor());
   execs_[handle] = running;
-  auto ran = co_await asio::co_spawn(executor, run_exec(std::move(*parsed), running),
+  return exec(std::move(*parsed), std::move(running));
+}
+
+asio::awaitable<Reply> ClientSession::exec(ExecParams params, std::shared_ptr<RunningExec> running) {
+  const auto handle = params.handle;
+  auto executor = stream_->get_executor();
+  auto ran = co_await asio::co_spawn(executor, run_exec(std::move(params), running),
                                      asio::bind_cancellation_slot(running->cancel.slot(), asio::use_awaitable));
   running->released = true;
   running->changed.notify();
@@ -252,6 +263,8 @@ asio::awaitable<Reply> ClientSession::exec(const json& params) {
 
 asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::shared_ptr<RunningExec> running) {
   co_await asio::this_coro::throw_if_cancelled(false);
+  // Its client left between sending the request and this start: the cancellation found nothing yet.
+  if (running->released) co_return runtime::fail(Errc::cancelled, Layer::runtime, "the client left before its command started");
   const auto handle = params.handle;
   auto self = shared_from_this();
   // The dial's callbacks may outlive this client (a connection outlives its first user).
@@ -316,7 +329,7 @@ Reply ClientSession::connections_list() {
   return json{{"connections", std::move(list)}};
 }
 
-asio::awaitable<Reply> ClientSession::connections_stop(const json& params) {
+asio::awaitable<Reply> ClientSession::connections_stop(json params) {
   std::optional<std::string> destination;
   if (params.contains("destination")) {
     auto named = string_param(params, "destination");
@@ -341,6 +354,9 @@ Server::Server(asio::any_io_executor executor, ServerOptions options)
     : executor_(executor), options_(std::move(options)), changed_(executor) {
   coder::PoolOptions pool;
   pool.idle_timeout = options_.persist;
+  // Each request is a person's or a script's: a failed dial is its answer, as when exec dials
+  // itself, and the next request dials again once the backoff has passed.
+  pool.backoff.max_total_wait = std::chrono::milliseconds(0);
   pool.log = options_.log.child("pool");
   pool.on_closed = [this] { changed_.notify(); };
   pool_ = coder::ConnectionPool::create(executor_, std::move(pool));

@@ -1,7 +1,8 @@
 // The service protocol's framing and its server's answers to bad input (docs/protocol.md): frames
 // round-trip and malformed ones are refused with what is wrong; a server facing a client's
 // mistakes answers each with its JSON-RPC error and goes on, or, for a frame it cannot read, says
-// so and ends that client alone. The server runs over an in-memory stream pair.
+// so and ends that client alone. The server runs over an in-memory stream pair; its commands run
+// through the stand-in Coder CLI on the Go x/crypto/ssh server.
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "service/frame.hpp"
 #include "service/json_rpc.hpp"
 #include "service/server.hpp"
+#include "support/coder_standin.hpp"
 #include "support/run.hpp"
 
 using namespace cr;
@@ -166,6 +168,41 @@ TEST_CASE("server: a frame it cannot read ends that client with the reason, not 
     REQUIRE(hello);
     CHECK((*hello)["server"] == "coder-runtime 0.1.0");
     co_await client->close();
+    co_return true;
+  }());
+}
+
+TEST_CASE("server: stdin and its end in the same write as the exec request reach the command", "[service][server]") {
+  test::CoderStandin standin({{"go_sshd", CODER_RUNTIME_GO_SSHD},
+                              {"workspaces", {{{"name", "ws"}, {"timeline", {{{"status", "running"}}}}}}}});
+  test::run([&]() -> asio::awaitable<bool> {
+    auto served = co_await serve_one();
+    const json request{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "exec"},
+                       {"params", {{"handle", 7}, {"workspace", "ws"}, {"coder", test::CoderStandin::program().string()},
+                                   {"command", "cat; exit 3"}, {"stdin", true},
+                                   {"coder_env", {{"CODER_STANDIN_STATE", standin.state().string()},
+                                                  {"CODER_STANDIN_GO_SSHD", CODER_RUNTIME_GO_SSHD}}}}}};
+    const auto together = service::encode_message(request.dump()) +
+                          service::encode_data(7, service::StreamId::stdin_stream, "from stdin\n") +
+                          service::encode_end(7, service::StreamId::stdin_stream);
+    auto written = co_await runtime::write_all(*served.peer, runtime::as_bytes(together));
+    REQUIRE(written);
+
+    service::FrameReader reader(*served.peer);
+    std::string out;
+    json answer;
+    while (answer.is_null()) {
+      auto frame = co_await reader.read();
+      REQUIRE(frame);
+      if (frame->kind == service::FrameKind::data && frame->stream == service::StreamId::stdout_stream) out += frame->body;
+      if (frame->kind != service::FrameKind::message) continue;
+      auto message = json::parse(frame->body);
+      if (message.contains("id")) answer = std::move(message);
+    }
+    INFO(answer.dump());
+    CHECK(out == "from stdin\n");
+    CHECK(answer["result"]["exit_code"] == 3);
+    co_await served.server->stop();
     co_return true;
   }());
 }

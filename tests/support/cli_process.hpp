@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "proxy/process_stream.hpp"
 #include "support/run.hpp"
@@ -48,9 +49,12 @@ inline asio::awaitable<bool> read_until(proxy::ProcessStream& child, std::string
 }
 
 // With `interrupt_after_lines`, sends SIGTERM once stdout has that many lines, as a person's
-// Ctrl-C would once a command shows it has started.
+// Ctrl-C would once a command shows it has started. A child whose output has not ended within
+// `limit` is killed, and what it said by then comes back with status -1, for the test to show.
 inline asio::awaitable<Ran> run_cli_async(std::vector<std::string> args, std::string input = "",
-                                          int interrupt_after_lines = 0) {
+                                          int interrupt_after_lines = 0,
+                                          std::chrono::seconds limit = std::chrono::seconds(15)) {
+  const auto deadline = runtime::Deadline::after(limit);
   auto ex = co_await asio::this_coro::executor;
   auto process = start_cli(ex, std::move(args));
   auto& child = *process;
@@ -62,7 +66,12 @@ inline asio::awaitable<Ran> run_cli_async(std::vector<std::string> args, std::st
   std::string out;
   std::array<std::uint8_t, 4096> buffer;
   for (bool signalled = false;;) {
-    auto n = co_await child.read_some(buffer);
+    auto n = co_await runtime::with_deadline(deadline, child.read_some(buffer), runtime::Layer::runtime, "its output");
+    if (!n && n.error().code == runtime::Errc::timed_out) {
+      ::kill(child.pid(), SIGKILL);
+      co_await child.wait_exit(runtime::Deadline::after(std::chrono::seconds(15)));
+      co_return Ran{-1, out, fmt::format("{}[killed: its output did not end within {} s]", child.stderr_tail(), limit.count())};
+    }
     if (!n) break;
     out.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));
     if (interrupt_after_lines > 0 && !signalled && std::count(out.begin(), out.end(), '\n') >= interrupt_after_lines) {

@@ -33,6 +33,8 @@ class HolderScope {
 
   std::filesystem::path socket() const { return dir_.path() / "coder-runtime" / "holder.sock"; }
   std::vector<pid_t> holders() const { return holder_processes(socket()); }
+  // What the last holder started here wrote to its log: for a failing test to show.
+  std::string log() const { return read_text(dir_.path() / "coder-runtime" / "holder.sock.log"); }
 
  private:
   TemporaryDirectory dir_{"holder_scope"};

@@ -1,0 +1,78 @@
+// Types for coder-runtime-client (index.js).
+import { EventEmitter } from 'node:events';
+import { Readable, Writable } from 'node:stream';
+
+export interface Evidence { label: string; text: string; }
+
+export declare class CoderRuntimeError extends Error {
+  /** The JSON-RPC error code (-32000 when the operation failed); undefined when the service ended. */
+  rpcCode?: number;
+  /** proxy, network, banner, transport, kex, auth, channel, coder, cli, config, runtime */
+  layer?: string;
+  /** end_of_stream, timed_out, cancelled, io_error, spawn_failed, connect_failed, ... */
+  code?: string;
+  /** The peer's own words: a proxy's exit status and stderr, what arrived instead of a banner... */
+  evidence: Evidence[];
+  /** What was being done, innermost first. */
+  context: string[];
+}
+
+export interface ExecParams {
+  workspace: string;
+  command?: string;
+  argv?: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  pty?: { term: string; columns: number; rows: number };
+  /** true to write the command's stdin through `Command.stdin` (end it to send EOF). */
+  stdin?: boolean;
+  remoteShell?: 'posix' | 'cmd' | 'powershell';
+  /** The Coder CLI's path (default: `coder` on the service's PATH). */
+  coder?: string;
+  suffix?: string;
+  /** The CODER_* variables the CLI runs with (default: this process's). */
+  coderEnv?: Record<string, string>;
+}
+
+export interface ExecResult {
+  end: 'exited' | 'signalled' | 'closed_without_status' | 'timed_out' | 'cancelled';
+  exitCode?: number;
+  signal?: string;
+  durationMs: number;
+}
+
+export declare class Command extends EventEmitter {
+  readonly handle: number;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  readonly stdin: Writable | null;
+  /** Settles once the command has ended and its output is in; rejects with CoderRuntimeError. */
+  readonly result: Promise<ExecResult>;
+  signal(name: string): void;
+  resize(columns: number, rows: number): void;
+  cancel(): void;
+  on(event: 'progress' | 'warning', listener: (text: string) => void): this;
+}
+
+export interface Connection { destination: string; age_ms: number; channels: number; round_trip_ms?: number; }
+
+export interface StartOptions {
+  /** Default: "coder-runtime" on PATH. */
+  executable?: string;
+  /** Extra arguments after `serve --stdio`, e.g. ["-v"]. */
+  args?: string[];
+  /** The service's environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export declare class CoderRuntime extends EventEmitter {
+  static start(options?: StartOptions): CoderRuntime;
+  readonly pid: number | undefined;
+  initialize(params?: { client?: string }): Promise<{ protocol: number; server: string; pid: number }>;
+  exec(params: ExecParams): Command;
+  connections(): Promise<{ connections: Connection[] }>;
+  stopConnections(destination?: string): Promise<{ stopped: number }>;
+  /** Ends the service (every command and connection) and resolves once it has exited. */
+  close(): Promise<{ code: number | null; signal: string | null }>;
+}

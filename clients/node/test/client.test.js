@@ -1,0 +1,116 @@
+'use strict';
+// The Node client against the real `coder-runtime serve --stdio`, the stand-in Coder CLI and the
+// Go x/crypto/ssh server (paths from ctest's environment: CODER_RUNTIME_EXECUTABLE,
+// CODER_RUNTIME_CODER_STANDIN, CODER_RUNTIME_GO_SSHD). Every test has a deadline.
+
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { CoderRuntime, CoderRuntimeError } = require('..');
+
+const executable = process.env.CODER_RUNTIME_EXECUTABLE;
+const coder = process.env.CODER_RUNTIME_CODER_STANDIN;
+const goSshd = process.env.CODER_RUNTIME_GO_SSHD;
+
+// A stand-in deployment with these workspaces, and a service started for it.
+function startService(workspaces) {
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'node-client-'));
+  fs.writeFileSync(path.join(state, 'scenario.json'), JSON.stringify({ go_sshd: goSshd, workspaces }));
+  const coderEnv = { CODER_STANDIN_STATE: state, CODER_STANDIN_GO_SSHD: goSshd };
+  const runtime = CoderRuntime.start({ executable, env: { ...process.env, ...coderEnv } });
+  const run = (params) => runtime.exec({ coder, coderEnv, ...params });
+  const stop = async () => {
+    await runtime.close();
+    fs.rmSync(state, { recursive: true, force: true });
+  };
+  return { runtime, run, stop, state };
+}
+
+const running = (name) => ({ name, timeline: [{ status: 'running' }] });
+
+async function collect(readable) {
+  const chunks = [];
+  for await (const chunk of readable) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+test('exec: stdin in, stdout and stderr out, and the exit code', { timeout: 30000 }, async () => {
+  const { runtime, run, stop } = startService([running('ws')]);
+  try {
+    const hello = await runtime.initialize({ client: 'node-test/1' });
+    assert.strictEqual(hello.protocol, 1);
+    const command = run({ workspace: 'ws', command: 'cat; echo err >&2; exit 3', stdin: true });
+    command.stdin.end('from node\n');
+    const [out, err, result] = await Promise.all([collect(command.stdout), collect(command.stderr), command.result]);
+    assert.strictEqual(out, 'from node\n');
+    assert.strictEqual(err, 'err\n');
+    assert.strictEqual(result.end, 'exited');
+    assert.strictEqual(result.exitCode, 3);
+    const listed = await runtime.connections();
+    assert.strictEqual(listed.connections.length, 1);
+    assert.strictEqual(listed.connections[0].destination, 'ws.mux--coder');
+  } finally {
+    await stop();
+  }
+});
+
+test('flow control: a command nobody reads stalls alone; the others on its connection finish', { timeout: 60000 }, async () => {
+  const { run, stop } = startService([running('ws')]);
+  try {
+    // 8 MiB, far past the window and every buffer: it can finish only once it is read.
+    const flood = run({ workspace: 'ws', command: 'head -c 8388608 /dev/zero' });
+    flood.stdout.pause();
+    let floodEnded = false;
+    flood.result.then(() => { floodEnded = true; });
+    for (let i = 0; i < 3; ++i) {
+      const quick = run({ workspace: 'ws', command: `echo quick ${i}` });
+      const [out, result] = await Promise.all([collect(quick.stdout), quick.result]);
+      assert.strictEqual(out, `quick ${i}\n`);
+      assert.strictEqual(result.exitCode, 0);
+    }
+    assert.strictEqual(floodEnded, false);
+    let bytes = 0;
+    for await (const chunk of flood.stdout) bytes += chunk.length;
+    assert.strictEqual(bytes, 8388608);
+    assert.strictEqual((await flood.result).exitCode, 0);
+  } finally {
+    await stop();
+  }
+});
+
+test('a Coder-side failure rejects with the layer, the code and the CLI\'s words', { timeout: 30000 }, async () => {
+  const { run, stop } = startService([{ name: 'gone', timeline: [{ status: 'deleted' }] }]);
+  try {
+    const command = run({ workspace: 'gone', command: 'true' });
+    await assert.rejects(command.result, (error) => {
+      assert.ok(error instanceof CoderRuntimeError);
+      assert.strictEqual(error.rpcCode, -32000);
+      assert.strictEqual(error.layer, 'coder');
+      assert.match(error.message, /workspace gone cannot be used: it is deleted/);
+      return true;
+    });
+  } finally {
+    await stop();
+  }
+});
+
+test('the service killed mid-command: the command rejects with how it ended, and its streams end', { timeout: 30000 }, async () => {
+  const { runtime, run, stop } = startService([running('ws')]);
+  let remote = 0;
+  try {
+    const command = run({ workspace: 'ws', command: 'echo $$; exec sleep 60' });
+    const reader = command.stdout[Symbol.asyncIterator]();
+    const first = await reader.next();
+    remote = Number(first.value.toString());
+    assert.ok(remote > 0);
+    process.kill(runtime.pid, 'SIGKILL');
+    await assert.rejects(command.result, /coder-runtime serve was killed by SIGKILL/);
+    assert.strictEqual((await reader.next()).done, true);
+  } finally {
+    // The test server leaves a command running when its connection drops: not ours to keep.
+    if (remote > 0) try { process.kill(remote, 'SIGKILL'); } catch {}
+    await stop();
+  }
+});

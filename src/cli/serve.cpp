@@ -19,6 +19,13 @@
 namespace cr::cli {
 namespace {
 
+asio::awaitable<void> serve_host(std::shared_ptr<service::Server> server, std::unique_ptr<runtime::AsyncStream> host,
+                                 asio::signal_set& stop_signals) {
+  co_await server->serve(std::move(host));
+  co_await server->stop();
+  stop_signals.cancel();
+}
+
 int serve_stdio(const GlobalOptions& global) {
   asio::io_context io;
   service::ServerOptions options;
@@ -36,14 +43,7 @@ int serve_stdio(const GlobalOptions& global) {
   stop_signals.async_wait([server, &io](std::error_code ec, int) {
     if (!ec) asio::co_spawn(io, server->stop(), asio::detached);
   });
-  asio::co_spawn(
-      io,
-      [server, &stop_signals](std::unique_ptr<runtime::AsyncStream> host) -> asio::awaitable<void> {
-        co_await server->serve(std::move(host));
-        co_await server->stop();
-        stop_signals.cancel();
-      }(std::move(*stream)),
-      asio::detached);
+  asio::co_spawn(io, serve_host(server, std::move(*stream), stop_signals), asio::detached);
   io.run();
   return 0;
 }
@@ -55,7 +55,7 @@ void add_serve_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto stdio = std::make_shared<bool>(false);
   cmd->add_flag("--stdio", *stdio, "On this process's stdin and stdout (the host starts it as a child)")->required();
   cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");
-  cmd->callback([&global, &exit_code] { exit_code = serve_stdio(global); });
+  cmd->callback([stdio, &global, &exit_code] { exit_code = serve_stdio(global); });
 }
 
 }  // namespace cr::cli

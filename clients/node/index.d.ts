@@ -55,6 +55,16 @@ export declare class Command extends EventEmitter {
   on(event: 'progress' | 'warning', listener: (text: string) => void): this;
 }
 
+export interface FileParams {
+  workspace: string;
+  path: string;
+  coder?: string;
+  suffix?: string;
+  coderEnv?: Record<string, string>;
+}
+
+export interface FileInfo { size: number; mode: number; modified: number; is_directory: boolean; }
+
 export interface Connection { destination: string; age_ms: number; channels: number; round_trip_ms?: number; }
 
 export interface StartOptions {
@@ -71,6 +81,14 @@ export declare class CoderRuntime extends EventEmitter {
   readonly pid: number | undefined;
   initialize(params?: { client?: string }): Promise<{ protocol: number; server: string; pid: number }>;
   exec(params: ExecParams): Command;
+  /** The file's content on `stdout`; `result` settles once all of it has been sent. */
+  readFile(params: FileParams): Command;
+  /** Replaces the file atomically once all of `data` (or `size` bytes of `source`) has arrived. */
+  writeFile(params: FileParams & ({ data: Buffer | string } | { source: NodeJS.ReadableStream; size: number })): Promise<void>;
+  stat(params: FileParams): Promise<FileInfo>;
+  ensureDir(params: FileParams): Promise<void>;
+  /** "~" and "~/x" from the remote home, a relative path from the login directory. */
+  resolvePath(params: FileParams): Promise<string>;
   connections(): Promise<{ connections: Connection[] }>;
   stopConnections(destination?: string): Promise<{ stopped: number }>;
   /** Ends the service (every command and connection) and resolves once it has exited. */

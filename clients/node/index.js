@@ -189,19 +189,56 @@ class CoderRuntime extends EventEmitter {
   // (true to write cmd.stdin), coder, suffix, coderEnv (default: this process's CODER_* variables).
   // Returns a Command whose `result` promise settles once it has ended and its output is in.
   exec(params) {
-    const handle = this._nextHandle++;
-    const command = new Command(this, handle, Boolean(params.stdin));
-    const request = { handle, workspace: params.workspace, stdin: Boolean(params.stdin) };
+    const request = { ...this._target(params), stdin: Boolean(params.stdin) };
     for (const [from, to] of [['command', 'command'], ['argv', 'argv'], ['cwd', 'cwd'], ['env', 'env'],
-      ['timeoutMs', 'timeout_ms'], ['pty', 'pty'], ['coder', 'coder'], ['suffix', 'suffix'], ['remoteShell', 'remote_shell']]) {
+      ['timeoutMs', 'timeout_ms'], ['pty', 'pty'], ['remoteShell', 'remote_shell']]) {
       if (params[from] !== undefined) request[to] = params[from];
     }
-    request.coder_env = params.coderEnv || Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('CODER_')));
+    return this._start('exec', request, request.stdin, (result) => ({
+      end: result.end, exitCode: result.exit_code, signal: result.signal, durationMs: result.duration_ms,
+    }));
+  }
+
+  // params: workspace, path (and coder, suffix, coderEnv). Returns a Command whose stdout is the
+  // file's content and whose `result` settles once it has all been sent.
+  readFile(params) {
+    return this._start('files.read', { ...this._target(params), path: params.path }, false, () => ({}));
+  }
+
+  // params: workspace, path, and data (a Buffer or string), or source (a Readable) with its size.
+  // The file is replaced atomically, and only once all `size` bytes have arrived.
+  async writeFile(params) {
+    const data = params.data === undefined ? null : Buffer.from(params.data);
+    const size = data ? data.length : params.size;
+    const command = this._start('files.write', { ...this._target(params), path: params.path, size }, true, () => ({}));
+    if (data) {
+      command.stdin.end(data);
+    } else {
+      params.source.pipe(command.stdin);
+    }
+    await command.result;
+  }
+
+  stat(params) { return this._call('files.stat', { ...this._target(params), path: params.path }); }
+  ensureDir(params) { return this._call('files.ensure_dir', { ...this._target(params), path: params.path }).then(() => {}); }
+  resolvePath(params) {
+    return this._call('files.resolve_path', { ...this._target(params), path: params.path }).then((result) => result.path);
+  }
+
+  _target(params) {
+    const target = { workspace: params.workspace };
+    if (params.coder !== undefined) target.coder = params.coder;
+    if (params.suffix !== undefined) target.suffix = params.suffix;
+    target.coder_env = params.coderEnv || Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('CODER_')));
+    return target;
+  }
+
+  _start(method, request, withStdin, shape) {
+    const handle = this._nextHandle++;
+    const command = new Command(this, handle, withStdin);
     this._commands.set(handle, command);
     if (this._failure) command._abandon();
-    command.result = this._call('exec', request).then((result) => ({
-      end: result.end, exitCode: result.exit_code, signal: result.signal, durationMs: result.duration_ms,
-    })).finally(() => this._commands.delete(handle));
+    command.result = this._call(method, { ...request, handle }).then(shape).finally(() => this._commands.delete(handle));
     return command;
   }
 

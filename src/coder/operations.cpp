@@ -229,20 +229,29 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
   co_return outcome;
 }
 
+std::string read_file_command(std::string_view path) { return "cat -- " + shell_quote(path); }
+
+std::string write_file_command(std::string_view path, std::uint64_t size) {
+  // readlink -f follows symlinks to the file they name; the temporary file sits beside it so the
+  // rename stays on one file system; the mode of an existing file carries over. The size check
+  // tells a stdin that ended early (a client gone, a connection dropped) from the whole content.
+  return fmt::format(
+      "set -e; target=$(readlink -f -- {0} || printf '%s' {0}); temporary=\"$target.coder-runtime.$$\"; "
+      "trap 'rm -f -- \"$temporary\"' EXIT; umask 077; cat > \"$temporary\"; "
+      "received=$(wc -c < \"$temporary\"); "
+      "if [ \"$received\" -ne {1} ]; then echo \"received $received of {1} bytes\" >&2; exit 1; fi; "
+      "if [ -e \"$target\" ]; then chmod \"$(stat -c %a -- \"$target\")\" \"$temporary\"; fi; "
+      "mv -f -- \"$temporary\" \"$target\"",
+      shell_quote(path), size);
+}
+
 asio::awaitable<Result<std::string>> read_file(ssh::Connection& connection, std::string path) {
-  auto command = "cat -- " + shell_quote(path);
+  auto command = read_file_command(path);
   co_return co_await run_checked(connection, std::move(command), fmt::format("reading {}", path));
 }
 
 asio::awaitable<Result<void>> write_file(ssh::Connection& connection, std::string path, std::string content) {
-  // readlink -f follows symlinks to the file they name; the temporary file sits beside it so the
-  // rename stays on one file system; the mode of an existing file carries over.
-  auto command = fmt::format(
-      "set -e; target=$(readlink -f -- {0} || printf '%s' {0}); temporary=\"$target.coder-runtime.$$\"; "
-      "umask 077; cat > \"$temporary\"; "
-      "if [ -e \"$target\" ]; then chmod \"$(stat -c %a -- \"$target\")\" \"$temporary\"; fi; "
-      "mv -f -- \"$temporary\" \"$target\"",
-      shell_quote(path));
+  auto command = write_file_command(path, content.size());
   auto written = co_await run_checked(connection, std::move(command), fmt::format("writing {}", path), std::move(content));
   if (!written) co_return runtime::fail(std::move(written.error()));
   co_return Result<void>{};

@@ -77,6 +77,11 @@ struct FileInfo {
 };
 
 asio::awaitable<runtime::Result<std::string>> read_file(ssh::Connection& connection, std::string path);
+// The command lines read_file and write_file run, for a caller that streams the bytes itself: the
+// read prints the file; the write takes exactly `size` bytes on stdin, and replaces the file only
+// once all of them have arrived (a stdin cut short leaves the file as it was, and no temporary).
+std::string read_file_command(std::string_view path);
+std::string write_file_command(std::string_view path, std::uint64_t size);
 // Atomic: written beside the target and renamed over it, so a reader sees the old content or the
 // new; through a symlink the file it points to is replaced; an existing file's mode is kept, a new
 // one is 0600.

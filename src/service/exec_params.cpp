@@ -63,26 +63,57 @@ tl::expected<std::pair<std::uint32_t, std::uint32_t>, ReplyError> resize_params(
   return std::pair{static_cast<std::uint32_t>(*columns), static_cast<std::uint32_t>(*rows)};
 }
 
+tl::expected<WorkspaceTarget, ReplyError> parse_target(const json& params) {
+  WorkspaceTarget target;
+  auto workspace_text = string_param(params, "workspace");
+  if (!workspace_text) return tl::unexpected(std::move(workspace_text.error()));
+  auto workspace = coder::parse_workspace_ref(*workspace_text);
+  if (!workspace) return invalid(fmt::format("params.workspace: {}", workspace.error().message));
+  target.workspace = std::move(*workspace);
+  auto coder_path = optional_string(params, "coder");
+  if (!coder_path) return tl::unexpected(std::move(coder_path.error()));
+  if (*coder_path) target.coder = std::move(**coder_path);
+  auto suffix = optional_string(params, "suffix");
+  if (!suffix) return tl::unexpected(std::move(suffix.error()));
+  if (*suffix) target.suffix = std::move(**suffix);
+  auto coder_env = string_map(params, "coder_env");
+  if (!coder_env) return tl::unexpected(std::move(coder_env.error()));
+  target.coder_env = std::move(*coder_env);
+  return target;
+}
+
+tl::expected<FileParams, ReplyError> parse_file_params(const json& params, FileRequest kind) {
+  FileParams file;
+  if (kind == FileRequest::read || kind == FileRequest::write) {
+    auto handle = handle_param(params);
+    if (!handle) return tl::unexpected(std::move(handle.error()));
+    file.handle = *handle;
+  }
+  auto target = parse_target(params);
+  if (!target) return tl::unexpected(std::move(target.error()));
+  file.target = std::move(*target);
+  if (!params.contains("path")) return invalid("params.path is required");
+  auto path = bytes_param(params["path"], "path");
+  if (!path) return tl::unexpected(std::move(path.error()));
+  if (path->empty()) return invalid("params.path must not be empty");
+  file.path = std::move(*path);
+  if (kind == FileRequest::write) {
+    if (!params.contains("size")) return invalid("params.size is required: the file is replaced only once that many bytes have arrived");
+    auto size = unsigned_param(params, "size", std::uint64_t{1} << 50);
+    if (!size) return tl::unexpected(std::move(size.error()));
+    file.size = *size;
+  }
+  return file;
+}
+
 tl::expected<ExecParams, ReplyError> parse_exec_params(const json& params) {
   ExecParams exec;
   auto handle = handle_param(params);
   if (!handle) return tl::unexpected(std::move(handle.error()));
   exec.handle = *handle;
-
-  auto workspace_text = string_param(params, "workspace");
-  if (!workspace_text) return tl::unexpected(std::move(workspace_text.error()));
-  auto workspace = coder::parse_workspace_ref(*workspace_text);
-  if (!workspace) return invalid(fmt::format("params.workspace: {}", workspace.error().message));
-  exec.target.workspace = std::move(*workspace);
-  auto coder_path = optional_string(params, "coder");
-  if (!coder_path) return tl::unexpected(std::move(coder_path.error()));
-  if (*coder_path) exec.target.coder = std::move(**coder_path);
-  auto suffix = optional_string(params, "suffix");
-  if (!suffix) return tl::unexpected(std::move(suffix.error()));
-  if (*suffix) exec.target.suffix = std::move(**suffix);
-  auto coder_env = string_map(params, "coder_env");
-  if (!coder_env) return tl::unexpected(std::move(coder_env.error()));
-  exec.target.coder_env = std::move(*coder_env);
+  auto target = parse_target(params);
+  if (!target) return tl::unexpected(std::move(target.error()));
+  exec.target = std::move(*target);
 
   auto& request = exec.request;
   const bool has_command = params.contains("command");

@@ -1,6 +1,7 @@
 #pragma once
-// The params of `exec` and of the small requests on a running command (docs/protocol.md), read
-// into the library's types; anything that does not fit is an invalid-params error naming it.
+// The params of `exec`, of the small requests on a running command and of `files.*`
+// (docs/protocol.md), read into the library's types; anything that does not fit is an
+// invalid-params error naming it.
 
 #include <cstdint>
 #include <utility>
@@ -20,6 +21,19 @@ struct ExecParams {
 };
 
 tl::expected<ExecParams, ReplyError> parse_exec_params(const nlohmann::json& params);
+
+// files.read and files.write move a file's bytes on a handle's streams (stdout, stdin); the others
+// answer in one reply.
+enum class FileRequest { read, write, stat, ensure_dir, resolve_path };
+
+struct FileParams {
+  std::uint32_t handle = 0;  // read and write
+  WorkspaceTarget target;
+  std::string path;
+  std::uint64_t size = 0;  // write: the bytes that must arrive before the file is replaced
+};
+
+tl::expected<FileParams, ReplyError> parse_file_params(const nlohmann::json& params, FileRequest kind);
 
 tl::expected<std::uint32_t, ReplyError> handle_param(const nlohmann::json& params);
 

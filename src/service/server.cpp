@@ -30,6 +30,7 @@ using runtime::Result;
 // A read of stdout or stderr takes up to this much (ssh::run_command's buffer): a stream is read
 // only while its receiver has granted at least as much.
 constexpr std::int64_t kLargestRead = 32 * 1024;
+constexpr std::size_t kKeptStderr = 4096;
 
 std::string_view end_name(coder::ExecEnd end) {
   switch (end) {
@@ -53,6 +54,9 @@ struct RunningExec {
   std::int64_t stdin_window = static_cast<std::int64_t>(kInitialCredit);  // what the client may still send
   // Set once the client is gone or the command has ended: output is no longer paced.
   bool released = false;
+  // A file transfer's stderr is the evidence of its failure, not a stream for the client.
+  bool collect_stderr = false;
+  std::string stderr_text;
   runtime::Event changed;
   asio::cancellation_signal cancel;
   std::weak_ptr<ssh::Session> session;
@@ -82,6 +86,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<Reply> start(const std::string& method, json params);
   asio::awaitable<Reply> start_exec(const json& params);
   asio::awaitable<Reply> exec(ExecParams params, std::shared_ptr<RunningExec> running);
+  asio::awaitable<Reply> start_transfer(const json& params, FileRequest kind);
+  asio::awaitable<Reply> transfer(ExecParams params, std::shared_ptr<RunningExec> running, std::string what);
+  asio::awaitable<Reply> file_request(json params, FileRequest kind);
   asio::awaitable<Result<json>> run_exec(ExecParams params, std::shared_ptr<RunningExec> running);
   Reply connections_list();
   asio::awaitable<Reply> connections_stop(json params);
@@ -169,6 +176,11 @@ asio::awaitable<Reply> ClientSession::start(const std::string& method, json para
     return ready(json{{"protocol", kProtocolVersion}, {"server", server_->options_.version}, {"pid", current_process_id()}});
   }
   if (method == "exec") return start_exec(params);
+  if (method == "files.read") return start_transfer(params, FileRequest::read);
+  if (method == "files.write") return start_transfer(params, FileRequest::write);
+  if (method == "files.stat") return file_request(std::move(params), FileRequest::stat);
+  if (method == "files.ensure_dir") return file_request(std::move(params), FileRequest::ensure_dir);
+  if (method == "files.resolve_path") return file_request(std::move(params), FileRequest::resolve_path);
   if (method == "connections.list") return ready(connections_list());
   if (method == "connections.stop") return connections_stop(std::move(params));
   if (method == "credit" || method.starts_with("exec.")) return ready(control(method, params));
@@ -261,6 +273,58 @@ asio::awaitable<Reply> ClientSession::exec(ExecParams params, std::shared_ptr<Ru
   co_return std::move(*ran);
 }
 
+// files.read and files.write are commands whose bytes travel on the handle's stdout or stdin; like
+// an exec, the handle is taken at once.
+asio::awaitable<Reply> ClientSession::start_transfer(const json& params, FileRequest kind) {
+  auto file = parse_file_params(params, kind);
+  if (!file) return ready(std::move(file.error()));
+  if (execs_.contains(file->handle)) return ready(ReplyError{kInvalidParams, fmt::format("handle {} is already running a command", file->handle)});
+  ExecParams transfer_params;
+  transfer_params.handle = file->handle;
+  transfer_params.target = std::move(file->target);
+  const bool reading = kind == FileRequest::read;
+  transfer_params.request.command = reading ? coder::read_file_command(file->path) : coder::write_file_command(file->path, file->size);
+  transfer_params.stdin_follows = !reading;
+  auto running = std::make_shared<RunningExec>(stream_->get_executor());
+  running->collect_stderr = true;
+  execs_[file->handle] = running;
+  return transfer(std::move(transfer_params), std::move(running), fmt::format("{} {}", reading ? "reading" : "writing", file->path));
+}
+
+asio::awaitable<Reply> ClientSession::transfer(ExecParams params, std::shared_ptr<RunningExec> running, std::string what) {
+  auto reply = co_await exec(std::move(params), running);
+  const auto* result = std::get_if<json>(&reply);
+  if (!result) co_return reply;
+  if (result->value("end", std::string()) == "exited" && result->value("exit_code", -1) == 0) co_return json::object();
+  Error error(Errc::io_error, Layer::channel, fmt::format("{} failed", what));
+  error.with("outcome", result->contains("exit_code") ? fmt::format("exit status {}", (*result)["exit_code"].get<int>())
+                                                       : result->value("end", std::string()));
+  if (!running->stderr_text.empty()) error.with("stderr", running->stderr_text);
+  co_return ReplyError{kOperationFailed, error.summary(), error_data(error)};
+}
+
+asio::awaitable<Reply> ClientSession::file_request(json params, FileRequest kind) {
+  auto file = parse_file_params(params, kind);
+  if (!file) co_return std::move(file.error());
+  const auto ignore = [](std::string) {};
+  auto lease = co_await acquire_workspace(*server_->pool_, std::move(file->target), server_->options_, ignore, ignore);
+  if (!lease) co_return ReplyError{kOperationFailed, lease.error().summary(), error_data(lease.error())};
+  const auto failed = [](const Error& error) -> Reply { return ReplyError{kOperationFailed, error.summary(), error_data(error)}; };
+  if (kind == FileRequest::stat) {
+    auto info = co_await coder::stat(**lease, file->path);
+    if (!info) co_return failed(info.error());
+    co_return json{{"size", info->size}, {"mode", info->mode}, {"modified", info->modified}, {"is_directory", info->is_directory}};
+  }
+  if (kind == FileRequest::ensure_dir) {
+    auto made = co_await coder::ensure_dir(**lease, file->path);
+    if (!made) co_return failed(made.error());
+    co_return json::object();
+  }
+  auto resolved = co_await coder::resolve_path(**lease, file->path);
+  if (!resolved) co_return failed(resolved.error());
+  co_return json{{"path", bytes_value(*resolved)}};
+}
+
 asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::shared_ptr<RunningExec> running) {
   co_await asio::this_coro::throw_if_cancelled(false);
   // Its client left between sending the request and this start: the cancellation found nothing yet.
@@ -280,6 +344,10 @@ asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::sh
   coder::ExecRequest request = std::move(params.request);
   const auto send_output = [self, handle, running](StreamId stream, std::string_view data) {
     if (running->released) return;
+    if (stream == StreamId::stderr_stream && running->collect_stderr) {
+      running->stderr_text.append(data.substr(0, kKeptStderr - std::min(kKeptStderr, running->stderr_text.size())));
+      return;
+    }
     (stream == StreamId::stdout_stream ? running->stdout_credit : running->stderr_credit) -= static_cast<std::int64_t>(data.size());
     self->writer_->send(encode_data(handle, stream, data));
   };

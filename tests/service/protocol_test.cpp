@@ -131,6 +131,14 @@ TEST_CASE("server: a client's mistakes get their JSON-RPC errors and the session
                   R"("remote_shell":"cmd"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
+    co_await send(R"({"jsonrpc":"2.0","id":61,"method":"files.write","params":{"handle":2,"workspace":"ws","path":"/x"}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    CHECK(answer["error"]["message"] == "params.size is required: the file is replaced only once that many bytes have arrived");
+    co_await send(R"({"jsonrpc":"2.0","id":62,"method":"files.stat","params":{"workspace":"ws"}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    CHECK(answer["error"]["message"] == "params.path is required");
     co_await send(R"({"jsonrpc":"2.0","id":7,"method":"exec.signal","params":{"handle":9,"signal":"INT"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);

@@ -25,7 +25,7 @@ function startService(workspaces) {
     await runtime.close();
     fs.rmSync(state, { recursive: true, force: true });
   };
-  return { runtime, run, stop, state };
+  return { runtime, run, stop, state, coderEnv };
 }
 
 const running = (name) => ({ name, timeline: [{ status: 'running' }] });
@@ -111,6 +111,42 @@ test('the service killed mid-command: the command rejects with how it ended, and
   } finally {
     // The test server leaves a command running when its connection drops: not ours to keep.
     if (remote > 0) try { process.kill(remote, 'SIGKILL'); } catch {}
+    await stop();
+  }
+});
+
+test('files: a write replaces the file whole, a read streams it back, and stat, ensureDir and resolvePath answer', { timeout: 30000 }, async () => {
+  const { runtime, stop, coderEnv } = startService([running('ws')]);
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'node-files-'));
+  const file = (params) => ({ workspace: 'ws', coder, coderEnv, ...params });
+  try {
+    const target = path.join(folder, 'deep', 'data.bin');
+    const content = Buffer.alloc(3 * 1024 * 1024 + 7, 0x5a);
+    await runtime.ensureDir(file({ path: path.dirname(target) }));
+    await runtime.writeFile(file({ path: target, data: content }));
+    assert.ok(fs.readFileSync(target).equals(content));
+    const info = await runtime.stat(file({ path: target }));
+    assert.strictEqual(info.size, content.length);
+    assert.strictEqual(info.is_directory, false);
+    const read = runtime.readFile(file({ path: target }));
+    const chunks = [];
+    for await (const chunk of read.stdout) chunks.push(chunk);
+    await read.result;
+    assert.ok(Buffer.concat(chunks).equals(content));
+    assert.strictEqual(await runtime.resolvePath(file({ path: '~' })), os.homedir());
+
+    // A source that ends short of its size: the file stays as it was, with no temporary beside it.
+    const { Readable } = require('node:stream');
+    await assert.rejects(runtime.writeFile(file({ path: target, source: Readable.from([Buffer.from('short')]), size: 100 })),
+      (error) => error instanceof CoderRuntimeError && /received 5 of 100 bytes/.test(JSON.stringify(error.evidence)));
+    assert.ok(fs.readFileSync(target).equals(content));
+    assert.deepStrictEqual(fs.readdirSync(path.dirname(target)), ['data.bin']);
+
+    const missing = runtime.readFile(file({ path: path.join(folder, 'missing') }));
+    missing.stdout.resume();
+    await assert.rejects(missing.result, (error) => error.layer === 'channel' && /No such file/.test(JSON.stringify(error.evidence)));
+  } finally {
+    fs.rmSync(folder, { recursive: true, force: true });
     await stop();
   }
 });

@@ -33,10 +33,11 @@ std::string pool_key(const WorkspaceTarget& target) {
 std::vector<std::pair<std::string, std::optional<std::string>>> environment_changes(const WorkspaceTarget& target) {
   std::vector<std::pair<std::string, std::optional<std::string>>> changes;
   for (const auto& [name, value] : coder_environment()) changes.emplace_back(name, std::nullopt);
-  for (const auto& [name, value] : target.coder_env) {
+  for (const auto& variable : target.coder_env) {
+    const auto& name = variable.first;
     if (!name.starts_with(kCoderPrefix)) continue;
-    std::erase_if(changes, [&](const auto& change) { return change.first == name; });
-    changes.emplace_back(name, value);
+    std::erase_if(changes, [&name](const auto& change) { return change.first == name; });
+    changes.emplace_back(name, variable.second);
   }
   return changes;
 }

@@ -65,6 +65,17 @@ export interface FileParams {
 
 export interface FileInfo { size: number; mode: number; modified: number; is_directory: boolean; }
 
+export interface WorkspaceParams { workspace: string; coder?: string; suffix?: string; coderEnv?: Record<string, string>; }
+
+export interface WorkspaceState {
+  owner: string;
+  name: string;
+  status: string;
+  transition: string;
+  outdated: boolean;
+  agents: { name: string; status: string; lifecycle_state: string }[];
+}
+
 export interface Connection { destination: string; age_ms: number; channels: number; round_trip_ms?: number; }
 
 export interface StartOptions {
@@ -89,6 +100,9 @@ export declare class CoderRuntime extends EventEmitter {
   ensureDir(params: FileParams): Promise<void>;
   /** "~" and "~/x" from the remote home, a relative path from the login directory. */
   resolvePath(params: FileParams): Promise<string>;
+  status(params: WorkspaceParams): Promise<WorkspaceState>;
+  /** Starts the workspace if need be and waits for its agent; each step goes to onProgress. */
+  ensureReady(params: WorkspaceParams, onProgress?: (text: string) => void): Promise<WorkspaceState>;
   connections(): Promise<{ connections: Connection[] }>;
   stopConnections(destination?: string): Promise<{ stopped: number }>;
   /** Ends the service (every command and connection) and resolves once it has exited. */

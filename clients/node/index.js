@@ -159,6 +159,7 @@ class CoderRuntime extends EventEmitter {
     this._child = child;
     this._pending = new Map();
     this._commands = new Map();
+    this._progress = new Map();
     this._nextId = 1;
     this._nextHandle = 1;
     this._input = Buffer.alloc(0);
@@ -223,6 +224,21 @@ class CoderRuntime extends EventEmitter {
   ensureDir(params) { return this._call('files.ensure_dir', { ...this._target(params), path: params.path }).then(() => {}); }
   resolvePath(params) {
     return this._call('files.resolve_path', { ...this._target(params), path: params.path }).then((result) => result.path);
+  }
+
+  // The workspace's state from `coder list`: owner, name, status, transition, outdated, agents.
+  status(params) { return this._call('workspace.status', this._target(params)); }
+
+  // Starts the workspace if it is stopped and waits for its agent; each step (a state seen,
+  // `coder start`'s lines) goes to onProgress. Resolves with the ready state.
+  async ensureReady(params, onProgress) {
+    const handle = this._nextHandle++;
+    if (onProgress) this._progress.set(handle, onProgress);
+    try {
+      return await this._call('workspace.ensure_ready', { ...this._target(params), handle });
+    } finally {
+      this._progress.delete(handle);
+    }
   }
 
   _target(params) {
@@ -307,6 +323,7 @@ class CoderRuntime extends EventEmitter {
     const command = this._commands.get(params.handle);
     if (message.method === 'credit' && command && params.stream === 'stdin') command._onStdinCredit(params.bytes);
     if ((message.method === 'progress' || message.method === 'warning') && command) command.emit(message.method, params.text);
+    if (message.method === 'progress' && this._progress.has(params.handle)) this._progress.get(params.handle)(params.text);
     if (message.method === 'protocol_error') this.emit('protocol_error', params.message);
   }
 

@@ -42,15 +42,6 @@ runtime::Result<coder::CoderCli> find_coder(const std::string& explicit_path, co
   return coder::CoderCli(*found, log.child("coder"));
 }
 
-nlohmann::json to_json(const coder::WorkspaceState& state) {
-  nlohmann::json agents = nlohmann::json::array();
-  for (const auto& agent : state.agents) {
-    agents.push_back({{"name", agent.name}, {"status", agent.status}, {"lifecycle_state", agent.lifecycle_state}});
-  }
-  return {{"owner", state.owner},   {"name", state.name},     {"status", state.status},
-          {"transition", state.transition}, {"outdated", state.outdated}, {"agents", agents}};
-}
-
 asio::awaitable<int> status(WorkspaceCommandOptions o, runtime::Logger log) {
   auto workspace = coder::parse_workspace_ref(o.workspace);
   if (!workspace) co_return fail(workspace.error(), log);
@@ -64,7 +55,7 @@ asio::awaitable<int> status(WorkspaceCommandOptions o, runtime::Logger log) {
                    log);
   }
   if (o.json) {
-    write_stdout(to_json(**state).dump() + "\n");
+    write_stdout(coder::to_json(**state).dump() + "\n");
   } else {
     write_stdout(fmt::format("{}: {}\n", workspace->to_string(), (*state)->summary()));
   }
@@ -88,7 +79,7 @@ asio::awaitable<int> start(WorkspaceCommandOptions o, runtime::Logger log) {
   auto ready = co_await coder::ensure_ready(*cli, *workspace, std::move(readiness));
   if (!ready) co_return fail(ready.error(), log);
   if (o.json) {
-    write_stdout(to_json(*ready).dump() + "\n");
+    write_stdout(coder::to_json(*ready).dump() + "\n");
   } else {
     write_stdout(fmt::format("{} is ready: {}\n", workspace->to_string(), ready->summary()));
   }

@@ -123,4 +123,13 @@ asio::awaitable<runtime::Result<std::optional<WorkspaceState>>> query_workspace(
   co_return find_workspace(listed->out, workspace);
 }
 
+nlohmann::json to_json(const WorkspaceState& state) {
+  nlohmann::json agents = nlohmann::json::array();
+  for (const auto& agent : state.agents) {
+    agents.push_back({{"name", agent.name}, {"status", agent.status}, {"lifecycle_state", agent.lifecycle_state}});
+  }
+  return {{"owner", state.owner},           {"name", state.name},         {"status", state.status},
+          {"transition", state.transition}, {"outdated", state.outdated}, {"agents", agents}};
+}
+
 }  // namespace cr::coder

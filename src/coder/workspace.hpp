@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <asio/awaitable.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "coder/cli_driver.hpp"
 #include "runtime/error.hpp"
@@ -44,6 +45,10 @@ struct WorkspaceState {
   // "running (start), agent main connected/ready": for progress and evidence.
   std::string summary() const;
 };
+
+// {"owner", "name", "status", "transition", "outdated", "agents": [{"name", "status",
+// "lifecycle_state"}]}: what `status --json` prints and the service's workspace methods answer.
+nlohmann::json to_json(const WorkspaceState& state);
 
 // The list's entry for exactly this workspace, nullopt when there is none. A malformed document
 // or an entry without latest_build.status is a protocol_error showing the JSON.

@@ -82,6 +82,19 @@ tl::expected<WorkspaceTarget, ReplyError> parse_target(const json& params) {
   return target;
 }
 
+tl::expected<WorkspaceParams, ReplyError> parse_workspace_params(const json& params) {
+  WorkspaceParams workspace;
+  if (params.contains("handle")) {
+    auto handle = handle_param(params);
+    if (!handle) return tl::unexpected(std::move(handle.error()));
+    workspace.handle = *handle;
+  }
+  auto target = parse_target(params);
+  if (!target) return tl::unexpected(std::move(target.error()));
+  workspace.target = std::move(*target);
+  return workspace;
+}
+
 tl::expected<FileParams, ReplyError> parse_file_params(const json& params, FileRequest kind) {
   FileParams file;
   if (kind == FileRequest::read || kind == FileRequest::write) {

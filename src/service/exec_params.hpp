@@ -33,6 +33,14 @@ struct FileParams {
   std::uint64_t size = 0;  // write: the bytes that must arrive before the file is replaced
 };
 
+// workspace.status and workspace.ensure_ready: the workspace (with coder, suffix, coder_env) and,
+// for ensure_ready's progress notifications, an optional handle.
+struct WorkspaceParams {
+  std::uint32_t handle = 0;  // 0: no progress notifications
+  WorkspaceTarget target;
+};
+tl::expected<WorkspaceParams, ReplyError> parse_workspace_params(const nlohmann::json& params);
+
 tl::expected<FileParams, ReplyError> parse_file_params(const nlohmann::json& params, FileRequest kind);
 
 tl::expected<std::uint32_t, ReplyError> handle_param(const nlohmann::json& params);

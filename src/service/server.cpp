@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "coder/operations.hpp"
+#include "coder/readiness.hpp"
+#include "coder/workspace.hpp"
 #include "service/frame.hpp"
 #include "service/json_rpc.hpp"
 #include "service/exec_params.hpp"
@@ -89,6 +91,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<Reply> start_transfer(const json& params, FileRequest kind);
   asio::awaitable<Reply> transfer(ExecParams params, std::shared_ptr<RunningExec> running, std::string what);
   asio::awaitable<Reply> file_request(json params, FileRequest kind);
+  asio::awaitable<Reply> workspace_request(json params, bool ensure_ready);
   asio::awaitable<Result<json>> run_exec(ExecParams params, std::shared_ptr<RunningExec> running);
   Reply connections_list();
   asio::awaitable<Reply> connections_stop(json params);
@@ -181,6 +184,8 @@ asio::awaitable<Reply> ClientSession::start(const std::string& method, json para
   if (method == "files.stat") return file_request(std::move(params), FileRequest::stat);
   if (method == "files.ensure_dir") return file_request(std::move(params), FileRequest::ensure_dir);
   if (method == "files.resolve_path") return file_request(std::move(params), FileRequest::resolve_path);
+  if (method == "workspace.status") return workspace_request(std::move(params), false);
+  if (method == "workspace.ensure_ready") return workspace_request(std::move(params), true);
   if (method == "connections.list") return ready(connections_list());
   if (method == "connections.stop") return connections_stop(std::move(params));
   if (method == "credit" || method.starts_with("exec.")) return ready(control(method, params));
@@ -323,6 +328,33 @@ asio::awaitable<Reply> ClientSession::file_request(json params, FileRequest kind
   auto resolved = co_await coder::resolve_path(**lease, file->path);
   if (!resolved) co_return failed(resolved.error());
   co_return json{{"path", bytes_value(*resolved)}};
+}
+
+// A workspace's state from `coder list`, or made ready (started if need be, its agent waited for)
+// with each step as a progress notification.
+asio::awaitable<Reply> ClientSession::workspace_request(json params, bool ensure_ready) {
+  auto parsed = parse_workspace_params(params);
+  if (!parsed) co_return std::move(parsed.error());
+  const auto failed = [](const Error& error) -> Reply { return ReplyError{kOperationFailed, error.summary(), error_data(error)}; };
+  auto cli = coder_cli_for(parsed->target, server_->options_.log);
+  if (!cli) co_return failed(cli.error());
+  const auto& workspace = parsed->target.workspace;
+  if (!ensure_ready) {
+    auto state = co_await coder::query_workspace(*cli, workspace, runtime::Deadline::after(std::chrono::seconds(30)));
+    if (!state) co_return failed(state.error());
+    if (!*state) co_return failed(coder::workspace_not_found(workspace));
+    co_return coder::to_json(**state);
+  }
+  coder::ReadinessOptions readiness;
+  if (parsed->handle != 0) {
+    readiness.on_progress = [weak = weak_from_this(), handle = parsed->handle](const coder::ReadinessEvent& event) {
+      auto alive = weak.lock();
+      if (alive && event.kind != coder::ReadinessEvent::Kind::ready) alive->notify("progress", {{"handle", handle}, {"text", event.text}});
+    };
+  }
+  auto ready = co_await coder::ensure_ready(*cli, workspace, std::move(readiness));
+  if (!ready) co_return failed(ready.error());
+  co_return coder::to_json(*ready);
 }
 
 asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::shared_ptr<RunningExec> running) {

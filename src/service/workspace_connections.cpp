@@ -66,16 +66,21 @@ std::vector<std::pair<std::string, std::string>> coder_environment() {
 
 std::string destination_of(const std::string& pool_key) { return pool_key.substr(0, pool_key.rfind(' ')); }
 
+runtime::Result<coder::CoderCli> coder_cli_for(const WorkspaceTarget& target, const runtime::Logger& log) {
+  std::optional<std::filesystem::path> explicit_cli;
+  if (!target.coder.empty()) explicit_cli = runtime::utf8_to_path(target.coder);
+  auto program = coder::find_cli(explicit_cli);
+  if (!program) return runtime::fail(std::move(program.error()));
+  return coder::CoderCli(*program, log.child("coder"), environment_changes(target));
+}
+
 asio::awaitable<runtime::Result<coder::Lease>> acquire_workspace(coder::ConnectionPool& pool, WorkspaceTarget target,
                                                                  const ServerOptions& options, TextCallback on_progress,
                                                                  TextCallback on_warning) {
   auto key = pool_key(target);
   auto dial = [&]() -> asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> {
-    std::optional<std::filesystem::path> explicit_cli;
-    if (!target.coder.empty()) explicit_cli = runtime::utf8_to_path(target.coder);
-    auto program = coder::find_cli(explicit_cli);
-    if (!program) co_return runtime::fail(std::move(program.error()));
-    const coder::CoderCli cli(*program, options.log.child("coder"), environment_changes(target));
+    auto cli = coder_cli_for(target, options.log);
+    if (!cli) co_return runtime::fail(std::move(cli.error()));
     coder::WorkspaceConnectOptions connect;
     connect.suffix = target.suffix;
     connect.timeout = std::chrono::seconds(120);  // the workspace's start included
@@ -87,7 +92,7 @@ asio::awaitable<runtime::Result<coder::Lease>> acquire_workspace(coder::Connecti
       on_progress(fmt::format("workspace {}: {}", name, event.text));
     };
     connect.on_warning = on_warning;
-    co_return co_await coder::connect_workspace(cli, target.workspace, std::move(connect));
+    co_return co_await coder::connect_workspace(*cli, target.workspace, std::move(connect));
   };
   co_return co_await pool.acquire(std::move(key), dial);
 }

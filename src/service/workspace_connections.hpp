@@ -33,6 +33,10 @@ std::string destination_of(const std::string& pool_key);
 
 using TextCallback = std::function<void(std::string)>;
 
+// The Coder CLI the target names (its path, or `coder` on PATH), run with the target's CODER_*
+// variables in place of ours.
+runtime::Result<coder::CoderCli> coder_cli_for(const WorkspaceTarget& target, const runtime::Logger& log);
+
 // The target's shared connection, dialed through `coder ssh --stdio` when there is none. Progress
 // lines and the CLI's warnings (once per dial) go to the callbacks.
 asio::awaitable<runtime::Result<coder::Lease>> acquire_workspace(coder::ConnectionPool& pool, WorkspaceTarget target,

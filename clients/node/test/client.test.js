@@ -150,3 +150,20 @@ test('files: a write replaces the file whole, a read streams it back, and stat, 
     await stop();
   }
 });
+
+test('workspace: status, then ensureReady starts a stopped workspace with progress on the way', { timeout: 30000 }, async () => {
+  const stopped = { name: 'ws', timeline: [{ status: 'stopped' }], after_start: [{ status: 'running' }] };
+  const { runtime, stop, coderEnv } = startService([stopped]);
+  const params = { workspace: 'ws', coder, coderEnv };
+  try {
+    assert.strictEqual((await runtime.status(params)).status, 'stopped');
+    const steps = [];
+    const ready = await runtime.ensureReady(params, (text) => steps.push(text));
+    assert.strictEqual(ready.status, 'running');
+    assert.ok(steps.some((text) => /stopped/.test(text)), JSON.stringify(steps));
+    assert.ok(steps.length >= 2, JSON.stringify(steps));
+    await assert.rejects(runtime.status({ ...params, workspace: 'nope' }), /workspace nope not found/);
+  } finally {
+    await stop();
+  }
+});

@@ -105,6 +105,7 @@ export declare class CoderRuntime extends EventEmitter {
   ensureReady(params: WorkspaceParams, onProgress?: (text: string) => void): Promise<WorkspaceState>;
   connections(): Promise<{ connections: Connection[] }>;
   stopConnections(destination?: string): Promise<{ stopped: number }>;
-  /** Ends the service (every command and connection) and resolves once it has exited. */
-  close(): Promise<{ code: number | null; signal: string | null }>;
+  /** Ends the service (every command and connection) and resolves once it has exited; one that
+   * has not exited after graceMs (default 5000) is killed. */
+  close(options?: { graceMs?: number }): Promise<{ code: number | null; signal: string | null }>;
 }

@@ -258,10 +258,16 @@ class CoderRuntime extends EventEmitter {
     return command;
   }
 
-  // Ends the service: its stdin closes, it ends every command and connection, and exits.
-  async close() {
+  // Ends the service: its stdin closes, it ends every command and connection, and exits; one
+  // that has not exited after graceMs is killed.
+  async close({ graceMs = 5000 } = {}) {
     this._child.stdin.end();
-    return this._exited;
+    const timer = setTimeout(() => this._child.kill('SIGKILL'), graceMs);
+    try {
+      return await this._exited;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   _call(method, params) {
@@ -286,9 +292,7 @@ class CoderRuntime extends EventEmitter {
     while (this._input.length >= 4) {
       const length = this._input.readUInt32BE(0);
       if (length < 1 || length > MAX_FRAME) {
-        this._child.kill();
-        this._end(new CoderRuntimeError(`the service sent a frame length of ${length}, outside 1..${MAX_FRAME}`,
-          { layer: 'runtime', code: 'protocol_error' }));
+        this._protocolError(`the service sent a frame length of ${length}, outside 1..${MAX_FRAME}`);
         return;
       }
       if (this._input.length < 4 + length) return;
@@ -296,7 +300,14 @@ class CoderRuntime extends EventEmitter {
       const body = this._input.subarray(5, 4 + length);
       this._input = this._input.subarray(4 + length);
       if (kind === FrameKind.message) {
-        this._onMessage(JSON.parse(body.toString('utf8')));
+        let message;
+        try {
+          message = JSON.parse(body.toString('utf8'));
+        } catch (error) {
+          this._protocolError(`the service sent a message that is not JSON: ${error.message}`);
+          return;
+        }
+        this._onMessage(message);
       } else {
         const command = this._commands.get(body.readUInt32BE(0));
         if (!command) continue;
@@ -325,6 +336,11 @@ class CoderRuntime extends EventEmitter {
     if ((message.method === 'progress' || message.method === 'warning') && command) command.emit(message.method, params.text);
     if (message.method === 'progress' && this._progress.has(params.handle)) this._progress.get(params.handle)(params.text);
     if (message.method === 'protocol_error') this.emit('protocol_error', params.message);
+  }
+
+  _protocolError(message) {
+    this._end(new CoderRuntimeError(message, { layer: 'runtime', code: 'protocol_error' }));
+    this._child.kill();
   }
 
   _end(error) {

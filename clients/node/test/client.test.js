@@ -167,3 +167,17 @@ test('workspace: status, then ensureReady starts a stopped workspace with progre
     await stop();
   }
 });
+
+test('a service that answers with what is not a frame: calls reject with what was wrong', { timeout: 10000 }, async () => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'node-garbage-'));
+  const script = path.join(folder, 'not-a-service');
+  fs.writeFileSync(script, '#!/bin/sh\nprintf "HTTP/1.1 400 Bad Request\\r\\n"\nexec sleep 30\n', { mode: 0o755 });
+  const runtime = CoderRuntime.start({ executable: script });
+  try {
+    await assert.rejects(runtime.initialize(), (error) => error.code === 'protocol_error' &&
+      /frame length of 1213486160, outside 1\.\.1048576/.test(error.message));
+  } finally {
+    await runtime.close({ graceMs: 1000 });
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,7 @@
 // `coder-runtime serve --stdio`: the service protocol (docs/protocol.md) on this process's stdin
 // and stdout, for a host process that starts it as a child and owns it. It serves until its stdin
 // ends (the host closed it, or exited) or SIGTERM, then closes every connection it opened. Its
-// log goes to stderr. POSIX only for now.
+// log goes to stderr.
 
 #include <csignal>
 

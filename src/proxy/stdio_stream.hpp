@@ -1,7 +1,8 @@
 #pragma once
-// This process's own stdin and stdout as one AsyncStream (POSIX): how `coder-runtime serve --stdio`
-// speaks to the host process that started it. Once they are taken, file descriptor 1 points at
-// stderr, so that nothing else written to stdout (a library's stray print) can corrupt the stream.
+// This process's own stdin and stdout as one AsyncStream: how `coder-runtime serve --stdio` speaks
+// to the host process that started it. Once they are taken, stdout (file descriptor 1, and the
+// Windows standard handle) points at stderr, so that nothing else written there (a library's stray
+// print) can corrupt the stream.
 
 #include <memory>
 

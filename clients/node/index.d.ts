@@ -76,7 +76,16 @@ export interface WorkspaceState {
   agents: { name: string; status: string; lifecycle_state: string }[];
 }
 
-export interface Connection { destination: string; age_ms: number; channels: number; round_trip_ms?: number; }
+export interface Connection {
+  destination: string;
+  age_ms: number;
+  channels: number;
+  round_trip_ms?: number;
+  /** The server's version line, e.g. "SSH-2.0-Go". */
+  server: string;
+  /** What was agreed; mac is empty for an AEAD cipher. */
+  algorithms: { kex: string; host_key: string; cipher: string; mac: string };
+}
 
 export interface StartOptions {
   /** Default: "coder-runtime" on PATH. */

@@ -424,6 +424,13 @@ Reply ClientSession::connections_list() {
                {"age_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now - pooled.since).count()},
                {"channels", pooled.connection->open_channels()}};
     if (const auto rtt = pooled.connection->last_round_trip()) entry["round_trip_ms"] = static_cast<double>(rtt->count()) / 1000.0;
+    auto& transport = pooled.connection->transport();
+    const auto& agreed = transport.algorithms();
+    entry["server"] = transport.server_version().line;
+    entry["algorithms"] = {{"kex", agreed.kex},
+                           {"host_key", agreed.host_key},
+                           {"cipher", agreed.cipher_client_to_server},
+                           {"mac", agreed.mac_client_to_server}};
     list.push_back(std::move(entry));
   }
   return json{{"connections", std::move(list)}};

@@ -51,6 +51,9 @@ test('exec: stdin in, stdout and stderr out, and the exit code', { timeout: 3000
     const listed = await runtime.connections();
     assert.strictEqual(listed.connections.length, 1);
     assert.strictEqual(listed.connections[0].destination, 'ws.mux--coder');
+    assert.match(listed.connections[0].server, /^SSH-2\.0-/);
+    assert.strictEqual(listed.connections[0].algorithms.kex, 'curve25519-sha256');
+    assert.match(listed.connections[0].algorithms.cipher, /chacha20-poly1305@openssh\.com|aes.*-gcm@openssh\.com/);
   } finally {
     await stop();
   }

@@ -66,6 +66,13 @@ struct RunningExec {
 
 asio::awaitable<Reply> ready(Reply reply) { co_return reply; }
 
+ReplyError handle_in_use(std::uint32_t handle) {
+  return ReplyError{kInvalidParams, fmt::format("handle {} is already running a command", handle)};
+}
+
+// The operation's own error, as -32000 with the library's error in data.
+Reply failed(const Error& error) { return ReplyError{kOperationFailed, error.summary(), error_data(error)}; }
+
 }  // namespace
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
@@ -87,6 +94,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> answer(json id, asio::awaitable<Reply> work);
   asio::awaitable<Reply> start(const std::string& method, json params);
   asio::awaitable<Reply> start_exec(const json& params);
+  // The handle's new command, or nullptr when the handle is running one already.
+  std::shared_ptr<RunningExec> take_handle(std::uint32_t handle);
   asio::awaitable<Reply> exec(ExecParams params, std::shared_ptr<RunningExec> running);
   asio::awaitable<Reply> start_transfer(const json& params, FileRequest kind);
   asio::awaitable<Reply> transfer(ExecParams params, std::shared_ptr<RunningExec> running, std::string what);
@@ -253,14 +262,19 @@ void ClientSession::on_stream_frame(const Frame& frame) {
   running.changed.notify();
 }
 
+std::shared_ptr<RunningExec> ClientSession::take_handle(std::uint32_t handle) {
+  if (execs_.contains(handle)) return nullptr;
+  auto running = std::make_shared<RunningExec>(stream_->get_executor());
+  execs_[handle] = running;
+  return running;
+}
+
 // Takes the handle at once, so the command's stdin frames find it however soon they follow.
 asio::awaitable<Reply> ClientSession::start_exec(const json& params) {
   auto parsed = parse_exec_params(params);
   if (!parsed) return ready(std::move(parsed.error()));
-  const auto handle = parsed->handle;
-  if (execs_.contains(handle)) return ready(ReplyError{kInvalidParams, fmt::format("handle {} is already running a command", handle)});
-  auto running = std::make_shared<RunningExec>(stream_->get_executor());
-  execs_[handle] = running;
+  auto running = take_handle(parsed->handle);
+  if (!running) return ready(handle_in_use(parsed->handle));
   return exec(std::move(*parsed), std::move(running));
 }
 
@@ -274,7 +288,7 @@ asio::awaitable<Reply> ClientSession::exec(ExecParams params, std::shared_ptr<Ru
   execs_.erase(handle);
   writer_->send(encode_end(handle, StreamId::stdout_stream));
   writer_->send(encode_end(handle, StreamId::stderr_stream));
-  if (!ran) co_return ReplyError{kOperationFailed, ran.error().summary(), error_data(ran.error())};
+  if (!ran) co_return failed(ran.error());
   co_return std::move(*ran);
 }
 
@@ -283,16 +297,15 @@ asio::awaitable<Reply> ClientSession::exec(ExecParams params, std::shared_ptr<Ru
 asio::awaitable<Reply> ClientSession::start_transfer(const json& params, FileRequest kind) {
   auto file = parse_file_params(params, kind);
   if (!file) return ready(std::move(file.error()));
-  if (execs_.contains(file->handle)) return ready(ReplyError{kInvalidParams, fmt::format("handle {} is already running a command", file->handle)});
+  auto running = take_handle(file->handle);
+  if (!running) return ready(handle_in_use(file->handle));
+  running->collect_stderr = true;
   ExecParams transfer_params;
   transfer_params.handle = file->handle;
   transfer_params.target = std::move(file->target);
   const bool reading = kind == FileRequest::read;
   transfer_params.request.command = reading ? coder::read_file_command(file->path) : coder::write_file_command(file->path, file->size);
   transfer_params.stdin_follows = !reading;
-  auto running = std::make_shared<RunningExec>(stream_->get_executor());
-  running->collect_stderr = true;
-  execs_[file->handle] = running;
   return transfer(std::move(transfer_params), std::move(running), fmt::format("{} {}", reading ? "reading" : "writing", file->path));
 }
 
@@ -305,7 +318,7 @@ asio::awaitable<Reply> ClientSession::transfer(ExecParams params, std::shared_pt
   error.with("outcome", result->contains("exit_code") ? fmt::format("exit status {}", (*result)["exit_code"].get<int>())
                                                        : result->value("end", std::string()));
   if (!running->stderr_text.empty()) error.with("stderr", running->stderr_text);
-  co_return ReplyError{kOperationFailed, error.summary(), error_data(error)};
+  co_return failed(error);
 }
 
 asio::awaitable<Reply> ClientSession::file_request(json params, FileRequest kind) {
@@ -313,8 +326,7 @@ asio::awaitable<Reply> ClientSession::file_request(json params, FileRequest kind
   if (!file) co_return std::move(file.error());
   const auto ignore = [](std::string) {};
   auto lease = co_await acquire_workspace(*server_->pool_, std::move(file->target), server_->options_, ignore, ignore);
-  if (!lease) co_return ReplyError{kOperationFailed, lease.error().summary(), error_data(lease.error())};
-  const auto failed = [](const Error& error) -> Reply { return ReplyError{kOperationFailed, error.summary(), error_data(error)}; };
+  if (!lease) co_return failed(lease.error());
   if (kind == FileRequest::stat) {
     auto info = co_await coder::stat(**lease, file->path);
     if (!info) co_return failed(info.error());
@@ -335,7 +347,6 @@ asio::awaitable<Reply> ClientSession::file_request(json params, FileRequest kind
 asio::awaitable<Reply> ClientSession::workspace_request(json params, bool ensure_ready) {
   auto parsed = parse_workspace_params(params);
   if (!parsed) co_return std::move(parsed.error());
-  const auto failed = [](const Error& error) -> Reply { return ReplyError{kOperationFailed, error.summary(), error_data(error)}; };
   auto cli = coder_cli_for(parsed->target, server_->options_.log);
   if (!cli) co_return failed(cli.error());
   const auto& workspace = parsed->target.workspace;

@@ -51,7 +51,9 @@ struct HolderConnectOptions {
   // What starts a holder: this executable with these arguments (the CLI's hidden
   // `connections holder ...`); empty: connect only, never start one.
   std::vector<std::string> holder_command;
-  runtime::Deadline deadline = runtime::Deadline::after(std::chrono::seconds(10));
+  // Only a wedged holder meets it (one that dies closes its ready pipe at once), so it is generous:
+  // on a loaded machine a process can take seconds just to start.
+  runtime::Deadline deadline = runtime::Deadline::after(std::chrono::seconds(30));
   runtime::Logger log;
 };
 

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 
@@ -66,6 +67,15 @@ void say(int fd, std::string_view line) {
   ::close(fd);
 }
 
+// Empties the log file when it is our stderr (as a client starts us), and nothing else.
+void restart_log(const std::filesystem::path& log) {
+  struct stat ours {}, file {};
+  if (::fstat(STDERR_FILENO, &ours) == 0 && ::stat(log.c_str(), &file) == 0 && ours.st_dev == file.st_dev &&
+      ours.st_ino == file.st_ino) {
+    [[maybe_unused]] auto ignored = ::ftruncate(STDERR_FILENO, 0);
+  }
+}
+
 std::string file_tail(const std::filesystem::path& path, std::size_t bytes) {
   std::ifstream in(path, std::ios::binary);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -123,8 +133,10 @@ asio::awaitable<int> run(HolderOptions options) {
     say(options.ready_fd, "busy\n");
     co_return 0;
   }
-  // Ours alone under the lock: whatever socket is there belongs to a holder that has gone.
+  // Ours alone under the lock: whatever socket is there belongs to a holder that has gone, and so
+  // does the log before ours.
   ::unlink(options.paths.socket.c_str());
+  restart_log(options.paths.log());
   auto listener = proxy::UnixListener::listen(executor, options.paths.socket.string(), log);
   if (!listener) {
     log.error("{}", listener.error().summary());
@@ -166,7 +178,8 @@ Result<int> start_daemon(const std::vector<std::string>& command, const HolderPa
                                        .with_system({errno, std::system_category()})));
   }
   const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  const int log_fd = ::open(paths.log().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // Appended to: a holder that finds another one serving must not wipe the serving one's log.
+  const int log_fd = ::open(paths.log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   std::vector<std::string> arguments = command;
   arguments.push_back("--ready-fd");
   arguments.push_back("3");
@@ -265,10 +278,11 @@ asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_holder(Ho
   if (!spawn_lock) co_return runtime::fail(std::move(spawn_lock.error()));
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer pause(executor);
-  // Another client may be starting one: wait for its lock, then look again.
-  while (!spawn_lock->try_lock()) {
+  // Another client may be starting one: wait for its lock, then look again. The pause grows so that
+  // many clients waiting together do not take the CPU the starting holder needs.
+  for (auto wait = std::chrono::milliseconds(2); !spawn_lock->try_lock(); wait = std::min(wait * 2, std::chrono::milliseconds(64))) {
     if (options.deadline.expired()) co_return runtime::fail(no_holder(paths, "another process is starting one, and took too long"));
-    pause.expires_after(std::chrono::milliseconds(5));
+    pause.expires_after(wait);
     co_await pause.async_wait(as_tuple);
   }
   for (;;) {

@@ -3,13 +3,11 @@
 // stdin, stdout and stderr over the holder's socket. A warm exec so costs no `coder` process, no
 // tunnel and no handshake: one round trip to the workspace.
 
-#include <csignal>
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/signal_set.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -70,18 +68,14 @@ asio::awaitable<void> relay_input(std::shared_ptr<service::ServiceClient> client
     }
   }
   client->send_end(kHandle, StreamId::stdin_stream);
-  asio::signal_set resized(executor);
-  if (follow_window) resized.add(SIGWINCH);
-  runtime::Event never(executor);
-  for (;;) {
-    if (!follow_window) {
-      co_await never.wait();
-      co_return;
-    }
-    auto [ec, signal] = co_await resized.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (ec) co_return;
-    const auto size = terminal_size();
-    client->notify("exec.resize", {{"handle", kHandle}, {"columns", size.columns}, {"rows", size.rows}});
+  if (!follow_window) {
+    runtime::Event never(executor);
+    co_await never.wait();
+    co_return;
+  }
+  WindowSizeWatch window(executor);
+  while (const auto size = co_await window.next()) {
+    client->notify("exec.resize", {{"handle", kHandle}, {"columns", size->columns}, {"rows", size->rows}});
   }
 }
 

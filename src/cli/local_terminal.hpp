@@ -73,4 +73,21 @@ struct TerminalSize {
 };
 TerminalSize terminal_size();
 
+// The terminal's size each time it changes. POSIX says so with SIGWINCH; a Windows console tells
+// only its own input-record readers, so its size is looked at four times a second instead.
+class WindowSizeWatch {
+ public:
+  explicit WindowSizeWatch(asio::any_io_executor executor);
+  ~WindowSizeWatch();
+  WindowSizeWatch(const WindowSizeWatch&) = delete;
+  WindowSizeWatch& operator=(const WindowSizeWatch&) = delete;
+
+  // The new size; nullopt when cancelled.
+  asio::awaitable<std::optional<TerminalSize>> next();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 }  // namespace cr::cli

@@ -6,6 +6,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <csignal>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/use_awaitable.hpp>
+
 namespace cr::cli {
 
 std::ptrdiff_t read_stdin(std::span<char> buffer) {
@@ -62,6 +68,20 @@ TerminalSize terminal_size() {
     if (::ioctl(fd, TIOCGWINSZ, &size) == 0 && size.ws_col > 0 && size.ws_row > 0) return {size.ws_col, size.ws_row};
   }
   return {};
+}
+
+struct WindowSizeWatch::State {
+  explicit State(asio::any_io_executor executor) : changes(std::move(executor), SIGWINCH) {}
+  asio::signal_set changes;
+};
+
+WindowSizeWatch::WindowSizeWatch(asio::any_io_executor executor) : state_(std::make_unique<State>(std::move(executor))) {}
+WindowSizeWatch::~WindowSizeWatch() = default;
+
+asio::awaitable<std::optional<TerminalSize>> WindowSizeWatch::next() {
+  auto [ec, signal] = co_await state_->changes.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  if (ec) co_return std::nullopt;
+  co_return terminal_size();
 }
 
 }  // namespace cr::cli

@@ -5,6 +5,10 @@
 
 #include <windows.h>
 
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include "runtime/paths.hpp"
 
 namespace cr::cli {
@@ -112,6 +116,27 @@ TerminalSize terminal_size() {
     if (columns > 0 && rows > 0) return {static_cast<unsigned>(columns), static_cast<unsigned>(rows)};
   }
   return {};
+}
+
+struct WindowSizeWatch::State {
+  explicit State(asio::any_io_executor executor) : tick(std::move(executor)) {}
+  asio::steady_timer tick;
+  TerminalSize last = terminal_size();
+};
+
+WindowSizeWatch::WindowSizeWatch(asio::any_io_executor executor) : state_(std::make_unique<State>(std::move(executor))) {}
+WindowSizeWatch::~WindowSizeWatch() = default;
+
+asio::awaitable<std::optional<TerminalSize>> WindowSizeWatch::next() {
+  for (;;) {
+    state_->tick.expires_after(std::chrono::milliseconds(250));
+    auto [ec] = co_await state_->tick.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec) co_return std::nullopt;
+    const auto size = terminal_size();
+    if (size.columns == state_->last.columns && size.rows == state_->last.rows) continue;
+    state_->last = size;
+    co_return size;
+  }
 }
 
 }  // namespace cr::cli

@@ -8,8 +8,6 @@
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
-#include <asio/signal_set.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
@@ -121,27 +119,13 @@ asio::awaitable<void> relay_stdin(ssh::Session& session) {
   co_await idle.wait();
 }
 
-// A local terminal's size changes go to the remote pseudo-terminal. POSIX says so with SIGWINCH;
-// a Windows console tells only its own input-record readers, so its size is looked at four times
-// a second instead.
+// A local terminal's size changes go to the remote pseudo-terminal.
 asio::awaitable<void> relay_window_changes(ssh::Session& session) {
-  auto executor = co_await asio::this_coro::executor;
-#ifdef _WIN32
-  asio::steady_timer tick(executor);
-  auto last = terminal_size();
+  WindowSizeWatch window(co_await asio::this_coro::executor);
   for (;;) {
-    tick.expires_after(std::chrono::milliseconds(250));
-    co_await tick.async_wait(asio::use_awaitable);
-    const auto size = terminal_size();
-    if (size.columns == last.columns && size.rows == last.rows) continue;
-    last = size;
-#else
-  asio::signal_set changes(executor, SIGWINCH);
-  for (;;) {
-    co_await changes.async_wait(asio::use_awaitable);
-    const auto size = terminal_size();
-#endif
-    auto sent = co_await session.window_change(size.columns, size.rows);
+    const auto size = co_await window.next();
+    if (!size) co_return;
+    auto sent = co_await session.window_change(size->columns, size->rows);
     if (!sent) co_return;
   }
 }

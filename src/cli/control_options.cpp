@@ -58,7 +58,7 @@ runtime::Result<ControlOptions> parse_control_options(const std::vector<std::str
       if (lower(value) == "none") {
         control.shared = false;
       } else {
-        control.path = std::filesystem::path(value);
+        control.path = value;
       }
     } else {
       return runtime::fail(Errc::invalid_argument, Layer::config,

@@ -17,7 +17,7 @@ namespace cr::cli {
 struct ControlOptions {
   bool shared = true;                                   // ControlMaster auto (or yes)
   std::chrono::milliseconds persist{std::chrono::minutes(10)};
-  std::optional<std::filesystem::path> path;            // unset: the holder's default
+  std::optional<std::string> path;                      // unset: the holder's default
 };
 
 // Each of `options` is "Name=value" or "Name value"; a name other than the three is an error, as

@@ -177,9 +177,6 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
       exit_code = Reporter(o->json).failure(control.error(), kExitConnectionFailed, global.logger());
       return;
     }
-#ifdef _WIN32
-    control->shared = false;  // no holder on Windows yet
-#endif
     o->verbosity = global.verbosity;
     asio::io_context io;
     asio::cancellation_signal cancel;
@@ -193,13 +190,11 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
       exit_code = code;
       interrupts.cancel();
     };
-#ifndef _WIN32
     if (control->shared) {
       asio::co_spawn(io, exec_through_holder(*o, *control, global.logger(), cancel.slot()), done);
       io.run();
       return;
     }
-#endif
     asio::co_spawn(io, run_exec(*o, global.logger()), asio::bind_cancellation_slot(cancel.slot(), done));
     io.run();
   });

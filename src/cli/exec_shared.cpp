@@ -141,7 +141,7 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
   service::HolderConnectOptions connect;
   connect.paths = *paths;
   connect.holder_command = {runtime::path_to_utf8(*executable), "connections", "holder",
-                            "-o", "ControlPath=" + runtime::path_to_utf8(paths->socket),
+                            "-o", "ControlPath=" + paths->endpoint,
                             "-o", "ControlPersist=" + persist_argument(control.persist)};
   for (int i = 0; i < o.verbosity; ++i) connect.holder_command.push_back("-v");
   connect.log = log;
@@ -192,8 +192,8 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
     if (client->failure()) {
       auto error = runtime::Error(runtime::Errc::end_of_stream, runtime::Layer::runtime,
                                   fmt::format("the connection holder ended while the command ran; the next call starts a new one"))
-                       .with("holder socket", runtime::path_to_utf8(paths->socket))
-                       .with("holder log", runtime::path_to_utf8(paths->log()))
+                       .with("holder endpoint", paths->endpoint)
+                       .with("holder log", runtime::path_to_utf8(paths->log))
                        .with("stream", client->failure()->message);
       co_return report.failure(error, kExitConnectionFailed, log);
     }

@@ -86,9 +86,7 @@ int main(int argc, char** argv) {
   add_workspace_commands(app, global, exit_code);
   add_doctor_command(app, global, exit_code);
   add_serve_command(app, global, exit_code);
-#ifndef _WIN32
   add_connections_command(app, global, exit_code);
-#endif
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

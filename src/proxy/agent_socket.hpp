@@ -16,7 +16,7 @@ namespace cr::proxy {
 inline constexpr std::string_view kWindowsAgentPipe = R"(\\.\pipe\openssh-ssh-agent)";
 
 // `socket`: a path to use instead of SSH_AUTH_SOCK (OpenSSH's IdentityAgent). Errors:
-// Layer::auth when there is no agent to ask (SSH_AUTH_SOCK unset or empty), else connect_unix's.
+// Layer::auth when there is no agent to ask (SSH_AUTH_SOCK unset or empty), else connect_local's.
 // Windows: there is always a pipe to try; Layer::network connect_failed when it cannot be opened
 // (no agent service running), a busy pipe is retried until the deadline.
 asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> connect_ssh_agent(

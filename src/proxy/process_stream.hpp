@@ -75,4 +75,9 @@ class ProcessStream : public runtime::AsyncStream {
 runtime::Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor executor,
                                                               ProcessOptions options);
 
+#ifdef _WIN32
+// `argv` as one command line, each argument quoted by CommandLineToArgvW's rules where it needs it.
+std::string windows_command_line(const std::vector<std::string>& argv);
+#endif
+
 }  // namespace cr::proxy

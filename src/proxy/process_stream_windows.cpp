@@ -24,6 +24,7 @@
 #include "proxy/process_stream.hpp"
 #include "runtime/event.hpp"
 #include "runtime/paths.hpp"
+#include "runtime/windows_handle.hpp"
 
 namespace cr::proxy {
 
@@ -47,34 +48,7 @@ namespace {
 
 std::error_code last_error() { return {static_cast<int>(GetLastError()), std::system_category()}; }
 
-// A HANDLE closed when it goes out of scope unless released.
-class OwnedHandle {
- public:
-  OwnedHandle() = default;
-  explicit OwnedHandle(HANDLE h) : handle_(h == INVALID_HANDLE_VALUE ? nullptr : h) {}
-  OwnedHandle(OwnedHandle&& other) noexcept : handle_(other.release()) {}
-  OwnedHandle& operator=(OwnedHandle&& other) noexcept {
-    if (this != &other) {
-      reset();
-      handle_ = other.release();
-    }
-    return *this;
-  }
-  OwnedHandle(const OwnedHandle&) = delete;
-  OwnedHandle& operator=(const OwnedHandle&) = delete;
-  ~OwnedHandle() { reset(); }
-
-  HANDLE get() const { return handle_; }
-  explicit operator bool() const { return handle_ != nullptr; }
-  HANDLE release() { return std::exchange(handle_, nullptr); }
-  void reset() {
-    if (handle_) CloseHandle(handle_);
-    handle_ = nullptr;
-  }
-
- private:
-  HANDLE handle_ = nullptr;
-};
+using runtime::OwnedHandle;
 
 Error spawn_error(std::string message, std::error_code ec) {
   return std::move(Error(Errc::spawn_failed, Layer::proxy, std::move(message)).with_system(ec));
@@ -125,13 +99,7 @@ std::string quote_argument(const std::string& argument) {
 }
 
 std::string command_line_of(const ProcessOptions& options) {
-  if (!options.command_line.empty()) return options.command_line;
-  std::string line;
-  for (const auto& argument : options.argv) {
-    if (!line.empty()) line += ' ';
-    line += quote_argument(argument);
-  }
-  return line;
+  return options.command_line.empty() ? windows_command_line(options.argv) : options.command_line;
 }
 
 // State that outlives the stream object while its background readers finish.
@@ -260,6 +228,15 @@ std::wstring changed_environment(const std::vector<std::pair<std::string, std::o
 }
 
 }  // namespace
+
+std::string windows_command_line(const std::vector<std::string>& argv) {
+  std::string line;
+  for (const auto& argument : argv) {
+    if (!line.empty()) line += ' ';
+    line += quote_argument(argument);
+  }
+  return line;
+}
 
 Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor executor, ProcessOptions options) {
   if (options.argv.empty()) return runtime::fail(Errc::invalid_argument, Layer::proxy, "empty command line");

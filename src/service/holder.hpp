@@ -1,11 +1,14 @@
 #pragma once
 // The per-user connection holder: a background coder-runtime process that serves the service
-// protocol on a private Unix socket and keeps one warm connection per workspace across processes,
-// as OpenSSH's ControlMaster/ControlPersist does for ssh (docs/protocol.md, "The holder").
+// protocol on a private endpoint (a Unix socket, or a named pipe on Windows; proxy/local_endpoint)
+// and keeps one warm connection per workspace across processes, as OpenSSH's
+// ControlMaster/ControlPersist does for ssh (docs/protocol.md, "The holder").
 //
-// Starting: the first client that finds no holder starts one, holding `<socket>.spawn` locked
-// meanwhile so that racing clients start one between them. The holder holds `<socket>.lock` for
-// its life: a second holder exits at once, and only the lock's holder replaces a stale socket.
+// Starting, POSIX: the first client that finds no holder starts one, holding `<socket>.spawn`
+// locked meanwhile so that racing clients start one between them. The holder holds
+// `<socket>.lock` for its life: a second holder exits at once, and only the lock's holder replaces
+// a stale socket. Windows: a pipe's name lives only as long as its server, so nothing is stale;
+// clients racing may each start a holder, and all but the one holding the lock exit at once.
 // It ends once it has had no client and no connection for a few seconds; connections close after
 // ControlPersist unused, so a holder lives as long as its connections.
 
@@ -23,15 +26,19 @@
 namespace cr::service {
 
 struct HolderPaths {
-  std::filesystem::path socket;  // ControlPath
-  std::filesystem::path lock() const { return socket.string() + ".lock"; }
-  std::filesystem::path spawn_lock() const { return socket.string() + ".spawn"; }
-  std::filesystem::path log() const { return socket.string() + ".log"; }
+  std::string endpoint;        // ControlPath: the socket's path, or the pipe's name on Windows
+  std::filesystem::path log;   // the holder's stderr
+  std::filesystem::path lock;  // held by the serving holder for its life
+  // POSIX: held by the client that starts a holder.
+  std::filesystem::path spawn_lock() const { return endpoint + ".spawn"; }
 };
 
-// ControlPath as given, else `holder.sock` in $XDG_RUNTIME_DIR/coder-runtime (when absolute), else
-// in /tmp/coder-runtime-UID. The socket's directory is made private (0700) or must already be.
-runtime::Result<HolderPaths> holder_paths(const std::optional<std::filesystem::path>& control_path);
+// ControlPath as given, else the default for this user. POSIX: `holder.sock` in
+// $XDG_RUNTIME_DIR/coder-runtime (when absolute), else in /tmp/coder-runtime-UID; the socket's
+// directory is made private (0700) or must already be; the log and the lock are beside the socket.
+// Windows: \\.\pipe\coder-runtime-SID (a ControlPath must name a pipe too); the log and the lock
+// are in %LOCALAPPDATA%\coder-runtime.
+runtime::Result<HolderPaths> holder_paths(const std::optional<std::string>& control_path);
 
 struct HolderOptions {
   HolderPaths paths;

@@ -18,9 +18,8 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
-#include "proxy/unix_listener.hpp"
-#include "proxy/unix_stream.hpp"
-#include "runtime/event.hpp"
+#include "proxy/local_endpoint.hpp"
+#include "service/detail/holder_serve.hpp"
 #include "service/holder.hpp"
 
 #ifdef __APPLE__
@@ -76,97 +75,38 @@ void restart_log(const std::filesystem::path& log) {
   }
 }
 
-std::string file_tail(const std::filesystem::path& path, std::size_t bytes) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return text.size() > bytes ? text.substr(text.size() - bytes) : text;
-}
+}  // namespace
 
-asio::awaitable<void> accept_clients(proxy::UnixListener& listener, std::shared_ptr<Server> server) {
+asio::awaitable<int> detail::hold_endpoint(HolderOptions options) {
   co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
-  for (;;) {
-    auto client = co_await listener.accept();
-    if (!client) co_return;
-    asio::co_spawn(executor, server->serve(std::move(*client)), asio::detached);
-  }
-}
-
-// Until a client asks the holder to stop, or it has been idle (no client, no connection) for
-// `linger`.
-asio::awaitable<void> hold(std::shared_ptr<Server> server, std::chrono::milliseconds linger) {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  auto executor = co_await asio::this_coro::executor;
-  asio::steady_timer alarm(executor);
-  std::optional<runtime::Clock::time_point> idle_since = runtime::Clock::now();
-  while (!server->stop_requested()) {
-    const bool idle = server->clients() == 0 && server->open_connections() == 0;
-    if (!idle) {
-      idle_since.reset();
-    } else if (!idle_since) {
-      idle_since = runtime::Clock::now();
-    }
-    if (idle && runtime::Clock::now() >= *idle_since + linger) co_return;
-    if (idle) {
-      alarm.expires_at(*idle_since + linger);
-      alarm.async_wait([server](std::error_code ec) {
-        if (!ec) server->changed().notify();
-      });
-    }
-    co_await server->changed().wait();
-    alarm.cancel();
-  }
-}
-
-asio::awaitable<int> run(HolderOptions options) {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  auto executor = co_await asio::this_coro::executor;
-  const auto& log = options.server.log;
-  auto lock = FileLock::open(options.paths.lock());
+  const auto log = options.server.log;
+  auto lock = FileLock::open(options.paths.lock);
   if (!lock) {
     log.error("{}", lock.error().summary());
     say(options.ready_fd, "failed\n");
     co_return 1;
   }
   if (!lock->try_lock()) {
-    log.info("another holder serves {}", options.paths.socket.string());
+    log.info("another holder serves {}", options.paths.endpoint);
     say(options.ready_fd, "busy\n");
     co_return 0;
   }
   // Ours alone under the lock: whatever socket is there belongs to a holder that has gone, and so
   // does the log before ours.
-  ::unlink(options.paths.socket.c_str());
-  restart_log(options.paths.log());
-  auto listener = proxy::UnixListener::listen(executor, options.paths.socket.string(), log);
+  ::unlink(options.paths.endpoint.c_str());
+  restart_log(options.paths.log);
+  auto listener = proxy::LocalListener::listen(executor, options.paths.endpoint, options.server.log);
   if (!listener) {
     log.error("{}", listener.error().summary());
     say(options.ready_fd, "failed\n");
     co_return 1;
   }
-  auto server = Server::create(executor, options.server);
-  asio::signal_set signals(executor, SIGTERM, SIGINT, SIGHUP);
-  signals.async_wait([server](std::error_code ec, int) {
-    if (!ec) server->request_stop();
-  });
-  // The accept loop uses the listener: it must have ended before the listener goes.
-  bool accepting = true;
-  runtime::Event accept_ended(executor);
-  asio::co_spawn(executor, accept_clients(**listener, server), [&](std::exception_ptr) {
-    accepting = false;
-    accept_ended.notify();
-  });
-  log.info("holder {} serving {}", ::getpid(), options.paths.socket.string());
-  say(options.ready_fd, "ready\n");
-  co_await hold(server, options.linger);
-  // No new client from here on; the socket goes first so that the next client starts a holder.
-  ::unlink(options.paths.socket.c_str());
-  (*listener)->close();
-  while (accepting) co_await accept_ended.wait();
-  signals.cancel();
-  co_await server->stop();
-  log.info("holder {} done", ::getpid());
-  co_return 0;
+  const int ready_fd = options.ready_fd;
+  co_return co_await detail::serve_holder(std::move(*listener), std::move(options), [ready_fd] { say(ready_fd, "ready\n"); });
 }
+
+namespace {
 
 // Starts `command` as a daemon (its own session, not our child: it outlives us and is never our
 // zombie), its stdout on /dev/null and its stderr in the log file. Returns the read end of the
@@ -179,7 +119,7 @@ Result<int> start_daemon(const std::vector<std::string>& command, const HolderPa
   }
   const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   // Appended to: a holder that finds another one serving must not wipe the serving one's log.
-  const int log_fd = ::open(paths.log().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  const int log_fd = ::open(paths.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   std::vector<std::string> arguments = command;
   arguments.push_back("--ready-fd");
   arguments.push_back("3");
@@ -235,45 +175,32 @@ asio::awaitable<Result<std::string>> read_ready_line(int fd) {
   co_return said.substr(0, said.find('\n'));
 }
 
-Error no_holder(const HolderPaths& paths, std::string why) {
-  return Error(Errc::connect_failed, Layer::runtime, fmt::format("no connection holder at {}: {}", paths.socket.string(), why));
-}
-
 }  // namespace
 
-Result<HolderPaths> holder_paths(const std::optional<std::filesystem::path>& control_path) {
+Result<HolderPaths> holder_paths(const std::optional<std::string>& control_path) {
   HolderPaths paths;
   if (control_path) {
-    paths.socket = *control_path;
+    paths.endpoint = *control_path;
   } else {
     const char* runtime_dir = std::getenv("XDG_RUNTIME_DIR");
     const std::filesystem::path base = runtime_dir && runtime_dir[0] == '/'
                                            ? std::filesystem::path(runtime_dir) / "coder-runtime"
                                            : std::filesystem::path(fmt::format("/tmp/coder-runtime-{}", ::geteuid()));
-    paths.socket = base / "holder.sock";
+    paths.endpoint = (base / "holder.sock").string();
   }
-  auto made = proxy::private_directory(paths.socket.parent_path());
+  paths.log = paths.endpoint + ".log";
+  paths.lock = paths.endpoint + ".lock";
+  auto made = proxy::private_directory(std::filesystem::path(paths.endpoint).parent_path());
   if (!made) return runtime::fail(std::move(made.error()));
   return paths;
-}
-
-int run_holder(HolderOptions options) {
-  asio::io_context io;
-  int exit_code = 1;
-  asio::co_spawn(io, run(std::move(options)), [&](std::exception_ptr e, int code) {
-    if (e) std::rethrow_exception(e);
-    exit_code = code;
-  });
-  io.run();
-  return exit_code;
 }
 
 asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_holder(HolderConnectOptions options) {
   co_await asio::this_coro::throw_if_cancelled(false);
   const auto& paths = options.paths;
-  auto connected = co_await proxy::connect_unix(paths.socket.string(), options.deadline);
+  auto connected = co_await proxy::connect_local(paths.endpoint, options.deadline);
   if (connected || options.holder_command.empty()) co_return connected;
-  options.log.debug("no holder answers at {} ({}): starting one", paths.socket.string(), connected.error().message);
+  options.log.debug("no holder answers at {} ({}): starting one", paths.endpoint, connected.error().message);
   auto spawn_lock = FileLock::open(paths.spawn_lock());
   if (!spawn_lock) co_return runtime::fail(std::move(spawn_lock.error()));
   auto executor = co_await asio::this_coro::executor;
@@ -281,29 +208,29 @@ asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_holder(Ho
   // Another client may be starting one: wait for its lock, then look again. The pause grows so that
   // many clients waiting together do not take the CPU the starting holder needs.
   for (auto wait = std::chrono::milliseconds(2); !spawn_lock->try_lock(); wait = std::min(wait * 2, std::chrono::milliseconds(64))) {
-    if (options.deadline.expired()) co_return runtime::fail(no_holder(paths, "another process is starting one, and took too long"));
+    if (options.deadline.expired()) co_return runtime::fail(detail::no_holder(paths, "another process is starting one, and took too long"));
     pause.expires_after(wait);
     co_await pause.async_wait(as_tuple);
   }
   for (;;) {
-    connected = co_await proxy::connect_unix(paths.socket.string(), options.deadline);
+    connected = co_await proxy::connect_local(paths.endpoint, options.deadline);
     if (connected) co_return connected;
-    if (options.deadline.expired()) co_return runtime::fail(no_holder(paths, "it did not come up in time"));
+    if (options.deadline.expired()) co_return runtime::fail(detail::no_holder(paths, "it did not come up in time"));
     auto ready_fd = start_daemon(options.holder_command, paths);
     if (!ready_fd) co_return runtime::fail(std::move(ready_fd.error()));
     auto said = co_await runtime::with_deadline(options.deadline, read_ready_line(*ready_fd), Layer::runtime,
                                                 "starting the connection holder");
     if (!said) co_return runtime::fail(std::move(said.error()));
-    if (*said == "ready") co_return co_await proxy::connect_unix(paths.socket.string(), options.deadline);
+    if (*said == "ready") co_return co_await proxy::connect_local(paths.endpoint, options.deadline);
     // A holder that is ending still holds its lock: the next one takes over after it.
     if (*said == "busy") {
       pause.expires_after(std::chrono::milliseconds(5));
       co_await pause.async_wait(as_tuple);
       continue;
     }
-    co_return runtime::fail(std::move(no_holder(paths, "it failed to start")
+    co_return runtime::fail(std::move(detail::no_holder(paths, "it failed to start")
                                           .with("holder said", said->empty() ? "nothing" : *said)
-                                          .with("holder log", file_tail(paths.log(), 2048))));
+                                          .with("holder log", detail::file_tail(paths.log, 2048))));
   }
 }
 

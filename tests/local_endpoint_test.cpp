@@ -16,8 +16,7 @@
 #include <asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 
-#include "proxy/unix_listener.hpp"
-#include "proxy/unix_stream.hpp"
+#include "proxy/local_endpoint.hpp"
 #include "runtime/event.hpp"
 #include "support/files.hpp"
 #include "support/run.hpp"
@@ -57,7 +56,7 @@ TEST_CASE("unix listener: another user's connection is closed unread, our own is
   const auto path = (folder.path() / "holder.sock").string();
   const auto refused = test::run([&]() -> asio::awaitable<std::size_t> {
     auto executor = co_await asio::this_coro::executor;
-    auto listener = proxy::UnixListener::listen(executor, path);
+    auto listener = proxy::LocalListener::listen(executor, path);
     REQUIRE(listener);
     ::chmod(path.c_str(), 0777);
     // Accepting from now on, while the stranger connects and this coroutine waits for it.
@@ -75,7 +74,7 @@ TEST_CASE("unix listener: another user's connection is closed unread, our own is
     ::waitpid(child, &status, 0);
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);  // connected, then closed without a byte
-    auto ours = co_await proxy::connect_unix(path, runtime::Deadline::after(5s));
+    auto ours = co_await proxy::connect_local(path, runtime::Deadline::after(5s));
     REQUIRE(ours);
     while (!accepted) co_await accept_ended.wait();
     CHECK(*accepted);

@@ -1,4 +1,4 @@
-#include "proxy/unix_listener.hpp"
+#include "proxy/local_endpoint.hpp"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,9 +39,24 @@ long peer_uid(int fd) {
 #endif
 }
 
-class PosixUnixListener final : public UnixListener {
+asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_path(std::string path) {
+  auto executor = co_await asio::this_coro::executor;
+  stream_protocol::socket socket(executor);
+  auto [ec] = co_await socket.async_connect(stream_protocol::endpoint(path), as_tuple);
+  if (ec == asio::error::operation_aborted) {
+    co_return runtime::fail(Errc::cancelled, Layer::network, fmt::format("connect to unix socket {} cancelled", path));
+  }
+  if (ec) {
+    co_return runtime::fail(std::move(Error(Errc::connect_failed, Layer::network,
+                                            fmt::format("could not connect to unix socket {}: {}", path, ec.message()))
+                                          .with_system(ec)));
+  }
+  co_return std::make_unique<SocketStream<stream_protocol::socket>>(std::move(socket), fmt::format("unix {}", path));
+}
+
+class UnixSocketListener final : public LocalListener {
  public:
-  PosixUnixListener(stream_protocol::acceptor acceptor, std::string path, runtime::Logger log)
+  UnixSocketListener(stream_protocol::acceptor acceptor, std::string path, runtime::Logger log)
       : acceptor_(std::move(acceptor)), path_(std::move(path)), log_(std::move(log)) {}
 
   asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> accept() override {
@@ -62,7 +77,9 @@ class PosixUnixListener final : public UnixListener {
   }
 
   void close() override {
+    if (closed_) return;
     closed_ = true;
+    ::unlink(path_.c_str());
     std::error_code ignored;
     acceptor_.close(ignored);
   }
@@ -97,8 +114,8 @@ Result<void> private_directory(const std::filesystem::path& directory) {
   return {};
 }
 
-Result<std::unique_ptr<UnixListener>> UnixListener::listen(asio::any_io_executor executor, std::string path,
-                                                          runtime::Logger log) {
+Result<std::unique_ptr<LocalListener>> LocalListener::listen(asio::any_io_executor executor, std::string path,
+                                                            runtime::Logger log) {
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
     return runtime::fail(Errc::connect_failed, Layer::network,
                          fmt::format("unix socket path {} is longer than {} bytes", path, sizeof(sockaddr_un::sun_path) - 1));
@@ -113,7 +130,17 @@ Result<std::unique_ptr<UnixListener>> UnixListener::listen(asio::any_io_executor
                                          fmt::format("could not listen on unix socket {}: {}", path, ec.message()))
                                        .with_system(ec)));
   }
-  return std::make_unique<PosixUnixListener>(std::move(acceptor), std::move(path), std::move(log));
+  return std::make_unique<UnixSocketListener>(std::move(acceptor), std::move(path), std::move(log));
+}
+
+asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_local(std::string path, runtime::Deadline deadline) {
+  // A socket path is at most about 100 bytes (sun_path); Asio throws past that, so say it here.
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    co_return runtime::fail(Errc::connect_failed, Layer::network,
+                            fmt::format("unix socket path {} is longer than {} bytes", path, sizeof(sockaddr_un::sun_path) - 1));
+  }
+  const std::string what = fmt::format("connecting to unix socket {}", path);
+  co_return co_await runtime::with_deadline(deadline, connect_path(std::move(path)), Layer::network, what);
 }
 
 }  // namespace cr::proxy

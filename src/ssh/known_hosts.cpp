@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <fstream>
 #include <iterator>
@@ -488,12 +489,27 @@ runtime::Result<void> append_line(const fs::path& file, std::string_view line) {
 #endif
 }
 
+// The null device as ssh_config names it (the Coder profile's UserKnownHostsFile /dev/null), and on
+// Windows also NUL: OpenSSH for Windows maps /dev/null to NUL, where a file path would make
+// \dev\null on the current drive. What is written to it is dropped.
+bool is_null_device(const fs::path& file) {
+  const auto text = file.generic_string();
+#ifdef _WIN32
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower == "/dev/null" || lower == "nul";
+#else
+  return text == "/dev/null";
+#endif
+}
+
 }  // namespace
 
 runtime::Result<void> add_known_host(const fs::path& file, std::string_view host, std::uint16_t port,
                                      std::span<const std::uint8_t> key_blob, bool hash_name) {
   auto key_type = crypto::key_blob_type(key_blob);
   if (!key_type) return runtime::fail(std::move(key_type.error()));
+  if (is_null_device(file)) return {};
   // Through a symlink (a dotfiles repository), replace the file it points to, not the link.
   auto target = file;
   if (std::error_code link_error; fs::is_symlink(fs::symlink_status(file, link_error))) {

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "ssh/known_hosts.hpp"
 #include "support/run.hpp"
 #include "support/ssh_client.hpp"
 #include "windows/helpers.hpp"
@@ -42,4 +43,16 @@ TEST_CASE("windows: a proxy that exits 1 before the banner: the error quotes its
   REQUIRE(result.error().find_evidence("stderr"));
   CHECK_THAT(result.error().find_evidence("stderr")->text, Catch::StartsWith("go_sshd:"));
   CHECK_THAT(result.error().summary(), !Catch::Contains("premature"));
+}
+
+TEST_CASE("windows: a host key for UserKnownHostsFile /dev/null or NUL is dropped, as OpenSSH for Windows does",
+          "[windows][ssh][known_hosts]") {
+  std::vector<std::uint8_t> key_blob;
+  for (const char c : std::string_view("\0\0\0\x0bssh-ed25519\0\0\0\x20", 19)) key_blob.push_back(static_cast<std::uint8_t>(c));
+  key_blob.resize(key_blob.size() + 32, 7);
+  for (const char* null_device : {"/dev/null", "NUL", "nul"}) {
+    auto added = ssh::add_known_host(null_device, "ws.mux--coder", 22, key_blob, false);
+    INFO(null_device << ": " << (added ? "dropped" : added.error().summary()));
+    CHECK(added);
+  }
 }

@@ -105,6 +105,12 @@ asio::awaitable<int> detail::hold_endpoint(HolderOptions options) {
     log.info("another holder serves {}", options.paths.endpoint);
     co_return 0;
   }
+  // Ours under the lock: the log before ours belongs to a holder that has gone.
+  if (listener) {
+    OwnedHandle previous_log(CreateFileW(options.paths.log.wstring().c_str(), GENERIC_WRITE,
+                                         FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING, 0, nullptr));
+    if (previous_log) SetEndOfFile(previous_log.get());
+  }
   if (!listener) {
     log.error("{}", listener.error().summary());
     co_return 1;

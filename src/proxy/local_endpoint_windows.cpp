@@ -12,6 +12,7 @@
 
 #include "proxy/socket_stream.hpp"
 #include "runtime/paths.hpp"
+#include "runtime/windows_handle.hpp"
 
 namespace cr::proxy {
 namespace {
@@ -21,8 +22,6 @@ using runtime::Error;
 using runtime::Layer;
 using runtime::Result;
 using PipeHandle = asio::windows::stream_handle;
-
-std::error_code last_error() { return {static_cast<int>(GetLastError()), std::system_category()}; }
 
 template <class T>
 struct LocalFreed {
@@ -39,13 +38,13 @@ struct LocalFreed {
 Result<std::vector<unsigned char>> user_sid_bytes() {
   HANDLE token = nullptr;
   if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) {
-    return runtime::fail(std::move(Error(Errc::io_error, Layer::network, "could not read this process's user").with_system(last_error())));
+    return runtime::fail(std::move(Error(Errc::io_error, Layer::network, "could not read this process's user").with_system(runtime::last_windows_error())));
   }
   DWORD size = 0;
   GetTokenInformation(token, TokenUser, nullptr, 0, &size);
   std::vector<unsigned char> buffer(size);
   const BOOL read = size > 0 && GetTokenInformation(token, TokenUser, buffer.data(), size, &size);
-  const auto error = last_error();
+  const auto error = runtime::last_windows_error();
   CloseHandle(token);
   if (!read) return runtime::fail(std::move(Error(Errc::io_error, Layer::network, "could not read this process's user").with_system(error)));
   const auto* user = reinterpret_cast<const TOKEN_USER*>(buffer.data());
@@ -70,7 +69,7 @@ Result<std::shared_ptr<void>> owner_only_descriptor() {
   PSECURITY_DESCRIPTOR descriptor = nullptr;
   if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1, &descriptor, nullptr)) {
     return runtime::fail(std::move(Error(Errc::io_error, Layer::network, "could not make the pipe's security descriptor")
-                                       .with_system(last_error())));
+                                       .with_system(runtime::last_windows_error())));
   }
   return std::shared_ptr<void>(descriptor, [](void* d) { LocalFree(d); });
 }
@@ -114,7 +113,7 @@ class NamedPipeListener final : public LocalListener {
                                      PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
                                      PIPE_UNLIMITED_INSTANCES, 64 * 1024, 64 * 1024, 0, &attributes);
     if (handle == INVALID_HANDLE_VALUE) {
-      const auto ec = last_error();
+      const auto ec = runtime::last_windows_error();
       if (first && (ec.value() == ERROR_ACCESS_DENIED || ec.value() == ERROR_PIPE_BUSY)) {
         return runtime::fail(std::move(Error(Errc::refused, Layer::network, fmt::format("another process serves named pipe {}", name_))
                                             .with_system(ec)));
@@ -209,7 +208,7 @@ asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> open_pipe(std::st
       }
       co_return std::make_unique<SocketStream<PipeHandle>>(std::move(handle), fmt::format("pipe {}", name));
     }
-    const auto ec = last_error();
+    const auto ec = runtime::last_windows_error();
     if (ec.value() != ERROR_PIPE_BUSY) co_return runtime::fail(pipe_error("could not open", name, ec));
     asio::steady_timer pause(executor, std::chrono::milliseconds(10));
     auto [waited] = co_await pause.async_wait(as_tuple);

@@ -46,8 +46,6 @@ std::string ExitStatus::describe() const {
 
 namespace {
 
-std::error_code last_error() { return {static_cast<int>(GetLastError()), std::system_category()}; }
-
 using runtime::OwnedHandle;
 
 Error spawn_error(std::string message, std::error_code ec) {
@@ -69,12 +67,12 @@ Result<Pipe> make_pipe(bool inbound) {
   pipe.ours = OwnedHandle(CreateNamedPipeW(
       name.c_str(), (inbound ? PIPE_ACCESS_INBOUND : PIPE_ACCESS_OUTBOUND) | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
       PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, 65536, 65536, 0, nullptr));
-  if (!pipe.ours) return runtime::fail(spawn_error("could not create a named pipe", last_error()));
+  if (!pipe.ours) return runtime::fail(spawn_error("could not create a named pipe", runtime::last_windows_error()));
   SECURITY_ATTRIBUTES inheritable{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
   // FILE_WRITE_ATTRIBUTES on the reading end lets the child change the pipe's mode, as some do.
   pipe.childs = OwnedHandle(CreateFileW(name.c_str(), inbound ? GENERIC_WRITE : GENERIC_READ | FILE_WRITE_ATTRIBUTES,
                                         0, &inheritable, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr));
-  if (!pipe.childs) return runtime::fail(spawn_error("could not open the child's end of a named pipe", last_error()));
+  if (!pipe.childs) return runtime::fail(spawn_error("could not open the child's end of a named pipe", runtime::last_windows_error()));
   return pipe;
 }
 
@@ -191,13 +189,13 @@ class WindowsProcessStream final : public detail::PipeProcessStream<Child> {
 OwnedHandle make_kill_on_close_job(const runtime::Logger& log) {
   OwnedHandle job(CreateJobObjectW(nullptr, nullptr));
   if (!job) {
-    log.debug("could not create a job object: {}", last_error().message());
+    log.debug("could not create a job object: {}", runtime::last_windows_error().message());
     return job;
   }
   JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
   limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
   if (!SetInformationJobObject(job.get(), JobObjectExtendedLimitInformation, &limits, sizeof limits)) {
-    log.debug("could not set the job object's limits: {}", last_error().message());
+    log.debug("could not set the job object's limits: {}", runtime::last_windows_error().message());
     job.reset();
   }
   return job;
@@ -256,11 +254,11 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
   std::vector<unsigned char> attributes_storage(attributes_size);
   auto* attributes = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(attributes_storage.data());
   if (!InitializeProcThreadAttributeList(attributes, 1, 0, &attributes_size)) {
-    return runtime::fail(spawn_error("could not set up the child's attributes", last_error()));
+    return runtime::fail(spawn_error("could not set up the child's attributes", runtime::last_windows_error()));
   }
   if (!UpdateProcThreadAttribute(attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherited, sizeof inherited, nullptr,
                                  nullptr)) {
-    const auto ec = last_error();
+    const auto ec = runtime::last_windows_error();
     DeleteProcThreadAttributeList(attributes);
     return runtime::fail(spawn_error("could not limit the handles the child inherits", ec));
   }
@@ -283,7 +281,7 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
                                                          CREATE_UNICODE_ENVIRONMENT,
                                       environment.empty() ? nullptr : environment.data(), nullptr, &startup.StartupInfo,
                                       &started);
-  const auto create_error = last_error();
+  const auto create_error = runtime::last_windows_error();
   DeleteProcThreadAttributeList(attributes);
   in->childs.reset();
   out->childs.reset();
@@ -304,7 +302,7 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
   }
   child->job = make_kill_on_close_job(child->options.log);
   if (child->job && !AssignProcessToJobObject(child->job.get(), started.hProcess)) {
-    child->options.log.debug("{} runs outside a job object: {}", child->options.name, last_error().message());
+    child->options.log.debug("{} runs outside a job object: {}", child->options.name, runtime::last_windows_error().message());
     child->job.reset();
   }
   ResumeThread(thread.get());

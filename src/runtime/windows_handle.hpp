@@ -1,8 +1,10 @@
 #pragma once
-// Windows only: a HANDLE closed when it goes out of scope unless released.
+// Windows only: a HANDLE closed when it goes out of scope unless released, and GetLastError as
+// an error_code.
 
 #include <windows.h>
 
+#include <system_error>
 #include <utility>
 
 namespace cr::runtime {
@@ -34,5 +36,7 @@ class OwnedHandle {
  private:
   HANDLE handle_ = nullptr;
 };
+
+inline std::error_code last_windows_error() { return {static_cast<int>(GetLastError()), std::system_category()}; }
 
 }  // namespace cr::runtime

@@ -26,8 +26,6 @@ using runtime::Result;
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::string_view kPipePrefix = R"(\\.\pipe\)";
 
-std::error_code last_error() { return {static_cast<int>(GetLastError()), std::system_category()}; }
-
 using runtime::OwnedHandle;
 
 Error start_error(std::string message, std::error_code ec) {
@@ -43,7 +41,7 @@ Result<OwnedHandle> start_detached(const std::vector<std::string>& command, cons
                                       OPEN_EXISTING, 0, nullptr));
   OwnedHandle log(CreateFileW(paths.log.wstring().c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
                               &inheritable, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr));
-  if (!null_device || !log) return runtime::fail(start_error("could not open the holder's log or NUL", last_error()));
+  if (!null_device || !log) return runtime::fail(start_error("could not open the holder's log or NUL", runtime::last_windows_error()));
   HANDLE inherited[2] = {null_device.get(), log.get()};
   SIZE_T attributes_size = 0;
   InitializeProcThreadAttributeList(nullptr, 1, 0, &attributes_size);
@@ -51,7 +49,7 @@ Result<OwnedHandle> start_detached(const std::vector<std::string>& command, cons
   auto* attributes = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(attributes_storage.data());
   if (!InitializeProcThreadAttributeList(attributes, 1, 0, &attributes_size) ||
       !UpdateProcThreadAttribute(attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherited, sizeof inherited, nullptr, nullptr)) {
-    return runtime::fail(start_error("could not limit the handles the holder inherits", last_error()));
+    return runtime::fail(start_error("could not limit the handles the holder inherits", runtime::last_windows_error()));
   }
   STARTUPINFOEXW startup{};
   startup.StartupInfo.cb = sizeof startup;
@@ -70,7 +68,7 @@ Result<OwnedHandle> start_detached(const std::vector<std::string>& command, cons
     created = CreateProcessW(nullptr, command_line.data(), nullptr, nullptr, TRUE, flags, nullptr, nullptr,
                              &startup.StartupInfo, &started);
   }
-  const auto ec = last_error();
+  const auto ec = runtime::last_windows_error();
   DeleteProcThreadAttributeList(attributes);
   if (!created) return runtime::fail(std::move(start_error("could not start the connection holder", ec).with("program", command.front())));
   CloseHandle(started.hThread);
@@ -93,7 +91,7 @@ asio::awaitable<int> detail::hold_endpoint(HolderOptions options) {
   // Open without sharing, it is the holder lock: closed when this process ends, however it ends.
   OwnedHandle lock(CreateFileW(options.paths.lock.wstring().c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_ALWAYS,
                                FILE_ATTRIBUTE_NORMAL, nullptr));
-  const auto lock_error = last_error();
+  const auto lock_error = runtime::last_windows_error();
   if (!lock && lock_error.value() != ERROR_SHARING_VIOLATION) {
     log.error("could not open {}: {}", runtime::path_to_utf8(options.paths.lock), lock_error.message());
     co_return 1;
@@ -194,7 +192,7 @@ Result<std::filesystem::path> current_executable() {
     const DWORD length = GetModuleFileNameW(nullptr, buffer.data(), static_cast<DWORD>(buffer.size()));
     if (length == 0) {
       return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::runtime, "could not find this program's path")
-                                         .with_system(last_error())));
+                                         .with_system(runtime::last_windows_error())));
     }
     if (length < buffer.size()) return std::filesystem::path(buffer.substr(0, length));
     buffer.resize(buffer.size() * 2);

@@ -21,8 +21,10 @@ struct StdinReader::Shared {
   runtime::Event* ready = nullptr;
 };
 
-StdinReader::StdinReader(asio::any_io_executor executor)
-    : shared_(std::make_shared<Shared>()), ready_(std::make_unique<runtime::Event>(executor)) {
+StdinReader::StdinReader(asio::any_io_executor executor) {
+  if (stdin_reads_never_wait()) return;
+  shared_ = std::make_shared<Shared>();
+  ready_ = std::make_unique<runtime::Event>(executor);
   shared_->executor = executor;
   shared_->ready = ready_.get();
   std::thread([shared = shared_] {
@@ -45,12 +47,20 @@ StdinReader::StdinReader(asio::any_io_executor executor)
 }
 
 StdinReader::~StdinReader() {
+  if (!shared_) return;
   std::lock_guard lock(shared_->mutex);
   shared_->alive = false;
   shared_->taken.notify_all();
 }
 
 asio::awaitable<std::optional<std::string>> StdinReader::next() {
+  if (!shared_) {
+    std::string chunk(32 * 1024, '\0');
+    const auto n = read_stdin(chunk);
+    if (n <= 0) co_return std::nullopt;
+    chunk.resize(static_cast<std::size_t>(n));
+    co_return chunk;
+  }
   for (;;) {
     {
       std::lock_guard lock(shared_->mutex);

@@ -1,10 +1,12 @@
 #pragma once
 // The executable's own stdin, stdout and stderr, for commands that relay a remote session.
 //
-// Stdin is read by a thread of its own with blocking reads: that works for a terminal, a pipe, a
-// file or /dev/null alike, on every platform, and leaves the descriptor's flags alone (making a
-// shared terminal non-blocking would change it for the shell that started us too). Each chunk is
-// handed to the caller's executor and the next read waits until it has been taken.
+// Stdin that can wait (a terminal, a pipe, a socket) is read by a thread of its own with blocking
+// reads: that works on every platform and leaves the descriptor's flags alone (making a shared
+// terminal non-blocking would change it for the shell that started us too). Each chunk is handed
+// to the caller's executor and the next read waits until it has been taken. Stdin whose reads
+// never wait (a file, /dev/null) is read in place: a script's commands mostly run with it, and
+// starting a thread would delay their end of input by milliseconds.
 
 #include <cstddef>
 #include <memory>
@@ -36,13 +38,15 @@ class StdinReader {
   struct Shared;
 
  private:
-  std::shared_ptr<Shared> shared_;
+  std::shared_ptr<Shared> shared_;  // null when stdin is read in place
   std::unique_ptr<runtime::Event> ready_;
 };
 
 // One blocking read of stdin: the byte count, 0 at end of input, negative on an error. A Windows
 // console is read as UTF-16 and handed on as UTF-8.
 std::ptrdiff_t read_stdin(std::span<char> buffer);
+// Stdin is a file or a device other than a terminal: a read returns at once.
+bool stdin_reads_never_wait();
 
 // Writes all of `data` to stdout or stderr (blocking); false once the reader has gone (EPIPE).
 bool write_stdout(std::string_view data);

@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -37,6 +38,12 @@ bool write_stdout(std::string_view data) { return write_all(STDOUT_FILENO, data)
 bool write_stderr(std::string_view data) { return write_all(STDERR_FILENO, data); }
 
 bool stdin_is_terminal() { return ::isatty(STDIN_FILENO) == 1; }
+
+bool stdin_reads_never_wait() {
+  struct stat status{};
+  if (::fstat(STDIN_FILENO, &status) != 0) return false;
+  return S_ISREG(status.st_mode) || (S_ISCHR(status.st_mode) && !stdin_is_terminal());
+}
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
 struct RawTerminal::Saved {

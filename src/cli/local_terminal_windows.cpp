@@ -70,6 +70,13 @@ bool write_stderr(std::string_view data) { return write_all(STD_ERROR_HANDLE, da
 
 bool stdin_is_terminal() { return is_console(GetStdHandle(STD_INPUT_HANDLE)); }
 
+// NUL is a character device as a console is; only the console takes a console mode.
+bool stdin_reads_never_wait() {
+  const HANDLE input = GetStdHandle(STD_INPUT_HANDLE);
+  const DWORD type = GetFileType(input);
+  return type == FILE_TYPE_DISK || (type == FILE_TYPE_CHAR && !is_console(input));
+}
+
 bool stderr_is_terminal() {
   const HANDLE error = GetStdHandle(STD_ERROR_HANDLE);
   DWORD mode = 0;

@@ -15,6 +15,7 @@
 
 #include "support/cli_process.hpp"
 #include "support/coder_standin.hpp"
+#include "support/files.hpp"
 #include "support/holder_scope.hpp"
 #include "support/processes.hpp"
 #include "runtime/event.hpp"
@@ -125,6 +126,37 @@ TEST_CASE("shared: 50 concurrent execs across 5 workspaces go through one holder
   CHECK(standin.count_calls("ssh") == 5);
   CHECK(holder.holders().size() == 1);
   CHECK(listed_connections().size() == 5);
+}
+
+// A script's commands mostly run with stdin a file or /dev/null, which is read in place rather
+// than by a thread: every byte of a file must still arrive, and its end (`cat` ends only then, so
+// a lost end hangs here).
+TEST_CASE("shared: stdin from a file or /dev/null arrives whole and ends, through the holder and without it",
+          "[cli][shared][stdin]") {
+  test::CoderStandin standin(scenario({"ws"}));
+  test::HolderScope holder;
+  test::TemporaryDirectory folder;
+  const auto file = folder.path() / "input";
+  std::string bytes;
+  for (int i = 0; i < 3 * 1024 * 1024; ++i) bytes.push_back(static_cast<char>((i * 7 + i / 4096) & 0xff));
+  test::write_text(file, bytes);
+  const auto compare = fmt::format("cmp - '{}' && echo same", file.string());
+  for (const bool shared : {true, false}) {
+    INFO((shared ? "through the holder" : "ControlMaster=no"));
+    auto args = [&](std::string command) {
+      auto argv = exec_args({"ws", "--", std::move(command)});
+      if (!shared) argv.insert(argv.begin() + 1, {"-o", "ControlMaster=no"});
+      return argv;
+    };
+    const auto from_file = test::run_cli_reading(args(compare), file.string());
+    INFO(from_file.err);
+    CHECK(from_file.status == 0);
+    CHECK(from_file.out == "same\n");
+    const auto from_null = test::run_cli_reading(args("cat; echo ended"), "/dev/null");
+    INFO(from_null.err);
+    CHECK(from_null.status == 0);
+    CHECK(from_null.out == "ended\n");
+  }
 }
 
 TEST_CASE("shared: a Coder-side failure through the holder is 125 with the CLI's words, at once", "[cli][shared]") {

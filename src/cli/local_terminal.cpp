@@ -2,6 +2,7 @@
 
 #include <array>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -55,11 +56,12 @@ StdinReader::~StdinReader() {
 
 asio::awaitable<std::optional<std::string>> StdinReader::next() {
   if (!shared_) {
-    std::string chunk(32 * 1024, '\0');
-    const auto n = read_stdin(chunk);
+    // Not zeroed: an empty stdin then touches none of its pages.
+    constexpr std::size_t size = 32 * 1024;
+    const auto buffer = std::make_unique_for_overwrite<char[]>(size);
+    const auto n = read_stdin(std::span(buffer.get(), size));
     if (n <= 0) co_return std::nullopt;
-    chunk.resize(static_cast<std::size_t>(n));
-    co_return chunk;
+    co_return std::string(buffer.get(), static_cast<std::size_t>(n));
   }
   for (;;) {
     {

@@ -17,6 +17,10 @@ interleaved per trial so that load drift hits them alike:
     trial's folder and the ProxyCommand `coder config-ssh` writes; ends with `ssh -O exit`.
   - OpenSSH, no ControlMaster: a connection per command.
 
+Beside them, per trial and delay, what no way can avoid: a process that does nothing, and `true` on
+a warm connection held in one process (bench/coder_runtime_client.cpp on the same route): the round
+trip with the agent starting the command.
+
 Per way and delay: the first command (cold) and the others (warm: median, p90), `coder` processes
 started (lines in the stand-in's calls.log), and round trips ((median at D - median at 0) / 2D, as
 bench/suite.py counts them). Writes DIR/shared-session.md, .json and, with matplotlib, .png.
@@ -56,6 +60,10 @@ def script(n):
     return ["true" if i % 2 == 0 else OUTPUT_COMMAND for i in range(n)]
 
 
+def in_process_floor(delay):
+    return f"in-process warm exec at {delay:g} ms"
+
+
 def p90(values):
     return statistics.quantiles(values, n=10, method="inclusive")[-1] if len(values) > 1 else values[0]
 
@@ -80,8 +88,9 @@ class Bench:
         self.args, self.work, self.log = args, work, log
         build = pathlib.Path(args.build)
         self.ours = build / "coder-runtime"
+        self.in_process = build / "bench" / "coder_runtime_client"
         go_sshd = build / "tests" / "go_sshd"
-        for needed in (self.ours, go_sshd):
+        for needed in (self.ours, self.in_process, go_sshd):
             if not needed.exists():
                 raise SystemExit(f"{needed} is missing: run bash bench/shared_session, which builds it")
         self.commands = script(args.commands)
@@ -176,18 +185,27 @@ class Bench:
             self.failures.append(f"{what} still ran {patience} s after the session (pids {left}): stopped")
             stop_and_wait(left)
 
-    def floor(self):
-        """What starting a process costs here right now, with the ways: /bin/true, and coder-runtime
-        doing nothing but parse its arguments (`--help`)."""
+    def floor(self, delay):
+        """What no way can avoid, measured here right now with the ways: starting a process (/bin/true,
+        and coder-runtime doing nothing but parse its arguments), and the round trip with the agent
+        running the command: `true` on a warm connection in one process (the library's
+        coder_runtime_client, Coder profile, on the same route)."""
         for _ in range(5):
             for name, argv in (("/bin/true", ["/bin/true"]), ("coder-runtime --help", [str(self.ours), "--help"])):
                 self.floors.setdefault(name, []).append(measure_process(argv, timeout=60).wall * 1000)
+        client = [str(self.in_process), "--proxy", str(self.agents[delay]), "--user", "coder", "--profile", "coder", "warm", "10"]
+        try:
+            walls = json.loads(measure_process(client, timeout=60).output)["wall_us"]
+        except (PeerFailed, ValueError, KeyError) as failure:
+            self.failures.append(f"the in-process warm exec at {delay:g} ms: {failure}")
+            return
+        self.floors.setdefault(in_process_floor(delay), []).extend(wall / 1000 for wall in walls)
 
     def run(self, deadline):
         delays = (0, self.args.delay_ms)
         for trial in range(self.args.trials):
             for delay in delays:
-                self.floor()
+                self.floor(delay)
                 for way in rotated(list(WAYS), trial):
                     if time.monotonic() > deadline:
                         self.failures.append(f"stopped after {self.args.max_minutes:g} minutes, in trial {trial + 1}")
@@ -256,10 +274,14 @@ def report(bench, command, started, load_before, elapsed):
     shared_d = bench.samples.get((SHARED, args.delay_ms))
     master0 = bench.samples.get((SSH_MASTER, 0))
     if shared0 and shared_d:
+        floor0, floor_d = (bench.floors.get(in_process_floor(delay)) for delay in (0, args.delay_ms))
         lines += ["", "Targets (reported, not asserted):",
                   f"- a warm exec process at most 1 round trip + 5 ms: at 0 ms {fmt(stat(shared0, 'warm_ms'))} ms; at "
                   f"{args.delay_ms:g} ms {fmt(stat(shared_d, 'warm_ms'))} ms against {fmt(2 * args.delay_ms + 5)} ms "
                   f"({fmt(round_trips(bench, SHARED, 'warm_ms'))} round trips)",
+                  f"- the same less the in-process warm exec on the same route (the round trip, with the agent "
+                  f"starting `true`): warm `true` {fmt(difference(stat(shared0, 'warm true'), floor0))} ms at 0 ms, "
+                  f"{fmt(difference(stat(shared_d, 'warm true'), floor_d))} ms at {args.delay_ms:g} ms, against 5 ms",
                   f"- faster than OpenSSH's ControlMaster: {ratio(stat(master0, 'warm_ms'), stat(shared0, 'warm_ms'))}x "
                   "(OpenSSH's warm median / ours, at 0 ms)",
                   f"- a cold one with one `coder` call and 3 round trips: {fmt(stat(shared0, 'coder_cold'), 0)} call(s), "
@@ -267,6 +289,10 @@ def report(bench, command, started, load_before, elapsed):
     if bench.failures:
         lines += ["", "## Failures", ""] + [f"- {failure}" for failure in bench.failures]
     return "\n".join(lines)
+
+
+def difference(value, floor):
+    return None if value is None or not floor else value - statistics.median(floor)
 
 
 def plot(bench, out):

@@ -48,6 +48,7 @@ runtime::Result<coder::ExecRequest> exec_request_of(const ExecCommandOptions& o)
   auto env = parse_env(o.env);
   if (!env) return runtime::fail(std::move(env.error()));
   coder::ExecRequest request;
+  request.login_shell = o.login_shell;
   if (o.argv || (!o.shell && o.command.size() > 1)) {
     request.argv = o.command;
   } else {
@@ -58,7 +59,7 @@ runtime::Result<coder::ExecRequest> exec_request_of(const ExecCommandOptions& o)
   request.cwd = o.cwd;
   request.env = std::move(*env);
   if (o.timeout_seconds > 0) request.timeout = std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000));
-  auto line = coder::exec_command_line(request);
+  auto line = coder::exec_program(request);
   if (!line) return runtime::fail(std::move(line.error()));
   return request;
 }

@@ -11,6 +11,7 @@
 #include <asio/cancellation_signal.hpp>
 
 #include "cli/control_options.hpp"
+#include "cli/exec_report.hpp"
 #include "coder/operations.hpp"
 #include "coder/workspace.hpp"
 #include "coder/proxy_command_line.hpp"
@@ -33,6 +34,9 @@ struct ExecCommandOptions {
   int verbosity = 0;
   std::string workspace;
   std::vector<std::string> command;
+  bool login_shell = false;  // no command: the user's shell (`coder-runtime ssh` to a workspace)
+  // The exit code of a failure on the Coder side: `ssh` gives 255 for every failure of its own.
+  int coder_failed_exit = kExitCoderFailed;
 };
 
 

@@ -82,7 +82,9 @@ asio::awaitable<void> relay_input(std::shared_ptr<service::ServiceClient> client
 json exec_params(const ExecCommandOptions& o, const coder::ExecRequest& request, const std::filesystem::path& cli) {
   json params{{"handle", kHandle}, {"workspace", o.workspace}, {"coder", runtime::path_to_utf8(cli)},
               {"suffix", o.suffix}, {"stdin", true}, {"remote_shell", o.remote_shell}};
-  if (request.argv.empty()) {
+  if (request.login_shell) {
+    params["shell"] = true;
+  } else if (request.argv.empty()) {
     params["command"] = service::bytes_value(request.command);
   } else {
     json words = json::array();
@@ -132,7 +134,7 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
   auto executor = co_await asio::this_coro::executor;
   const Reporter report(o.json);
   auto prepared = prepare_exec(o);
-  if (!prepared) co_return report.failure(prepared.error(), kExitCoderFailed, log);
+  if (!prepared) co_return report.failure(prepared.error(), o.coder_failed_exit, log);
   auto paths = service::holder_paths(control.path);
   if (!paths) co_return report.failure(paths.error(), kExitConnectionFailed, log);
   auto executable = service::current_executable();
@@ -197,7 +199,7 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
                        .with("stream", client->failure()->message);
       co_return report.failure(error, kExitConnectionFailed, log);
     }
-    const int code = result.error().layer == runtime::Layer::coder ? kExitCoderFailed : kExitConnectionFailed;
+    const int code = result.error().layer == runtime::Layer::coder ? o.coder_failed_exit : kExitConnectionFailed;
     co_return report.failure(result.error(), exit_code_for(result.error(), code), log);
   }
   const auto outcome = outcome_from(*result);

@@ -134,6 +134,9 @@ Result<std::string> argv_command_line(const std::vector<std::string>& argv, Remo
 
 // The login shell runs it: `cd DIR && export K=V ... && COMMAND`.
 Result<std::string> exec_command_line(const ExecRequest& request) {
+  if (request.login_shell) {
+    return runtime::fail(Errc::invalid_argument, Layer::coder, "an exec request for a login shell has no command line");
+  }
   if (request.command.empty() == request.argv.empty()) {
     return runtime::fail(Errc::invalid_argument, Layer::coder,
                          request.argv.empty() ? "an exec request needs a command line or an argv"
@@ -170,9 +173,18 @@ Result<std::string> exec_command_line(const ExecRequest& request) {
   return line;
 }
 
+Result<std::optional<std::string>> exec_program(const ExecRequest& request) {
+  if (!request.login_shell) return exec_command_line(request);
+  if (!request.command.empty() || !request.argv.empty() || !request.cwd.empty() || !request.env.empty()) {
+    return runtime::fail(Errc::invalid_argument, Layer::coder,
+                         "an exec request for a login shell takes no command, argv, directory or variables");
+  }
+  return std::nullopt;
+}
+
 asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecRequest request) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  auto line = exec_command_line(request);
+  auto line = exec_program(request);
   if (!line) co_return runtime::fail(std::move(line.error()));
   auto opened = co_await connection.open_session();
   if (!opened) co_return runtime::fail(std::move(opened.error()));

@@ -28,11 +28,14 @@ enum class RemoteShell { posix, cmd, powershell };
 std::string_view to_string(RemoteShell shell);
 
 struct ExecRequest {
-  // Exactly one of command and argv (otherwise invalid_argument). A command line is run by the
-  // remote shell as it is (pipes, variables, globs); an argv runs its first word as the program
-  // with exactly the other words as its arguments, each word quoted for the remote shell.
+  // Exactly one of command and argv (otherwise invalid_argument), or login_shell. A command line
+  // is run by the remote shell as it is (pipes, variables, globs); an argv runs its first word as
+  // the program with exactly the other words as its arguments, each word quoted for the remote
+  // shell. login_shell asks for the user's shell ("shell" request), as ssh without a command does:
+  // it takes no cwd or env, which would need a command line.
   std::string command;
   std::vector<std::string> argv;
+  bool login_shell = false;
   // An argv, cwd and env need a POSIX remote shell: for cmd.exe and PowerShell they are refused
   // (invalid_argument) rather than quoted wrongly; a command line goes as it is to any shell.
   RemoteShell remote_shell = RemoteShell::posix;
@@ -104,5 +107,7 @@ runtime::Result<std::string> argv_command_line(const std::vector<std::string>& a
 // than ssh::kMaxExecCommandBytes included), without a connection: a caller may check a request
 // before it connects.
 runtime::Result<std::string> exec_command_line(const ExecRequest& request);
+// The same for any request: its command line, or nullopt for the login shell.
+runtime::Result<std::optional<std::string>> exec_program(const ExecRequest& request);
 
 }  // namespace cr::coder

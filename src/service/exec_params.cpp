@@ -131,8 +131,14 @@ tl::expected<ExecParams, ReplyError> parse_exec_params(const json& params) {
   auto& request = exec.request;
   const bool has_command = params.contains("command");
   const bool has_argv = params.contains("argv");
-  if (has_command == has_argv) return invalid("exec takes exactly one of params.command and params.argv");
-  if (has_command) {
+  const bool has_shell = params.contains("shell");
+  if (has_command + has_argv + has_shell != 1) {
+    return invalid("exec takes exactly one of params.command, params.argv and params.shell");
+  }
+  if (has_shell) {
+    if (params["shell"] != true) return invalid("params.shell must be true (the user's login shell)");
+    request.login_shell = true;
+  } else if (has_command) {
     auto command = bytes_param(params["command"], "command");
     if (!command) return tl::unexpected(std::move(command.error()));
     request.command = std::move(*command);
@@ -187,7 +193,7 @@ tl::expected<ExecParams, ReplyError> parse_exec_params(const json& params) {
     exec.stdin_follows = params["stdin"].get<bool>();
   }
   // What exec would refuse before it runs (an argv for cmd.exe, a line over the packet limit).
-  auto line = coder::exec_command_line(request);
+  auto line = coder::exec_program(request);
   if (!line) return invalid(line.error().message);
   return exec;
 }

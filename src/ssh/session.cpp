@@ -107,6 +107,15 @@ asio::awaitable<Result<void>> Session::shell() {
   co_return co_await start("shell", {}, "a shell");
 }
 
+asio::awaitable<Result<std::uint64_t>> Session::send_shell() {
+  co_return co_await channel_->send_request("shell", true, {});
+}
+
+asio::awaitable<Result<void>> Session::shell_answer(std::uint64_t ticket) {
+  auto agreed = co_await channel_->reply(ticket);
+  co_return started(std::move(agreed), "shell", "a shell");
+}
+
 asio::awaitable<Result<void>> Session::subsystem(std::string name) {
   Writer fields;
   fields.string(name);
@@ -139,7 +148,8 @@ asio::awaitable<Result<SessionExit>> Session::wait() {
   co_return exit;
 }
 
-asio::awaitable<Result<ExecResult>> run_command(Session& session, std::string command, ExecOptions options) {
+asio::awaitable<Result<ExecResult>> run_command(Session& session, std::optional<std::string> command,
+                                                ExecOptions options) {
   for (auto& [name, value] : options.env) {
     auto sent = co_await session.set_env(std::move(name), std::move(value));
     if (!sent) co_return runtime::fail(std::move(sent.error()));
@@ -148,11 +158,23 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::string co
     auto pty = co_await session.request_pty(std::move(*options.pty));
     if (!pty) co_return runtime::fail(std::move(pty.error()));
   }
-  auto ticket = co_await session.send_exec(command);
-  if (!ticket) co_return runtime::fail(std::move(ticket.error()).with("command", command));
+  // (Not a ?: around co_await: GCC 12 destroys such an operand's temporaries twice.)
+  Result<std::uint64_t> ticket;
+  if (command) {
+    ticket = co_await session.send_exec(*command);
+    if (!ticket) co_return runtime::fail(std::move(ticket.error()).with("command", *command));
+  } else {
+    ticket = co_await session.send_shell();
+    if (!ticket) co_return runtime::fail(std::move(ticket.error()));
+  }
   ExecResult result;
   auto answered = [&]() -> asio::awaitable<Result<void>> {
-    auto answer = co_await session.exec_answer(*ticket, command);
+    Result<void> answer;
+    if (command) {
+      answer = co_await session.exec_answer(*ticket, *command);
+    } else {
+      answer = co_await session.shell_answer(*ticket);
+    }
     if (!answer) co_await session.close();  // the server's CLOSE then ends stdin and the drains
     co_return answer;
   };

@@ -75,11 +75,13 @@ class Session {
   asio::awaitable<runtime::Result<void>> set_env(std::string name, std::string value);
   // Exactly one of these starts the program; a refusal is Errc::refused naming it.
   asio::awaitable<runtime::Result<void>> exec(std::string command);
-  // exec's request and its answer apart: stdin may follow the request at once (servers handle a
-  // channel's messages in order, so it reaches the program).
+  // exec's (or shell's) request and its answer apart: stdin may follow the request at once
+  // (servers handle a channel's messages in order, so it reaches the program).
   asio::awaitable<runtime::Result<std::uint64_t>> send_exec(std::string command);
   asio::awaitable<runtime::Result<void>> exec_answer(std::uint64_t ticket, std::string command);
   asio::awaitable<runtime::Result<void>> shell();
+  asio::awaitable<runtime::Result<std::uint64_t>> send_shell();
+  asio::awaitable<runtime::Result<void>> shell_answer(std::uint64_t ticket);
   asio::awaitable<runtime::Result<void>> subsystem(std::string name);
 
   // While it runs (no reply asked; servers ignore what they do not support).
@@ -141,10 +143,11 @@ struct ExecResult : SessionExit {
   std::chrono::milliseconds duration{0};
 };
 
-// Runs `command` on a fresh session: env and pty, exec, stdin fed while stdout and stderr drain,
-// then the exit. Feeding stops when the session ends, whether or not stdin has. Stdin does not
-// wait for exec's answer, so a command costs one round trip; a refused exec closes the channel and
-// is the error.
-asio::awaitable<runtime::Result<ExecResult>> run_command(Session& session, std::string command, ExecOptions options);
+// Runs `command` (nullopt: the user's login shell) on a fresh session: env and pty, exec (or
+// shell), stdin fed while stdout and stderr drain, then the exit. Feeding stops when the session
+// ends, whether or not stdin has. Stdin does not wait for exec's answer, so a command costs one
+// round trip; a refused exec closes the channel and is the error.
+asio::awaitable<runtime::Result<ExecResult>> run_command(Session& session, std::optional<std::string> command,
+                                                         ExecOptions options);
 
 }  // namespace cr::ssh

@@ -47,6 +47,22 @@ TEST_CASE("exec: the directory and variables apply, quoting and all", "[operatio
   CHECK(ran->stdout_data == "/usr/share\n1|it's $HOME; `x`\n");
 }
 
+TEST_CASE("exec: a login shell reads its commands from stdin, and takes no directory", "[operations][sshd]") {
+  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>([](ssh::Connection& c) {
+    coder::ExecRequest request;
+    request.login_shell = true;
+    request.stdin_data = "echo \"shell $0\"\nexit 6\n";
+    return coder::exec(c, std::move(request));
+  });
+  REQUIRE(ran);
+  CHECK(ran->exit_code == 6);
+  CHECK(ran->stdout_data == "shell -sh\n");  // sshd starts the login shell as "-sh"
+  coder::ExecRequest with_directory;
+  with_directory.login_shell = true;
+  with_directory.cwd = "/tmp";
+  CHECK_FALSE(coder::exec_program(with_directory));
+}
+
 TEST_CASE("exec: a variable name no shell takes is refused before anything runs", "[operations]") {
   auto ran = with_connection<runtime::Result<coder::ExecOutcome>>([](ssh::Connection& c) {
     coder::ExecRequest request;

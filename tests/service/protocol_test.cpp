@@ -120,7 +120,15 @@ TEST_CASE("server: a client's mistakes get their JSON-RPC errors and the session
     co_await send(R"({"jsonrpc":"2.0","id":3,"method":"exec","params":{"handle":1,"workspace":"ws"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
-    CHECK(answer["error"]["message"] == "exec takes exactly one of params.command and params.argv");
+    CHECK(answer["error"]["message"] == "exec takes exactly one of params.command, params.argv and params.shell");
+    co_await send(R"({"jsonrpc":"2.0","id":31,"method":"exec","params":{"handle":1,"workspace":"ws","shell":true,)"
+                  R"("cwd":"/tmp"}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    CHECK_THAT(answer["error"]["message"].get<std::string>(), Catch::Contains("login shell takes no command"));
+    co_await send(R"({"jsonrpc":"2.0","id":32,"method":"exec","params":{"handle":1,"workspace":"ws","shell":false}})");
+    answer = co_await next_message(reader);
+    CHECK(answer["error"]["message"] == "params.shell must be true (the user's login shell)");
     co_await send(R"({"jsonrpc":"2.0","id":4,"method":"exec","params":{"handle":0,"workspace":"ws","command":"true"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);

@@ -123,17 +123,21 @@ func loadOrGenerateKey(path string) (ssh.Signer, error) {
 func serveSession(channel ssh.Channel, requests <-chan *ssh.Request) {
 	defer channel.Close()
 	for request := range requests {
-		if request.Type != "exec" || len(request.Payload) < 4 {
-			request.Reply(false, nil)
-			continue
+		var command *exec.Cmd
+		switch {
+		case request.Type == "shell":
+			command = loginShell()
+		case request.Type == "exec" && len(request.Payload) >= 4:
+			length := binary.BigEndian.Uint32(request.Payload)
+			if int(length) <= len(request.Payload)-4 {
+				command = shellCommand(string(request.Payload[4 : 4+length]))
+			}
 		}
-		length := binary.BigEndian.Uint32(request.Payload)
-		if int(length) > len(request.Payload)-4 {
+		if command == nil {
 			request.Reply(false, nil)
 			continue
 		}
 		request.Reply(true, nil)
-		command := shellCommand(string(request.Payload[4:4+length]))
 		command.Stdout = channel
 		command.Stderr = channel.Stderr()
 		stdin, _ := command.StdinPipe()

@@ -11,11 +11,16 @@ import (
 // shellCommand runs an exec request's command through cmd.exe, its command line verbatim (Go's
 // own argument quoting would escape the quotes cmd.exe needs to see).
 func shellCommand(line string) *exec.Cmd {
+	command := loginShell()
+	command.SysProcAttr = &syscall.SysProcAttr{CmdLine: `"` + command.Path + `" /d /s /c "` + line + `"`}
+	return command
+}
+
+// loginShell runs a "shell" request: cmd.exe reading its commands from the session's stdin.
+func loginShell() *exec.Cmd {
 	comspec := os.Getenv("COMSPEC")
 	if comspec == "" {
 		comspec = `C:\Windows\System32\cmd.exe`
 	}
-	command := exec.Command(comspec)
-	command.SysProcAttr = &syscall.SysProcAttr{CmdLine: `"` + comspec + `" /d /s /c "` + line + `"`}
-	return command
+	return exec.Command(comspec)
 }

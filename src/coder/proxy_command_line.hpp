@@ -6,6 +6,7 @@
 // A '%' becomes "%%", since ssh and we expand %-tokens in a ProxyCommand before running it.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,5 +24,15 @@ runtime::Result<std::string> quote_proxy_argument(std::string_view argument, boo
 // `host` is passed through as written, so "%h" stays a token; the rest are literal.
 runtime::Result<std::string> coder_proxy_command(const std::filesystem::path& coder, std::string_view suffix,
                                                  std::string_view host);
+
+// A ProxyCommand read back: exactly the line above, with `host` either the %h token or the host
+// itself. Anything else (other flags, shell syntax, `$` or a backquote that a shell would expand,
+// a backslash escape other than \") is nullopt: the connection is then not known to be a
+// workspace's, and is made as the line says.
+struct CoderProxyRoute {
+  std::filesystem::path coder;
+  std::string suffix;
+};
+std::optional<CoderProxyRoute> read_coder_proxy_command(std::string_view line, std::string_view host);
 
 }  // namespace cr::coder

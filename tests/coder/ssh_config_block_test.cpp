@@ -62,6 +62,35 @@ TEST_CASE("config block: arguments quoted, quotes escaped, backslashes kept, lin
   CHECK_FALSE(fs::exists(config));
 }
 
+TEST_CASE("config block: the ProxyCommand it writes reads back as a workspace route, and nothing else does",
+          "[coder][config]") {
+  for (const std::string coder : {"/usr/bin/coder", "C:\\Program Files\\Coder\\coder.exe", "/opt/my \"odd\" dir/coder",
+                                  "/opt/100%/coder"}) {
+    INFO(coder);
+    const auto line = coder::coder_proxy_command(coder, "mux--coder", "%h");
+    REQUIRE(line);
+    const auto route = coder::read_coder_proxy_command(*line, "ws.mux--coder");
+    REQUIRE(route);
+    CHECK(route->coder == coder);
+    CHECK(route->suffix == "mux--coder");
+  }
+  const auto literal = coder::read_coder_proxy_command("/usr/bin/coder ssh --stdio --hostname-suffix s ws.s", "ws.s");
+  REQUIRE(literal);
+  CHECK(literal->coder == "/usr/bin/coder");
+  CHECK(literal->suffix == "s");
+  // Other flags, other hosts, shell syntax or expansions, unbalanced quotes: not known to be a
+  // workspace's route.
+  for (const std::string other :
+       {"coder ssh --stdio --hostname-suffix s other.s", "coder ssh --stdio coder.ws",
+        "coder --global-config /x ssh --stdio --hostname-suffix s %h", "coder ssh --stdio --hostname-suffix s %h; rm x",
+        "\"$HOME/coder\" ssh --stdio --hostname-suffix s %h", "\"`which coder`\" ssh --stdio --hostname-suffix s %h",
+        "\"/usr/bin/coder ssh --stdio --hostname-suffix s %h", "\"\\\\server\\coder\" ssh --stdio --hostname-suffix s %h",
+        "nc %h 22", "", "coder ssh --stdio --hostname-suffix '' %h"}) {
+    INFO(other);
+    CHECK_FALSE(coder::read_coder_proxy_command(other, "ws.s"));
+  }
+}
+
 TEST_CASE("config block: a new file is 0600 in a ~/.ssh created 0700", "[coder][config]") {
   test::TemporaryDirectory home;
   const auto config = home.path() / ".ssh" / "config";

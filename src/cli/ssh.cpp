@@ -2,19 +2,26 @@
 // option names and meanings: it reads ~/.ssh/config (or -F), connects (ProxyCommand or TCP),
 // authenticates, runs the command (or a shell), relays stdin, stdout and stderr, and exits with
 // the remote command's status; 255 and one line on stderr when the connection or auth fails.
+// A Coder workspace's host runs its command (or shell) through the user's connection holder.
 
+#include <algorithm>
+#include <cctype>
+#include <csignal>
 #include <cstdlib>
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/exec_command.hpp"
 #include "cli/local_terminal.hpp"
 #include "cli/prompt.hpp"
 #include "coder/dial.hpp"
+#include "coder/proxy_command_line.hpp"
 #include "runtime/local_user.hpp"
 #include "runtime/paths.hpp"
 #include "ssh/pattern.hpp"
@@ -180,6 +187,53 @@ asio::awaitable<runtime::Result<void>> start_program(ssh::Session& session,
   co_return co_await session.exec(std::move(line));
 }
 
+struct WorkspaceRoute {
+  ExecCommandOptions exec;
+  ControlOptions control;
+};
+
+// A host whose ProxyCommand is the Coder CLI's `ssh --stdio`, exactly as `coder config-ssh` and
+// the desktop app write it: a workspace, which the holder dials with the same CLI and suffix in
+// the workspace profile (the agent's auth; its host key unchecked, as that block's
+// StrictHostKeyChecking no asks). ControlMaster no (or ControlPath none) keeps a connection of
+// this process's own; ask and autoask confirm each use of an OpenSSH master, and the holder asks
+// nothing. Any other ControlPath names OpenSSH's master sockets, not the holder's.
+runtime::Result<std::optional<WorkspaceRoute>> workspace_route(const SshCommandOptions& o, const ssh::SshConfig& config,
+                                                               const ssh::ClientPlan& plan, bool tty, int verbosity) {
+  if (!plan.proxy_command) return std::nullopt;
+  const auto proxy = coder::read_coder_proxy_command(*plan.proxy_command, plan.hostname);
+  if (!proxy) return std::nullopt;
+  const auto suffix = "." + proxy->suffix;
+  if (plan.hostname.size() <= suffix.size() || !plan.hostname.ends_with(suffix)) return std::nullopt;
+  const auto lower = [](std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return text;
+  };
+  std::vector<std::string> options;
+  if (const auto master = config.text("ControlMaster")) {
+    const auto choice = lower(*master);
+    options.push_back("ControlMaster=" + (choice == "ask" || choice == "autoask" ? std::string("auto") : *master));
+  }
+  if (const auto persist = config.text("ControlPersist")) options.push_back("ControlPersist=" + *persist);
+  if (const auto path = config.text("ControlPath"); path && lower(*path) == "none") options.push_back("ControlPath=none");
+  auto control = parse_control_options(options);
+  if (!control) return runtime::fail(std::move(control.error()));
+  if (!control->shared) return std::nullopt;
+  WorkspaceRoute route;
+  route.control = std::move(*control);
+  auto& exec = route.exec;
+  exec.workspace = plan.hostname.substr(0, plan.hostname.size() - suffix.size());
+  exec.coder = runtime::path_to_utf8(proxy->coder);
+  exec.suffix = proxy->suffix;
+  exec.command = o.command;
+  exec.shell = true;  // as ssh: the words joined by spaces, for the remote shell to split again
+  exec.login_shell = o.command.empty();
+  exec.tty = tty;
+  exec.verbosity = verbosity;
+  exec.coder_failed_exit = kExitConnectionFailed;
+  return route;
+}
+
 int report(const runtime::Error& error, const runtime::Logger& log) {
   write_stderr(fmt::format("coder-runtime: {}\n", error.summary()));
   if (log.enabled(runtime::LogLevel::debug)) write_stderr(error.detailed());
@@ -214,6 +268,21 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
     };
   }
   const bool tty = wants_tty(o, *plan);
+  auto shared = workspace_route(o, *config, *plan, tty, verbosity);
+  if (!shared) co_return report(shared.error(), log);
+  if (*shared) {
+    // Ctrl-C (without a terminal of the remote's) and SIGTERM end the command on the holder and
+    // leave the local terminal as it was.
+    asio::cancellation_signal cancel;
+    asio::signal_set interrupts(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+    interrupts.async_wait([&cancel](std::error_code ec, int) {
+      if (!ec) cancel.emit(asio::cancellation_type::terminal);
+    });
+    const int code = co_await exec_through_holder(std::move((*shared)->exec), std::move((*shared)->control), log,
+                                                  cancel.slot());
+    interrupts.cancel();
+    co_return code;
+  }
   const auto env = session_environment(*plan);
   auto connected = co_await coder::dial(std::move(*plan), std::move(dial_options));
   if (!connected) co_return report(connected.error(), log);

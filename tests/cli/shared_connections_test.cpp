@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "coder/proxy_command_line.hpp"
 #include "support/cli_process.hpp"
 #include "support/coder_standin.hpp"
 #include "support/files.hpp"
@@ -157,6 +158,52 @@ TEST_CASE("shared: stdin from a file or /dev/null arrives whole and ends, throug
     CHECK(from_null.status == 0);
     CHECK(from_null.out == "ended\n");
   }
+}
+
+// `coder-runtime ssh` to a host of the block `coder config-ssh` writes: its command, and a shell,
+// run on the holder's connection like exec's; ControlMaster no keeps a connection of its own; a
+// Coder-side failure is ssh's 255.
+TEST_CASE("shared: ssh to a workspace's host runs a command and a shell through the holder", "[cli][shared][ssh]") {
+  nlohmann::json workspaces = scenario({"ws"});
+  workspaces["workspaces"].push_back({{"name", "gone"}, {"timeline", {{{"status", "deleted"}}}}});
+  test::CoderStandin standin(workspaces);
+  test::HolderScope holder;
+  test::TemporaryDirectory folder;
+  const auto config = folder.path() / "ssh_config";
+  const auto proxy = coder::coder_proxy_command(test::CoderStandin::program(), "mux--coder", "%h");
+  REQUIRE(proxy);
+  test::write_text(config, fmt::format("Host *.mux--coder\n  ConnectTimeout 0\n  LogLevel ERROR\n"
+                                       "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  ProxyCommand {}\n",
+                                       *proxy));
+  const auto ssh = [&](std::vector<std::string> words) {
+    std::vector<std::string> argv{"ssh", "-F", config.string()};
+    argv.insert(argv.end(), words.begin(), words.end());
+    return argv;
+  };
+
+  const auto command = test::run_cli(ssh({"ws.mux--coder", "echo", "one;", "cat;", "exit", "4"}), "from stdin\n");
+  INFO(command.err);
+  INFO("holder log: " << holder.log());
+  CHECK(command.status == 4);
+  CHECK(command.out == "one\nfrom stdin\n");
+  const auto shell = test::run_cli(ssh({"-T", "ws.mux--coder"}), "echo from the shell\nexit 5\n");
+  INFO(shell.err);
+  CHECK(shell.status == 5);
+  CHECK(shell.out == "from the shell\n");
+  const auto exec = test::run_cli(exec_args({"ws", "--", "echo exec"}));
+  CHECK(exec.out == "exec\n");
+  CHECK(standin.count_calls("ssh") == 1);
+  CHECK(holder.holders().size() == 1);
+
+  const auto own = test::run_cli(ssh({"-o", "ControlMaster=no", "ws.mux--coder", "echo own"}));
+  INFO(own.err);
+  CHECK(own.status == 0);
+  CHECK(own.out == "own\n");
+  CHECK(standin.count_calls("ssh") == 2);
+
+  const auto deleted = test::run_cli(ssh({"gone.mux--coder", "true"}));
+  CHECK(deleted.status == 255);
+  CHECK_THAT(deleted.err, Catch::Contains("workspace gone cannot be used: it is deleted"));
 }
 
 TEST_CASE("shared: a Coder-side failure through the holder is 125 with the CLI's words, at once", "[cli][shared]") {

@@ -2,7 +2,9 @@
 // step by step, each with a mark, its time and, when it fails, the evidence and what to do:
 // the CLI, its version against the server's and the login, the workspace and its agent, the
 // ProxyCommand exactly as it will run, what the proxy sends first (an SSH banner, or not), the key
-// exchange, authentication, a test command and the round-trip time. Exit 0 only if all pass.
+// exchange, authentication, a test command and the round-trip time; then the same command through
+// the user's connection holder (started if need be), as exec and ssh run it. Exit 0 only if all
+// pass.
 
 #include <chrono>
 
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/exec_command.hpp"
 #include "cli/local_terminal.hpp"
 #include "coder/cli_driver.hpp"
 #include "coder/versions.hpp"
@@ -17,6 +20,7 @@
 #include "coder/workspace_plan.hpp"
 #include "proxy/proxy_command.hpp"
 #include "runtime/deadline.hpp"
+#include "service/client.hpp"
 #include "ssh/client_auth.hpp"
 #include "ssh/connection.hpp"
 
@@ -24,6 +28,7 @@ namespace cr::cli {
 namespace {
 
 struct DoctorOptions {
+  std::vector<std::string> ssh_options;  // -o ControlMaster, ControlPersist, ControlPath
   std::string coder;
   std::string suffix{coder::kDefaultHostSuffix};
   std::string workspace;
@@ -92,7 +97,8 @@ class Checklist {
 };
 
 // The layers after the stream, one step each, so a failure names the first one that broke.
-asio::awaitable<void> check_connection(Checklist& list, const ssh::ClientPlan& plan, runtime::Deadline deadline,
+// True when every step passed.
+asio::awaitable<bool> check_connection(Checklist& list, const ssh::ClientPlan& plan, runtime::Deadline deadline,
                                        const runtime::Logger& log) {
   list.pass("ProxyCommand", *plan.proxy_command);
   auto executor = co_await asio::this_coro::executor;
@@ -102,7 +108,7 @@ asio::awaitable<void> check_connection(Checklist& list, const ssh::ClientPlan& p
   auto started = proxy::start_proxy_command(executor, *plan.proxy_command, tokens, std::move(process));
   if (!started) {
     list.fail("proxy starts", started.error(), "check the CLI path in the ProxyCommand above");
-    co_return;
+    co_return false;
   }
   std::unique_ptr<runtime::AsyncStream> stream = std::move(*started);
   ssh::TransportOptions transport_options = plan.options.transport;
@@ -117,7 +123,7 @@ asio::awaitable<void> check_connection(Checklist& list, const ssh::ClientPlan& p
       list.fail("key exchange", transport.error(), "compare both sides' algorithm lists in the evidence");
     }
     co_await stream->close();
-    co_return;
+    co_return false;
   }
   list.pass("SSH banner", runtime::printable((*transport)->server_version().line));
   const auto& agreed = (*transport)->algorithms();
@@ -128,10 +134,11 @@ asio::awaitable<void> check_connection(Checklist& list, const ssh::ClientPlan& p
   if (!authenticated) {
     list.fail("auth", authenticated.error(), "the Coder agent accepts only 'none': is this a Coder workspace agent?");
     co_await (*transport)->disconnect(14, "doctor: auth failed");
-    co_return;
+    co_return false;
   }
   list.pass("auth", authenticated->method);
   auto connection = ssh::Connection::start(std::move(stream), std::move(*transport), plan.options.connection);
+  bool passed = false;
   auto running = connection->exec("true");
   auto ran = co_await runtime::with_deadline(deadline, std::move(running), runtime::Layer::channel, "the test command");
   if (!ran || ran->exit_code != 0) {
@@ -147,6 +154,7 @@ asio::awaitable<void> check_connection(Checklist& list, const ssh::ClientPlan& p
     const auto sent = runtime::Clock::now();
     auto pinged = co_await connection->ping(deadline);
     const auto rtt = std::chrono::duration<double, std::milli>(runtime::Clock::now() - sent).count();
+    passed = pinged.has_value();
     if (pinged) {
       list.pass("round trip", fmt::format("{:.1f} ms (keepalive@openssh.com)", rtt));
     } else {
@@ -154,6 +162,64 @@ asio::awaitable<void> check_connection(Checklist& list, const ssh::ClientPlan& p
     }
   }
   co_await connection->close();
+  co_return passed;
+}
+
+// The way exec and ssh reach the workspace: `true` on the holder's connection to it, then that
+// connection's age and last round trip as the holder lists them.
+asio::awaitable<bool> check_shared(Checklist& list, const DoctorOptions& o, const ControlOptions& control,
+                                   runtime::Deadline deadline, const runtime::Logger& log) {
+  ExecCommandOptions exec;
+  exec.workspace = o.workspace;
+  exec.coder = o.coder;
+  exec.suffix = o.suffix;
+  exec.command = {"true"};
+  auto prepared = prepare_exec(exec);
+  if (!prepared) {
+    list.fail("shared", prepared.error(), "run the check again with -v");
+    co_return false;
+  }
+  auto holder = co_await runtime::with_deadline(deadline, reach_holder(control, 0, log), runtime::Layer::runtime,
+                                                "reaching the connection holder");
+  if (!holder) {
+    list.fail("shared", holder.error(),
+              "the holder's log is in the evidence; `coder-runtime connections stop` ends a holder that is stuck, "
+              "and -o ControlMaster=no gets by without one");
+    co_return false;
+  }
+  const auto endpoint = holder->paths.endpoint;
+  auto client = service::ServiceClient::start(std::move(holder->stream), {});
+  auto params = holder_exec_params(exec, *prepared);
+  params["stdin"] = false;
+  const auto sent = runtime::Clock::now();
+  auto ran = co_await runtime::with_deadline(deadline, client->call("exec", std::move(params)), runtime::Layer::runtime,
+                                             "the test command through the holder");
+  const auto took = std::chrono::duration<double, std::milli>(runtime::Clock::now() - sent).count();
+  if (!ran || ran->value("exit_code", -1) != 0) {
+    co_await client->close();
+    if (!ran) {
+      list.fail("shared", std::move(ran.error()).with("holder endpoint", endpoint),
+                "the direct connection above worked, so the holder is at fault: its log says more; "
+                "`coder-runtime connections stop` starts the next call afresh");
+    } else {
+      list.fail("shared", fmt::format("`true` through the holder ended {}", ran->dump()), "check the workspace's shell");
+    }
+    co_return false;
+  }
+  auto listed = co_await runtime::with_deadline(deadline, client->call("connections.list", nlohmann::json::object()),
+                                                runtime::Layer::runtime, "the holder's connections");
+  co_await client->close();
+  std::string connection;
+  const auto destination = fmt::format("{}.{}", o.workspace, o.suffix);
+  if (listed) {
+    for (const auto& entry : listed->value("connections", nlohmann::json::array())) {
+      if (entry.value("destination", "") != destination) continue;
+      connection = fmt::format("; its connection is {} s old", entry.value("age_ms", std::int64_t{0}) / 1000);
+      if (entry.contains("round_trip_ms")) connection += fmt::format(", {:.1f} ms round trip", entry["round_trip_ms"].get<double>());
+    }
+  }
+  list.pass("shared", fmt::format("`true` exited 0 in {:.1f} ms through the holder ({}){}", took, endpoint, connection));
+  co_return true;
 }
 
 asio::awaitable<int> doctor(DoctorOptions o, runtime::Logger log) {
@@ -214,7 +280,13 @@ asio::awaitable<int> doctor(DoctorOptions o, runtime::Logger log) {
     list.fail("ProxyCommand", plan.error(), "the CLI path or suffix cannot go into a ProxyCommand");
     co_return list.finish();
   }
-  co_await check_connection(list, *plan, deadline, log);
+  const bool connected = co_await check_connection(list, *plan, deadline, log);
+  auto control = parse_control_options(o.ssh_options);
+  if (!control) {
+    list.fail("shared", control.error(), "-o takes ControlMaster=auto|no, ControlPersist=TIME or ControlPath=PATH|none");
+  } else if (connected && control->shared) {
+    co_await check_shared(list, o, *control, deadline, log);
+  }
   co_return list.finish();
 }
 
@@ -227,6 +299,10 @@ void add_doctor_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--suffix", o->suffix, "The host name suffix of the workspaces' ssh config block");
   cmd->add_option("--timeout", o->timeout_seconds, "Seconds for the whole check");
   cmd->add_flag("--json", o->json, "Print the steps as one JSON object");
+  cmd->add_option("-o", o->ssh_options,
+                  "ControlMaster=no (skip the check through the connection holder), ControlPersist=TIME, "
+                  "ControlPath=PATH|none")
+      ->allow_extra_args(false);
   cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");
   cmd->add_option("workspace", o->workspace, "The workspace: name or owner/name")->required();
   cmd->callback([o, &global, &exit_code] { exit_code = run_to_exit_code(doctor(*o, global.logger())); });

@@ -9,6 +9,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/cancellation_signal.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli/control_options.hpp"
 #include "cli/exec_report.hpp"
@@ -16,6 +17,7 @@
 #include "coder/workspace.hpp"
 #include "coder/proxy_command_line.hpp"
 #include "runtime/logging.hpp"
+#include "service/holder.hpp"
 
 namespace cr::cli {
 
@@ -50,6 +52,18 @@ struct PreparedExec {
   std::filesystem::path cli;
 };
 runtime::Result<PreparedExec> prepare_exec(const ExecCommandOptions& o);
+
+// The user's connection holder, started from this executable (with `control`'s ControlPersist,
+// and -v `verbosity` times) when none answers.
+struct ReachedHolder {
+  service::HolderPaths paths;
+  std::unique_ptr<runtime::AsyncStream> stream;
+};
+asio::awaitable<runtime::Result<ReachedHolder>> reach_holder(const ControlOptions& control, int verbosity,
+                                                             runtime::Logger log);
+
+// The holder's exec params for a prepared request (docs/protocol.md, exec).
+nlohmann::json holder_exec_params(const ExecCommandOptions& o, const PreparedExec& prepared);
 
 // Runs the command through the user's connection holder, starting one when there is none.
 // Ctrl-C and SIGTERM reach it as `interrupts`: the command is cancelled on the holder (TERM, then

@@ -79,7 +79,30 @@ asio::awaitable<void> relay_input(std::shared_ptr<service::ServiceClient> client
   }
 }
 
-json exec_params(const ExecCommandOptions& o, const coder::ExecRequest& request, const std::filesystem::path& cli) {
+coder::ExecOutcome outcome_from(const json& result) {
+  coder::ExecOutcome outcome;
+  const auto end = result.value("end", std::string());
+  outcome.end = end == "exited"                  ? coder::ExecEnd::exited
+                : end == "signalled"             ? coder::ExecEnd::signalled
+                : end == "timed_out"             ? coder::ExecEnd::timed_out
+                : end == "cancelled"             ? coder::ExecEnd::cancelled
+                                                 : coder::ExecEnd::closed_without_status;
+  if (result.contains("exit_code") && result["exit_code"].is_number_integer()) outcome.exit_code = result["exit_code"].get<int>();
+  if (outcome.end == coder::ExecEnd::exited && !outcome.exit_code) outcome.end = coder::ExecEnd::closed_without_status;
+  if (result.contains("signal") && result["signal"].is_string()) {
+    ssh::ExitSignal signal;
+    signal.name = result["signal"].get<std::string>();
+    outcome.signal = std::move(signal);
+  }
+  outcome.duration = std::chrono::milliseconds(result.value("duration_ms", std::int64_t{0}));
+  return outcome;
+}
+
+}  // namespace
+
+json holder_exec_params(const ExecCommandOptions& o, const PreparedExec& prepared) {
+  const auto& request = prepared.request;
+  const auto& cli = prepared.cli;
   json params{{"handle", kHandle}, {"workspace", o.workspace}, {"coder", runtime::path_to_utf8(cli)},
               {"suffix", o.suffix}, {"stdin", true}, {"remote_shell", o.remote_shell}};
   if (request.login_shell) {
@@ -107,26 +130,24 @@ json exec_params(const ExecCommandOptions& o, const coder::ExecRequest& request,
   return params;
 }
 
-coder::ExecOutcome outcome_from(const json& result) {
-  coder::ExecOutcome outcome;
-  const auto end = result.value("end", std::string());
-  outcome.end = end == "exited"                  ? coder::ExecEnd::exited
-                : end == "signalled"             ? coder::ExecEnd::signalled
-                : end == "timed_out"             ? coder::ExecEnd::timed_out
-                : end == "cancelled"             ? coder::ExecEnd::cancelled
-                                                 : coder::ExecEnd::closed_without_status;
-  if (result.contains("exit_code") && result["exit_code"].is_number_integer()) outcome.exit_code = result["exit_code"].get<int>();
-  if (outcome.end == coder::ExecEnd::exited && !outcome.exit_code) outcome.end = coder::ExecEnd::closed_without_status;
-  if (result.contains("signal") && result["signal"].is_string()) {
-    ssh::ExitSignal signal;
-    signal.name = result["signal"].get<std::string>();
-    outcome.signal = std::move(signal);
-  }
-  outcome.duration = std::chrono::milliseconds(result.value("duration_ms", std::int64_t{0}));
-  return outcome;
-}
 
-}  // namespace
+asio::awaitable<runtime::Result<ReachedHolder>> reach_holder(const ControlOptions& control, int verbosity,
+                                                             runtime::Logger log) {
+  auto paths = service::holder_paths(control.path);
+  if (!paths) co_return runtime::fail(std::move(paths.error()));
+  auto executable = service::current_executable();
+  if (!executable) co_return runtime::fail(std::move(executable.error()));
+  service::HolderConnectOptions connect;
+  connect.paths = *paths;
+  connect.holder_command = {runtime::path_to_utf8(*executable), "connections", "holder",
+                            "-o", "ControlPath=" + paths->endpoint,
+                            "-o", "ControlPersist=" + persist_argument(control.persist)};
+  for (int i = 0; i < verbosity; ++i) connect.holder_command.push_back("-v");
+  connect.log = std::move(log);
+  auto stream = co_await service::connect_holder(std::move(connect));
+  if (!stream) co_return runtime::fail(std::move(stream.error()));
+  co_return ReachedHolder{std::move(*paths), std::move(*stream)};
+}
 
 asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions control, runtime::Logger log,
                                          asio::cancellation_slot interrupts) {
@@ -135,25 +156,14 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
   const Reporter report(o.json);
   auto prepared = prepare_exec(o);
   if (!prepared) co_return report.failure(prepared.error(), o.coder_failed_exit, log);
-  auto paths = service::holder_paths(control.path);
-  if (!paths) co_return report.failure(paths.error(), kExitConnectionFailed, log);
-  auto executable = service::current_executable();
-  if (!executable) co_return report.failure(executable.error(), kExitConnectionFailed, log);
-
-  service::HolderConnectOptions connect;
-  connect.paths = *paths;
-  connect.holder_command = {runtime::path_to_utf8(*executable), "connections", "holder",
-                            "-o", "ControlPath=" + paths->endpoint,
-                            "-o", "ControlPersist=" + persist_argument(control.persist)};
-  for (int i = 0; i < o.verbosity; ++i) connect.holder_command.push_back("-v");
-  connect.log = log;
   // Interrupted on the way to the holder: nothing has started yet, so stop there.
   asio::cancellation_signal connecting;
   interrupts.assign([&connecting](asio::cancellation_type type) { connecting.emit(type); });
-  auto holder = co_await asio::co_spawn(executor, service::connect_holder(std::move(connect)),
+  auto holder = co_await asio::co_spawn(executor, reach_holder(control, o.verbosity, log),
                                         asio::bind_cancellation_slot(connecting.slot(), asio::use_awaitable));
   interrupts.clear();
   if (!holder) co_return report.failure(holder.error(), exit_code_for(holder.error(), kExitConnectionFailed), log);
+  const auto& paths = holder->paths;
 
   auto credit = std::make_shared<StdinCredit>(executor);
   std::shared_ptr<service::ServiceClient> client;
@@ -177,13 +187,13 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
       report.warning(params.value("text", std::string()), !o.json && stderr_is_terminal());
     }
   };
-  client = service::ServiceClient::start(std::move(*holder), std::move(handlers));
+  client = service::ServiceClient::start(std::move(holder->stream), std::move(handlers));
 
   // From here Ctrl-C and SIGTERM cancel the command on the holder; its outcome still comes back.
   interrupts.assign([client](asio::cancellation_type) { client->notify("exec.cancel", {{"handle", kHandle}}); });
   std::optional<RawTerminal> raw;
   if (o.tty) raw.emplace();
-  auto params = exec_params(o, prepared->request, prepared->cli);
+  auto params = holder_exec_params(o, *prepared);
   using namespace asio::experimental::awaitable_operators;
   auto ended = co_await (client->call("exec", std::move(params)) || relay_input(client, credit, o.tty));
   interrupts.clear();
@@ -194,8 +204,8 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
     if (client->failure()) {
       auto error = runtime::Error(runtime::Errc::end_of_stream, runtime::Layer::runtime,
                                   fmt::format("the connection holder ended while the command ran; the next call starts a new one"))
-                       .with("holder endpoint", paths->endpoint)
-                       .with("holder log", runtime::path_to_utf8(paths->log))
+                       .with("holder endpoint", paths.endpoint)
+                       .with("holder log", runtime::path_to_utf8(paths.log))
                        .with("stream", client->failure()->message);
       co_return report.failure(error, kExitConnectionFailed, log);
     }

@@ -1,0 +1,62 @@
+#pragma once
+// The diagnosis a person does by hand when a connection to a workspace fails, step by step, each
+// with its time and, when it fails, the evidence and what to do: the CLI, its version against the
+// server's and the login, the workspace and its agent, the ProxyCommand exactly as it will run,
+// what the proxy sends first (an SSH banner, or not), the key exchange, authentication, a test
+// command and the round-trip time. `coder-runtime doctor` prints it; serve's `doctor` method sends it.
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
+#include "coder/cli_driver.hpp"
+#include "coder/proxy_command_line.hpp"
+#include "coder/workspace.hpp"
+#include "runtime/deadline.hpp"
+#include "runtime/error.hpp"
+#include "runtime/logging.hpp"
+
+namespace cr::coder {
+
+struct DiagnosisStep {
+  std::string name;
+  bool passed = false;
+  std::string detail;  // what was found
+  std::string remedy;  // for a failure
+  std::vector<runtime::Evidence> evidence;
+  std::chrono::milliseconds took{0};
+};
+
+// Steps in order, each timed from the end of the one before; `on_step` sees each as it ends.
+class Diagnosis {
+ public:
+  explicit Diagnosis(std::function<void(const DiagnosisStep&)> on_step = {}) : on_step_(std::move(on_step)) {}
+  void pass(std::string name, std::string detail);
+  void fail(std::string name, const runtime::Error& error, std::string remedy);
+  void fail(std::string name, std::string detail, std::string remedy);
+  const std::vector<DiagnosisStep>& steps() const { return steps_; }
+  bool passed() const;
+
+ private:
+  void add(DiagnosisStep step);
+  std::function<void(const DiagnosisStep&)> on_step_;
+  std::vector<DiagnosisStep> steps_;
+  runtime::Clock::time_point last_ = runtime::Clock::now();
+};
+
+struct DiagnoseOptions {
+  std::string suffix{kDefaultHostSuffix};
+  runtime::Deadline deadline = runtime::Deadline::after(std::chrono::seconds(30));
+  runtime::Logger log;
+};
+
+// Runs the steps into `diagnosis`, stopping at the first that leaves nothing after it to check;
+// true when every step passed. `workspace` is checked as a name first, then the CLI as found (or
+// why it was not).
+asio::awaitable<bool> diagnose(Diagnosis& diagnosis, runtime::Result<CoderCli> cli, std::string workspace,
+                               DiagnoseOptions options);
+
+}  // namespace cr::coder

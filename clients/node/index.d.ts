@@ -67,6 +67,19 @@ export interface FileInfo { size: number; mode: number; modified: number; is_dir
 
 export interface WorkspaceParams { workspace: string; coder?: string; suffix?: string; coderEnv?: Record<string, string>; }
 
+export interface DiagnosisStep {
+  step: string;
+  passed: boolean;
+  detail: string;
+  /** What to do, for a failed step. */
+  remedy: string;
+  /** The peer's own words and what was seen: label -> text. */
+  evidence: Record<string, string>;
+  ms: number;
+}
+
+export interface Diagnosis { passed: boolean; steps: DiagnosisStep[]; }
+
 export interface WorkspaceState {
   owner: string;
   name: string;
@@ -112,6 +125,9 @@ export declare class CoderRuntime extends EventEmitter {
   status(params: WorkspaceParams): Promise<WorkspaceState>;
   /** Starts the workspace if need be and waits for its agent; each step goes to onProgress. */
   ensureReady(params: WorkspaceParams, onProgress?: (text: string) => void): Promise<WorkspaceState>;
+  /** The diagnosis `coder-runtime doctor` prints, each step to onStep as it ends, then `true` on
+   * the service's shared connection. A failed step is in the result, not an error. */
+  doctor(params: WorkspaceParams & { timeoutMs?: number }, onStep?: (step: DiagnosisStep) => void): Promise<Diagnosis>;
   connections(): Promise<{ connections: Connection[] }>;
   stopConnections(destination?: string): Promise<{ stopped: number }>;
   /** Ends the service (every command and connection) and resolves once it has exited; one that

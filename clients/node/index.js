@@ -160,6 +160,7 @@ class CoderRuntime extends EventEmitter {
     this._pending = new Map();
     this._commands = new Map();
     this._progress = new Map();
+    this._steps = new Map();
     this._nextId = 1;
     this._nextHandle = 1;
     this._input = Buffer.alloc(0);
@@ -238,6 +239,21 @@ class CoderRuntime extends EventEmitter {
       return await this._call('workspace.ensure_ready', { ...this._target(params), handle });
     } finally {
       this._progress.delete(handle);
+    }
+  }
+
+  // The diagnosis `coder-runtime doctor` prints, step by step (each to onStep as it ends), then
+  // `true` on the service's shared connection. Resolves with { passed, steps }; a step that fails
+  // is in it, not an error.
+  async doctor(params, onStep) {
+    const handle = this._nextHandle++;
+    if (onStep) this._steps.set(handle, onStep);
+    const request = { ...this._target(params), handle };
+    if (params.timeoutMs !== undefined) request.timeout_ms = params.timeoutMs;
+    try {
+      return await this._call('doctor', request);
+    } finally {
+      this._steps.delete(handle);
     }
   }
 
@@ -335,6 +351,7 @@ class CoderRuntime extends EventEmitter {
     if (message.method === 'credit' && command && params.stream === 'stdin') command._onStdinCredit(params.bytes);
     if ((message.method === 'progress' || message.method === 'warning') && command) command.emit(message.method, params.text);
     if (message.method === 'progress' && this._progress.has(params.handle)) this._progress.get(params.handle)(params.text);
+    if (message.method === 'doctor.step' && this._steps.has(params.handle)) this._steps.get(params.handle)(params.step);
     if (message.method === 'protocol_error') this.emit('protocol_error', params.message);
   }
 

@@ -12,9 +12,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "coder/doctor.hpp"
 #include "coder/operations.hpp"
 #include "coder/readiness.hpp"
 #include "coder/workspace.hpp"
+#include "service/diagnosis_json.hpp"
 #include "service/frame.hpp"
 #include "service/json_rpc.hpp"
 #include "service/exec_params.hpp"
@@ -101,6 +103,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<Reply> transfer(ExecParams params, std::shared_ptr<RunningExec> running, std::string what);
   asio::awaitable<Reply> file_request(json params, FileRequest kind);
   asio::awaitable<Reply> workspace_request(json params, bool ensure_ready);
+  asio::awaitable<Reply> doctor(json params);
   asio::awaitable<Result<json>> run_exec(ExecParams params, std::shared_ptr<RunningExec> running);
   Reply connections_list();
   asio::awaitable<Reply> connections_stop(json params);
@@ -195,6 +198,7 @@ asio::awaitable<Reply> ClientSession::start(const std::string& method, json para
   if (method == "files.resolve_path") return file_request(std::move(params), FileRequest::resolve_path);
   if (method == "workspace.status") return workspace_request(std::move(params), false);
   if (method == "workspace.ensure_ready") return workspace_request(std::move(params), true);
+  if (method == "doctor") return doctor(std::move(params));
   if (method == "connections.list") return ready(connections_list());
   if (method == "connections.stop") return connections_stop(std::move(params));
   if (method == "credit" || method.starts_with("exec.")) return ready(control(method, params));
@@ -366,6 +370,59 @@ asio::awaitable<Reply> ClientSession::workspace_request(json params, bool ensure
   auto ready = co_await coder::ensure_ready(*cli, workspace, std::move(readiness));
   if (!ready) co_return failed(ready.error());
   co_return coder::to_json(*ready);
+}
+
+// coder::diagnose's steps, each as a doctor.step notification as it ends (with a handle), then
+// `true` on this server's shared connection to the workspace, dialed if need be.
+asio::awaitable<Reply> ClientSession::doctor(json params) {
+  auto parsed = parse_workspace_params(params);
+  if (!parsed) co_return std::move(parsed.error());
+  std::int64_t timeout_ms = 30'000;
+  if (params.contains("timeout_ms")) {
+    if (!params["timeout_ms"].is_number_integer() || params["timeout_ms"].get<std::int64_t>() <= 0) {
+      co_return ReplyError{kInvalidParams, "params.timeout_ms must be a positive integer", nullptr};
+    }
+    timeout_ms = params["timeout_ms"].get<std::int64_t>();
+  }
+  std::function<void(const coder::DiagnosisStep&)> on_step;
+  if (parsed->handle != 0) {
+    on_step = [weak = weak_from_this(), handle = parsed->handle](const coder::DiagnosisStep& step) {
+      if (auto alive = weak.lock()) alive->notify("doctor.step", {{"handle", handle}, {"step", step_json(step)}});
+    };
+  }
+  coder::Diagnosis diagnosis(std::move(on_step));
+  coder::DiagnoseOptions options;
+  options.suffix = parsed->target.suffix;
+  options.deadline = runtime::Deadline::after(std::chrono::milliseconds(timeout_ms));
+  options.log = server_->options_.log;
+  const bool connected = co_await coder::diagnose(diagnosis, coder_cli_for(parsed->target, server_->options_.log),
+                                                  parsed->target.workspace.to_string(), options);
+  if (connected) {
+    const auto ignore = [](std::string) {};
+    const auto started = runtime::Clock::now();
+    auto lease = co_await runtime::with_deadline(
+        options.deadline, acquire_workspace(*server_->pool_, parsed->target, server_->options_, ignore, ignore),
+        runtime::Layer::runtime, "the shared connection");
+    runtime::Result<coder::ExecOutcome> ran = lease ? runtime::Result<coder::ExecOutcome>() : runtime::fail(std::move(lease.error()));
+    if (lease) {
+      coder::ExecRequest request;
+      request.command = "true";
+      request.timeout = std::max(std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                   options.deadline.at() - runtime::Clock::now()));
+      ran = co_await coder::exec(**lease, std::move(request));
+    }
+    const auto took = std::chrono::duration<double, std::milli>(runtime::Clock::now() - started).count();
+    if (!ran) {
+      diagnosis.fail("shared", ran.error(), "the direct connection above worked, so the shared one is at fault: "
+                                            "connections.stop ends it and the next call dials afresh");
+    } else if (ran->exit_code != 0) {
+      diagnosis.fail("shared", fmt::format("`true` on the shared connection ended {}", coder::to_string(ran->end)),
+                     "check the workspace's shell");
+    } else {
+      diagnosis.pass("shared", fmt::format("`true` exited 0 in {:.1f} ms on the shared connection", took));
+    }
+  }
+  co_return diagnosis_json(diagnosis);
 }
 
 asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::shared_ptr<RunningExec> running) {

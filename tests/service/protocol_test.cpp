@@ -222,3 +222,50 @@ TEST_CASE("server: stdin and its end in the same write as the exec request reach
     co_return true;
   }());
 }
+
+TEST_CASE("server: doctor sends each step as it ends, then the diagnosis with the shared connection's step",
+          "[service][server][doctor]") {
+  test::CoderStandin standin({{"go_sshd", CODER_RUNTIME_GO_SSHD},
+                              {"workspaces", {{{"name", "ws"}, {"timeline", {{{"status", "running"}}}}}}}});
+  test::run([&]() -> asio::awaitable<bool> {
+    auto served = co_await serve_one();
+    const json params{{"handle", 3}, {"workspace", "ws"}, {"coder", test::CoderStandin::program().string()},
+                      {"timeout_ms", 15000},
+                      {"coder_env", {{"CODER_STANDIN_STATE", standin.state().string()},
+                                     {"CODER_STANDIN_GO_SSHD", CODER_RUNTIME_GO_SSHD}}}};
+    const json request{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "doctor"}, {"params", params}};
+    auto written = co_await runtime::write_all(*served.peer, runtime::as_bytes(service::encode_message(request.dump())));
+    REQUIRE(written);
+    service::FrameReader reader(*served.peer);
+    std::vector<std::string> notified;
+    json answer;
+    while (answer.is_null()) {
+      auto message = co_await next_message(reader);
+      if (message.contains("id")) {
+        answer = std::move(message);
+      } else if (message["method"] == "doctor.step") {
+        CHECK(message["params"]["handle"] == 3);
+        notified.push_back(message["params"]["step"]["step"]);
+      }
+    }
+    INFO(answer.dump());
+    const auto& result = answer["result"];
+    CHECK(result["passed"] == true);
+    std::vector<std::string> steps;
+    for (const auto& step : result["steps"]) steps.push_back(step["step"]);
+    CHECK(steps == std::vector<std::string>{"Coder CLI", "workspace", "ProxyCommand", "SSH banner", "key exchange", "auth",
+                                            "test exec", "round trip", "shared"});
+    CHECK(notified == steps);  // each announced as it ended
+    CHECK_THAT(result["steps"].back()["detail"].get<std::string>(), Catch::Contains("on the shared connection"));
+
+    const json broken{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "doctor"},
+                      {"params", {{"workspace", "ws"}, {"coder", "/nonexistent/coder"}}}};
+    written = co_await runtime::write_all(*served.peer, runtime::as_bytes(service::encode_message(broken.dump())));
+    REQUIRE(written);
+    answer = co_await next_message(reader);
+    CHECK(answer["result"]["passed"] == false);
+    CHECK(answer["result"]["steps"][0]["step"] == "Coder CLI");
+    co_await served.server->stop();
+    co_return true;
+  }());
+}

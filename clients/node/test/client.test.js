@@ -171,6 +171,24 @@ test('workspace: status, then ensureReady starts a stopped workspace with progre
   }
 });
 
+test('doctor: each step as it ends, then the diagnosis; a missing CLI is a failed step, not an error', { timeout: 30000 }, async () => {
+  const { runtime, stop, coderEnv } = startService([running('ws')]);
+  try {
+    const seen = [];
+    const diagnosis = await runtime.doctor({ workspace: 'ws', coder, coderEnv, timeoutMs: 15000 }, (step) => seen.push(step.step));
+    assert.strictEqual(diagnosis.passed, true, JSON.stringify(diagnosis));
+    assert.deepStrictEqual(seen, diagnosis.steps.map((step) => step.step));
+    assert.strictEqual(diagnosis.steps.at(-1).step, 'shared');
+    assert.strictEqual(diagnosis.steps.find((step) => step.step === 'SSH banner').detail, 'SSH-2.0-Go');
+    const missing = await runtime.doctor({ workspace: 'ws', coder: '/nonexistent/coder', coderEnv });
+    assert.strictEqual(missing.passed, false);
+    assert.strictEqual(missing.steps[0].step, 'Coder CLI');
+    assert.ok(missing.steps[0].remedy.length > 0);
+  } finally {
+    await stop();
+  }
+});
+
 test('a service that answers with what is not a frame: calls reject with what was wrong', { timeout: 10000 }, async () => {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'node-garbage-'));
   const script = path.join(folder, 'not-a-service');

@@ -71,6 +71,8 @@ std::optional<std::string> read_argument(std::string_view& rest) {
     }
     if (i == rest.size()) return std::nullopt;
     rest.remove_prefix(i + 1);
+    // A shell joins what follows a closing quote to the same word.
+    if (!rest.empty() && rest.front() != ' ') return std::nullopt;
   }
   std::string unescaped;
   for (std::size_t i = 0; i < word.size(); ++i) {

@@ -85,7 +85,8 @@ TEST_CASE("config block: the ProxyCommand it writes reads back as a workspace ro
         "coder --global-config /x ssh --stdio --hostname-suffix s %h", "coder ssh --stdio --hostname-suffix s %h; rm x",
         "\"$HOME/coder\" ssh --stdio --hostname-suffix s %h", "\"`which coder`\" ssh --stdio --hostname-suffix s %h",
         "\"/usr/bin/coder ssh --stdio --hostname-suffix s %h", "\"\\\\server\\coder\" ssh --stdio --hostname-suffix s %h",
-        "nc %h 22", "", "coder ssh --stdio --hostname-suffix '' %h"}) {
+        "nc %h 22", "", "coder ssh --stdio --hostname-suffix '' %h",
+        "\"/usr/bin/coder\"ssh --stdio --hostname-suffix s %h"}) {
     INFO(other);
     CHECK_FALSE(coder::read_coder_proxy_command(other, "ws.s"));
   }

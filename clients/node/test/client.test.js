@@ -83,6 +83,76 @@ test('flow control: a command nobody reads stalls alone; the others on its conne
   }
 });
 
+test('100 execs over one service share one connection, each with its own output', { timeout: 60000 }, async () => {
+  const { runtime, run, stop } = startService([running('ws')]);
+  try {
+    for (let round = 0; round < 4; ++round) {
+      const batch = Array.from({ length: 25 }, (_, k) => {
+        const n = round * 25 + k;
+        const command = run({ workspace: 'ws', command: `echo exec ${n}` });
+        return Promise.all([collect(command.stdout), command.result]).then(([out, result]) => ({ n, out, result }));
+      });
+      for (const { n, out, result } of await Promise.all(batch)) {
+        assert.strictEqual(out, `exec ${n}\n`);
+        assert.strictEqual(result.exitCode, 0);
+      }
+    }
+    assert.strictEqual((await runtime.connections()).connections.length, 1);
+  } finally {
+    await stop();
+  }
+});
+
+test('64 MiB through stdout arrive whole; unread, they stop at the credit granted', { timeout: 60000 }, async () => {
+  const { runtime, run, stop } = startService([running('ws')]);
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'node-stream-'));
+  try {
+    // The workspace is this machine: the command reads a file the test wrote, and the bytes that
+    // come back are compared with it by hash.
+    const crypto = require('node:crypto');
+    const source = path.join(folder, 'source.bin');
+    const content = crypto.randomBytes(64 * 1024 * 1024);
+    fs.writeFileSync(source, content);
+    const command = run({ workspace: 'ws', command: `cat '${source}'` });
+    // Nothing read yet: the service sends the first window's worth and no more. A round trip to
+    // the service after that orders any frame it sent before its answer.
+    while (command.stdout.readableLength < 262144) await new Promise(setImmediate);
+    await runtime.connections();
+    assert.strictEqual(command.stdout.readableLength, 262144);
+    const hash = crypto.createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of command.stdout) {
+      bytes += chunk.length;
+      hash.update(chunk);
+    }
+    assert.strictEqual((await command.result).exitCode, 0);
+    assert.strictEqual(bytes, content.length);
+    assert.strictEqual(hash.digest('hex'), crypto.createHash('sha256').update(content).digest('hex'));
+  } finally {
+    fs.rmSync(folder, { recursive: true, force: true });
+    await stop();
+  }
+});
+
+test('cancel mid-command ends that command as cancelled; the next one runs on the same connection', { timeout: 30000 }, async () => {
+  const { runtime, run, stop } = startService([running('ws')]);
+  try {
+    const command = run({ workspace: 'ws', command: 'echo started; exec sleep 30' });
+    const reader = command.stdout[Symbol.asyncIterator]();
+    assert.strictEqual((await reader.next()).value.toString(), 'started\n');
+    const cancelledAt = Date.now();
+    command.cancel();
+    const result = await command.result;
+    assert.strictEqual(result.end, 'cancelled');
+    assert.ok(Date.now() - cancelledAt < 10000, `cancel took ${Date.now() - cancelledAt} ms`);
+    const next = run({ workspace: 'ws', command: 'echo after' });
+    assert.strictEqual(await collect(next.stdout), 'after\n');
+    assert.strictEqual((await runtime.connections()).connections.length, 1);
+  } finally {
+    await stop();
+  }
+});
+
 test('a Coder-side failure rejects with the layer, the code and the CLI\'s words', { timeout: 30000 }, async () => {
   const { run, stop } = startService([{ name: 'gone', timeline: [{ status: 'deleted' }] }]);
   try {
@@ -124,7 +194,8 @@ test('files: a write replaces the file whole, a read streams it back, and stat, 
   const file = (params) => ({ workspace: 'ws', coder, coderEnv, ...params });
   try {
     const target = path.join(folder, 'deep', 'data.bin');
-    const content = Buffer.alloc(3 * 1024 * 1024 + 7, 0x5a);
+    // Every byte value, NULs and invalid UTF-8 included.
+    const content = require('node:crypto').randomBytes(3 * 1024 * 1024 + 7);
     await runtime.ensureDir(file({ path: path.dirname(target) }));
     await runtime.writeFile(file({ path: target, data: content }));
     assert.ok(fs.readFileSync(target).equals(content));

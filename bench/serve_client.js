@@ -11,32 +11,10 @@
 
 const path = require('node:path');
 const { CoderRuntime } = require(path.join(__dirname, '..', 'clients', 'node'));
+const { harness, nowUs, cpuUs, timed } = require('./harness');
 
-function die(message) {
-  process.stderr.write(`serve_client: ${message}\n`);
-  process.exit(1);
-}
-
-const options = {};
-let i = 2;
-for (; i + 1 < process.argv.length && process.argv[i].startsWith('--'); i += 2) {
-  const name = process.argv[i].slice(2);
-  if (!['executable', 'coder', 'workspace'].includes(name)) die(`unknown option ${process.argv[i]}`);
-  options[name] = process.argv[i + 1];
-}
-const [mode, ...rest] = process.argv.slice(i);
-const counts = rest.map((word) => {
-  const n = Number(word);
-  if (!Number.isInteger(n) || n <= 0) die(`not a positive count: ${word}`);
-  return n;
-});
+const { die, options, mode, counts } = harness('serve_client', ['executable', 'coder', 'workspace']);
 if (!options.executable || !options.coder) die('--executable and --coder are needed');
-
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
-const cpuUs = () => {
-  const used = process.cpuUsage();
-  return used.user + used.system;
-};
 
 // Runs command on the shared connection; resolves to the stdout byte count once it has exited 0.
 async function run(runtime, command) {
@@ -47,17 +25,6 @@ async function run(runtime, command) {
   const result = await running.result;
   if (result.exitCode !== 0) throw new Error(`\`${command}\` ended ${JSON.stringify(result)}`);
   return bytes;
-}
-
-async function timed(count, body) {
-  const wall = [];
-  const cpu = cpuUs();
-  for (let k = 0; k < count; ++k) {
-    const started = nowUs();
-    await body();
-    wall.push(nowUs() - started);
-  }
-  return { wall_us: wall, cpu_us: cpuUs() - cpu };
 }
 
 async function main() {

@@ -14,31 +14,10 @@ const fs = require('fs');
 const path = require('path');
 const { Duplex } = require('stream');
 const { Client } = require(path.join(__dirname, 'node', 'node_modules', 'ssh2'));
+const { harness, nowUs, cpuUs, timed } = require('./harness');
 
-function die(message) {
-  process.stderr.write(`ssh2_client: ${message}\n`);
-  process.exit(1);
-}
+const { die, options: target, mode, counts } = harness('ssh2_client', ['host', 'port', 'proxy', 'user', 'key', 'cipher']);
 
-const target = {};
-let i = 2;
-for (; i + 1 < process.argv.length && process.argv[i].startsWith('--'); i += 2) {
-  const name = process.argv[i].slice(2);
-  if (!['host', 'port', 'proxy', 'user', 'key', 'cipher'].includes(name)) die(`unknown option ${process.argv[i]}`);
-  target[name] = process.argv[i + 1];
-}
-const [mode, ...rest] = process.argv.slice(i);
-const counts = rest.map((word) => {
-  const n = Number(word);
-  if (!Number.isInteger(n) || n <= 0) die(`not a positive count: ${word}`);
-  return n;
-});
-
-const nowUs = () => Number(process.hrtime.bigint() / 1000n);
-const cpuUs = () => {
-  const used = process.cpuUsage();
-  return used.user + used.system;
-};
 // RSS as the other harnesses read it: VmRSS in /proc/self/status.
 const rssKb = () => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
 
@@ -86,17 +65,6 @@ function run(client, command) {
       });
     });
   });
-}
-
-async function timed(count, body) {
-  const wall = [];
-  const cpu = cpuUs();
-  for (let k = 0; k < count; ++k) {
-    const started = nowUs();
-    await body();
-    wall.push(nowUs() - started);
-  }
-  return { wall_us: wall, cpu_us: cpuUs() - cpu };
 }
 
 async function main() {

@@ -44,9 +44,10 @@ runtime::Result<ControlOptions> parse_control_options(const std::vector<std::str
     const auto value = split == std::string::npos ? std::string() : option.substr(option.find_first_not_of("= ", split));
     if (name == "controlmaster") {
       const auto choice = lower(value);
-      if (choice != "auto" && choice != "yes" && choice != "no") {
+      // ask and autoask confirm each use of an OpenSSH master; the holder asks nothing.
+      if (choice != "auto" && choice != "yes" && choice != "no" && choice != "ask" && choice != "autoask") {
         return runtime::fail(Errc::invalid_argument, Layer::config,
-                             fmt::format("ControlMaster takes auto, yes or no here, not '{}'", value));
+                             fmt::format("ControlMaster takes auto, yes, no, ask or autoask, not '{}'", value));
       }
       control.shared = choice != "no";
     } else if (name == "controlpersist") {

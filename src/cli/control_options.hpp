@@ -1,7 +1,7 @@
 #pragma once
 // OpenSSH's connection sharing options, as `-o Name=value` on the commands that share a
-// connection: ControlMaster (auto: use the holder, starting one when there is none; no: a
-// connection of this process's own), ControlPersist (how long an unused connection stays: yes,
+// connection: ControlMaster (auto, yes, ask or autoask: use the holder, starting one when there
+// is none; no: a connection of this process's own), ControlPersist (how long an unused connection stays: yes,
 // no, or a time such as 600, 10m, 1h) and ControlPath (the holder's socket, or none).
 
 #include <chrono>
@@ -15,7 +15,7 @@
 namespace cr::cli {
 
 struct ControlOptions {
-  bool shared = true;                                   // ControlMaster auto (or yes)
+  bool shared = true;                                   // ControlMaster other than no
   std::chrono::milliseconds persist{std::chrono::minutes(10)};
   std::optional<std::string> path;                      // unset: the holder's default
 };

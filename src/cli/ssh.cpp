@@ -196,8 +196,7 @@ struct WorkspaceRoute {
 // the desktop app write it: a workspace, which the holder dials with the same CLI and suffix in
 // the workspace profile (the agent's auth; its host key unchecked, as that block's
 // StrictHostKeyChecking no asks). ControlMaster no (or ControlPath none) keeps a connection of
-// this process's own; ask and autoask confirm each use of an OpenSSH master, and the holder asks
-// nothing. Any other ControlPath names OpenSSH's master sockets, not the holder's.
+// this process's own. Any other ControlPath names OpenSSH's master sockets, not the holder's.
 runtime::Result<std::optional<WorkspaceRoute>> workspace_route(const SshCommandOptions& o, const ssh::SshConfig& config,
                                                                const ssh::ClientPlan& plan, bool tty, int verbosity) {
   if (!plan.proxy_command) return std::nullopt;
@@ -205,17 +204,12 @@ runtime::Result<std::optional<WorkspaceRoute>> workspace_route(const SshCommandO
   if (!proxy) return std::nullopt;
   const auto suffix = "." + proxy->suffix;
   if (plan.hostname.size() <= suffix.size() || !plan.hostname.ends_with(suffix)) return std::nullopt;
-  const auto lower = [](std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return text;
-  };
   std::vector<std::string> options;
-  if (const auto master = config.text("ControlMaster")) {
-    const auto choice = lower(*master);
-    options.push_back("ControlMaster=" + (choice == "ask" || choice == "autoask" ? std::string("auto") : *master));
-  }
+  if (const auto master = config.text("ControlMaster")) options.push_back("ControlMaster=" + *master);
   if (const auto persist = config.text("ControlPersist")) options.push_back("ControlPersist=" + *persist);
-  if (const auto path = config.text("ControlPath"); path && lower(*path) == "none") options.push_back("ControlPath=none");
+  const auto path = config.text("ControlPath");
+  const auto none = [](unsigned char a, char b) { return std::tolower(a) == b; };
+  if (path && std::ranges::equal(*path, std::string_view("none"), none)) options.push_back("ControlPath=none");
   auto control = parse_control_options(options);
   if (!control) return runtime::fail(std::move(control.error()));
   if (!control->shared) return std::nullopt;

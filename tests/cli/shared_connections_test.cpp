@@ -192,6 +192,9 @@ TEST_CASE("shared: ssh to a workspace's host runs a command and a shell through 
   CHECK(shell.out == "from the shell\n");
   const auto exec = test::run_cli(exec_args({"ws", "--", "echo exec"}));
   CHECK(exec.out == "exec\n");
+  // OpenSSH's autoask asks before using a master; the holder asks nothing, so it is shared too.
+  const auto asked = test::run_cli(ssh({"-o", "ControlMaster=autoask", "ws.mux--coder", "echo asked"}));
+  CHECK(asked.out == "asked\n");
   CHECK(standin.count_calls("ssh") == 1);
   CHECK(holder.holders().size() == 1);
 

@@ -1,5 +1,6 @@
+// Serving as the holder, on either platform, once its endpoint is ours.
+
 #include <csignal>
-#include <fstream>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -82,17 +83,6 @@ asio::awaitable<int> serve_holder(std::unique_ptr<proxy::LocalListener> listener
   co_await server->stop();
   log.info("holder done");
   co_return 0;
-}
-
-runtime::Error no_holder(const HolderPaths& paths, std::string why) {
-  return runtime::Error(runtime::Errc::connect_failed, runtime::Layer::runtime,
-                        fmt::format("no connection holder at {}: {}", paths.endpoint, why));
-}
-
-std::string file_tail(const std::filesystem::path& path, std::size_t bytes) {
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return text.size() > bytes ? text.substr(text.size() - bytes) : text;
 }
 
 }  // namespace cr::service::detail

@@ -8,14 +8,6 @@
 #include "coder/workspace_connect.hpp"
 #include "runtime/paths.hpp"
 
-#ifdef _WIN32
-#include <windows.h>
-
-#include <cwchar>
-#else
-extern char** environ;
-#endif
-
 namespace cr::service {
 namespace {
 
@@ -43,26 +35,6 @@ std::vector<std::pair<std::string, std::optional<std::string>>> environment_chan
 }
 
 }  // namespace
-
-std::vector<std::pair<std::string, std::string>> coder_environment() {
-  std::vector<std::pair<std::string, std::string>> variables;
-#ifdef _WIN32
-  wchar_t* block = GetEnvironmentStringsW();
-  for (const wchar_t* entry = block; entry && *entry; entry += std::wcslen(entry) + 1) {
-    const auto variable = runtime::narrow(entry);
-#else
-  for (char** entry = environ; *entry; ++entry) {
-    const std::string variable(*entry);
-#endif
-    const auto equals = variable.find('=');
-    if (equals == std::string::npos || !variable.starts_with(kCoderPrefix)) continue;
-    variables.emplace_back(variable.substr(0, equals), variable.substr(equals + 1));
-  }
-#ifdef _WIN32
-  if (block) FreeEnvironmentStringsW(block);
-#endif
-  return variables;
-}
 
 std::string destination_of(const std::string& pool_key) { return pool_key.substr(0, pool_key.rfind(' ')); }
 

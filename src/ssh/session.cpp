@@ -80,14 +80,6 @@ asio::awaitable<Result<void>> Session::exec(std::string command) {
   co_return co_await exec_answer(*ticket, std::move(command));
 }
 
-Result<void> check_exec_command(std::string_view command) {
-  if (command.size() <= kMaxExecCommandBytes) return {};
-  return runtime::fail(Errc::invalid_argument, Layer::channel,
-                       fmt::format("the command line is {} bytes; an exec request carries at most {} (SSH servers "
-                                   "read packets of 256 KiB at most); pass large data on stdin instead",
-                                   command.size(), kMaxExecCommandBytes));
-}
-
 asio::awaitable<Result<std::uint64_t>> Session::send_exec(std::string command) {
   auto fits = check_exec_command(command);
   if (!fits) co_return runtime::fail(std::move(fits.error()));

@@ -4,12 +4,17 @@
 #include <filesystem>
 #include <optional>
 
-#include <CLI/CLI.hpp>
 #include <asio/awaitable.hpp>
 
 #include "runtime/logging.hpp"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace cr::cli {
+
+inline constexpr const char* kProgramDescription = "coder-runtime: run agent sessions in Coder workspaces over SSH";
 
 // Exit code for a connection failure, as ssh uses it.
 inline constexpr int kExitConnectionFailed = 255;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 

@@ -1,8 +1,9 @@
 #pragma once
 // `coder-runtime exec`'s options, shared by its two ways to run a command: on a connection of
-// its own (exec.cpp) and through the connection holder (exec_shared.cpp).
+// its own (exec_own_connection.cpp) and through the connection holder (exec_shared.cpp).
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,6 +65,15 @@ asio::awaitable<runtime::Result<ReachedHolder>> reach_holder(const ControlOption
 
 // The holder's exec params for a prepared request (docs/protocol.md, exec).
 nlohmann::json holder_exec_params(const ExecCommandOptions& o, const PreparedExec& prepared);
+
+// Runs `command` on an io_context of its own to its exit code. Ctrl-C and SIGTERM emit a terminal
+// cancellation on the slot it is given, instead of killing us mid-session.
+int run_with_interrupts(const std::function<asio::awaitable<int>(asio::cancellation_slot)>& command);
+
+// Runs the command on a connection of this process's own; Ctrl-C and SIGTERM cancel it. The
+// executable's front (front_main.cpp) has no SSH client: there this hands the command line to the
+// full program.
+int exec_on_own_connection(const ExecCommandOptions& o, runtime::Logger log);
 
 // Runs the command through the user's connection holder, starting one when there is none.
 // Ctrl-C and SIGTERM reach it as `interrupts`: the command is cancelled on the holder (TERM, then

@@ -2,6 +2,7 @@
 
 #include <csignal>
 
+#include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <fmt/format.h>
@@ -53,14 +54,6 @@ std::optional<std::filesystem::path> remembered_choices_file() {
   return *cache / "coder-runtime" / "server-first-choices";
 }
 
-runtime::Logger GlobalOptions::logger() const {
-  if (verbosity == 0) return {};
-  const auto level = verbosity >= 3 ? runtime::LogLevel::trace
-                     : verbosity == 2 ? runtime::LogLevel::debug
-                                      : runtime::LogLevel::info;
-  return runtime::Logger(runtime::stderr_sink(), level);
-}
-
 }  // namespace cr::cli
 
 int main(int argc, char** argv) {
@@ -73,7 +66,7 @@ int main(int argc, char** argv) {
   // As ssh: a write to a closed pipe (stdout piped into `head`) is an error to handle, not death.
   std::signal(SIGPIPE, SIG_IGN);
 #endif
-  CLI::App app{"coder-runtime: run agent sessions in Coder workspaces over SSH"};
+  CLI::App app{kProgramDescription};
   app.require_subcommand(1);
   GlobalOptions global;
   app.add_flag("-v,--verbose", global.verbosity, "More detail on stderr (repeat for more)");

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <fmt/format.h>

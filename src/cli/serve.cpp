@@ -5,6 +5,7 @@
 
 #include <csignal>
 
+#include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>

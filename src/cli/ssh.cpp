@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 
+#include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>

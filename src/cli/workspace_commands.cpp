@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <fmt/format.h>

@@ -91,6 +91,32 @@ TEST_CASE("shared: the first exec starts the holder with one coder call, the nex
   CHECK(test::run_cli({"connections", "list", "--json"}).out == "{\"connections\":[]}\n");
 }
 
+TEST_CASE("shared: a warm exec runs in the front executable alone, and it hands any other command to the full "
+          "program beside it",
+          "[cli][shared][front]") {
+  test::CoderStandin standin(scenario({"ws"}));
+  test::HolderScope holder;
+  REQUIRE(test::run_cli(exec_args({"ws", "--", "true"})).status == 0);
+
+  // A copy of the front with no full program beside it: what it serves, it serves alone.
+  test::TemporaryDirectory elsewhere("front_alone");
+  const auto lone = elsewhere.path() / "coder-runtime";
+  std::filesystem::copy_file(CODER_RUNTIME_EXECUTABLE, lone);
+  const auto warm = test::run_executable(lone.string(), exec_args({"ws", "--", "echo from the front; exit 4"}));
+  INFO(warm.err);
+  CHECK(warm.status == 4);
+  CHECK(warm.out == "from the front\n");
+  CHECK(standin.count_calls("ssh") == 1);
+
+  const auto other = test::run_executable(lone.string(), {"connections", "list"});
+  CHECK(other.status == 127);
+  CHECK_THAT(other.err, Catch::Contains("coder-runtime: could not run the full program " +
+                                        (elsewhere.path() / "coder-runtime-full").string() + ": No such file"));
+  const auto own = test::run_executable(lone.string(), exec_args({"-o", "ControlMaster=no", "ws", "--", "true"}));
+  CHECK(own.status == 127);
+  CHECK(standin.count_calls("ssh") == 1);
+}
+
 TEST_CASE("shared: 50 concurrent execs across 5 workspaces go through one holder and one connection per workspace",
           "[cli][shared][load]") {
   test::CoderStandin standin(scenario({"ws0", "ws1", "ws2", "ws3", "ws4"}));

@@ -25,13 +25,15 @@ struct Ran {
   std::string err;
 };
 
-// The built coder-runtime with `args`, as a child whose stdin and stdout the test drives; or, with
-// `stdin_file`, whose stdin is that file (as a script's `< FILE` or `< /dev/null` gives it).
+// The built coder-runtime (or `executable`) with `args`, as a child whose stdin and stdout the test
+// drives; or, with `stdin_file`, whose stdin is that file (as a script's `< FILE` or `< /dev/null`
+// gives it).
 inline std::unique_ptr<proxy::ProcessStream> start_cli(asio::any_io_executor executor, std::vector<std::string> args,
-                                                       const std::string& stdin_file = "") {
+                                                       const std::string& stdin_file = "",
+                                                       const std::string& executable = CODER_RUNTIME_EXECUTABLE) {
   proxy::ProcessOptions options;
   if (!stdin_file.empty()) options.argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" < \"$STDIN_FILE\""};
-  options.argv.push_back(CODER_RUNTIME_EXECUTABLE);
+  options.argv.push_back(executable);
   options.argv.insert(options.argv.end(), args.begin(), args.end());
   if (!stdin_file.empty()) options.environment = {{"STDIN_FILE", stdin_file}};
   options.name = "coder-runtime";
@@ -58,10 +60,11 @@ inline asio::awaitable<bool> read_until(proxy::ProcessStream& child, std::string
 inline asio::awaitable<Ran> run_cli_async(std::vector<std::string> args, std::string input = "",
                                           int interrupt_after_lines = 0,
                                           std::chrono::seconds limit = std::chrono::seconds(15),
-                                          std::string stdin_file = "") {
+                                          std::string stdin_file = "",
+                                          std::string executable = CODER_RUNTIME_EXECUTABLE) {
   const auto deadline = runtime::Deadline::after(limit);
   auto ex = co_await asio::this_coro::executor;
-  auto process = start_cli(ex, std::move(args), stdin_file);
+  auto process = start_cli(ex, std::move(args), stdin_file, executable);
   auto& child = *process;
   if (!input.empty()) {
     auto written = co_await runtime::write_all(child, runtime::as_bytes(input));
@@ -91,6 +94,11 @@ inline asio::awaitable<Ran> run_cli_async(std::vector<std::string> args, std::st
 
 inline Ran run_cli(std::vector<std::string> args, const std::string& input = "", int interrupt_after_lines = 0) {
   return run(run_cli_async(std::move(args), input, interrupt_after_lines));
+}
+
+// Another copy of the executable, as installed elsewhere.
+inline Ran run_executable(const std::string& executable, std::vector<std::string> args) {
+  return run(run_cli_async(std::move(args), "", 0, std::chrono::seconds(15), "", executable));
 }
 
 inline Ran run_cli_reading(std::vector<std::string> args, const std::string& stdin_file) {

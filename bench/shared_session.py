@@ -191,7 +191,7 @@ class Bench:
         running the command: `true` on a warm connection in one process (the library's
         coder_runtime_client, Coder profile, on the same route)."""
         for _ in range(5):
-            for name, argv in (("/bin/true", ["/bin/true"]), ("coder-runtime --help", [str(self.ours), "--help"])):
+            for name, argv in (("/bin/true", ["/bin/true"]), ("coder-runtime exec --help", [str(self.ours), "exec", "--help"])):
                 self.floors.setdefault(name, []).append(measure_process(argv, timeout=60).wall * 1000)
         client = [str(self.in_process), "--proxy", str(self.agents[delay]), "--user", "coder", "--profile", "coder", "warm", "10"]
         try:

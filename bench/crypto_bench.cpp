@@ -59,7 +59,7 @@ ByteVector plaintext_packet(const PacketSealer& sealer, std::size_t payload_size
 
 void seal(benchmark::State& state, std::string cipher, std::string mac) {
   const auto payload_size = static_cast<std::size_t>(state.range(0));
-  auto sealer = make_sealer(cipher, mac, keys_for(cipher, mac));
+  auto sealer = make_sealer(cipher, mac, keys_for(cipher, mac)).value();
   auto packet = plaintext_packet(*sealer, payload_size);
   std::uint32_t sequence = 0;
   for (auto _ : state) {
@@ -76,19 +76,19 @@ void open(benchmark::State& state, std::string cipher, std::string mac) {
   constexpr std::uint32_t kPackets = 256;
   const auto payload_size = static_cast<std::size_t>(state.range(0));
   const auto keys = keys_for(cipher, mac);
-  auto sealer = make_sealer(cipher, mac, keys);
+  auto sealer = make_sealer(cipher, mac, keys).value();
   std::vector<ByteVector> sealed;
   for (std::uint32_t sequence = 0; sequence < kPackets; ++sequence) {
     sealed.push_back(plaintext_packet(*sealer, payload_size));
     sealer->seal(sequence, sealed.back());
   }
-  auto opener = make_opener(cipher, mac, keys);
+  auto opener = make_opener(cipher, mac, keys).value();
   ByteVector packet(sealed.front().size());
   std::uint32_t sequence = 0;
   for (auto _ : state) {
     if (sequence == kPackets) {
       state.PauseTiming();
-      opener = make_opener(cipher, mac, keys);
+      opener = make_opener(cipher, mac, keys).value();
       sequence = 0;
       state.ResumeTiming();
     }

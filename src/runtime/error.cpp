@@ -34,6 +34,7 @@ std::string_view to_string(Errc code) {
     case Errc::protocol_error: return "protocol error";
     case Errc::stream_closed: return "stream closed";
     case Errc::refused: return "refused";
+    case Errc::internal_error: return "internal error";
   }
   return "unknown";
 }

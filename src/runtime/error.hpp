@@ -42,6 +42,7 @@ enum class Errc {
   protocol_error,     // the peer broke the protocol
   stream_closed,      // the operation was attempted on a stream we closed ourselves
   refused,            // the peer declined what it may decline (a channel, a pty, a subsystem)
+  internal_error,     // an exception escaped: a caller's callback threw, or memory ran out
 };
 
 std::string_view to_string(Layer layer);

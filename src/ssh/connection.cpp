@@ -1,7 +1,6 @@
 #include "ssh/connection.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -65,13 +64,13 @@ std::shared_ptr<Connection> Connection::start(std::unique_ptr<runtime::AsyncStre
   auto connection = std::make_shared<Connection>(std::move(stream), std::move(transport), std::move(options));
   if (session_opened) connection->spare_ = connection->new_channel();
   if (!connection->spare_ && connection->options_.spare_session) connection->open_spare();
-  asio::co_spawn(connection->stream_->get_executor(), read_loop(connection), asio::detached);
+  asio::co_spawn(connection->stream_->get_executor(), read_loop(connection), failing_on_exception(connection, "reader"));
   if (connection->options_.keepalive_interval.count() > 0) {
     connection->keepalive_tick_ = std::make_shared<asio::steady_timer>(connection->stream_->get_executor());
     asio::co_spawn(connection->stream_->get_executor(),
                    keep_alive(connection, connection->keepalive_tick_, connection->options_.keepalive_interval,
                               connection->options_.keepalive_count_max),
-                   asio::detached);
+                   failing_on_exception(connection, "keepalive"));
   }
   return connection;
 }
@@ -91,7 +90,7 @@ void Connection::queue(std::vector<std::uint8_t> message) {
   queued_.push_back(std::move(message));
   if (sending_queued_) return;
   sending_queued_ = true;
-  asio::co_spawn(stream_->get_executor(), send_queued(shared_from_this()), asio::detached);
+  asio::co_spawn(stream_->get_executor(), send_queued(shared_from_this()), failing_on_exception(weak_from_this(), "sender"));
 }
 
 void Connection::queue_close(ChannelState& channel) {
@@ -110,6 +109,24 @@ asio::awaitable<void> Connection::send_queued(std::shared_ptr<Connection> self) 
   }
   self->queued_.clear();
   self->sending_queued_ = false;
+}
+
+std::function<void(std::exception_ptr)> Connection::failing_on_exception(std::weak_ptr<Connection> weak,
+                                                                        std::string_view task) {
+  return [weak = std::move(weak), task = std::string(task)](std::exception_ptr thrown) {
+    const auto self = weak.lock();
+    if (!thrown || !self) return;
+    std::string what = "an exception that is not a std::exception";
+    try {
+      std::rethrow_exception(thrown);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    Error error(Errc::internal_error, Layer::channel, fmt::format("the connection's {} stopped: {}", task, what));
+    self->transport_->mark_broken(error);
+    self->fail_all(std::move(error));
+  };
 }
 
 void Connection::fail_all(Error error) {

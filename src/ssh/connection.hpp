@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -102,6 +104,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   friend class Channel;
+  // The completion of a background coroutine (the reader, the queued sender, keepalives): one that
+  // ends by an exception fails the connection with it, instead of leaving every waiter waiting.
+  static std::function<void(std::exception_ptr)> failing_on_exception(std::weak_ptr<Connection> weak,
+                                                                      std::string_view task);
   static asio::awaitable<void> read_loop(std::shared_ptr<Connection> self);
   static asio::awaitable<void> send_queued(std::shared_ptr<Connection> self);
   static asio::awaitable<void> keep_alive(std::weak_ptr<Connection> weak, std::shared_ptr<asio::steady_timer> tick,

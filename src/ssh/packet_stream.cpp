@@ -25,7 +25,8 @@ Error transport_error(std::string message) { return Error(Errc::protocol_error, 
 }  // namespace
 
 PacketStream::PacketStream(runtime::AsyncStream& stream)
-    : stream_(stream), sealer_(crypto::make_sealer("none", "none", {})), opener_(crypto::make_opener("none", "none", {})) {}
+    : stream_(stream), sealer_(crypto::make_sealer("none", "none", {}).value()),
+      opener_(crypto::make_opener("none", "none", {}).value()) {}
 
 void PacketStream::push_received(std::span<const std::uint8_t> bytes) {
   if (in_.size() < in_end_ + bytes.size()) in_.resize(in_end_ + bytes.size());

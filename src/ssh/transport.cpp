@@ -278,6 +278,11 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
   const auto s2c = crypto::requirements(negotiated_.cipher_server_to_client, negotiated_.mac_server_to_client);
   auto c2s_keys = derive_direction(hash_name, k, exchange_hash, session_id_, c2s, 'A');
   auto s2c_keys = derive_direction(hash_name, k, exchange_hash, session_id_, s2c, 'B');
+  // Built before NEWKEYS goes out: a failure here still leaves the old keys in force both ways.
+  auto sealer = crypto::make_sealer(negotiated_.cipher_client_to_server, negotiated_.mac_client_to_server, c2s_keys);
+  if (!sealer) co_return runtime::fail(std::move(sealer.error()));
+  auto opener = crypto::make_opener(negotiated_.cipher_server_to_client, negotiated_.mac_server_to_client, s2c_keys);
+  if (!opener) co_return runtime::fail(std::move(opener.error()));
 
   // NEWKEYS: from here each direction uses the new keys; strict kex restarts its sequence numbers.
   const std::uint8_t newkeys[] = {msg::newkeys};
@@ -286,7 +291,7 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
   runtime::AsyncMutex::Unlocker unlock(send_lock_);
   auto newkeys_sent = co_await packets_.write_packet(newkeys);
   if (newkeys_sent) {
-    packets_.set_sealer(crypto::make_sealer(negotiated_.cipher_client_to_server, negotiated_.mac_client_to_server, c2s_keys));
+    packets_.set_sealer(std::move(*sealer));
     if (strict_kex_) packets_.reset_send_sequence();
   }
   unlock.unlock_now();
@@ -294,7 +299,7 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
 
   auto server_newkeys = co_await read_kex_message(msg::newkeys);
   if (!server_newkeys) co_return runtime::fail(std::move(server_newkeys.error()).while_("waiting for the server's NEWKEYS"));
-  packets_.set_opener(crypto::make_opener(negotiated_.cipher_server_to_client, negotiated_.mac_server_to_client, s2c_keys));
+  packets_.set_opener(std::move(*opener));
   if (strict_kex_) packets_.reset_receive_sequence();
 
   ++completed_kex_;

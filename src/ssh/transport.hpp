@@ -35,6 +35,10 @@ struct HostKey {
 
 // Called once per key exchange with the server's verified host key (its signature over the
 // exchange hash already checked). Return an error to refuse the connection (Layer::kex).
+//
+// The callbacks in these options should not throw. One that throws at the first exchange throws out
+// of connect; at a re-exchange, it runs on the connection's reader, and the connection fails with
+// Errc::internal_error and the exception's text, which every waiter gets.
 using HostKeyVerifier = std::function<runtime::Result<void>(const HostKey&)>;
 
 struct TransportOptions {
@@ -66,6 +70,9 @@ class Transport {
   asio::awaitable<runtime::Result<void>> request_rekey();
   // Sends DISCONNECT (best effort) and closes the stream.
   asio::awaitable<void> disconnect(std::uint32_t reason, std::string_view description);
+  // Marks the transport unusable (its reader failed or stopped): a write waiting for a key
+  // exchange that can no longer complete gets `error` instead of waiting for good.
+  void mark_broken(const runtime::Error& error);
 
   const PeerVersion& server_version() const { return server_version_; }
   const Negotiated& algorithms() const { return negotiated_; }
@@ -90,7 +97,6 @@ class Transport {
   asio::awaitable<runtime::Result<void>> write_outside_kex(std::span<const std::uint8_t> payload);
   runtime::Result<bool> handle_transport_message(const std::vector<std::uint8_t>& payload);
   bool rekey_due() const;
-  void mark_broken(const runtime::Error& error);
 
   runtime::AsyncStream& stream_;
   TransportOptions options_;

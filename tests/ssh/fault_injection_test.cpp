@@ -9,6 +9,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <stdexcept>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -276,6 +277,21 @@ TEST_CASE("fault: a rekey storm, a key re-exchange after every server packet", "
   CHECK(outcome.result->exit_code == 3);
   // The first exchange, one after USERAUTH_SUCCESS, and one after each channel message.
   CHECK(outcome.key_exchanges >= 8);
+}
+
+TEST_CASE("fault: a host key callback that throws at a re-exchange fails the connection with its text", "[fault]") {
+  // It runs on the connection's reader; the exec waiting for the exchange to end must see why.
+  auto options = test::as_user("coder");
+  int calls = 0;
+  options.transport.verify_host_key = [&calls](const ssh::HostKey&) -> runtime::Result<void> {
+    if (++calls > 1) throw std::runtime_error("the key store is unreadable");
+    return {};
+  };
+  const auto outcome = run_scenario("rekey-storm", std::move(options));
+  const auto& error = failure_of(outcome);
+  CHECK(error.code == runtime::Errc::internal_error);
+  CHECK(error.message == "the connection's reader stopped: the key store is unreadable");
+  CHECK(calls == 2);
 }
 
 TEST_CASE("fault: the peer closes during a re-exchange we started: waiting writes end too", "[fault]") {

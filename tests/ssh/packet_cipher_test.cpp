@@ -3,6 +3,7 @@
 // tampering, packets out of order, truncated input, and round trips of random sizes.
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <fstream>
@@ -21,6 +22,19 @@ using namespace cr::ssh::crypto;
 namespace {
 
 using ByteVector = std::vector<std::uint8_t>;
+
+// A sealer or opener the test expects to be built.
+std::unique_ptr<PacketSealer> sealer_for(std::string_view cipher, std::string_view mac, const DirectionKeys& keys) {
+  auto sealer = make_sealer(cipher, mac, keys);
+  REQUIRE(sealer);
+  return std::move(*sealer);
+}
+
+std::unique_ptr<PacketOpener> opener_for(std::string_view cipher, std::string_view mac, const DirectionKeys& keys) {
+  auto opener = make_opener(cipher, mac, keys);
+  REQUIRE(opener);
+  return std::move(*opener);
+}
 
 SecretBytes secret(const ByteVector& bytes) { return {bytes.begin(), bytes.end()}; }
 
@@ -190,28 +204,34 @@ TEST_CASE("the names we offer, in our order, and the key material each needs", "
   }
 }
 
-TEST_CASE("make_sealer and make_opener refuse unknown names and key material of the wrong size", "[cipher]") {
+TEST_CASE("make_sealer and make_opener refuse unknown names and key material of the wrong size, saying why",
+          "[cipher]") {
   std::mt19937 rng(1);
-  CHECK(make_sealer("none", "none", {}) != nullptr);
-  CHECK(make_opener("none", "none", {}) != nullptr);
-  CHECK(make_sealer("none", "hmac-sha2-256", {}) == nullptr);
-  CHECK(make_sealer("aes128-cbc", "hmac-sha2-256", {}) == nullptr);
-  CHECK(make_opener("aes128-ctr", "hmac-md5", {}) == nullptr);
+  CHECK(make_sealer("none", "none", {}));
+  CHECK(make_opener("none", "none", {}));
+  const auto unknown = make_sealer("aes128-cbc", "hmac-sha2-256", {});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == cr::runtime::Errc::invalid_argument);
+  CHECK(unknown.error().message == "no packet protection named cipher 'aes128-cbc' with MAC 'hmac-sha2-256'");
+  CHECK_FALSE(make_sealer("none", "hmac-sha2-256", {}));
+  CHECK_FALSE(make_opener("aes128-ctr", "hmac-md5", {}));
   for (const Mode& mode : negotiable_modes()) {
     INFO(mode.label());
     const DirectionKeys keys = random_keys(mode, rng);
-    CHECK(make_sealer(mode.cipher, mode.mac, keys) != nullptr);
-    CHECK(make_opener(mode.cipher, mode.mac, keys) != nullptr);
+    CHECK(make_sealer(mode.cipher, mode.mac, keys));
+    CHECK(make_opener(mode.cipher, mode.mac, keys));
     for (auto field : {&DirectionKeys::key, &DirectionKeys::iv, &DirectionKeys::mac_key}) {
       DirectionKeys longer = keys;
       (longer.*field).push_back(0);
-      CHECK(make_sealer(mode.cipher, mode.mac, longer) == nullptr);
-      CHECK(make_opener(mode.cipher, mode.mac, longer) == nullptr);
+      CHECK_FALSE(make_sealer(mode.cipher, mode.mac, longer));
+      CHECK_FALSE(make_opener(mode.cipher, mode.mac, longer));
     }
     DirectionKeys shorter = keys;
     shorter.key.pop_back();
-    CHECK(make_sealer(mode.cipher, mode.mac, shorter) == nullptr);
-    CHECK(make_opener(mode.cipher, mode.mac, shorter) == nullptr);
+    const auto refused = make_opener(mode.cipher, mode.mac, shorter);
+    REQUIRE_FALSE(refused);
+    CHECK_THAT(refused.error().message, Catch::Contains(fmt::format("takes a {}-byte key", keys.key.size())) &&
+                                            Catch::Contains(fmt::format("not {},", shorter.key.size())));
   }
 }
 
@@ -222,8 +242,8 @@ TEST_CASE("every cipher and MAC seals and opens as the recorded known answers sa
     INFO(block.mode.label());
     covered.insert(block.mode.label());
     REQUIRE(block.packets.size() == 2);
-    auto sealer = make_sealer(block.mode.cipher, block.mode.mac, block.keys);
-    auto opener = make_opener(block.mode.cipher, block.mode.mac, block.keys);
+    auto sealer = sealer_for(block.mode.cipher, block.mode.mac, block.keys);
+    auto opener = opener_for(block.mode.cipher, block.mode.mac, block.keys);
     REQUIRE(sealer != nullptr);
     REQUIRE(opener != nullptr);
 
@@ -260,7 +280,7 @@ TEST_CASE("a flipped bit in the length, the encrypted packet or the tag fails op
   std::mt19937 rng(2);
   for (const Mode& mode : negotiable_modes()) {
     const DirectionKeys keys = random_keys(mode, rng);
-    auto sealer = make_sealer(mode.cipher, mode.mac, keys);
+    auto sealer = sealer_for(mode.cipher, mode.mac, keys);
     REQUIRE(sealer != nullptr);
     ByteVector sealed = plaintext_packet(*sealer, random_bytes(rng, 100), rng);
     const std::uint32_t length = length_field(sealed);
@@ -280,12 +300,12 @@ TEST_CASE("a flipped bit in the length, the encrypted packet or the tag fails op
       ByteVector wire = sealed;
       wire[target.offset] ^= 0x01;
       wire.resize(wire.size() + 64);  // bytes that follow on the stream, for a length now too long
-      auto opener = make_opener(mode.cipher, mode.mac, keys);
+      auto opener = opener_for(mode.cipher, mode.mac, keys);
       REQUIRE(opener != nullptr);
       if (target.offset < 4) {
         ByteVector first(wire.begin(), wire.begin() + static_cast<std::ptrdiff_t>(opener->first_block_size()));
         CHECK(opener->packet_length(7, first) == (length ^ 1U));
-        opener = make_opener(mode.cipher, mode.mac, keys);  // CTR's packet_length moved the keystream on
+        opener = opener_for(mode.cipher, mode.mac, keys);  // CTR's packet_length moved the keystream on
       }
       CHECK_FALSE(receive(*opener, 7, wire));
     }
@@ -297,16 +317,16 @@ TEST_CASE("a packet opened under the wrong sequence number or out of order fails
   for (const Mode& mode : negotiable_modes()) {
     INFO(mode.label());
     const DirectionKeys keys = random_keys(mode, rng);
-    auto sealer = make_sealer(mode.cipher, mode.mac, keys);
+    auto sealer = sealer_for(mode.cipher, mode.mac, keys);
     REQUIRE(sealer != nullptr);
     ByteVector first = plaintext_packet(*sealer, random_bytes(rng, 30), rng);
     ByteVector second = plaintext_packet(*sealer, random_bytes(rng, 30), rng);
     sealer->seal(3, first);
     sealer->seal(4, second);
 
-    auto opener = make_opener(mode.cipher, mode.mac, keys);
+    auto opener = opener_for(mode.cipher, mode.mac, keys);
     CHECK_FALSE(receive(*opener, 3, second));  // the second packet where the first belongs
-    opener = make_opener(mode.cipher, mode.mac, keys);
+    opener = opener_for(mode.cipher, mode.mac, keys);
     if (requirements(mode.cipher, mode.mac).iv_size != 12) {  // GCM counts packets, not sequence numbers
       CHECK_FALSE(receive(*opener, 4, first));                // the right packet, the wrong number
     }
@@ -320,24 +340,24 @@ TEST_CASE("truncated packets and sizes that disagree with packet_length fail wit
   for (const Mode& mode : modes) {
     INFO(mode.label());
     const DirectionKeys keys = random_keys(mode, rng);
-    auto sealer = make_sealer(mode.cipher, mode.mac, keys);
+    auto sealer = sealer_for(mode.cipher, mode.mac, keys);
     REQUIRE(sealer != nullptr);
     ByteVector sealed = plaintext_packet(*sealer, random_bytes(rng, 40), rng);
     sealer->seal(0, sealed);
 
     // Every size short of the whole packet, each in a buffer of exactly that size (ASan checks
     // the reads), through a fresh opener that has seen the first block.
-    const std::size_t first = make_opener(mode.cipher, mode.mac, keys)->first_block_size();
+    const std::size_t first = opener_for(mode.cipher, mode.mac, keys)->first_block_size();
     for (std::size_t size = 0; size < sealed.size(); ++size) {
-      auto opener = make_opener(mode.cipher, mode.mac, keys);
+      auto opener = opener_for(mode.cipher, mode.mac, keys);
       ByteVector head(sealed.begin(), sealed.begin() + static_cast<std::ptrdiff_t>(size));
       if (size >= first) opener->packet_length(0, Bytes(head.data(), first));
       CHECK_FALSE(opener->open(0, head));
     }
-    CHECK(make_opener(mode.cipher, mode.mac, keys)->packet_length(0, Bytes(sealed.data(), first - 1)) == 0);
+    CHECK(opener_for(mode.cipher, mode.mac, keys)->packet_length(0, Bytes(sealed.data(), first - 1)) == 0);
 
     // One byte more than packet_length says.
-    auto opener = make_opener(mode.cipher, mode.mac, keys);
+    auto opener = opener_for(mode.cipher, mode.mac, keys);
     ByteVector longer = sealed;
     longer.push_back(0);
     opener->packet_length(0, Bytes(longer.data(), first));
@@ -352,8 +372,8 @@ TEST_CASE("packets of random sizes round-trip, across the sequence number wrappi
   for (const Mode& mode : modes) {
     INFO(mode.label());
     const DirectionKeys keys = random_keys(mode, rng);
-    auto sealer = make_sealer(mode.cipher, mode.mac, keys);
-    auto opener = make_opener(mode.cipher, mode.mac, keys);
+    auto sealer = sealer_for(mode.cipher, mode.mac, keys);
+    auto opener = opener_for(mode.cipher, mode.mac, keys);
     REQUIRE(sealer != nullptr);
     REQUIRE(opener != nullptr);
     std::uniform_int_distribution<std::size_t> payload_size(0, 3000);

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include <botan/loadstor.h>
+#include <fmt/format.h>
 
 #include "ssh/crypto/packet_modes.hpp"
 
@@ -84,12 +85,18 @@ struct Recipe {
   const MacSpec* mac = nullptr;
 };
 
-std::optional<Recipe> resolve(std::string_view cipher_name, std::string_view mac_name, const DirectionKeys& keys) {
+runtime::Result<Recipe> resolve(std::string_view cipher_name, std::string_view mac_name, const DirectionKeys& keys) {
   if (cipher_name == kNone && mac_name == kNone) return Recipe{Construction::none};
   const CipherRequirements needed = requirements(cipher_name, mac_name);
-  if (needed.key_size == 0 || keys.key.size() != needed.key_size || keys.iv.size() != needed.iv_size ||
-      keys.mac_key.size() != needed.mac_key_size) {
-    return std::nullopt;
+  if (needed.key_size == 0) {
+    return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::kex,
+                         fmt::format("no packet protection named cipher '{}' with MAC '{}'", cipher_name, mac_name));
+  }
+  if (keys.key.size() != needed.key_size || keys.iv.size() != needed.iv_size || keys.mac_key.size() != needed.mac_key_size) {
+    return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::kex,
+                         fmt::format("{} with {} takes a {}-byte key, a {}-byte IV and a {}-byte MAC key, not {}, {} and {}",
+                                     cipher_name, mac_name, needed.key_size, needed.iv_size, needed.mac_key_size,
+                                     keys.key.size(), keys.iv.size(), keys.mac_key.size()));
   }
   const CipherSpec* cipher = find_cipher(cipher_name);
   return Recipe{cipher->construction, cipher, needed.aead ? nullptr : find_mac(mac_name)};
@@ -151,10 +158,11 @@ CipherRequirements requirements(std::string_view cipher, std::string_view mac) {
           .aead = false};
 }
 
-std::unique_ptr<PacketSealer> make_sealer(std::string_view cipher, std::string_view mac, const DirectionKeys& keys) {
+runtime::Result<std::unique_ptr<PacketSealer>> make_sealer(std::string_view cipher, std::string_view mac,
+                                                           const DirectionKeys& keys) {
+  const auto recipe = resolve(cipher, mac, keys);
+  if (!recipe) return runtime::fail(recipe.error());
   try {
-    const auto recipe = resolve(cipher, mac, keys);
-    if (!recipe) return nullptr;
     switch (recipe->construction) {
       case Construction::none:
         return std::make_unique<NoneSealer>();
@@ -166,15 +174,18 @@ std::unique_ptr<PacketSealer> make_sealer(std::string_view cipher, std::string_v
         return make_ctr_hmac_sealer(recipe->cipher->botan_name, recipe->mac->botan_name,
                                     recipe->mac->encrypt_then_mac, keys);
     }
-  } catch (const std::exception&) {  // Botan could not build the algorithm
+  } catch (const std::exception& e) {
+    return runtime::fail(runtime::Errc::internal_error, runtime::Layer::kex,
+                         fmt::format("Botan could not build {} with {}: {}", cipher, mac, e.what()));
   }
-  return nullptr;
+  return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::kex, "no such packet protection");
 }
 
-std::unique_ptr<PacketOpener> make_opener(std::string_view cipher, std::string_view mac, const DirectionKeys& keys) {
+runtime::Result<std::unique_ptr<PacketOpener>> make_opener(std::string_view cipher, std::string_view mac,
+                                                           const DirectionKeys& keys) {
+  const auto recipe = resolve(cipher, mac, keys);
+  if (!recipe) return runtime::fail(recipe.error());
   try {
-    const auto recipe = resolve(cipher, mac, keys);
-    if (!recipe) return nullptr;
     switch (recipe->construction) {
       case Construction::none:
         return std::make_unique<NoneOpener>();
@@ -186,9 +197,11 @@ std::unique_ptr<PacketOpener> make_opener(std::string_view cipher, std::string_v
         return make_ctr_hmac_opener(recipe->cipher->botan_name, recipe->mac->botan_name,
                                     recipe->mac->encrypt_then_mac, keys);
     }
-  } catch (const std::exception&) {  // Botan could not build the algorithm
+  } catch (const std::exception& e) {
+    return runtime::fail(runtime::Errc::internal_error, runtime::Layer::kex,
+                         fmt::format("Botan could not build {} with {}: {}", cipher, mac, e.what()));
   }
-  return nullptr;
+  return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::kex, "no such packet protection");
 }
 
 }  // namespace cr::ssh::crypto

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/error.hpp"
 #include "ssh/crypto/secret.hpp"
 
 namespace cr::ssh::crypto {
@@ -81,8 +82,11 @@ const std::vector<std::string>& supported_macs();
 CipherRequirements requirements(std::string_view cipher, std::string_view mac);
 
 // "none"/"none" gives the unprotected state before the first NEWKEYS (block size 8, no tag).
-// nullptr for names we do not implement, or key material whose sizes differ from requirements().
-std::unique_ptr<PacketSealer> make_sealer(std::string_view cipher, std::string_view mac, const DirectionKeys& keys);
-std::unique_ptr<PacketOpener> make_opener(std::string_view cipher, std::string_view mac, const DirectionKeys& keys);
+// Errors (Layer::kex): invalid_argument for names we do not implement or key material whose sizes
+// differ from requirements(); internal_error, with Botan's message, when Botan cannot build it.
+runtime::Result<std::unique_ptr<PacketSealer>> make_sealer(std::string_view cipher, std::string_view mac,
+                                                           const DirectionKeys& keys);
+runtime::Result<std::unique_ptr<PacketOpener>> make_opener(std::string_view cipher, std::string_view mac,
+                                                           const DirectionKeys& keys);
 
 }  // namespace cr::ssh::crypto

@@ -98,7 +98,7 @@ runtime::Result<void> replace_file(const fs::path& path, const fs::path& folder,
   if (::stat(path.c_str(), &existing) == 0) mode = existing.st_mode & 07777;
 
   TemporaryFile temporary;
-  temporary.path = (folder / ("." + path.filename().string() + ".XXXXXX")).string();
+  temporary.path = (folder / fmt::format(".{}.XXXXXX", path.filename().string())).string();
   temporary.fd = ::mkstemp(temporary.path.data());
   if (temporary.fd < 0) {
     temporary.path.clear();

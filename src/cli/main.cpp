@@ -9,7 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "runtime/paths.hpp"
-#include "ssh/crypto/secret.hpp"
+#include "ssh/client.hpp"
 
 #ifdef _WIN32
 #include <windows.h>
@@ -59,7 +59,7 @@ std::optional<std::filesystem::path> remembered_choices_file() {
 int main(int argc, char** argv) {
   using namespace cr::cli;
   // A process per command: Botan's locked-memory pool cost more than the handshake.
-  cr::ssh::crypto::use_unlocked_secret_memory();
+  cr::ssh::use_unlocked_secret_memory();
 #ifdef _WIN32
   const Utf8ConsoleOutput utf8_console;
 #else

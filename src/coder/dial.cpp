@@ -12,7 +12,6 @@
 #include "runtime/deadline.hpp"
 #include "ssh/agent.hpp"
 #include "ssh/client.hpp"
-#include "ssh/crypto/host_key.hpp"
 
 namespace cr::coder {
 namespace {
@@ -105,7 +104,7 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(s
     // was agreed and verified (rsa-sha2-256 for an agreed rsa-sha2-512 is the same key): another
     // could trade a key known_hosts knows for one it does not.
     const auto& agreed = (*connected)->transport().algorithms().host_key;
-    if (ssh::crypto::key_type_for(choice.host_key) != ssh::crypto::key_type_for(agreed)) choice.host_key.clear();
+    if (!ssh::same_host_key(choice.host_key, agreed)) choice.host_key.clear();
     remember_first_choice(destination, choice, options.remembered_choices, options.log);
   }
   co_return connected;

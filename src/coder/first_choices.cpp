@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "coder/atomic_file.hpp"
-#include "ssh/crypto/kex.hpp"
+#include "ssh/digest.hpp"
 
 namespace cr::coder {
 namespace {
@@ -24,13 +24,7 @@ struct Line {
   ssh::ServerFirstChoice choice;
 };
 
-std::string key_for(const std::string& destination) {
-  const auto digest = ssh::crypto::hash("SHA-256", {reinterpret_cast<const std::uint8_t*>(destination.data()),
-                                                    destination.size()});
-  std::string hex;
-  for (const auto byte : digest) hex += fmt::format("{:02x}", byte);
-  return hex;
-}
+std::string key_for(const std::string& destination) { return ssh::sha256_hex(destination); }
 
 // Algorithm names as RFC 4251 section 6 allows them, so that nothing else reaches a KEXINIT.
 bool algorithm_name(std::string_view name) {

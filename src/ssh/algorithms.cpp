@@ -57,6 +57,10 @@ bool contains(const NameList& names, std::string_view name) {
 
 }  // namespace
 
+bool same_host_key(std::string_view algorithm, std::string_view other) {
+  return crypto::key_type_for(algorithm) == crypto::key_type_for(other);
+}
+
 bool lead_with(AlgorithmPreferences& preferences, const ServerFirstChoice& choice) {
   const auto to_front = [](NameList& names, const std::string& name) {
     const auto found = std::find(names.begin(), names.end(), name);

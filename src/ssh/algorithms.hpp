@@ -39,6 +39,10 @@ struct ServerFirstChoice {
 // our guess is right. False when a guess cannot be right (a name we do not offer, or empty).
 bool lead_with(AlgorithmPreferences& preferences, const ServerFirstChoice& choice);
 
+// Whether two host key algorithms sign with the same kind of key (rsa-sha2-512 and rsa-sha2-256
+// both use an ssh-rsa key; every other algorithm is its own).
+bool same_host_key(std::string_view algorithm, std::string_view other);
+
 enum class AlgorithmCategory { kex, host_key, ciphers, macs };
 std::string_view option_name(AlgorithmCategory category);  // "KexAlgorithms", "HostKeyAlgorithms", ...
 

@@ -1,6 +1,10 @@
 #include "ssh/client.hpp"
 
+#include "ssh/crypto/secret.hpp"
+
 namespace cr::ssh {
+
+void use_unlocked_secret_memory() { crypto::use_unlocked_secret_memory(); }
 
 asio::awaitable<runtime::Result<std::shared_ptr<Connection>>> connect(std::unique_ptr<runtime::AsyncStream> stream,
                                                                        ClientOptions options) {

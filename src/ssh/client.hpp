@@ -21,6 +21,11 @@ struct ClientOptions {
 };
 
 // Bound it with runtime::with_deadline (ConnectTimeout); cancel it through the cancellation slot.
+// For a short-lived process (a command-line tool), before any connection: secrets live in ordinary
+// memory, still overwritten when freed, instead of locked pages that cost more to set up than a
+// handshake (crypto/secret.hpp).
+void use_unlocked_secret_memory();
+
 asio::awaitable<runtime::Result<std::shared_ptr<Connection>>> connect(std::unique_ptr<runtime::AsyncStream> stream,
                                                                        ClientOptions options);
 

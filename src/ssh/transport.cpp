@@ -89,14 +89,19 @@ asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::
                                                                        TransportOptions options) {
   // Our version line first, and our KEXINIT right behind it: neither waits for the server.
   const std::string hello = fmt::format("{}\r\n", kClientVersion);
-  auto sent = co_await runtime::write_all(stream, runtime::as_bytes(hello));
-  if (!sent) co_return runtime::fail(std::move(sent.error()).while_("sending our SSH version line"));
   auto transport = std::make_unique<Transport>(stream, std::move(options));
+  auto version_sent = co_await runtime::write_all(stream, runtime::as_bytes(hello));
+  // Made (and tried) even when the version line failed: negotiating with what the server sent
+  // needs it.
   auto kexinit_sent = co_await transport->send_kexinit();
-  if (!kexinit_sent) co_return runtime::fail(std::move(kexinit_sent.error()));
+  Result<void> sent = version_sent ? std::move(kexinit_sent)
+                                   : runtime::fail(std::move(version_sent.error()).while_("sending our SSH version line"));
+  // A server that finds nothing in common with what we offer may be gone before our writes are:
+  // what it sent first says why. A failed write is the error only when what arrived says less.
+  const auto or_write_failure = [&sent](Error error) { return sent ? std::move(error) : sent.error(); };
 
   auto version = co_await read_peer_version(stream);
-  if (!version) co_return runtime::fail(std::move(version.error()));
+  if (!version) co_return runtime::fail(or_write_failure(std::move(version.error())));
   transport->options_.log.debug("server version: {}", version->peer.line);
   transport->server_version_ = std::move(version->peer);
   transport->packets_.push_received(version->leftover);
@@ -104,10 +109,11 @@ asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::
   // The server's KEXINIT must come first (strict kex requires it; others may precede it otherwise).
   for (;;) {
     auto packet = co_await transport->packets_.read_packet();
-    if (!packet) co_return runtime::fail(std::move(packet.error()).while_("waiting for the server's KEXINIT"));
+    if (!packet) co_return runtime::fail(or_write_failure(std::move(packet.error()).while_("waiting for the server's KEXINIT")));
     if (!packet->empty() && (*packet)[0] == msg::kexinit) {
       auto done = co_await transport->run_kex(std::move(*packet));
-      if (!done) co_return runtime::fail(std::move(done.error()));
+      if (!done && done.error().layer == Layer::kex) co_return runtime::fail(std::move(done.error()));
+      if (!done || !sent) co_return runtime::fail(or_write_failure(done ? Error(sent.error()) : std::move(done.error())));
       co_return transport;
     }
     auto handled = transport->handle_transport_message(*packet);

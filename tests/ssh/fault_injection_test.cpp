@@ -279,6 +279,17 @@ TEST_CASE("fault: a rekey storm, a key re-exchange after every server packet", "
   CHECK(outcome.key_exchanges >= 8);
 }
 
+TEST_CASE("fault: a server that offers no cipher we have and exits unread: the error is the mismatch, not our write",
+          "[fault]") {
+  // Our version line, KEXINIT and guessed packet may find the server gone; its KEXINIT says why.
+  const auto outcome = run_scenario("kexinit-then-exit");
+  const auto& error = failure_of(outcome);
+  CHECK(error.layer == runtime::Layer::kex);
+  CHECK_THAT(error.message, Catch::Contains("no cipher (client to server) algorithm in common"));
+  REQUIRE(error.find_evidence("server offered"));
+  CHECK(error.find_evidence("server offered")->text == "3des-cbc");
+}
+
 TEST_CASE("fault: a host key callback that throws at a re-exchange fails the connection with its text", "[fault]") {
   // It runs on the connection's reader; the exec waiting for the exchange to end must see why.
   auto options = test::as_user("coder");

@@ -9,10 +9,12 @@
 #include <catch2/catch.hpp>
 
 #include "proxy/proxy_command.hpp"
+#include "runtime/memory_stream.hpp"
 #include "ssh/crypto/host_key.hpp"
 #include "ssh/crypto/kex.hpp"
 #include "ssh/crypto/packet_cipher.hpp"
 #include "ssh/messages.hpp"
+#include "ssh/packet_stream.hpp"
 #include "ssh/transport.hpp"
 #include "ssh/wire.hpp"
 #include "support/run.hpp"
@@ -212,6 +214,40 @@ TEST_CASE("no common cipher: the error lists both sides' offers", "[transport][s
   CHECK_THAT(error.message, Catch::Contains("no cipher (client to server) algorithm in common"));
   CHECK(error.find_evidence("we offered")->text == "aes128-ctr");
   CHECK(error.find_evidence("server offered")->text == "aes256-gcm@openssh.com");
+}
+
+TEST_CASE("a server gone before our first writes: its KEXINIT, not our failed write, says what is wrong",
+          "[transport]") {
+  // A server that finds nothing in common with our KEXINIT may exit before our writes (the version
+  // line, the KEXINIT, the guessed packet) reach it; what it sent before it went still arrives.
+  const auto connected = test::run([]() -> asio::awaitable<runtime::Result<void>> {
+    auto ex = co_await asio::this_coro::executor;
+    auto [client, server] = runtime::make_memory_stream_pair(ex);
+    const std::string version = "SSH-2.0-gone_1.0\r\n";
+    auto version_sent = co_await runtime::write_all(*server, runtime::as_bytes(version));
+    REQUIRE(version_sent);
+    ssh::KexInit offer;
+    offer.kex = {"curve25519-sha256"};
+    offer.host_key = {"ssh-ed25519"};
+    offer.ciphers_client_to_server = offer.ciphers_server_to_client = {"3des-cbc"};
+    offer.macs_client_to_server = offer.macs_server_to_client = {"hmac-sha2-256"};
+    offer.compression_client_to_server = offer.compression_server_to_client = {"none"};
+    ssh::PacketStream packets(*server);
+    auto offer_sent = co_await packets.write_packet(offer.encode());
+    REQUIRE(offer_sent);
+    co_await server->close();
+    ssh::TransportOptions options;
+    auto transport = co_await ssh::Transport::connect(*client, std::move(options));
+    if (transport) co_return runtime::Result<void>{};
+    co_return runtime::fail(std::move(transport.error()));
+  }());
+  REQUIRE_FALSE(connected);
+  const auto& error = connected.error();
+  INFO(error.summary());
+  CHECK(error.layer == runtime::Layer::kex);
+  CHECK_THAT(error.message, Catch::Contains("no cipher (client to server) algorithm in common"));
+  REQUIRE(error.find_evidence("server offered"));
+  CHECK(error.find_evidence("server offered")->text == "3des-cbc");
 }
 
 TEST_CASE("a host key the verifier refuses ends the connection with its reason", "[transport][sshd]") {

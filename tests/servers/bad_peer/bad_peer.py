@@ -31,6 +31,7 @@ SCENARIOS = {
     "garbage-banner": "sends the start of a TLS ClientHello instead of a version line, then waits",
     "endless-pre-banner": "sends text lines that never become a version line",
     "banner-then-close": "sends its version line, then exits",
+    "kexinit-then-exit": "sends its version line and a KEXINIT offering only 3des-cbc, then exits unread",
     "close-mid-kex": "exits after reading the client's KEX_ECDH_INIT, without a reply",
     "bad-host-key-signature": "signs the exchange hash, then flips a bit of the signature",
     "bad-mac": "the first encrypted packet (SERVICE_ACCEPT) carries a wrong MAC",
@@ -245,10 +246,10 @@ class Server:
             return payload
 
     # Key exchange (RFC 4253 sections 7-8, RFC 8731 for curve25519-sha256).
-    def kexinit(self):
+    def kexinit(self, cipher="aes128-ctr"):
         kex = ["curve25519-sha256"] + (["kex-strict-s-v00@openssh.com"] if self.kex_done == 0 else [])
         payload = bytes([MSG_KEXINIT]) + os.urandom(16) + name_list(kex) + name_list(["ssh-ed25519"])
-        payload += name_list(["aes128-ctr"]) * 2 + name_list(["hmac-sha2-256"]) * 2 + name_list(["none"]) * 2
+        payload += name_list([cipher]) * 2 + name_list(["hmac-sha2-256"]) * 2 + name_list(["none"]) * 2
         payload += name_list([]) * 2 + b"\0" + u32(0)
         return payload
 
@@ -324,6 +325,10 @@ class Server:
                 line += 1
                 self.wire.write(f"pre-banner line {line}\r\n".encode())
         self.wire.write(VERSION + b"\r\n")
+        if self.scenario == "kexinit-then-exit":
+            self.send(self.kexinit(cipher="3des-cbc"))
+            log("exiting after our KEXINIT, without reading the client's")
+            sys.exit(0)
         if self.scenario == "banner-then-close":
             log("closing after the banner")
             sys.exit(0)

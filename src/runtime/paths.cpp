@@ -1,13 +1,9 @@
 #include "runtime/paths.hpp"
 
-#include <cstdlib>
 #include <vector>
 
 #ifdef _WIN32
 #include <windows.h>
-#else
-#include <pwd.h>
-#include <unistd.h>
 #endif
 
 namespace cr::runtime {
@@ -42,41 +38,10 @@ std::optional<std::string> environment_variable(std::wstring_view name) {
   return narrow({value.data(), got});
 }
 
-std::optional<std::filesystem::path> home_directory() {
-  if (auto profile = environment_variable(L"USERPROFILE"); profile && !profile->empty()) return utf8_to_path(*profile);
-  auto drive = environment_variable(L"HOMEDRIVE");
-  auto path = environment_variable(L"HOMEPATH");
-  if (drive && path) return utf8_to_path(*drive + *path);
-  return std::nullopt;
-}
-
-std::optional<std::filesystem::path> cache_directory() {
-  if (auto local = environment_variable(L"LOCALAPPDATA"); local && !local->empty()) return utf8_to_path(*local);
-  if (auto home = home_directory()) return *home / "AppData" / "Local";
-  return std::nullopt;
-}
-
 std::string path_to_utf8(const std::filesystem::path& path) { return narrow(path.native()); }
 std::filesystem::path utf8_to_path(std::string_view text) { return std::filesystem::path(widen(text)); }
 
 #else
-
-std::optional<std::filesystem::path> home_directory() {
-  if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home);
-  std::vector<char> buffer(16384);
-  passwd entry{};
-  passwd* found = nullptr;
-  if (getpwuid_r(getuid(), &entry, buffer.data(), buffer.size(), &found) == 0 && found && found->pw_dir) {
-    return std::filesystem::path(found->pw_dir);
-  }
-  return std::nullopt;
-}
-
-std::optional<std::filesystem::path> cache_directory() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/') return std::filesystem::path(xdg);
-  if (auto home = home_directory()) return *home / ".cache";
-  return std::nullopt;
-}
 
 std::string path_to_utf8(const std::filesystem::path& path) { return path.native(); }
 std::filesystem::path utf8_to_path(std::string_view text) { return std::filesystem::path(std::string(text)); }

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,6 @@
 #include "runtime/event.hpp"
 #include "ssh/session.hpp"
 #include "ssh/transport.hpp"
-#include "ssh/wire.hpp"
 
 namespace cr::ssh {
 
@@ -49,6 +49,7 @@ struct ConnectionOptions {
 };
 
 struct ChannelState;
+class Reader;
 
 // Where a direct-tcpip channel (RFC 4254 section 7.2) asks the server to connect, and who asks.
 struct DirectTcpip {
@@ -117,7 +118,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void fail_all(runtime::Error error);
   std::shared_ptr<ChannelState> find(std::uint32_t local_id) const;
   std::shared_ptr<ChannelState> new_channel();
-  std::vector<std::uint8_t> open_message(std::string_view type, const ChannelState& channel, ConstBytes fields) const;
+  std::vector<std::uint8_t> open_message(std::string_view type, const ChannelState& channel, std::span<const std::uint8_t> fields) const;
   asio::awaitable<runtime::Result<std::unique_ptr<Channel>>> confirmed(std::shared_ptr<ChannelState> state, std::string type);
   // Queues the CHANNEL_OPEN of the next spare session channel.
   void open_spare();

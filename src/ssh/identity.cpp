@@ -11,6 +11,9 @@
 
 #include <fmt/format.h>
 
+#include "ssh/crypto/private_key.hpp"
+#include "ssh/crypto/secret.hpp"
+
 namespace cr::ssh {
 namespace {
 

@@ -1,6 +1,7 @@
 #include "ssh/signer.hpp"
 
 #include "ssh/crypto/host_key.hpp"
+#include "ssh/crypto/private_key.hpp"
 
 namespace cr::ssh {
 namespace {

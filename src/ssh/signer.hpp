@@ -12,9 +12,12 @@
 #include <asio/awaitable.hpp>
 
 #include "runtime/error.hpp"
-#include "ssh/crypto/private_key.hpp"
 
 namespace cr::ssh {
+
+namespace crypto {
+class PrivateKey;
+}
 
 class Signer {
  public:

@@ -7,6 +7,7 @@
 #include "ssh/crypto/random.hpp"
 #include "ssh/kex_reply.hpp"
 #include "ssh/messages.hpp"
+#include "ssh/packet_stream.hpp"
 #include "ssh/wire.hpp"
 
 namespace cr::ssh {
@@ -63,10 +64,12 @@ crypto::DirectionKeys derive_direction(const std::string& hash_name, ConstBytes 
 Transport::Transport(runtime::AsyncStream& stream, TransportOptions options)
     : stream_(stream),
       options_(std::move(options)),
-      packets_(stream),
+      packets_(std::make_unique<PacketStream>(stream)),
       send_lock_(stream.get_executor()),
       message_order_(stream.get_executor()),
       kex_done_(stream.get_executor()) {}
+
+Transport::~Transport() = default;
 
 KexInit Transport::make_kexinit() const {
   KexInit k;
@@ -104,11 +107,11 @@ asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::
   if (!version) co_return runtime::fail(or_write_failure(std::move(version.error())));
   transport->options_.log.debug("server version: {}", version->peer.line);
   transport->server_version_ = std::move(version->peer);
-  transport->packets_.push_received(version->leftover);
+  transport->packets_->push_received(version->leftover);
 
   // The server's KEXINIT must come first (strict kex requires it; others may precede it otherwise).
   for (;;) {
-    auto packet = co_await transport->packets_.read_packet();
+    auto packet = co_await transport->packets_->read_packet();
     if (!packet) co_return runtime::fail(or_write_failure(std::move(packet.error()).while_("waiting for the server's KEXINIT")));
     if (!packet->empty() && (*packet)[0] == msg::kexinit) {
       auto done = co_await transport->run_kex(std::move(*packet));
@@ -132,8 +135,8 @@ asio::awaitable<Result<void>> Transport::send_kexinit() {
   const bool locked = co_await send_lock_.lock();
   if (!locked) co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");
   runtime::AsyncMutex::Unlocker unlock(send_lock_);
-  client_kexinit_sequence_ = packets_.send_sequence();
-  auto written = co_await packets_.write_packet(client_kexinit_);
+  client_kexinit_sequence_ = packets_->send_sequence();
+  auto written = co_await packets_->write_packet(client_kexinit_);
   unlock.unlock_now();
   if (!written || !kexinit.first_kex_packet_follows) co_return written;
   // The guess: our first key exchange, as if the server had agreed to it.
@@ -157,12 +160,12 @@ asio::awaitable<Result<void>> Transport::write_locked(std::span<const std::uint8
   const bool locked = co_await send_lock_.lock();
   if (!locked) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled");
   const runtime::AsyncMutex::Unlocker unlock(send_lock_);
-  co_return co_await packets_.write_packet(payload);
+  co_return co_await packets_->write_packet(payload);
 }
 
 asio::awaitable<Result<std::vector<std::uint8_t>>> Transport::read_kex_message(std::uint8_t expected) {
   for (;;) {
-    auto packet = co_await packets_.read_packet();
+    auto packet = co_await packets_->read_packet();
     if (!packet) co_return packet;
     const std::uint8_t type = packet->empty() ? 0 : (*packet)[0];
     if (type == expected) co_return packet;
@@ -190,7 +193,7 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
   if (completed_kex_ == 0) {
     strict_kex_ = chosen->strict_kex;
     // Strict kex: the KEXINIT had to be the first packet, so its sequence number is 0.
-    if (strict_kex_ && packets_.receive_sequence() != 1) {
+    if (strict_kex_ && packets_->receive_sequence() != 1) {
       co_return runtime::fail(kex_error("strict key exchange: the server's KEXINIT was not its first packet"));
     }
   }
@@ -210,7 +213,7 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
            !other.host_key.empty() && guesser.host_key[0] == other.host_key[0];
   };
   if (server->first_kex_packet_follows && !guessed_right(*server, *client)) {
-    auto guess = co_await packets_.read_packet();
+    auto guess = co_await packets_->read_packet();
     if (!guess) co_return runtime::fail(std::move(guess.error()));
   }
   std::unique_ptr<crypto::KeyExchange> exchange = std::move(guessed_exchange_);
@@ -295,22 +298,22 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
   const bool locked = co_await send_lock_.lock();
   if (!locked) co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");
   runtime::AsyncMutex::Unlocker unlock(send_lock_);
-  auto newkeys_sent = co_await packets_.write_packet(newkeys);
+  auto newkeys_sent = co_await packets_->write_packet(newkeys);
   if (newkeys_sent) {
-    packets_.set_sealer(std::move(*sealer));
-    if (strict_kex_) packets_.reset_send_sequence();
+    packets_->set_sealer(std::move(*sealer));
+    if (strict_kex_) packets_->reset_send_sequence();
   }
   unlock.unlock_now();
   if (!newkeys_sent) co_return newkeys_sent;
 
   auto server_newkeys = co_await read_kex_message(msg::newkeys);
   if (!server_newkeys) co_return runtime::fail(std::move(server_newkeys.error()).while_("waiting for the server's NEWKEYS"));
-  packets_.set_opener(std::move(*opener));
-  if (strict_kex_) packets_.reset_receive_sequence();
+  packets_->set_opener(std::move(*opener));
+  if (strict_kex_) packets_->reset_receive_sequence();
 
   ++completed_kex_;
   last_kex_ = runtime::Clock::now();
-  packets_.reset_byte_counts();
+  packets_->reset_byte_counts();
   kex_in_progress_ = false;
   kex_done_.notify();
   co_return Result<void>{};
@@ -371,7 +374,7 @@ Result<bool> Transport::handle_transport_message(const std::vector<std::uint8_t>
 }
 
 bool Transport::rekey_due() const {
-  return packets_.bytes_sent() >= options_.rekey_after_bytes || packets_.bytes_received() >= options_.rekey_after_bytes ||
+  return packets_->bytes_sent() >= options_.rekey_after_bytes || packets_->bytes_received() >= options_.rekey_after_bytes ||
          runtime::Clock::now() - last_kex_ >= options_.rekey_after_time;
 }
 
@@ -382,7 +385,7 @@ void Transport::mark_broken(const Error& error) {
 
 asio::awaitable<Result<std::vector<std::uint8_t>>> Transport::read_message() {
   for (;;) {
-    auto packet = co_await packets_.read_packet();
+    auto packet = co_await packets_->read_packet();
     if (!packet) {
       mark_broken(packet.error());
       co_return packet;
@@ -436,7 +439,7 @@ asio::awaitable<Result<void>> Transport::write_outside_kex(std::span<const std::
     send_lock_.unlock();
   }
   const runtime::AsyncMutex::Unlocker unlock(send_lock_);
-  co_return co_await packets_.write_packet(payload);
+  co_return co_await packets_->write_packet(payload);
 }
 
 asio::awaitable<void> Transport::disconnect(std::uint32_t reason, std::string_view description) {

@@ -21,11 +21,15 @@
 #include "runtime/async_stream.hpp"
 #include "runtime/logging.hpp"
 #include "ssh/algorithms.hpp"
-#include "ssh/crypto/kex.hpp"
-#include "ssh/packet_stream.hpp"
 #include "ssh/version_exchange.hpp"
 
 namespace cr::ssh {
+
+// The packet layer and the key exchange maths stay behind this header.
+class PacketStream;
+namespace crypto {
+class KeyExchange;
+}
 
 struct HostKey {
   std::string algorithm;                 // the negotiated host key algorithm, e.g. "ssh-ed25519"
@@ -86,6 +90,7 @@ class Transport {
   Guess first_kex_guess() const { return first_guess_; }
 
   Transport(runtime::AsyncStream& stream, TransportOptions options);
+  ~Transport();
 
  private:
   KexInit make_kexinit() const;
@@ -100,7 +105,7 @@ class Transport {
 
   runtime::AsyncStream& stream_;
   TransportOptions options_;
-  PacketStream packets_;
+  std::unique_ptr<PacketStream> packets_;
   runtime::AsyncMutex send_lock_;      // one packet at a time (kex messages take only this)
   runtime::AsyncMutex message_order_;  // the order of everything else, held through a key exchange
   runtime::Event kex_done_;

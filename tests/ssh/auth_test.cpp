@@ -11,6 +11,7 @@
 #include "ssh/agent.hpp"
 #include "ssh/crypto/encoding.hpp"
 #include "ssh/crypto/host_key.hpp"
+#include "ssh/crypto/private_key.hpp"
 #include "ssh/identity.hpp"
 #include "support/files.hpp"
 #include "support/ssh_agent.hpp"

@@ -1,6 +1,6 @@
 #include "service/frame.hpp"
 
-#include <array>
+#include <algorithm>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -13,6 +13,10 @@ using runtime::Error;
 using runtime::Layer;
 
 namespace {
+
+// What one read asks for, and what one write gathers at most.
+constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kWriteBatch = 256 * 1024;
 
 void put_u32(std::string& out, std::uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xff));
@@ -102,27 +106,38 @@ runtime::Result<Frame> parse_frame(runtime::ConstBytes kind_and_body) {
 }
 
 asio::awaitable<runtime::Result<Frame>> FrameReader::read() {
-  std::array<std::uint8_t, 4> length_bytes{};
-  std::size_t have = 0;
-  while (have < length_bytes.size()) {
-    auto n = co_await stream_.read_some(runtime::Bytes(length_bytes).subspan(have));
-    if (!n) {
-      if (have > 0 && n.error().code == Errc::end_of_stream) co_return runtime::fail(malformed("the stream ended inside a frame's length"));
-      co_return runtime::fail(std::move(n.error()));
+  for (;;) {
+    const auto buffered = end_ - start_;
+    std::size_t wanted = 4;
+    if (buffered >= 4) {
+      const auto length = get_u32(buffer_.data() + start_);
+      if (length == 0 || length > kMaxFrameLength) {
+        co_return runtime::fail(malformed(fmt::format("a frame length of {}, outside 1..{}", length, kMaxFrameLength)));
+      }
+      wanted = 4 + std::size_t{length};
+      if (buffered >= wanted) {
+        auto frame = parse_frame(runtime::ConstBytes(buffer_).subspan(start_ + 4, length));
+        start_ += wanted;
+        if (start_ == end_) start_ = end_ = 0;
+        co_return frame;
+      }
     }
-    have += *n;
+    // More is needed: keep what is left at the front, with room for the rest of this frame and
+    // for whatever else the peer has already sent.
+    if (start_ > 0) {
+      std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(start_), buffer_.begin() + static_cast<std::ptrdiff_t>(end_), buffer_.begin());
+      end_ -= start_;
+      start_ = 0;
+    }
+    buffer_.resize(std::max({buffer_.size(), wanted, kReadChunk}));
+    auto n = co_await stream_.read_some(runtime::Bytes(buffer_).subspan(end_));
+    if (!n) {
+      if (n.error().code != Errc::end_of_stream || end_ == 0) co_return runtime::fail(std::move(n.error()));
+      if (end_ < 4) co_return runtime::fail(malformed("the stream ended inside a frame's length"));
+      co_return runtime::fail(malformed(fmt::format("the stream ended inside a {}-byte frame", wanted - 4)));
+    }
+    end_ += *n;
   }
-  const auto length = get_u32(length_bytes.data());
-  if (length == 0 || length > kMaxFrameLength) {
-    co_return runtime::fail(malformed(fmt::format("a frame length of {}, outside 1..{}", length, kMaxFrameLength)));
-  }
-  body_.resize(length);
-  auto filled = co_await runtime::read_exact(stream_, body_);
-  if (!filled) {
-    if (filled.error().code == Errc::end_of_stream) co_return runtime::fail(malformed(fmt::format("the stream ended inside a {}-byte frame", length)));
-    co_return runtime::fail(std::move(filled.error()));
-  }
-  co_return parse_frame(body_);
 }
 
 void FrameWriter::send(std::string frame) {
@@ -137,10 +152,14 @@ void FrameWriter::send(std::string frame) {
 asio::awaitable<void> FrameWriter::write_queued(std::shared_ptr<FrameWriter> self) {
   co_await asio::this_coro::throw_if_cancelled(false);
   while (!self->queue_.empty() && !self->failed_) {
-    const auto frame = std::move(self->queue_.front());
+    auto batch = std::move(self->queue_.front());
     self->queue_.pop_front();
-    self->queued_bytes_ -= frame.size();
-    auto written = co_await runtime::write_all(*self->stream_, runtime::as_bytes(frame));
+    while (!self->queue_.empty() && batch.size() + self->queue_.front().size() <= kWriteBatch) {
+      batch += self->queue_.front();
+      self->queue_.pop_front();
+    }
+    self->queued_bytes_ -= batch.size();
+    auto written = co_await runtime::write_all(*self->stream_, runtime::as_bytes(batch));
     if (!written) self->failed_ = true;
   }
   self->queue_.clear();

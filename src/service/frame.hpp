@@ -2,9 +2,13 @@
 // The service protocol's framing (docs/protocol.md): a 4-byte big-endian length, a kind byte, a
 // body. Messages are JSON-RPC text; data and end frames carry a command's streams beside them.
 //
-// The reader checks the length before it buffers anything, so a peer cannot make us allocate more
-// than one frame's limit. The writer queues whole frames and writes them from one coroutine of its
-// own: concurrent senders never interleave, and a sender's cancellation never cuts a frame in two.
+// Both sides move frames in batches, because a command's end is several frames at once (its last
+// output, the ends of its streams, the result) and each read or write is a system call and a
+// wakeup: the reader cuts frames out of whatever one read brought, and the writer writes
+// everything queued while it was busy in one go. The reader checks each length before it buffers
+// that frame's body, so a peer cannot make us hold more than one frame's limit and one read. The
+// writer queues whole frames and writes them from one coroutine of its own: concurrent senders
+// never interleave, and a sender's cancellation never cuts a frame in two.
 
 #include <cstdint>
 #include <deque>
@@ -54,7 +58,9 @@ class FrameReader {
 
  private:
   runtime::AsyncStream& stream_;
-  std::vector<std::uint8_t> body_;
+  std::vector<std::uint8_t> buffer_;  // [start_, end_) arrived and not yet returned
+  std::size_t start_ = 0;
+  std::size_t end_ = 0;
 };
 
 class FrameWriter : public std::enable_shared_from_this<FrameWriter> {

@@ -78,6 +78,53 @@ TEST_CASE("frames: each kind round-trips, and what is malformed is refused with 
         "a data frame of 65537 bytes, over the 65536-byte limit");
 }
 
+TEST_CASE("frames: one read may bring several frames and a frame may take several reads; an end inside one is an error",
+          "[service][frame]") {
+  test::run([]() -> asio::awaitable<bool> {
+    auto executor = co_await asio::this_coro::executor;
+    auto [writer, reader_end] = runtime::make_memory_stream_pair(executor);
+    service::FrameReader reader(*reader_end);
+    const auto big = std::string(service::kMaxDataPayload, 'b');
+    // Three frames in one write, then one frame written a byte at a time, then half a frame.
+    const auto together = service::encode_message("{\"n\":1}") + service::encode_data(3, service::StreamId::stdout_stream, "out") +
+                          service::encode_end(3, service::StreamId::stdout_stream);
+    // Each co_await on a line of its own: GCC 12 miscompiles one inside a condition or a macro.
+    auto wrote = co_await runtime::write_all(*writer, runtime::as_bytes(together));
+    REQUIRE(wrote);
+    const auto split = service::encode_data(4, service::StreamId::stderr_stream, big);
+    for (std::size_t at = 0; at < 7; ++at) {
+      auto byte = co_await runtime::write_all(*writer, runtime::as_bytes(split).subspan(at, 1));
+      REQUIRE(byte);
+    }
+    auto rest = co_await runtime::write_all(*writer, runtime::as_bytes(split).subspan(7));
+    REQUIRE(rest);
+    const auto cut = service::encode_message("{\"n\":2}");
+    auto part = co_await runtime::write_all(*writer, runtime::as_bytes(cut).first(cut.size() - 2));
+    REQUIRE(part);
+    REQUIRE(writer->shutdown_send());
+
+    auto first = co_await reader.read();
+    REQUIRE(first);
+    CHECK(first->body == "{\"n\":1}");
+    auto data = co_await reader.read();
+    REQUIRE(data);
+    CHECK(data->kind == service::FrameKind::data);
+    CHECK(data->body == "out");
+    auto end = co_await reader.read();
+    REQUIRE(end);
+    CHECK(end->kind == service::FrameKind::end);
+    auto whole = co_await reader.read();
+    REQUIRE(whole);
+    CHECK(whole->handle == 4);
+    CHECK(whole->body == big);
+    auto truncated = co_await reader.read();
+    REQUIRE_FALSE(truncated);
+    CHECK(truncated.error().code == runtime::Errc::protocol_error);
+    CHECK(truncated.error().message == "the stream ended inside a 8-byte frame");
+    co_return true;
+  }());
+}
+
 TEST_CASE("bytes that are not UTF-8 travel as base64 and come back whole", "[service][json]") {
   std::string all;
   for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));

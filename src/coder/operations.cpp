@@ -91,7 +91,10 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
   const auto started = runtime::Clock::now();
   asio::co_spawn(executor, ssh::run_command(*session, std::move(*line), std::move(options)),
                  [running, session](std::exception_ptr failure, Result<ssh::ExecResult> result) {
-                   if (failure) result = runtime::fail(Errc::io_error, Layer::channel, "the command's relay failed");
+                   if (failure) {
+                     result = runtime::fail(Errc::internal_error, Layer::channel,
+                                            fmt::format("the command's relay stopped: {}", runtime::exception_text(failure)));
+                   }
                    running->result = std::move(result);
                    running->wake.notify();
                  });

@@ -48,7 +48,9 @@ struct ExecRequest {
   // stdin_source call, so a stdin that stays open does not keep a finished command waiting.
   std::optional<std::string> stdin_data;
   ssh::StdinSource stdin_source;
-  std::function<void(std::string_view)> on_stdout;  // streamed; without it, collected
+  // Streamed; without them, collected. They must not throw: one that does ends the command (its
+  // channel closed) with Errc::internal_error and the exception's text.
+  std::function<void(std::string_view)> on_stdout;
   std::function<void(std::string_view)> on_stderr;
   ssh::OutputPacer pace_output;
   // Called once the command's session is open, for signals and window changes while it runs.

@@ -66,6 +66,16 @@ std::string Error::detailed() const {
   return out;
 }
 
+std::string exception_text(std::exception_ptr thrown) {
+  try {
+    std::rethrow_exception(thrown);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+  }
+  return "an exception that is not a std::exception";
+}
+
 std::string printable(std::string_view bytes, std::size_t max_bytes) {
   std::string out;
   const std::size_t shown = std::min(bytes.size(), max_bytes);

@@ -3,6 +3,7 @@
 // and the evidence (what the peer said, what arrived, exit codes, stderr) that shows it.
 
 #include <cstdint>
+#include <exception>
 #include <span>
 #include <string>
 #include <string_view>
@@ -97,6 +98,10 @@ inline tl::unexpected<Error> fail(Error error) { return tl::unexpected<Error>(st
 inline tl::unexpected<Error> fail(Errc code, Layer layer, std::string message) {
   return tl::unexpected<Error>(Error(code, layer, std::move(message)));
 }
+
+// What an exception that escaped a background task said: what() of a std::exception, otherwise a
+// note that it was none. For turning it into an Error whose text keeps the cause.
+std::string exception_text(std::exception_ptr thrown);
 
 // Bytes from a peer made safe to print: printable ASCII kept, everything else escaped (\r, \n,
 // \xNN), cut at max_bytes with a note of how much was left out.

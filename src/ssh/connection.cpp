@@ -116,14 +116,8 @@ std::function<void(std::exception_ptr)> Connection::failing_on_exception(std::we
   return [weak = std::move(weak), task = std::string(task)](std::exception_ptr thrown) {
     const auto self = weak.lock();
     if (!thrown || !self) return;
-    std::string what = "an exception that is not a std::exception";
-    try {
-      std::rethrow_exception(thrown);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    Error error(Errc::internal_error, Layer::channel, fmt::format("the connection's {} stopped: {}", task, what));
+    Error error(Errc::internal_error, Layer::channel,
+                fmt::format("the connection's {} stopped: {}", task, runtime::exception_text(thrown)));
     self->transport_->mark_broken(error);
     self->fail_all(std::move(error));
   };

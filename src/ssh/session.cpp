@@ -210,10 +210,23 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::optional<
         co_return runtime::fail(std::move(n.error()));
       }
       const auto chunk = runtime::as_text(runtime::ConstBytes(buffer.data(), *n));
-      if (sink) {
-        sink(chunk);
-      } else {
+      if (!sink) {
         collected.append(chunk);
+        continue;
+      }
+      // The caller's callback may not throw; one that does ends this command (the channel closed,
+      // as for a refused exec) with the exception's text, and no other channel.
+      std::exception_ptr thrown;
+      try {
+        sink(chunk);
+      } catch (...) {
+        thrown = std::current_exception();
+      }
+      if (thrown) {
+        co_await session.close();
+        co_return runtime::fail(Errc::internal_error, Layer::channel,
+                                fmt::format("the {} callback threw: {}", stream == Channel::Stream::out ? "stdout" : "stderr",
+                                            runtime::exception_text(thrown)));
       }
     }
   };

@@ -129,10 +129,13 @@ using OutputPacer = std::function<asio::awaitable<void>(Channel::Stream)>;
 struct ExecOptions {
   std::vector<std::pair<std::string, std::string>> env;  // "env" requests; servers may refuse them
   std::optional<PtyRequest> pty;                          // a pseudo-terminal (stdout and stderr merge)
-  // stdin: stdin_data, then stdin_source's chunks, then EOF; with neither, EOF at once.
+  // stdin: stdin_data, then stdin_source's chunks, then EOF; with neither, EOF at once. The source
+  // is cancelled when the command ends; it must not throw anything but that cancellation.
   std::optional<std::string> stdin_data;
   StdinSource stdin_source;
-  std::function<void(std::string_view)> on_stdout;        // streamed; without it, collected
+  // Streamed; without them, collected. They must not throw: one that does ends its command with
+  // Errc::internal_error and the exception's text.
+  std::function<void(std::string_view)> on_stdout;
   std::function<void(std::string_view)> on_stderr;
   OutputPacer pace_output;
 };

@@ -158,6 +158,26 @@ TEST_CASE("exec: a stdin source that never ends does not hold back the command's
   CHECK(ran->stdout_data == "done\n");
 }
 
+TEST_CASE("exec: an output callback that throws ends its command with the exception's text, and the connection goes on",
+          "[operations][sshd]") {
+  using Both = std::pair<runtime::Result<coder::ExecOutcome>, runtime::Result<coder::ExecOutcome>>;
+  auto [thrown, next] = with_connection<Both>([](ssh::Connection& c) -> asio::awaitable<Both> {
+    coder::ExecRequest throwing;
+    throwing.command = "echo one; sleep 0.2; echo two";
+    throwing.on_stdout = [](std::string_view) { throw std::runtime_error("the host's output handler broke"); };
+    auto first = co_await coder::exec(c, std::move(throwing));
+    coder::ExecRequest plain;
+    plain.command = "echo again";
+    auto second = co_await coder::exec(c, std::move(plain));
+    co_return Both{std::move(first), std::move(second)};
+  });
+  REQUIRE_FALSE(thrown);
+  CHECK(thrown.error().code == runtime::Errc::internal_error);
+  CHECK(thrown.error().message == "the stdout callback threw: the host's output handler broke");
+  REQUIRE(next);
+  CHECK(next->stdout_data == "again\n");
+}
+
 TEST_CASE("files: written atomically, read back byte for byte, modes kept or 0600", "[operations][sshd]") {
   std::string binary;
   for (int i = 0; i < 70000; ++i) binary += static_cast<char>(i * 31 % 256);

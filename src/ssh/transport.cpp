@@ -88,8 +88,17 @@ KexInit Transport::make_kexinit() const {
   return k;
 }
 
+HostKeyVerifier accept_any_host_key() {
+  return [](const HostKey&) -> Result<void> { return {}; };
+}
+
 asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::AsyncStream& stream,
                                                                        TransportOptions options) {
+  if (!options.verify_host_key) {
+    co_return runtime::fail(Errc::invalid_argument, Layer::kex,
+                            "no host key check: TransportOptions::verify_host_key is empty (a plan from plan_connection "
+                            "has one; accept_any_host_key() is the explicit choice for a stream vouched for otherwise)");
+  }
   // Our version line first, and our KEXINIT right behind it: neither waits for the server.
   const std::string hello = fmt::format("{}\r\n", kClientVersion);
   auto transport = std::make_unique<Transport>(stream, std::move(options));
@@ -275,10 +284,8 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
                                           .with("before", host_key_.fingerprint)
                                           .with("now", key.fingerprint)));
   }
-  if (options_.verify_host_key) {
-    auto accepted = options_.verify_host_key(key);
-    if (!accepted) co_return runtime::fail(std::move(accepted.error()));
-  }
+  auto accepted = options_.verify_host_key(key);
+  if (!accepted) co_return runtime::fail(std::move(accepted.error()));
   host_key_ = std::move(key);
   if (session_id_.empty()) session_id_ = exchange_hash;
 

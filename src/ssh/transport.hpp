@@ -45,6 +45,12 @@ struct HostKey {
 // Errc::internal_error and the exception's text, which every waiter gets.
 using HostKeyVerifier = std::function<runtime::Result<void>(const HostKey&)>;
 
+// Every key whose signature verifies, for a stream whose other end is vouched for otherwise (a
+// tunnel the Coder CLI authenticated, a test's own server, a probe that only reports the key).
+// There is no default: a transport without a verifier refuses to connect, as Go's x/crypto/ssh
+// refuses a config without a HostKeyCallback, so accepting any key is always written down.
+HostKeyVerifier accept_any_host_key();
+
 struct TransportOptions {
   // The first kex and host key names are also the guess (see lead_with in algorithms.hpp).
   AlgorithmPreferences algorithms = AlgorithmPreferences::defaults();
@@ -52,7 +58,7 @@ struct TransportOptions {
   bool guess_kex = true;
   // Called once, at the first key exchange, with what the server listed first (to be remembered).
   std::function<void(const ServerFirstChoice&)> on_server_first_choice;
-  HostKeyVerifier verify_host_key;       // empty: every key whose signature verifies is accepted
+  HostKeyVerifier verify_host_key;       // required (see accept_any_host_key)
   std::uint64_t rekey_after_bytes = std::uint64_t{1} << 30;  // RFC 4344's advice for AES
   std::chrono::seconds rekey_after_time{3600};
   runtime::Logger log;

@@ -32,6 +32,7 @@ inline ssh::AuthOptions auth_options() {
 
 inline asio::awaitable<void> authenticate_and_exec(std::unique_ptr<runtime::AsyncStream> stream) {
   ssh::TransportOptions transport_options;
+  transport_options.verify_host_key = ssh::accept_any_host_key();  // the fuzzed peer
   transport_options.log = trace_logger();
   auto transport = std::make_unique<ssh::Transport>(*stream, std::move(transport_options));
   auto auth = auth_options();

@@ -121,6 +121,7 @@ TEST_CASE("sshd: publickey with each key type, an encrypted key among them, then
   const auto key = keys.make(spec, passphrase);
   KeyRing::authorize(server.sshd, key);
   ssh::ClientOptions options;
+  options.transport.verify_host_key = ssh::accept_any_host_key();  // the test's own server
   options.auth = as_root({KeyRing::load(key, passphrase)});
   auto ran = test::run(test::exec_through(server.sshd.proxy_command(), std::move(options), "echo authenticated"));
   INFO((ran ? "" : ran.error().detailed()));
@@ -251,6 +252,7 @@ TEST_CASE("sshd: publickey through the agent, refused agent keys are named and t
   KeyRing::authorize(server.sshd, stranger);
   auto ran = test::run([&]() -> asio::awaitable<runtime::Result<ssh::ExecResult>> {
     ssh::ClientOptions options;
+    options.transport.verify_host_key = ssh::accept_any_host_key();  // the test's own server
     auto identities = co_await agent_identities(agent);
     options.auth = as_root(std::move(identities));
     auto proxy_command = server.sshd.proxy_command();
@@ -341,6 +343,7 @@ TEST_CASE("Go server: keyboard-interactive shows the prompts with their echo fla
 
 TEST_CASE("Go server: a password login runs a command", "[auth][go]") {
   ssh::ClientOptions options;
+  options.transport.verify_host_key = ssh::accept_any_host_key();  // the test's own server
   options.auth = as_user("coder", {}, {"publickey", "password"});
   options.auth.password = [](const std::string&, const std::string&) { return std::optional<std::string>(kGoPassword); };
   auto ran = test::run(

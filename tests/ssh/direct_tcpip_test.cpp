@@ -157,6 +157,7 @@ TEST_CASE("sshd: a second SSH connection runs through a direct-tcpip stream (cha
     REQUIRE(tunnel);
     inner_description = (*tunnel)->describe();
     ssh::ClientOptions inner_options;
+    inner_options.transport.verify_host_key = ssh::accept_any_host_key();  // the test's own server
     inner_options.auth.user = "coder";
     auto connecting = ssh::connect(std::move(*tunnel), std::move(inner_options));
     const auto deadline = runtime::Deadline::after(15s);

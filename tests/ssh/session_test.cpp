@@ -252,6 +252,7 @@ asio::awaitable<runtime::Result<ssh::SessionExit>> close_while_running(std::stri
 
 TEST_CASE("Go server: a channel we close while its command runs ends without an exit status", "[session][go]") {
   ssh::ClientOptions options;
+  options.transport.verify_host_key = ssh::accept_any_host_key();  // the test's own server
   options.auth.user = "coder";
   auto exit = test::run(close_while_running(CODER_RUNTIME_GO_SSHD, std::move(options)));
   INFO((exit ? "ok" : exit.error().detailed()));
@@ -326,6 +327,7 @@ asio::awaitable<std::string> each_echo_comes_back(ssh::Connection& connection, i
 TEST_CASE("Go server: commands that exit while their stdin flows leave the connection whole", "[session][go]") {
   const auto failure = test::run([]() -> asio::awaitable<std::string> {
     ssh::ClientOptions options;
+    options.transport.verify_host_key = ssh::accept_any_host_key();  // the test's own server
     options.auth.user = "coder";
     auto connection = co_await test::connect_through(CODER_RUNTIME_GO_SSHD, std::move(options));
     REQUIRE(connection);

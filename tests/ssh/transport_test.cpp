@@ -109,8 +109,15 @@ Outcome handshake(const std::string& proxy_command, ssh::TransportOptions option
   }());
 }
 
-ssh::TransportOptions only(ssh::AlgorithmCategory category, const std::string& name) {
+// The tests' own servers: any key whose signature verifies.
+ssh::TransportOptions any_key() {
   ssh::TransportOptions options;
+  options.verify_host_key = ssh::accept_any_host_key();
+  return options;
+}
+
+ssh::TransportOptions only(ssh::AlgorithmCategory category, const std::string& name) {
+  auto options = any_key();
   auto& list = category == ssh::AlgorithmCategory::kex        ? options.algorithms.kex
                : category == ssh::AlgorithmCategory::host_key ? options.algorithms.host_key
                : category == ssh::AlgorithmCategory::ciphers  ? options.algorithms.ciphers
@@ -199,7 +206,7 @@ TEST_CASE("a re-exchange sshd refuses before auth does not hold writes back", "[
   // sshd answers a KEXINIT during authentication with UNIMPLEMENTED: the request that waited for
   // the exchange goes out under the current keys and is answered.
   test::Sshd sshd;
-  const auto out = handshake(sshd.proxy_command(), {}, /*rekey=*/true);
+  const auto out = handshake(sshd.proxy_command(), any_key(), /*rekey=*/true);
   INFO((out.result ? "ok" : out.result.error().summary()));
   REQUIRE(out.result);
   CHECK(out.key_exchanges == 1);
@@ -214,6 +221,26 @@ TEST_CASE("no common cipher: the error lists both sides' offers", "[transport][s
   CHECK_THAT(error.message, Catch::Contains("no cipher (client to server) algorithm in common"));
   CHECK(error.find_evidence("we offered")->text == "aes128-ctr");
   CHECK(error.find_evidence("server offered")->text == "aes256-gcm@openssh.com");
+}
+
+TEST_CASE("a transport without a host key verifier refuses to connect, and sends nothing", "[transport]") {
+  std::string arrived;
+  auto connected = test::run([&]() -> asio::awaitable<runtime::Result<void>> {
+    auto ex = co_await asio::this_coro::executor;
+    auto [client, server] = runtime::make_memory_stream_pair(ex);
+    ssh::TransportOptions options;  // no verify_host_key
+    auto transport = co_await ssh::Transport::connect(*client, std::move(options));
+    co_await client->close();
+    auto rest = co_await test::read_to_end(*server);
+    if (rest) arrived = *rest;
+    if (transport) co_return runtime::Result<void>{};
+    co_return runtime::fail(std::move(transport.error()));
+  }());
+  REQUIRE_FALSE(connected);
+  CHECK(connected.error().code == runtime::Errc::invalid_argument);
+  CHECK(connected.error().layer == runtime::Layer::kex);
+  CHECK_THAT(connected.error().message, Catch::StartsWith("no host key check"));
+  CHECK(arrived.empty());
 }
 
 TEST_CASE("a server gone before our first writes: its KEXINIT, not our failed write, says what is wrong",
@@ -237,6 +264,7 @@ TEST_CASE("a server gone before our first writes: its KEXINIT, not our failed wr
     REQUIRE(offer_sent);
     co_await server->close();
     ssh::TransportOptions options;
+    options.verify_host_key = ssh::accept_any_host_key();  // the test's own server
     auto transport = co_await ssh::Transport::connect(*client, std::move(options));
     if (transport) co_return runtime::Result<void>{};
     co_return runtime::fail(std::move(transport.error()));
@@ -265,7 +293,7 @@ TEST_CASE("a host key the verifier refuses ends the connection with its reason",
 }
 
 TEST_CASE("the Go x/crypto/ssh server (the Coder agent's library) through a ProxyCommand", "[transport][go]") {
-  const auto out = handshake(CODER_RUNTIME_GO_SSHD, {});
+  const auto out = handshake(CODER_RUNTIME_GO_SSHD, any_key());
   INFO((out.result ? "ok" : out.result.error().summary()));
   REQUIRE(out.result);
   CHECK(out.host_key.algorithm.starts_with("rsa-sha2-"));
@@ -273,7 +301,7 @@ TEST_CASE("the Go x/crypto/ssh server (the Coder agent's library) through a Prox
 }
 
 TEST_CASE("a key re-exchange we start completes while a write waits for it (Go server)", "[transport][go]") {
-  const auto out = handshake(CODER_RUNTIME_GO_SSHD, {}, /*rekey=*/true);
+  const auto out = handshake(CODER_RUNTIME_GO_SSHD, any_key(), /*rekey=*/true);
   INFO((out.result ? "ok" : out.result.error().summary()));
   REQUIRE(out.result);
   CHECK(out.key_exchanges == 2);
@@ -282,7 +310,7 @@ TEST_CASE("a key re-exchange we start completes while a write waits for it (Go s
 TEST_CASE("strict kex: an IGNORE slipped in before NEWKEYS (Terrapin) is refused", "[transport][sshd]") {
   test::Sshd sshd;
   const std::string relay = std::string(CODER_RUNTIME_TEST_SERVERS) + "/inject_ignore.py " + sshd.proxy_command();
-  const auto out = handshake(relay, {});
+  const auto out = handshake(relay, any_key());
   REQUIRE_FALSE(out.result);
   CHECK(out.result.error().layer == runtime::Layer::kex);
   CHECK_THAT(out.result.error().message, Catch::Contains("got 2"));
@@ -292,7 +320,7 @@ TEST_CASE("strict kex: an IGNORE slipped in before NEWKEYS (Terrapin) is refused
 TEST_CASE("the same relay without the injection connects: the IGNORE alone was refused", "[transport][sshd]") {
   test::Sshd sshd;
   const std::string relay = std::string(CODER_RUNTIME_TEST_SERVERS) + "/inject_ignore.py --pass " + sshd.proxy_command();
-  const auto out = handshake(relay, {});
+  const auto out = handshake(relay, any_key());
   INFO((out.result ? "ok" : out.result.error().summary()));
   REQUIRE(out.result);
   CHECK(out.algorithms.strict_kex);
@@ -362,7 +390,7 @@ Outcome push_volume(const std::string& proxy_command, ssh::TransportOptions opti
 // 40 rounds of 33 KiB each through a 16 KiB threshold: at most every other round can end without
 // a re-exchange (when the server's KEXINIT crosses the round's reply), so three are due well before.
 TEST_CASE("re-exchanges the server starts under load are answered (Go server, 16 KiB threshold)", "[transport][go]") {
-  const auto out = push_volume(std::string(CODER_RUNTIME_GO_SSHD) + " -rekey-bytes 16384", {}, 4, 32, 40);
+  const auto out = push_volume(std::string(CODER_RUNTIME_GO_SSHD) + " -rekey-bytes 16384", any_key(), 4, 32, 40);
   INFO((out.result ? "ok" : out.result.error().summary()));
   REQUIRE(out.result);
   CHECK(out.key_exchanges >= 4);  // the first exchange and three the server started
@@ -370,6 +398,7 @@ TEST_CASE("re-exchanges the server starts under load are answered (Go server, 16
 
 TEST_CASE("we re-exchange keys by ourselves after rekey_after_bytes", "[transport][go]") {
   ssh::TransportOptions options;
+  options.verify_host_key = ssh::accept_any_host_key();  // the test's own server
   options.rekey_after_bytes = 32 * 1024;
   const auto out = push_volume(CODER_RUNTIME_GO_SSHD, std::move(options), 4, 32, 40);
   INFO((out.result ? "ok" : out.result.error().summary()));
@@ -384,6 +413,7 @@ TEST_CASE("the server's DISCONNECT reaches the error with its reason and its own
     auto proxy = proxy::start_proxy_command(ex, sshd.proxy_command(), {});
     REQUIRE(proxy);
     ssh::TransportOptions defaults;
+    defaults.verify_host_key = ssh::accept_any_host_key();  // the test's own server
     auto connected = co_await runtime::with_deadline(runtime::Deadline::after(15s),
                                                      ssh::Transport::connect(**proxy, std::move(defaults)),
                                                      runtime::Layer::kex, "SSH handshake");

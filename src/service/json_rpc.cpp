@@ -1,5 +1,8 @@
 #include "service/json_rpc.hpp"
 
+#include <array>
+#include <utility>
+
 #include <fmt/format.h>
 
 #ifdef _WIN32
@@ -19,6 +22,26 @@ std::string dump(const json& value) { return value.dump(-1, ' ', false, json::er
 
 ReplyError invalid_param(std::string_view name, std::string_view what) {
   return ReplyError{kInvalidParams, fmt::format("params.{} must be {}", name, what), nullptr};
+}
+
+// The protocol's names for error codes (docs/protocol.md): identifiers a client compares, where
+// runtime::to_string gives words for a person.
+using runtime::Errc;
+constexpr std::array<std::pair<Errc, std::string_view>, 12> kCodeNames{{
+    {Errc::end_of_stream, "end_of_stream"},       {Errc::timed_out, "timed_out"},
+    {Errc::cancelled, "cancelled"},               {Errc::io_error, "io_error"},
+    {Errc::spawn_failed, "spawn_failed"},         {Errc::resolve_failed, "resolve_failed"},
+    {Errc::connect_failed, "connect_failed"},     {Errc::invalid_argument, "invalid_argument"},
+    {Errc::protocol_error, "protocol_error"},     {Errc::stream_closed, "stream_closed"},
+    {Errc::refused, "refused"},                   {Errc::internal_error, "internal_error"},
+}};
+static_assert(kCodeNames.size() == static_cast<std::size_t>(Errc::internal_error) + 1, "a name for every code");
+
+std::string_view code_name(Errc code) {
+  for (const auto& [known, name] : kCodeNames) {
+    if (known == code) return name;
+  }
+  return "internal_error";
 }
 
 constexpr std::string_view kBase64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -141,7 +164,7 @@ json error_data(const runtime::Error& error) {
   json evidence = json::array();
   for (const auto& e : error.evidence) evidence.push_back({{"label", e.label}, {"text", e.text}});
   return json{{"layer", runtime::to_string(error.layer)},
-              {"code", runtime::to_string(error.code)},
+              {"code", code_name(error.code)},
               {"message", error.message},
               {"evidence", std::move(evidence)},
               {"context", error.context}};
@@ -156,8 +179,8 @@ runtime::Error error_from_data(const json& data, std::string_view fallback_messa
     if (runtime::to_string(static_cast<runtime::Layer>(i)) == text("layer")) layer = static_cast<runtime::Layer>(i);
   }
   auto code = runtime::Errc::protocol_error;
-  for (int i = 0; i <= static_cast<int>(runtime::Errc::refused); ++i) {
-    if (runtime::to_string(static_cast<runtime::Errc>(i)) == text("code")) code = static_cast<runtime::Errc>(i);
+  for (const auto& [known, name] : kCodeNames) {
+    if (name == text("code")) code = known;
   }
   const auto message = text("message");
   runtime::Error error(code, layer, message.empty() ? std::string(fallback_message) : message);

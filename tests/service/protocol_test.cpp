@@ -78,7 +78,7 @@ TEST_CASE("frames: each kind round-trips, and what is malformed is refused with 
         "a data frame of 65537 bytes, over the 65536-byte limit");
 }
 
-TEST_CASE("frames: one read may bring several frames and a frame may take several reads; an end inside one is an error",
+TEST_CASE("frames: one read may bring several frames and a frame may take several reads, and an end inside one is an error",
           "[service][frame]") {
   test::run([]() -> asio::awaitable<bool> {
     auto executor = co_await asio::this_coro::executor;
@@ -123,6 +123,21 @@ TEST_CASE("frames: one read may bring several frames and a frame may take severa
     CHECK(truncated.error().message == "the stream ended inside a 8-byte frame");
     co_return true;
   }());
+}
+
+TEST_CASE("errors: every code travels by its protocol name and comes back as itself", "[service][json]") {
+  for (int i = 0; i <= static_cast<int>(runtime::Errc::internal_error); ++i) {
+    const auto code = static_cast<runtime::Errc>(i);
+    const auto data = service::error_data(runtime::Error(code, runtime::Layer::channel, "m").with("label", "text"));
+    const auto name = data["code"].get<std::string>();
+    INFO(name);
+    CHECK(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
+    const auto back = service::error_from_data(data, "fallback");
+    CHECK(back.code == code);
+    CHECK(back.layer == runtime::Layer::channel);
+    CHECK(back.evidence.size() == 1);
+  }
+  CHECK(service::error_data(runtime::Error(runtime::Errc::end_of_stream, runtime::Layer::runtime, "m"))["code"] == "end_of_stream");
 }
 
 TEST_CASE("bytes that are not UTF-8 travel as base64 and come back whole", "[service][json]") {

@@ -13,6 +13,10 @@ trap 'rm -rf "$scratch"' EXIT
 prefix=$scratch/prefix
 
 cmake --install "$build" --prefix "$prefix" >/dev/null
+if grep -rl -e "$build" -e "$source" "$prefix/lib" --include='*.cmake' --include='*.pc'; then
+  echo "the package names the build or source tree (above)" >&2
+  exit 1
+fi
 test ! -e "$prefix/include/coder_runtime/ssh/crypto" || { echo "crypto/ headers were installed" >&2; exit 1; }
 test ! -e "$prefix/include/coder_runtime/ssh/wire.hpp" || { echo "wire.hpp was installed" >&2; exit 1; }
 

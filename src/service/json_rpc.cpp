@@ -179,8 +179,10 @@ runtime::Error error_from_data(const json& data, std::string_view fallback_messa
     if (runtime::to_string(static_cast<runtime::Layer>(i)) == text("layer")) layer = static_cast<runtime::Layer>(i);
   }
   auto code = runtime::Errc::protocol_error;
+  // A holder started by an older coder-runtime (it outlives upgrades by ControlPersist) still
+  // sends runtime::to_string's words.
   for (const auto& [known, name] : kCodeNames) {
-    if (name == text("code")) code = known;
+    if (name == text("code") || runtime::to_string(known) == text("code")) code = known;
   }
   const auto message = text("message");
   runtime::Error error(code, layer, message.empty() ? std::string(fallback_message) : message);

@@ -138,6 +138,8 @@ TEST_CASE("errors: every code travels by its protocol name and comes back as its
     CHECK(back.evidence.size() == 1);
   }
   CHECK(service::error_data(runtime::Error(runtime::Errc::end_of_stream, runtime::Layer::runtime, "m"))["code"] == "end_of_stream");
+  // What a holder of an older coder-runtime sends.
+  CHECK(service::error_from_data(nlohmann::json{{"code", "timed out"}}, "fallback").code == runtime::Errc::timed_out);
 }
 
 TEST_CASE("bytes that are not UTF-8 travel as base64 and come back whole", "[service][json]") {

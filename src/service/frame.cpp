@@ -110,27 +110,27 @@ asio::awaitable<runtime::Result<Frame>> FrameReader::read() {
     const auto buffered = end_ - start_;
     std::size_t wanted = 4;
     if (buffered >= 4) {
-      const auto length = get_u32(buffer_.data() + start_);
+      const auto length = get_u32(buffer_.get() + start_);
       if (length == 0 || length > kMaxFrameLength) {
         co_return runtime::fail(malformed(fmt::format("a frame length of {}, outside 1..{}", length, kMaxFrameLength)));
       }
       wanted = 4 + std::size_t{length};
       if (buffered >= wanted) {
-        auto frame = parse_frame(runtime::ConstBytes(buffer_).subspan(start_ + 4, length));
+        auto frame = parse_frame(runtime::ConstBytes(buffer_.get() + start_ + 4, length));
         start_ += wanted;
-        if (start_ == end_) start_ = end_ = 0;
+        if (start_ == end_) {
+          start_ = end_ = 0;
+          // A large frame's buffer is not kept for the small ones that usually follow.
+          if (capacity_ > kReadChunk) {
+            buffer_.reset();
+            capacity_ = 0;
+          }
+        }
         co_return frame;
       }
     }
-    // More is needed: keep what is left at the front, with room for the rest of this frame and
-    // for whatever else the peer has already sent.
-    if (start_ > 0) {
-      std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(start_), buffer_.begin() + static_cast<std::ptrdiff_t>(end_), buffer_.begin());
-      end_ -= start_;
-      start_ = 0;
-    }
-    buffer_.resize(std::max({buffer_.size(), wanted, kReadChunk}));
-    auto n = co_await stream_.read_some(runtime::Bytes(buffer_).subspan(end_));
+    make_room(wanted);
+    auto n = co_await stream_.read_some(runtime::Bytes(buffer_.get() + end_, capacity_ - end_));
     if (!n) {
       if (n.error().code != Errc::end_of_stream || end_ == 0) co_return runtime::fail(std::move(n.error()));
       if (end_ < 4) co_return runtime::fail(malformed("the stream ended inside a frame's length"));
@@ -138,6 +138,23 @@ asio::awaitable<runtime::Result<Frame>> FrameReader::read() {
     }
     end_ += *n;
   }
+}
+
+void FrameReader::make_room(std::size_t wanted) {
+  // What is left moves to the front, with room for the rest of this frame and for whatever else
+  // the peer has already sent. Not zeroed: a read touches only the pages it fills.
+  const auto buffered = end_ - start_;
+  const auto capacity = std::max({capacity_, wanted, kReadChunk});
+  if (capacity > capacity_) {
+    auto larger = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
+    std::copy(buffer_.get() + start_, buffer_.get() + end_, larger.get());
+    buffer_ = std::move(larger);
+    capacity_ = capacity;
+  } else if (start_ > 0) {
+    std::copy(buffer_.get() + start_, buffer_.get() + end_, buffer_.get());
+  }
+  start_ = 0;
+  end_ = buffered;
 }
 
 void FrameWriter::send(std::string frame) {

@@ -57,8 +57,11 @@ class FrameReader {
   asio::awaitable<runtime::Result<Frame>> read();
 
  private:
+  void make_room(std::size_t wanted);
+
   runtime::AsyncStream& stream_;
-  std::vector<std::uint8_t> buffer_;  // [start_, end_) arrived and not yet returned
+  std::unique_ptr<std::uint8_t[]> buffer_;  // [start_, end_) arrived and not yet returned
+  std::size_t capacity_ = 0;
   std::size_t start_ = 0;
   std::size_t end_ = 0;
 };

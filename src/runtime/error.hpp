@@ -91,8 +91,15 @@ struct Error {
   std::string detailed() const;
 };
 
+// A value or the Error that stopped it. [[nodiscard]]: an ignored Result is a lost error.
 template <class T>
-using Result = tl::expected<T, Error>;
+class [[nodiscard]] Result : public tl::expected<T, Error> {
+ public:
+  using tl::expected<T, Error>::expected;
+  Result() = default;
+  // What tl::expected's own operations (map, and_then) return.
+  Result(tl::expected<T, Error> plain) : tl::expected<T, Error>(std::move(plain)) {}
+};
 
 inline tl::unexpected<Error> fail(Error error) { return tl::unexpected<Error>(std::move(error)); }
 inline tl::unexpected<Error> fail(Errc code, Layer layer, std::string message) {

@@ -81,12 +81,16 @@ std::string destination_key(const ssh::ClientPlan& plan) {
   return fmt::format("{}:{} {}", plan.hostname, plan.port, plan.proxy_command.value_or(""));
 }
 
-asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(ssh::ClientPlan plan, DialOptions options,
+// The stream is the caller's, or opened here when none is given.
+asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(Stream given, ssh::ClientPlan plan,
+                                                                                DialOptions options,
                                                                                 runtime::Deadline deadline) {
-  auto stream = co_await open_stream(plan, options, deadline);
+  runtime::Result<Stream> stream = std::move(given);
+  if (!*stream) stream = co_await open_stream(plan, options, deadline);
   if (!stream) co_return runtime::fail(std::move(stream.error()));
-  auto identities = co_await gather_identities(plan, options, deadline);
-  plan.options.auth.identities = std::move(identities);
+  auto gathered = co_await gather_identities(plan, options, deadline);
+  auto& identities = plan.options.auth.identities;
+  identities.insert(identities.end(), std::make_move_iterator(gathered.begin()), std::make_move_iterator(gathered.end()));
   const auto destination = destination_key(plan);
   auto& transport = plan.options.transport;
   if (const auto remembered = recall_first_choice(destination, options.remembered_choices, options.log)) {
@@ -110,14 +114,28 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(s
   co_return connected;
 }
 
+asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_bounded(Stream stream, ssh::ClientPlan plan,
+                                                                                 DialOptions options) {
+  const auto deadline = plan.connect_timeout ? runtime::Deadline::after(*plan.connect_timeout) : runtime::Deadline::never();
+  const auto what = fmt::format("connecting to {}", plan.host_alias);
+  auto dialing = dial_within(std::move(stream), std::move(plan), std::move(options), deadline);
+  auto dialed = co_await runtime::with_deadline(deadline, std::move(dialing), runtime::Layer::network, std::move(what));
+  co_return dialed;
+}
+
 }  // namespace
 
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial(ssh::ClientPlan plan, DialOptions options) {
-  const auto deadline = plan.connect_timeout ? runtime::Deadline::after(*plan.connect_timeout) : runtime::Deadline::never();
-  const auto what = fmt::format("connecting to {}", plan.host_alias);
-  auto dialing = dial_within(std::move(plan), std::move(options), deadline);
-  auto dialed = co_await runtime::with_deadline(deadline, std::move(dialing), runtime::Layer::network, std::move(what));
-  co_return dialed;
+  co_return co_await dial_bounded(nullptr, std::move(plan), std::move(options));
+}
+
+asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_over(Stream stream, ssh::ClientPlan plan,
+                                                                              DialOptions options) {
+  if (!stream) {
+    co_return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::network,
+                            fmt::format("dial_over was given no stream to reach {} over", plan.host_alias));
+  }
+  co_return co_await dial_bounded(std::move(stream), std::move(plan), std::move(options));
 }
 
 }  // namespace cr::coder

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/async_stream.hpp"
 #include "runtime/logging.hpp"
 #include "ssh/client_config.hpp"
 #include "ssh/connection.hpp"
@@ -35,6 +36,16 @@ struct DialOptions {
 
 // Errors carry the layer that failed: proxy (with the command's exit status and stderr), network,
 // banner, key exchange (both sides' algorithm lists), auth (methods and keys tried).
+//
+// The plan may come from ssh_config (ssh::plan_connection) or be filled in by the caller. The keys
+// tried are the plan's own identities (options.auth.identities) first, then the agent's and the
+// key files'. The host key verifier is required: ssh::accept_any_host_key() must be asked for.
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial(ssh::ClientPlan plan, DialOptions options);
+
+// The same over a stream the caller already has (a socket, a tunnel of its own), which the
+// connection then owns: the plan's HostName, Port and ProxyCommand are not used to reach the
+// server, and ConnectTimeout bounds the handshake and authentication.
+asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_over(std::unique_ptr<runtime::AsyncStream> stream,
+                                                                              ssh::ClientPlan plan, DialOptions options);
 
 }  // namespace cr::coder

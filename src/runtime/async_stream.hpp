@@ -2,7 +2,7 @@
 // The duplex byte stream every transport implements (TCP, a ProxyCommand's stdio, an SSH
 // direct-tcpip channel, an in-memory pair in tests). The SSH layer runs over this and nothing else.
 //
-// Contract, shared by every implementation and checked by tests/stream_contract_test.cpp:
+// Contract, shared by every implementation and checked by tests/proxy/stream_contract_test.cpp:
 // - read_some returns 1..n bytes, or Errc::end_of_stream once the peer has closed its sending side
 //   and everything it sent has been read, and the same error on every later read. It carries what
 //   the implementation knows about why (a proxy's exit status and stderr tail).

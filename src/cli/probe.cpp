@@ -81,7 +81,7 @@ asio::awaitable<int> probe(ProbeOptions o, runtime::Logger log) {
   fmt::print("cipher:    {}{}\n", a.cipher_client_to_server,
              a.mac_client_to_server.empty() ? "" : " with " + a.mac_client_to_server);
   fmt::print("keys:      exchanged after {:.1f} ms\n", ms_since(start));
-  co_await (*transport)->disconnect(11, "probe done");
+  co_await (*transport)->disconnect(ssh::DisconnectReason::by_application, "probe done");
   co_return 0;
 }
 

@@ -75,7 +75,8 @@ asio::awaitable<bool> check_connection(Diagnosis& list, const ssh::ClientPlan& p
   auto authenticated = co_await runtime::with_deadline(deadline, std::move(authenticating), runtime::Layer::auth, "authentication");
   if (!authenticated) {
     list.fail("auth", authenticated.error(), "the Coder agent accepts only 'none': is this a Coder workspace agent?");
-    co_await (*transport)->disconnect(14, "doctor: auth failed");
+    co_await (*transport)->disconnect(ssh::DisconnectReason::no_more_auth_methods_available,
+                                      "doctor: auth failed");
     co_return false;
   }
   list.pass("auth", authenticated->method);

@@ -17,7 +17,8 @@ asio::awaitable<runtime::Result<std::shared_ptr<Connection>>> connect(std::uniqu
   const bool session_opened = options.none_auth_expected;
   auto authenticated = co_await authenticate(**transport, std::move(options.auth));
   if (!authenticated) {
-    co_await (*transport)->disconnect(14, "no more authentication methods available");
+    co_await (*transport)->disconnect(DisconnectReason::no_more_auth_methods_available,
+                                      "no more authentication methods available");
     co_return runtime::fail(std::move(authenticated.error()));
   }
   co_return Connection::start(std::move(stream), std::move(*transport), std::move(options.connection), session_opened);

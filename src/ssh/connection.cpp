@@ -145,7 +145,7 @@ asio::awaitable<void> Connection::read_loop(std::shared_ptr<Connection> self) {
     auto handled = self->dispatch(*message);
     if (!handled) {
       self->fail_all(handled.error());
-      co_await self->transport_->disconnect(2, handled.error().message);
+      co_await self->transport_->disconnect(DisconnectReason::protocol_error, handled.error().message);
       co_return;
     }
   }
@@ -453,7 +453,7 @@ asio::awaitable<void> Connection::keep_alive(std::weak_ptr<Connection> weak, std
 asio::awaitable<void> Connection::close() {
   closing_ = true;
   if (keepalive_tick_) keepalive_tick_->cancel();
-  co_await transport_->disconnect(11, "closed by the client");
+  co_await transport_->disconnect(DisconnectReason::by_application, "closed by the client");
 }
 
 }  // namespace cr::ssh

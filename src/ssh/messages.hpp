@@ -1,8 +1,7 @@
 #pragma once
-// Message numbers (RFC 4250 section 4.1), and disconnect reason names.
+// Message numbers (RFC 4250 section 4.1).
 
 #include <cstdint>
-#include <string_view>
 
 namespace cr::ssh::msg {
 
@@ -41,7 +40,5 @@ inline constexpr std::uint8_t channel_failure = 100;
 
 // Messages 20-49 belong to the key exchange (RFC 4253 section 7.1: nothing else is sent during one).
 inline bool is_kex_message(std::uint8_t type) { return type >= 20 && type <= 49; }
-
-std::string_view disconnect_reason_name(std::uint32_t reason);
 
 }  // namespace cr::ssh::msg

@@ -372,7 +372,7 @@ Result<bool> Transport::handle_transport_message(const std::vector<std::uint8_t>
       const std::uint32_t reason = r.uint32();
       const std::string description = r.text();
       return runtime::fail(std::move(Error(Errc::end_of_stream, Layer::transport,
-                                           fmt::format("the server disconnected: {}", msg::disconnect_reason_name(reason)))
+                                           fmt::format("the server disconnected: {}", disconnect_reason_name(reason)))
                                          .with("reason code", std::to_string(reason))
                                          .with("server said", description)));
     }
@@ -449,10 +449,10 @@ asio::awaitable<Result<void>> Transport::write_outside_kex(std::span<const std::
   co_return co_await packets_->write_packet(payload);
 }
 
-asio::awaitable<void> Transport::disconnect(std::uint32_t reason, std::string_view description) {
+asio::awaitable<void> Transport::disconnect(DisconnectReason reason, std::string_view description) {
   Writer w;
   w.byte(msg::disconnect);
-  w.uint32(reason);
+  w.uint32(static_cast<std::uint32_t>(reason));
   w.string(description);
   w.string("");
   // Its Result is not needed: the connection ends whether or not the server hears why.

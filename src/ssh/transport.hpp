@@ -21,6 +21,7 @@
 #include "runtime/async_stream.hpp"
 #include "runtime/logging.hpp"
 #include "ssh/algorithms.hpp"
+#include "ssh/disconnect_reason.hpp"
 #include "ssh/version_exchange.hpp"
 
 namespace cr::ssh {
@@ -79,7 +80,7 @@ class Transport {
   // Starts a key re-exchange; it completes as read_message() reads the server's reply.
   asio::awaitable<runtime::Result<void>> request_rekey();
   // Sends DISCONNECT (best effort) and closes the stream.
-  asio::awaitable<void> disconnect(std::uint32_t reason, std::string_view description);
+  asio::awaitable<void> disconnect(DisconnectReason reason, std::string_view description);
   // Marks the transport unusable (its reader failed or stopped): a write waiting for a key
   // exchange that can no longer complete gets `error` instead of waiting for good.
   void mark_broken(const runtime::Error& error);

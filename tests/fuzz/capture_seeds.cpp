@@ -190,7 +190,7 @@ asio::awaitable<int> capture(Capture c) {
   close.uint32(0);
   co_await send(close);
   write_seed(c.corpus, "transport_messages", c.name, received);
-  co_await t.disconnect(11, "done");
+  co_await t.disconnect(ssh::DisconnectReason::by_application, "done");
   co_return 0;
 }
 

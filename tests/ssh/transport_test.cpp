@@ -103,7 +103,7 @@ Outcome handshake(const std::string& proxy_command, ssh::TransportOptions option
     out.host_key = transport.host_key();
     out.server_sig_algs = transport.server_sig_algs();
     out.key_exchanges = transport.completed_key_exchanges();
-    co_await transport.disconnect(11, "test done");
+    co_await transport.disconnect(ssh::DisconnectReason::by_application, "test done");
     co_await (*proxy)->close();
     co_return out;
   }());
@@ -380,7 +380,7 @@ Outcome push_volume(const std::string& proxy_command, ssh::TransportOptions opti
       if (answer) CHECK((*answer)[0] == 82);  // REQUEST_FAILURE
     }
     out.key_exchanges = transport.completed_key_exchanges();
-    co_await transport.disconnect(11, "test done");
+    co_await transport.disconnect(ssh::DisconnectReason::by_application, "test done");
     co_await (*proxy)->close();
     co_return out;
   }());

@@ -64,7 +64,7 @@ inline asio::awaitable<runtime::Result<Authenticated>> authenticate_steps(runtim
   auto transport = co_await ssh::Transport::connect(stream, std::move(transport_options));
   if (!transport) co_return runtime::fail(std::move(transport.error()));
   auto authenticated = co_await ssh::authenticate(**transport, std::move(auth));
-  co_await (*transport)->disconnect(11, "test done");
+  co_await (*transport)->disconnect(ssh::DisconnectReason::by_application, "test done");
   if (!authenticated) co_return runtime::fail(std::move(authenticated.error()));
   co_return Authenticated{std::move(*authenticated), (*transport)->server_sig_algs()};
 }

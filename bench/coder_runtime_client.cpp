@@ -94,7 +94,7 @@ ssh::ClientPlan plan_for(int argc, char** argv, int& next) {
   bool coder_profile = false;
   ssh::ConfigInput input;
   input.command_line = {"StrictHostKeyChecking no", "UserKnownHostsFile /dev/null", "BatchMode yes",
-                        "IdentitiesOnly yes", "IdentityAgent none", "LogLevel ERROR"};
+                        "IdentitiesOnly yes",       "IdentityAgent none",           "LogLevel ERROR"};
   for (next = 1; next + 1 < argc && std::string_view(argv[next]).starts_with("--"); next += 2) {
     const std::string_view name(argv[next]);
     const std::string value = argv[next + 1];

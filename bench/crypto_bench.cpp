@@ -122,7 +122,8 @@ void key_exchange(benchmark::State& state, std::string method) {
 
 ByteVector from_hex(const std::string& hex) {
   ByteVector out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<std::uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -167,15 +168,19 @@ void verify(benchmark::State& state, std::string algorithm) {
 // The bulk payload (a 32 KiB channel data packet) and a keystroke-sized one.
 void payload_sizes(benchmark::internal::Benchmark* b) { b->Arg(32 * 1024)->Arg(64); }
 
-BENCHMARK_CAPTURE(seal, chacha20_poly1305, std::string("chacha20-poly1305@openssh.com"), std::string())->Apply(payload_sizes);
-BENCHMARK_CAPTURE(open, chacha20_poly1305, std::string("chacha20-poly1305@openssh.com"), std::string())->Apply(payload_sizes);
+BENCHMARK_CAPTURE(seal, chacha20_poly1305, std::string("chacha20-poly1305@openssh.com"), std::string())
+    ->Apply(payload_sizes);
+BENCHMARK_CAPTURE(open, chacha20_poly1305, std::string("chacha20-poly1305@openssh.com"), std::string())
+    ->Apply(payload_sizes);
 BENCHMARK_CAPTURE(seal, aes128_gcm, std::string("aes128-gcm@openssh.com"), std::string())->Apply(payload_sizes);
 BENCHMARK_CAPTURE(open, aes128_gcm, std::string("aes128-gcm@openssh.com"), std::string())->Apply(payload_sizes);
 BENCHMARK_CAPTURE(seal, aes256_gcm, std::string("aes256-gcm@openssh.com"), std::string())->Apply(payload_sizes);
 BENCHMARK_CAPTURE(open, aes256_gcm, std::string("aes256-gcm@openssh.com"), std::string())->Apply(payload_sizes);
-BENCHMARK_CAPTURE(seal, aes128_ctr_hmac_sha256_etm, std::string("aes128-ctr"), std::string("hmac-sha2-256-etm@openssh.com"))
+BENCHMARK_CAPTURE(seal, aes128_ctr_hmac_sha256_etm, std::string("aes128-ctr"),
+                  std::string("hmac-sha2-256-etm@openssh.com"))
     ->Apply(payload_sizes);
-BENCHMARK_CAPTURE(open, aes128_ctr_hmac_sha256_etm, std::string("aes128-ctr"), std::string("hmac-sha2-256-etm@openssh.com"))
+BENCHMARK_CAPTURE(open, aes128_ctr_hmac_sha256_etm, std::string("aes128-ctr"),
+                  std::string("hmac-sha2-256-etm@openssh.com"))
     ->Apply(payload_sizes);
 BENCHMARK_CAPTURE(key_exchange, curve25519_sha256, std::string("curve25519-sha256"))->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(key_exchange, ecdh_nistp256, std::string("ecdh-sha2-nistp256"))->Unit(benchmark::kMicrosecond);

@@ -37,7 +37,9 @@ asio::awaitable<int> session(std::string workspace_name, std::vector<std::string
   const coder::CoderCli cli(*program);
   coder::WorkspaceConnectOptions options;
   options.timeout = std::chrono::seconds(120);  // a stopped workspace's start included
-  options.on_progress = [](const coder::ReadinessEvent& event) { std::fprintf(stderr, "workspace: %s\n", event.text.c_str()); };
+  options.on_progress = [](const coder::ReadinessEvent& event) {
+    std::fprintf(stderr, "workspace: %s\n", event.text.c_str());
+  };
   options.on_warning = [](const std::string& warning) { std::fprintf(stderr, "warning: %s\n", warning.c_str()); };
   auto connection = co_await coder::connect_workspace(cli, *workspace, std::move(options));
   if (!connection) co_return failed(connection.error());
@@ -87,16 +89,17 @@ int main(int argc, char** argv) {
   }
   asio::io_context io;
   int status = 255;
-  asio::co_spawn(io, session(argv[1], std::vector<std::string>(argv + 2, argv + argc)), [&](std::exception_ptr failure, int code) {
-    status = code;
-    if (!failure) return;
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "workspace_session: %s\n", e.what());
-    }
-    status = 255;
-  });
+  asio::co_spawn(io, session(argv[1], std::vector<std::string>(argv + 2, argv + argc)),
+                 [&](std::exception_ptr failure, int code) {
+                   status = code;
+                   if (!failure) return;
+                   try {
+                     std::rethrow_exception(failure);
+                   } catch (const std::exception& e) {
+                     std::fprintf(stderr, "workspace_session: %s\n", e.what());
+                   }
+                   status = 255;
+                 });
   io.run();
   return status;
 }

@@ -87,7 +87,8 @@ asio::awaitable<int> ask_holder(ConnectionsOptions o, runtime::Logger log, std::
   }
   std::string table = fmt::format("{:<40} {:>8} {:>8} {:>10}\n", "DESTINATION", "AGE", "CHANNELS", "RTT");
   for (const auto& entry : list) {
-    const auto rtt = entry.contains("round_trip_ms") ? fmt::format("{:.1f} ms", entry["round_trip_ms"].get<double>()) : "-";
+    const auto rtt =
+        entry.contains("round_trip_ms") ? fmt::format("{:.1f} ms", entry["round_trip_ms"].get<double>()) : "-";
     table += fmt::format("{:<40} {:>8} {:>8} {:>10}\n", entry.value("destination", ""),
                          describe_age(entry.value("age_ms", std::int64_t{0})), entry.value("channels", 0), rtt);
   }
@@ -105,7 +106,8 @@ int hold(const ConnectionsOptions& o, const GlobalOptions& global) {
   options.server.persist = holder->second.persist;
   options.server.remembered_choices = remembered_choices_file();
   // Its log (stderr, the holder's log file) says what it did at -v, and warnings always.
-  options.server.log = runtime::Logger(runtime::stderr_sink(), global.verbosity > 0 ? runtime::LogLevel::info : runtime::LogLevel::warning);
+  options.server.log = runtime::Logger(runtime::stderr_sink(),
+                                       global.verbosity > 0 ? runtime::LogLevel::info : runtime::LogLevel::warning);
   return service::run_holder(std::move(options));
 }
 
@@ -119,7 +121,8 @@ void add_connections_command(CLI::App& app, GlobalOptions& global, int& exit_cod
   cmd->require_subcommand(0, 1);
   cmd->fallthrough();  // -o and -v after list or stop too
 
-  auto* list = cmd->add_subcommand("list", "The live connections (the default): destination, age, open channels, last round trip");
+  auto* list = cmd->add_subcommand(
+      "list", "The live connections (the default): destination, age, open channels, last round trip");
   list->add_flag("--json", o->json, "Print the list as JSON");
   auto* stop = cmd->add_subcommand("stop", "Close one destination's connection, or every one and the holder");
   stop->add_option("destination", o->destination, "e.g. ws.mux--coder (default: all)");

@@ -14,7 +14,8 @@ using runtime::Layer;
 
 std::string lower(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -25,7 +26,8 @@ runtime::Result<std::chrono::milliseconds> parse_persist(const std::string& valu
   std::uint64_t amount = 0;
   const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), amount);
   const std::string_view unit(end, static_cast<std::size_t>(value.data() + value.size() - end));
-  const std::pair<std::string_view, std::uint64_t> units[] = {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 604800}};
+  const std::pair<std::string_view, std::uint64_t> units[] = {{"", 1},     {"s", 1},     {"m", 60},
+                                                              {"h", 3600}, {"d", 86400}, {"w", 604800}};
   const auto found = std::find_if(std::begin(units), std::end(units), [&](const auto& u) { return u.first == unit; });
   if (ec != std::errc() || found == std::end(units) || amount > 10ULL * 365 * 86400 / found->second) {
     return runtime::fail(Errc::invalid_argument, Layer::config,
@@ -41,7 +43,8 @@ runtime::Result<ControlOptions> parse_control_options(const std::vector<std::str
   for (const auto& option : options) {
     const auto split = option.find_first_of("= ");
     const auto name = lower(option.substr(0, split));
-    const auto value = split == std::string::npos ? std::string() : option.substr(option.find_first_not_of("= ", split));
+    const auto value =
+        split == std::string::npos ? std::string() : option.substr(option.find_first_not_of("= ", split));
     if (name == "controlmaster") {
       const auto choice = lower(value);
       // ask and autoask confirm each use of an OpenSSH master; the holder asks nothing.
@@ -55,7 +58,8 @@ runtime::Result<ControlOptions> parse_control_options(const std::vector<std::str
       if (!persist) return runtime::fail(std::move(persist.error()));
       control.persist = *persist;
     } else if (name == "controlpath") {
-      if (value.empty()) return runtime::fail(Errc::invalid_argument, Layer::config, "ControlPath needs a path, or none");
+      if (value.empty())
+        return runtime::fail(Errc::invalid_argument, Layer::config, "ControlPath needs a path, or none");
       if (lower(value) == "none") {
         control.shared = false;
       } else {

@@ -15,9 +15,9 @@
 namespace cr::cli {
 
 struct ControlOptions {
-  bool shared = true;                                   // ControlMaster other than no
+  bool shared = true;  // ControlMaster other than no
   std::chrono::milliseconds persist{std::chrono::minutes(10)};
-  std::optional<std::string> path;                      // unset: the holder's default
+  std::optional<std::string> path;  // unset: the holder's default
 };
 
 // Each of `options` is "Name=value" or "Name value"; a name other than the three is an error, as

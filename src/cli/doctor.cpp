@@ -32,7 +32,8 @@ struct DoctorOptions {
 void print_step(const coder::DiagnosisStep& step) {
   write_stdout(fmt::format("{} {:<16} {:>6} ms  {}\n", step.passed ? "[ok]  " : "[FAIL]", step.name, step.took.count(),
                            step.detail));
-  for (const auto& e : step.evidence) write_stdout(fmt::format("         {}: {}\n", e.label, runtime::printable(e.text, 600)));
+  for (const auto& e : step.evidence)
+    write_stdout(fmt::format("         {}: {}\n", e.label, runtime::printable(e.text, 600)));
   if (!step.remedy.empty()) write_stdout(fmt::format("         what to do: {}\n", step.remedy));
 }
 
@@ -73,7 +74,8 @@ asio::awaitable<bool> check_shared(coder::Diagnosis& list, const DoctorOptions& 
                 "the direct connection above worked, so the holder is at fault: its log says more; "
                 "`coder-runtime connections stop` starts the next call afresh");
     } else {
-      list.fail("shared", fmt::format("`true` through the holder ended {}", ran->dump()), "check the workspace's shell");
+      list.fail("shared", fmt::format("`true` through the holder ended {}", ran->dump()),
+                "check the workspace's shell");
     }
     co_return false;
   }
@@ -86,21 +88,25 @@ asio::awaitable<bool> check_shared(coder::Diagnosis& list, const DoctorOptions& 
     for (const auto& entry : listed->value("connections", nlohmann::json::array())) {
       if (entry.value("destination", "") != destination) continue;
       connection = fmt::format("; its connection is {} s old", entry.value("age_ms", std::int64_t{0}) / 1000);
-      if (entry.contains("round_trip_ms")) connection += fmt::format(", {:.1f} ms round trip", entry["round_trip_ms"].get<double>());
+      if (entry.contains("round_trip_ms"))
+        connection += fmt::format(", {:.1f} ms round trip", entry["round_trip_ms"].get<double>());
     }
   }
-  list.pass("shared", fmt::format("`true` exited 0 in {:.1f} ms through the holder ({}){}", took, endpoint, connection));
+  list.pass("shared",
+            fmt::format("`true` exited 0 in {:.1f} ms through the holder ({}){}", took, endpoint, connection));
   co_return true;
 }
 
 asio::awaitable<int> doctor(DoctorOptions o, runtime::Logger log) {
   coder::Diagnosis list(o.json ? std::function<void(const coder::DiagnosisStep&)>() : print_step);
-  const auto deadline = runtime::Deadline::after(std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000)));
+  const auto deadline =
+      runtime::Deadline::after(std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000)));
   std::optional<std::filesystem::path> explicit_cli;
   if (!o.coder.empty()) explicit_cli = o.coder;
   auto cli_path = coder::find_cli(explicit_cli);
-  runtime::Result<coder::CoderCli> cli = cli_path ? runtime::Result<coder::CoderCli>(coder::CoderCli(*cli_path, log.child("coder")))
-                                                  : runtime::fail(std::move(cli_path.error()));
+  runtime::Result<coder::CoderCli> cli =
+      cli_path ? runtime::Result<coder::CoderCli>(coder::CoderCli(*cli_path, log.child("coder")))
+               : runtime::fail(std::move(cli_path.error()));
   coder::DiagnoseOptions options;
   options.suffix = o.suffix;
   options.deadline = deadline;
@@ -108,11 +114,13 @@ asio::awaitable<int> doctor(DoctorOptions o, runtime::Logger log) {
   const bool connected = co_await coder::diagnose(list, std::move(cli), o.workspace, std::move(options));
   auto control = parse_control_options(o.ssh_options);
   if (!control) {
-    list.fail("shared", control.error(), "-o takes ControlMaster=auto|no, ControlPersist=TIME or ControlPath=PATH|none");
+    list.fail("shared", control.error(),
+              "-o takes ControlMaster=auto|no, ControlPersist=TIME or ControlPath=PATH|none");
   } else if (connected && control->shared) {
     co_await check_shared(list, o, *control, deadline, log);
   }
-  if (o.json) write_stdout(service::diagnosis_json(list).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  if (o.json)
+    write_stdout(service::diagnosis_json(list).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   co_return list.passed() ? 0 : 1;
 }
 
@@ -120,7 +128,8 @@ asio::awaitable<int> doctor(DoctorOptions o, runtime::Logger log) {
 
 void add_doctor_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto o = std::make_shared<DoctorOptions>();
-  auto* cmd = app.add_subcommand("doctor", "Check every step between here and a workspace, and say what to do about a failure");
+  auto* cmd =
+      app.add_subcommand("doctor", "Check every step between here and a workspace, and say what to do about a failure");
   cmd->add_option("--coder", o->coder, "The Coder CLI (default: coder on PATH)");
   cmd->add_option("--suffix", o->suffix, "The host name suffix of the workspaces' ssh config block");
   cmd->add_option("--timeout", o->timeout_seconds, "Seconds for the whole check");

@@ -23,7 +23,8 @@ namespace cr::cli {
 
 namespace {
 
-runtime::Result<std::vector<std::pair<std::string, std::string>>> parse_env(const std::vector<std::string>& assignments) {
+runtime::Result<std::vector<std::pair<std::string, std::string>>> parse_env(
+    const std::vector<std::string>& assignments) {
   std::vector<std::pair<std::string, std::string>> env;
   for (const auto& assignment : assignments) {
     const auto equals = assignment.find('=');
@@ -99,8 +100,7 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_flag("--json", o->json, "Print one JSON object per event on stdout instead of the raw streams");
   cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");
   auto* shell = cmd->add_flag("--shell", o->shell, "The words after -- are one command line (joined with spaces)");
-  cmd->add_flag("--argv", o->argv, "The words after -- are a program and its arguments (each quoted)")
-      ->excludes(shell);
+  cmd->add_flag("--argv", o->argv, "The words after -- are a program and its arguments (each quoted)")->excludes(shell);
   cmd->add_option("--remote-shell", o->remote_shell,
                   "The workspace's shell: posix (default), or cmd or powershell (Windows: command lines only)")
       ->check(CLI::IsMember({"posix", "cmd", "powershell"}));
@@ -112,7 +112,8 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   // The words after the first are taken as they are: CLI11 reads a word like `[a,b]` given to an
   // option of several values as a list.
   cmd->prefix_command();
-  cmd->footer("Exit codes: the command's own; 124 timed out; 125 Coder-side failure; 130 cancelled; 255 connection failed.");
+  cmd->footer(
+      "Exit codes: the command's own; 124 timed out; 125 Coder-side failure; 130 cancelled; 255 connection failed.");
   cmd->add_option("-o", o->ssh_options,
                   "ControlMaster=auto|no (share the user's connection holder; default auto), ControlPersist=TIME, "
                   "ControlPath=PATH|none")

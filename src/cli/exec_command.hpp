@@ -31,8 +31,8 @@ struct ExecCommandOptions {
   double timeout_seconds = 0;
   bool tty = false;
   bool json = false;
-  bool shell = false;  // --shell: the words are one command line, joined with spaces
-  bool argv = false;   // --argv: the words are a program and its arguments
+  bool shell = false;                  // --shell: the words are one command line, joined with spaces
+  bool argv = false;                   // --argv: the words are a program and its arguments
   std::string remote_shell = "posix";  // --remote-shell: posix, cmd or powershell
   int verbosity = 0;
   std::string workspace;
@@ -41,7 +41,6 @@ struct ExecCommandOptions {
   // The exit code of a failure on the Coder side: `ssh` gives 255 for every failure of its own.
   int coder_failed_exit = kExitCoderFailed;
 };
-
 
 // What both ways to run a command check before they touch the workspace: its name, the request
 // (the words after `--`: one is a shell command line, several a program and its arguments, each

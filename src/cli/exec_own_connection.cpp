@@ -42,7 +42,9 @@ asio::awaitable<int> run_on_own_connection(ExecCommandOptions o, runtime::Logger
     if (event.kind != coder::ReadinessEvent::Kind::ready) report.progress(progress_text(event, workspace.to_string()));
   };
   // The proxy's stderr reader may call this as long as the connection lives: it holds no reference.
-  connect.on_warning = [json = o.json, terminal](const std::string& warning) { Reporter(json).warning(warning, terminal); };
+  connect.on_warning = [json = o.json, terminal](const std::string& warning) {
+    Reporter(json).warning(warning, terminal);
+  };
   auto connected = co_await coder::connect_workspace(cli, workspace, std::move(connect));
   display.finish(connected.has_value());
   if (!connected) {

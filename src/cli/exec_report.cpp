@@ -38,8 +38,11 @@ int Reporter::failure(const runtime::Error& error, int exit_code, const runtime:
   if (json_) {
     nlohmann::json evidence = nlohmann::json::object();
     for (const auto& e : error.evidence) evidence[e.label] = e.text;
-    emit({{"event", "error"}, {"layer", std::string(to_string(error.layer))}, {"message", error.message},
-          {"evidence", evidence}, {"exit_code", exit_code}});
+    emit({{"event", "error"},
+          {"layer", std::string(to_string(error.layer))},
+          {"message", error.message},
+          {"evidence", evidence},
+          {"exit_code", exit_code}});
   } else {
     write_stderr(fmt::format("coder-runtime: {}\n", error.summary()));
     if (log.enabled(runtime::LogLevel::debug)) write_stderr(error.detailed());
@@ -49,8 +52,10 @@ int Reporter::failure(const runtime::Error& error, int exit_code, const runtime:
 
 void Reporter::exit(const coder::ExecOutcome& outcome, int exit_code) const {
   if (json_) {
-    nlohmann::json event{{"event", "exit"}, {"end", std::string(coder::to_string(outcome.end))},
-                         {"exit_code", exit_code}, {"duration_ms", outcome.duration.count()}};
+    nlohmann::json event{{"event", "exit"},
+                         {"end", std::string(coder::to_string(outcome.end))},
+                         {"exit_code", exit_code},
+                         {"duration_ms", outcome.duration.count()}};
     if (outcome.exit_code) event["status"] = *outcome.exit_code;
     if (outcome.signal) event["signal"] = outcome.signal->name;
     return emit(event);
@@ -63,11 +68,15 @@ void Reporter::exit(const coder::ExecOutcome& outcome, int exit_code) const {
 
 int exit_code_of(const coder::ExecOutcome& outcome) {
   switch (outcome.end) {
-    case coder::ExecEnd::exited: return *outcome.exit_code;
-    case coder::ExecEnd::timed_out: return kExitTimedOut;
-    case coder::ExecEnd::cancelled: return kExitCancelled;
+    case coder::ExecEnd::exited:
+      return *outcome.exit_code;
+    case coder::ExecEnd::timed_out:
+      return kExitTimedOut;
+    case coder::ExecEnd::cancelled:
+      return kExitCancelled;
     case coder::ExecEnd::signalled:
-    case coder::ExecEnd::closed_without_status: return kExitConnectionFailed;
+    case coder::ExecEnd::closed_without_status:
+      return kExitConnectionFailed;
   }
   return kExitConnectionFailed;
 }

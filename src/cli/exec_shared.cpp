@@ -3,7 +3,6 @@
 // stdin, stdout and stderr over the holder's socket. A warm exec so costs no `coder` process, no
 // tunnel and no handshake: one round trip to the workspace.
 
-
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -82,12 +81,13 @@ asio::awaitable<void> relay_input(std::shared_ptr<service::ServiceClient> client
 coder::ExecOutcome outcome_from(const json& result) {
   coder::ExecOutcome outcome;
   const auto end = result.value("end", std::string());
-  outcome.end = end == "exited"                  ? coder::ExecEnd::exited
-                : end == "signalled"             ? coder::ExecEnd::signalled
-                : end == "timed_out"             ? coder::ExecEnd::timed_out
-                : end == "cancelled"             ? coder::ExecEnd::cancelled
-                                                 : coder::ExecEnd::closed_without_status;
-  if (result.contains("exit_code") && result["exit_code"].is_number_integer()) outcome.exit_code = result["exit_code"].get<int>();
+  outcome.end = end == "exited"      ? coder::ExecEnd::exited
+                : end == "signalled" ? coder::ExecEnd::signalled
+                : end == "timed_out" ? coder::ExecEnd::timed_out
+                : end == "cancelled" ? coder::ExecEnd::cancelled
+                                     : coder::ExecEnd::closed_without_status;
+  if (result.contains("exit_code") && result["exit_code"].is_number_integer())
+    outcome.exit_code = result["exit_code"].get<int>();
   if (outcome.end == coder::ExecEnd::exited && !outcome.exit_code) outcome.end = coder::ExecEnd::closed_without_status;
   if (result.contains("signal") && result["signal"].is_string()) {
     ssh::ExitSignal signal;
@@ -103,8 +103,9 @@ coder::ExecOutcome outcome_from(const json& result) {
 json holder_exec_params(const ExecCommandOptions& o, const PreparedExec& prepared) {
   const auto& request = prepared.request;
   const auto& cli = prepared.cli;
-  json params{{"handle", kHandle}, {"workspace", o.workspace}, {"coder", runtime::path_to_utf8(cli)},
-              {"suffix", o.suffix}, {"stdin", true}, {"remote_shell", o.remote_shell}};
+  json params{
+      {"handle", kHandle}, {"workspace", o.workspace},      {"coder", runtime::path_to_utf8(cli)}, {"suffix", o.suffix},
+      {"stdin", true},     {"remote_shell", o.remote_shell}};
   if (request.login_shell) {
     params["shell"] = true;
   } else if (request.argv.empty()) {
@@ -130,7 +131,6 @@ json holder_exec_params(const ExecCommandOptions& o, const PreparedExec& prepare
   return params;
 }
 
-
 asio::awaitable<runtime::Result<ReachedHolder>> reach_holder(const ControlOptions& control, int verbosity,
                                                              runtime::Logger log) {
   auto paths = service::holder_paths(control.path);
@@ -139,9 +139,13 @@ asio::awaitable<runtime::Result<ReachedHolder>> reach_holder(const ControlOption
   if (!executable) co_return runtime::fail(std::move(executable.error()));
   service::HolderConnectOptions connect;
   connect.paths = *paths;
-  connect.holder_command = {runtime::path_to_utf8(*executable), "connections", "holder",
-                            "-o", "ControlPath=" + paths->endpoint,
-                            "-o", "ControlPersist=" + persist_argument(control.persist)};
+  connect.holder_command = {runtime::path_to_utf8(*executable),
+                            "connections",
+                            "holder",
+                            "-o",
+                            "ControlPath=" + paths->endpoint,
+                            "-o",
+                            "ControlPersist=" + persist_argument(control.persist)};
   for (int i = 0; i < verbosity; ++i) connect.holder_command.push_back("-v");
   connect.log = std::move(log);
   auto stream = co_await service::connect_holder(std::move(connect));
@@ -202,8 +206,9 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
   co_await client->close();
   if (!result) {
     if (client->failure()) {
-      auto error = runtime::Error(runtime::Errc::end_of_stream, runtime::Layer::runtime,
-                                  fmt::format("the connection holder ended while the command ran; the next call starts a new one"))
+      auto error = runtime::Error(
+                       runtime::Errc::end_of_stream, runtime::Layer::runtime,
+                       fmt::format("the connection holder ended while the command ran; the next call starts a new one"))
                        .with("holder endpoint", paths.endpoint)
                        .with("holder log", runtime::path_to_utf8(paths.log))
                        .with("stream", client->failure()->message);

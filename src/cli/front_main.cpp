@@ -29,7 +29,8 @@ char** command_line = nullptr;
 bool front_serves(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view word = argv[i];
-    const bool verbose = word == "--verbose" || (word.starts_with("-v") && word.find_first_not_of('v', 1) == std::string_view::npos);
+    const bool verbose =
+        word == "--verbose" || (word.starts_with("-v") && word.find_first_not_of('v', 1) == std::string_view::npos);
     if (verbose) continue;
     return word == "exec";
   }

@@ -40,7 +40,7 @@ bool write_stderr(std::string_view data) { return write_all(STDERR_FILENO, data)
 bool stdin_is_terminal() { return ::isatty(STDIN_FILENO) == 1; }
 
 bool stdin_reads_never_wait() {
-  struct stat status{};
+  struct stat status {};
   if (::fstat(STDIN_FILENO, &status) != 0) return false;
   return S_ISREG(status.st_mode) || (S_ISCHR(status.st_mode) && !stdin_is_terminal());
 }
@@ -82,7 +82,8 @@ struct WindowSizeWatch::State {
   asio::signal_set changes;
 };
 
-WindowSizeWatch::WindowSizeWatch(asio::any_io_executor executor) : state_(std::make_unique<State>(std::move(executor))) {}
+WindowSizeWatch::WindowSizeWatch(asio::any_io_executor executor)
+    : state_(std::make_unique<State>(std::move(executor))) {}
 WindowSizeWatch::~WindowSizeWatch() = default;
 
 asio::awaitable<std::optional<TerminalSize>> WindowSizeWatch::next() {

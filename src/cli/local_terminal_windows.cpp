@@ -81,7 +81,8 @@ bool stderr_is_terminal() {
   const HANDLE error = GetStdHandle(STD_ERROR_HANDLE);
   DWORD mode = 0;
   if (!GetConsoleMode(error, &mode)) return false;
-  return (mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING) || SetConsoleMode(error, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING);
+  return (mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING) ||
+         SetConsoleMode(error, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING);
 }
 
 struct RawTerminal::Saved {
@@ -131,7 +132,8 @@ struct WindowSizeWatch::State {
   TerminalSize last = terminal_size();
 };
 
-WindowSizeWatch::WindowSizeWatch(asio::any_io_executor executor) : state_(std::make_unique<State>(std::move(executor))) {}
+WindowSizeWatch::WindowSizeWatch(asio::any_io_executor executor)
+    : state_(std::make_unique<State>(std::move(executor))) {}
 WindowSizeWatch::~WindowSizeWatch() = default;
 
 asio::awaitable<std::optional<TerminalSize>> WindowSizeWatch::next() {

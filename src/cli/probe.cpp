@@ -31,7 +31,8 @@ struct ProbeOptions {
 using Stream = std::unique_ptr<runtime::AsyncStream>;
 
 asio::awaitable<runtime::Result<Stream>> open_stream(const ProbeOptions& o, runtime::Logger log) {
-  const auto deadline = runtime::Deadline::after(std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000)));
+  const auto deadline =
+      runtime::Deadline::after(std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000)));
   if (o.proxy_command.empty()) co_return co_await proxy::connect_tcp(o.destination, o.port, deadline, log);
   proxy::ProcessOptions process;
   process.log = log.child("proxy");
@@ -64,9 +65,11 @@ asio::awaitable<int> probe(ProbeOptions o, runtime::Logger log) {
   // The probe shows the key and checks nothing with it: it authenticates and sends nothing more.
   transport_options.verify_host_key = ssh::accept_any_host_key();
   transport_options.log = log.child("ssh");
-  const auto deadline = runtime::Deadline::after(std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000)));
-  auto transport = co_await runtime::with_deadline(deadline, ssh::Transport::connect(**stream, std::move(transport_options)),
-                                                   runtime::Layer::kex, "the SSH handshake");
+  const auto deadline =
+      runtime::Deadline::after(std::chrono::milliseconds(static_cast<long>(o.timeout_seconds * 1000)));
+  auto transport =
+      co_await runtime::with_deadline(deadline, ssh::Transport::connect(**stream, std::move(transport_options)),
+                                      runtime::Layer::kex, "the SSH handshake");
   if (!transport) {
     co_await (*stream)->close();
     report(transport.error());
@@ -93,11 +96,10 @@ void add_probe_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
   cmd->add_option("destination", options->destination, "Host name (also %h and %n in the ProxyCommand)");
   cmd->add_option("-p,--port", options->port, "Port (also %p)");
   cmd->add_option("-l,--user", options->user, "User name for %r");
-  cmd->add_option("--proxy-command", options->proxy_command, "Run this command and use its stdio, as ssh's ProxyCommand");
+  cmd->add_option("--proxy-command", options->proxy_command,
+                  "Run this command and use its stdio, as ssh's ProxyCommand");
   cmd->add_option("--timeout", options->timeout_seconds, "Seconds to wait for the stream, and for the handshake");
-  cmd->callback([options, &global, &exit_code] {
-    exit_code = run_to_exit_code(probe(*options, global.logger()));
-  });
+  cmd->callback([options, &global, &exit_code] { exit_code = run_to_exit_code(probe(*options, global.logger())); });
 }
 
 }  // namespace cr::cli

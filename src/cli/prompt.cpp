@@ -16,8 +16,8 @@ namespace cr::cli {
 
 // The console's own input and screen (CONIN$, CONOUT$), whatever stdin and stdout are.
 std::optional<std::string> ask_secret(std::string_view prompt) {
-  const HANDLE input = CreateFileW(L"CONIN$", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE,
-                                   nullptr, OPEN_EXISTING, 0, nullptr);
+  const HANDLE input = CreateFileW(L"CONIN$", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
+                                   OPEN_EXISTING, 0, nullptr);
   if (input == INVALID_HANDLE_VALUE) return std::nullopt;
   const HANDLE output = CreateFileW(L"CONOUT$", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE,
                                     nullptr, OPEN_EXISTING, 0, nullptr);
@@ -31,7 +31,8 @@ std::optional<std::string> ask_secret(std::string_view prompt) {
   SetConsoleMode(input, (saved | ENABLE_LINE_INPUT | ENABLE_PROCESSED_INPUT) & ~static_cast<DWORD>(ENABLE_ECHO_INPUT));
   const auto show = [&](std::wstring_view text) {
     DWORD written = 0;
-    if (output != INVALID_HANDLE_VALUE) WriteConsoleW(output, text.data(), static_cast<DWORD>(text.size()), &written, nullptr);
+    if (output != INVALID_HANDLE_VALUE)
+      WriteConsoleW(output, text.data(), static_cast<DWORD>(text.size()), &written, nullptr);
   };
   show(runtime::widen(prompt));
   std::wstring answer;

@@ -35,7 +35,7 @@ class ReadinessDisplay {
  private:
   struct Spinner;
   std::string workspace_;
-  bool started_ = false;  // we ran `coder start`
+  bool started_ = false;              // we ran `coder start`
   std::shared_ptr<Spinner> spinner_;  // on a terminal, until finish()
 };
 

@@ -244,8 +244,10 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
   if (!config) co_return report(config.error(), {});
   auto level = runtime::LogLevel::warning;  // ssh's default, INFO, shows warnings
   if (const auto configured = config->text("LogLevel")) level = ssh::parse_log_level(*configured).value_or(level);
-  if (verbosity > 0) level = verbosity >= 3 ? runtime::LogLevel::trace : verbosity == 2 ? runtime::LogLevel::debug
-                                                                                      : runtime::LogLevel::info;
+  if (verbosity > 0)
+    level = verbosity >= 3   ? runtime::LogLevel::trace
+            : verbosity == 2 ? runtime::LogLevel::debug
+                             : runtime::LogLevel::info;
   const runtime::Logger log(runtime::stderr_sink(), level);
   auto plan = ssh::plan_connection(*config, *destination, log);
   if (!plan) co_return report(plan.error(), log);
@@ -273,8 +275,8 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
     interrupts.async_wait([&cancel](std::error_code ec, int) {
       if (!ec) cancel.emit(asio::cancellation_type::terminal);
     });
-    const int code = co_await exec_through_holder(std::move((*shared)->exec), std::move((*shared)->control), log,
-                                                  cancel.slot());
+    const int code =
+        co_await exec_through_holder(std::move((*shared)->exec), std::move((*shared)->control), log, cancel.slot());
     interrupts.cancel();
     co_return code;
   }

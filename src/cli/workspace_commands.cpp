@@ -51,9 +51,10 @@ asio::awaitable<int> status(WorkspaceCommandOptions o, runtime::Logger log) {
   auto state = co_await coder::query_workspace(*cli, *workspace, runtime::Deadline::after(std::chrono::seconds(30)));
   if (!state) co_return fail(state.error(), log);
   if (!*state) {
-    co_return fail(runtime::Error(runtime::Errc::invalid_argument, runtime::Layer::coder,
-                                  fmt::format("there is no workspace {} (coder list does not show it)", workspace->to_string())),
-                   log);
+    co_return fail(
+        runtime::Error(runtime::Errc::invalid_argument, runtime::Layer::coder,
+                       fmt::format("there is no workspace {} (coder list does not show it)", workspace->to_string())),
+        log);
   }
   if (o.json) {
     write_stdout(coder::to_json(**state).dump() + "\n");
@@ -122,8 +123,9 @@ int config_ssh(const ConfigSshOptions& o, const runtime::Logger& log) {
 void add_workspace_commands(CLI::App& app, GlobalOptions& global, int& exit_code) {
   for (const bool starting : {false, true}) {
     auto o = std::make_shared<WorkspaceCommandOptions>();
-    auto* cmd = starting ? app.add_subcommand("start", "Make a workspace ready: start it if needed and wait for its agent")
-                         : app.add_subcommand("status", "Show a workspace's build and agent state");
+    auto* cmd = starting
+                    ? app.add_subcommand("start", "Make a workspace ready: start it if needed and wait for its agent")
+                    : app.add_subcommand("status", "Show a workspace's build and agent state");
     cmd->add_option("--coder", o->coder, "The Coder CLI (default: coder on PATH)");
     cmd->add_flag("--json", o->json, "Print the state as JSON");
     cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");

@@ -37,14 +37,15 @@ Error io_error(std::string message, const fs::path& path, int code) {
 // Windows has no mkstemp: a random name created with CREATE_NEW is as exclusive. MoveFileExW
 // with REPLACE_EXISTING replaces the target in one step, and WRITE_THROUGH returns only once the
 // move is on disk, the counterpart of fsyncing the folder.
-runtime::Result<void> replace_file(const fs::path& path, const fs::path& folder, std::string_view content,
-                                   fs::perms) {
+runtime::Result<void> replace_file(const fs::path& path, const fs::path& folder, std::string_view content, fs::perms) {
   std::random_device random;
   const fs::path temporary =
       folder / runtime::utf8_to_path(fmt::format(".{}.{:08x}.tmp", runtime::path_to_utf8(path.filename()), random()));
-  const HANDLE file = CreateFileW(temporary.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
+  const HANDLE file =
+      CreateFileW(temporary.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
   if (file == INVALID_HANDLE_VALUE) {
-    return runtime::fail(io_error("could not create a temporary file beside it", path, static_cast<int>(GetLastError())));
+    return runtime::fail(
+        io_error("could not create a temporary file beside it", path, static_cast<int>(GetLastError())));
   }
   const auto give_up = [&](std::string message, const fs::path& about) {
     const auto code = static_cast<int>(GetLastError());
@@ -55,7 +56,8 @@ runtime::Result<void> replace_file(const fs::path& path, const fs::path& folder,
   for (std::string_view rest = content; !rest.empty();) {
     DWORD written = 0;
     const auto chunk = static_cast<DWORD>(std::min<std::size_t>(rest.size(), 1u << 20));
-    if (!WriteFile(file, rest.data(), chunk, &written, nullptr) || written == 0) return give_up("could not write", temporary);
+    if (!WriteFile(file, rest.data(), chunk, &written, nullptr) || written == 0)
+      return give_up("could not write", temporary);
     rest.remove_prefix(written);
   }
   if (!FlushFileBuffers(file)) return give_up("could not flush", temporary);
@@ -105,7 +107,8 @@ runtime::Result<void> replace_file(const fs::path& path, const fs::path& folder,
     return runtime::fail(io_error("could not create a temporary file beside it", path, errno));
   }
   if (!write_all(temporary.fd, content)) return runtime::fail(io_error("could not write", temporary.path, errno));
-  if (::fchmod(temporary.fd, mode) != 0) return runtime::fail(io_error("could not set the mode", temporary.path, errno));
+  if (::fchmod(temporary.fd, mode) != 0)
+    return runtime::fail(io_error("could not set the mode", temporary.path, errno));
   if (::fsync(temporary.fd) != 0) return runtime::fail(io_error("could not flush", temporary.path, errno));
   if (::rename(temporary.path.c_str(), path.c_str()) != 0) {
     return runtime::fail(io_error("could not replace the file", path, errno));
@@ -150,8 +153,8 @@ runtime::Result<std::optional<std::string>> read_file_if_exists(const fs::path& 
   return std::optional<std::string>(content.str());
 }
 
-runtime::Result<void> write_file_atomically(const fs::path& requested, std::string_view content, fs::perms new_file_mode,
-                                            fs::perms new_folder_mode) {
+runtime::Result<void> write_file_atomically(const fs::path& requested, std::string_view content,
+                                            fs::perms new_file_mode, fs::perms new_folder_mode) {
   auto resolved = resolve_symlinks(requested);
   if (!resolved) return runtime::fail(std::move(resolved.error()));
   const fs::path path = *resolved;

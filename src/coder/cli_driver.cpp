@@ -81,9 +81,10 @@ asio::awaitable<runtime::Result<CliOutput>> run_child(proxy::ProcessStream& chil
     const auto chunk = runtime::as_text(runtime::ConstBytes(buffer.data(), *n));
     lines.feed(chunk);
     if (output.out.size() + chunk.size() > options.max_stdout_bytes) {
-      co_return runtime::fail(std::move(Error(Errc::protocol_error, Layer::coder,
-                                              fmt::format("{} printed more than {} bytes", what, options.max_stdout_bytes))
-                                            .with("stdout", runtime::printable(output.out, 512))));
+      co_return runtime::fail(
+          std::move(Error(Errc::protocol_error, Layer::coder,
+                          fmt::format("{} printed more than {} bytes", what, options.max_stdout_bytes))
+                        .with("stdout", runtime::printable(output.out, 512))));
     }
     output.out.append(chunk);
   }
@@ -120,10 +121,10 @@ std::string_view cli_file_name() {
 runtime::Result<fs::path> find_cli(const std::optional<fs::path>& explicit_path, std::string_view path_variable) {
   if (explicit_path) {
     if (is_executable_file(*explicit_path)) return *explicit_path;
-    return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::coder,
-                                         fmt::format("the Coder CLI {} is not an executable file",
-                                                     runtime::path_to_utf8(*explicit_path)))
-                                       .with("path", runtime::path_to_utf8(*explicit_path))));
+    return runtime::fail(std::move(
+        Error(Errc::invalid_argument, Layer::coder,
+              fmt::format("the Coder CLI {} is not an executable file", runtime::path_to_utf8(*explicit_path)))
+            .with("path", runtime::path_to_utf8(*explicit_path))));
   }
   std::vector<std::string> searched;
   std::size_t start = 0;
@@ -140,7 +141,8 @@ runtime::Result<fs::path> find_cli(const std::optional<fs::path>& explicit_path,
   return runtime::fail(std::move(
       Error(Errc::invalid_argument, Layer::coder,
             fmt::format("the Coder CLI ({}) is not on PATH; install it or give its path", cli_file_name()))
-          .with("PATH", searched.empty() ? "(empty)" : fmt::format("{}", fmt::join(searched, std::string(1, kPathSeparator))))));
+          .with("PATH", searched.empty() ? "(empty)"
+                                         : fmt::format("{}", fmt::join(searched, std::string(1, kPathSeparator))))));
 }
 
 runtime::Result<fs::path> find_cli(const std::optional<fs::path>& explicit_path) {

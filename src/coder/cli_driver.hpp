@@ -33,8 +33,8 @@ runtime::Result<std::filesystem::path> find_cli(const std::optional<std::filesys
 runtime::Result<std::filesystem::path> find_cli(const std::optional<std::filesystem::path>& explicit_path = {});
 
 struct CliOutput {
-  std::string out;          // all of stdout (up to RunOptions::max_stdout_bytes)
-  std::string err;          // the end of stderr (RunOptions::stderr_bytes), colour codes and all
+  std::string out;  // all of stdout (up to RunOptions::max_stdout_bytes)
+  std::string err;  // the end of stderr (RunOptions::stderr_bytes), colour codes and all
   proxy::ExitStatus status;
 };
 

@@ -22,7 +22,8 @@ std::string strip_ansi(std::string_view text) {
     } else if (kind == ']') {
       // OSC: up to BEL or ESC backslash (terminal hyperlinks in newer CLIs).
       std::size_t j = i + 2;
-      while (j < text.size() && text[j] != '\a' && !(text[j] == kEscape && j + 1 < text.size() && text[j + 1] == '\\')) ++j;
+      while (j < text.size() && text[j] != '\a' && !(text[j] == kEscape && j + 1 < text.size() && text[j + 1] == '\\'))
+        ++j;
       i = (j < text.size() && text[j] == kEscape) ? j + 1 : j;
     } else {
       ++i;  // a two-byte escape
@@ -33,7 +34,8 @@ std::string strip_ansi(std::string_view text) {
 
 std::string tail(std::string_view text, std::size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
-  return fmt::format("[{} bytes before this left out] {}", text.size() - max_bytes, text.substr(text.size() - max_bytes));
+  return fmt::format("[{} bytes before this left out] {}", text.size() - max_bytes,
+                     text.substr(text.size() - max_bytes));
 }
 
 }  // namespace cr::coder

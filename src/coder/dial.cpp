@@ -83,14 +83,15 @@ std::string destination_key(const ssh::ClientPlan& plan) {
 
 // The stream is the caller's, or opened here when none is given.
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(Stream given, ssh::ClientPlan plan,
-                                                                                DialOptions options,
-                                                                                runtime::Deadline deadline) {
+                                                                               DialOptions options,
+                                                                               runtime::Deadline deadline) {
   runtime::Result<Stream> stream = std::move(given);
   if (!*stream) stream = co_await open_stream(plan, options, deadline);
   if (!stream) co_return runtime::fail(std::move(stream.error()));
   auto gathered = co_await gather_identities(plan, options, deadline);
   auto& identities = plan.options.auth.identities;
-  identities.insert(identities.end(), std::make_move_iterator(gathered.begin()), std::make_move_iterator(gathered.end()));
+  identities.insert(identities.end(), std::make_move_iterator(gathered.begin()),
+                    std::make_move_iterator(gathered.end()));
   const auto destination = destination_key(plan);
   auto& transport = plan.options.transport;
   if (const auto remembered = recall_first_choice(destination, options.remembered_choices, options.log)) {
@@ -115,8 +116,9 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(S
 }
 
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_bounded(Stream stream, ssh::ClientPlan plan,
-                                                                                 DialOptions options) {
-  const auto deadline = plan.connect_timeout ? runtime::Deadline::after(*plan.connect_timeout) : runtime::Deadline::never();
+                                                                                DialOptions options) {
+  const auto deadline =
+      plan.connect_timeout ? runtime::Deadline::after(*plan.connect_timeout) : runtime::Deadline::never();
   const auto what = fmt::format("connecting to {}", plan.host_alias);
   auto dialing = dial_within(std::move(stream), std::move(plan), std::move(options), deadline);
   auto dialed = co_await runtime::with_deadline(deadline, std::move(dialing), runtime::Layer::network, std::move(what));
@@ -130,7 +132,7 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial(ssh::Cli
 }
 
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_over(Stream stream, ssh::ClientPlan plan,
-                                                                              DialOptions options) {
+                                                                             DialOptions options) {
   if (!stream) {
     co_return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::network,
                             fmt::format("dial_over was given no stream to reach {} over", plan.host_alias));

@@ -12,11 +12,17 @@
 
 namespace cr::coder {
 
-void Diagnosis::pass(std::string name, std::string detail) { add({std::move(name), true, std::move(detail), {}, {}, {}}); }
+void Diagnosis::pass(std::string name, std::string detail) {
+  add({std::move(name), true, std::move(detail), {}, {}, {}});
+}
 
 void Diagnosis::fail(std::string name, const runtime::Error& error, std::string remedy) {
-  add({std::move(name), false, fmt::format("{}: {}", to_string(error.layer), error.message), std::move(remedy),
-       error.evidence, {}});
+  add({std::move(name),
+       false,
+       fmt::format("{}: {}", to_string(error.layer), error.message),
+       std::move(remedy),
+       error.evidence,
+       {}});
 }
 
 void Diagnosis::fail(std::string name, std::string detail, std::string remedy) {
@@ -55,7 +61,8 @@ asio::awaitable<bool> check_connection(Diagnosis& list, const ssh::ClientPlan& p
   std::unique_ptr<runtime::AsyncStream> stream = std::move(*started);
   ssh::TransportOptions transport_options = plan.options.transport;
   auto connecting = ssh::Transport::connect(*stream, std::move(transport_options));
-  auto transport = co_await runtime::with_deadline(deadline, std::move(connecting), runtime::Layer::kex, "the SSH handshake");
+  auto transport =
+      co_await runtime::with_deadline(deadline, std::move(connecting), runtime::Layer::kex, "the SSH handshake");
   if (!transport) {
     const auto layer = transport.error().layer;
     if (layer == runtime::Layer::proxy || layer == runtime::Layer::banner || layer == runtime::Layer::network) {
@@ -72,11 +79,11 @@ asio::awaitable<bool> check_connection(Diagnosis& list, const ssh::ClientPlan& p
   list.pass("key exchange", fmt::format("{}, {}, {}{}", agreed.kex, agreed.host_key, agreed.cipher_client_to_server,
                                         agreed.strict_kex ? " (strict kex)" : ""));
   auto authenticating = ssh::authenticate(**transport, plan.options.auth);
-  auto authenticated = co_await runtime::with_deadline(deadline, std::move(authenticating), runtime::Layer::auth, "authentication");
+  auto authenticated =
+      co_await runtime::with_deadline(deadline, std::move(authenticating), runtime::Layer::auth, "authentication");
   if (!authenticated) {
     list.fail("auth", authenticated.error(), "the Coder agent accepts only 'none': is this a Coder workspace agent?");
-    co_await (*transport)->disconnect(ssh::DisconnectReason::no_more_auth_methods_available,
-                                      "doctor: auth failed");
+    co_await (*transport)->disconnect(ssh::DisconnectReason::no_more_auth_methods_available, "doctor: auth failed");
     co_return false;
   }
   list.pass("auth", authenticated->method);
@@ -88,8 +95,9 @@ asio::awaitable<bool> check_connection(Diagnosis& list, const ssh::ClientPlan& p
     if (!ran) {
       list.fail("test exec", ran.error(), "the agent accepted the login but could not run a command: check its logs");
     } else {
-      list.fail("test exec", fmt::format("`true` ended without exit status 0 ({})",
-                                         ran->exit_code ? std::to_string(*ran->exit_code) : "no status"),
+      list.fail("test exec",
+                fmt::format("`true` ended without exit status 0 ({})",
+                            ran->exit_code ? std::to_string(*ran->exit_code) : "no status"),
                 "check the workspace's shell");
     }
   } else {
@@ -149,9 +157,10 @@ asio::awaitable<bool> diagnose(Diagnosis& list, runtime::Result<CoderCli> found_
     co_return false;
   }
   const auto& listed = **state;
-  const bool agents_ready = !listed.agents.empty() && std::all_of(listed.agents.begin(), listed.agents.end(), [](const auto& a) {
-    return a.status == "connected" && a.lifecycle_state == "ready";
-  });
+  const bool agents_ready =
+      !listed.agents.empty() && std::all_of(listed.agents.begin(), listed.agents.end(), [](const auto& a) {
+        return a.status == "connected" && a.lifecycle_state == "ready";
+      });
   if (listed.status == "running" && agents_ready) {
     list.pass("workspace", listed.summary());
   } else {
@@ -167,7 +176,7 @@ asio::awaitable<bool> diagnose(Diagnosis& list, runtime::Result<CoderCli> found_
     co_return false;
   }
   const bool connected = co_await check_connection(list, *plan, cli, deadline, log);
-  co_return connected && list.passed();
+  co_return connected&& list.passed();
 }
 
 }  // namespace cr::coder

@@ -18,27 +18,36 @@ using runtime::Result;
 
 bool is_variable_name(std::string_view name) {
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 }  // namespace
 
 std::string_view to_string(RemoteShell shell) {
   switch (shell) {
-    case RemoteShell::posix: return "a POSIX shell";
-    case RemoteShell::cmd: return "cmd.exe";
-    case RemoteShell::powershell: return "PowerShell";
+    case RemoteShell::posix:
+      return "a POSIX shell";
+    case RemoteShell::cmd:
+      return "cmd.exe";
+    case RemoteShell::powershell:
+      return "PowerShell";
   }
   return "?";
 }
 
 std::string_view to_string(ExecEnd end) {
   switch (end) {
-    case ExecEnd::exited: return "exited";
-    case ExecEnd::signalled: return "killed by a signal";
-    case ExecEnd::closed_without_status: return "closed without an exit status";
-    case ExecEnd::timed_out: return "timed out";
-    case ExecEnd::cancelled: return "cancelled";
+    case ExecEnd::exited:
+      return "exited";
+    case ExecEnd::signalled:
+      return "killed by a signal";
+    case ExecEnd::closed_without_status:
+      return "closed without an exit status";
+    case ExecEnd::timed_out:
+      return "timed out";
+    case ExecEnd::cancelled:
+      return "cancelled";
   }
   return "?";
 }

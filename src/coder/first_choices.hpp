@@ -6,11 +6,10 @@
 // process dials once.
 //
 // The file holds a line per destination, `<SHA-256 of the destination, hex> <kex> <host key
-// algorithm, or - when it is not to be led with>`, newest last, at most 256 lines, and is replaced atomically, only when a choice is
-// new or changed. Destinations are hashed as HashKnownHosts hashes names, so the file does not
-// say where the user goes. It is only a hint: a line that does not parse is dropped, a file that
-// cannot be read or written is logged at debug level, and a wrong guess costs what not guessing
-// costs.
+// algorithm, or - when it is not to be led with>`, newest last, at most 256 lines, and is replaced atomically, only
+// when a choice is new or changed. Destinations are hashed as HashKnownHosts hashes names, so the file does not say
+// where the user goes. It is only a hint: a line that does not parse is dropped, a file that cannot be read or written
+// is logged at debug level, and a wrong guess costs what not guessing costs.
 
 #include <filesystem>
 #include <optional>

@@ -64,7 +64,8 @@ asio::awaitable<Result<std::string>> run_checked(ssh::Connection& connection, st
   if (!ran) co_return runtime::fail(std::move(ran.error()).while_(what));
   if (ran->end == ExecEnd::exited && ran->exit_code == 0) co_return std::move(ran->stdout_data);
   Error error(Errc::io_error, Layer::channel, fmt::format("{} failed", what));
-  error.with("outcome", ran->exit_code ? fmt::format("exit status {}", *ran->exit_code) : std::string(to_string(ran->end)));
+  error.with("outcome",
+             ran->exit_code ? fmt::format("exit status {}", *ran->exit_code) : std::string(to_string(ran->end)));
   if (!ran->stderr_data.empty()) error.with("stderr", ran->stderr_data);
   co_return runtime::fail(std::move(error));
 }
@@ -92,8 +93,9 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
   asio::co_spawn(executor, ssh::run_command(*session, std::move(*line), std::move(options)),
                  [running, session](std::exception_ptr failure, Result<ssh::ExecResult> result) {
                    if (failure) {
-                     result = runtime::fail(Errc::internal_error, Layer::channel,
-                                            fmt::format("the command's relay stopped: {}", runtime::exception_text(failure)));
+                     result = runtime::fail(
+                         Errc::internal_error, Layer::channel,
+                         fmt::format("the command's relay stopped: {}", runtime::exception_text(failure)));
                    }
                    running->result = std::move(result);
                    running->wake.notify();
@@ -108,7 +110,9 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
     alarm.cancel();
     if (!*running->result) co_return runtime::fail(std::move(running->result->error()));
     auto& result = **running->result;
-    const auto end = result.exit_code ? ExecEnd::exited : result.signal ? ExecEnd::signalled : ExecEnd::closed_without_status;
+    const auto end = result.exit_code ? ExecEnd::exited
+                     : result.signal  ? ExecEnd::signalled
+                                      : ExecEnd::closed_without_status;
     co_return outcome_of(std::move(result), end, elapsed());
   }
   // Ours to end: TERM, a grace period, then the channel closes; either way the output so far and
@@ -156,7 +160,8 @@ asio::awaitable<Result<std::string>> read_file(ssh::Connection& connection, std:
 
 asio::awaitable<Result<void>> write_file(ssh::Connection& connection, std::string path, std::string content) {
   auto command = write_file_command(path, content.size());
-  auto written = co_await run_checked(connection, std::move(command), fmt::format("writing {}", path), std::move(content));
+  auto written =
+      co_await run_checked(connection, std::move(command), fmt::format("writing {}", path), std::move(content));
   if (!written) co_return runtime::fail(std::move(written.error()));
   co_return Result<void>{};
 }
@@ -173,12 +178,12 @@ asio::awaitable<Result<FileInfo>> stat(ssh::Connection& connection, std::string 
   std::uint32_t mode = 0;
   const auto [end, ec] = std::from_chars(mode_octal.data(), mode_octal.data() + mode_octal.size(), mode, 8);
   if (!fields.eof() && fields.fail()) {
-    co_return runtime::fail(std::move(Error(Errc::protocol_error, Layer::channel, "stat printed what we cannot read")
-                                          .with("stat said", *shown)));
+    co_return runtime::fail(std::move(
+        Error(Errc::protocol_error, Layer::channel, "stat printed what we cannot read").with("stat said", *shown)));
   }
   if (ec != std::errc() || end != mode_octal.data() + mode_octal.size()) {
-    co_return runtime::fail(std::move(Error(Errc::protocol_error, Layer::channel, "stat printed a mode we cannot read")
-                                          .with("stat said", *shown)));
+    co_return runtime::fail(std::move(
+        Error(Errc::protocol_error, Layer::channel, "stat printed a mode we cannot read").with("stat said", *shown)));
   }
   info.mode = mode;
   info.is_directory = type == "directory";
@@ -200,7 +205,8 @@ asio::awaitable<Result<std::string>> resolve_path(ssh::Connection& connection, s
     base = "\"$HOME\"";
     rest = path.size() > 2 ? path.substr(2) : "";
   }
-  auto command = rest.empty() ? fmt::format("printf '%s' {}", base) : fmt::format("printf '%s/%s' {} {}", base, shell_quote(rest));
+  auto command =
+      rest.empty() ? fmt::format("printf '%s' {}", base) : fmt::format("printf '%s/%s' {} {}", base, shell_quote(rest));
   co_return co_await run_checked(connection, std::move(command), fmt::format("resolving {}", path));
 }
 

@@ -39,7 +39,7 @@ struct ExecRequest {
   // An argv, cwd and env need a POSIX remote shell: for cmd.exe and PowerShell they are refused
   // (invalid_argument) rather than quoted wrongly; a command line goes as it is to any shell.
   RemoteShell remote_shell = RemoteShell::posix;
-  std::string cwd;      // empty: the login directory
+  std::string cwd;                                       // empty: the login directory
   std::vector<std::pair<std::string, std::string>> env;  // exported before the command runs
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<ssh::PtyRequest> pty;
@@ -76,7 +76,7 @@ asio::awaitable<runtime::Result<ExecOutcome>> exec(ssh::Connection& connection, 
 
 struct FileInfo {
   std::uint64_t size = 0;
-  std::uint32_t mode = 0;  // permission bits
+  std::uint32_t mode = 0;     // permission bits
   std::int64_t modified = 0;  // seconds since the epoch
   bool is_directory = false;
 };

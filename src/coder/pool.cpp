@@ -99,7 +99,8 @@ asio::awaitable<runtime::Result<Lease>> ConnectionPool::acquire(std::string key,
       }
       asio::steady_timer backoff(executor_, entry.retry_at);
       auto [interrupted] = co_await backoff.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-      if (interrupted) co_return runtime::fail(cancelled_while(fmt::format("backing off before connecting to {}", key)));
+      if (interrupted)
+        co_return runtime::fail(cancelled_while(fmt::format("backing off before connecting to {}", key)));
       continue;
     }
     entry.connecting = true;
@@ -171,14 +172,15 @@ asio::awaitable<bool> ConnectionPool::close(const std::string& key) {
 std::vector<ConnectionPool::Pooled> ConnectionPool::connections() const {
   std::vector<Pooled> live;
   for (const auto& [key, entry] : entries_) {
-    if (entry->connection && !entry->connection->failure()) live.push_back({key, entry->connection, entry->connected_at, entry->leases});
+    if (entry->connection && !entry->connection->failure())
+      live.push_back({key, entry->connection, entry->connected_at, entry->leases});
   }
   return live;
 }
 
 std::size_t ConnectionPool::open_connections() const {
-  return static_cast<std::size_t>(
-      std::count_if(entries_.begin(), entries_.end(), [](const auto& entry) { return entry.second->connection != nullptr; }));
+  return static_cast<std::size_t>(std::count_if(entries_.begin(), entries_.end(),
+                                                [](const auto& entry) { return entry.second->connection != nullptr; }));
 }
 
 std::size_t ConnectionPool::consecutive_failures(const std::string& key) const {

@@ -13,9 +13,9 @@ using runtime::Layer;
 
 runtime::Result<std::string> quote_proxy_argument(std::string_view argument, bool expand_tokens_literally) {
   if (argument.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
-    return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::config,
-                                         "a ProxyCommand argument cannot contain a line break or NUL")
-                                       .with("argument", runtime::printable(argument, 300))));
+    return runtime::fail(std::move(
+        Error(Errc::invalid_argument, Layer::config, "a ProxyCommand argument cannot contain a line break or NUL")
+            .with("argument", runtime::printable(argument, 300))));
   }
   std::string quoted = "\"";
   for (const char c : argument) {

@@ -99,7 +99,8 @@ class Readiness {
     for (;;) {
       const bool cancelled = co_await cancellation_requested();
       if (cancelled) {
-        co_return runtime::fail(annotate(Error(Errc::cancelled, Layer::coder, "cancelled while getting the workspace ready")));
+        co_return runtime::fail(
+            annotate(Error(Errc::cancelled, Layer::coder, "cancelled while getting the workspace ready")));
       }
       // The overall deadline is with_deadline's in ensure_ready, so that its message is the one a
       // caller sees; a command gets a deadline of its own only when that one comes first.

@@ -54,7 +54,8 @@ std::string line_numbers(const std::vector<std::size_t>& indexes) {
 
 Error marker_error(std::string_view file_name, std::string message, const std::vector<std::size_t>& starts,
                    const std::vector<std::size_t>& ends) {
-  Error error(Errc::invalid_argument, Layer::config, fmt::format("{}: {}; fix or remove the markers by hand", file_name, message));
+  Error error(Errc::invalid_argument, Layer::config,
+              fmt::format("{}: {}; fix or remove the markers by hand", file_name, message));
   if (!starts.empty()) error.with(std::string(kBlockStart), fmt::format("line {}", line_numbers(starts)));
   if (!ends.empty()) error.with(std::string(kBlockEnd), fmt::format("line {}", line_numbers(ends)));
   return error;

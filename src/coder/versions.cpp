@@ -59,9 +59,10 @@ runtime::Result<Version> parse_version_output(std::string_view json_text) {
   if (!text) return runtime::fail(std::move(text.error()));
   auto version = parse_version(*text);
   if (!version) {
-    return runtime::fail(std::move(Error(Errc::protocol_error, Layer::coder,
-                                         fmt::format("{}: \"{}\" is not a version", what, runtime::printable(*text, 64)))
-                                       .with("json", json_preview(*parsed))));
+    return runtime::fail(
+        std::move(Error(Errc::protocol_error, Layer::coder,
+                        fmt::format("{}: \"{}\" is not a version", what, runtime::printable(*text, 64)))
+                      .with("json", json_preview(*parsed))));
   }
   return *version;
 }
@@ -102,10 +103,11 @@ std::string describe_mismatch(const MismatchWarning& mismatch) {
 runtime::Result<VersionReport> judge_versions(const Version& client, std::string_view server_stderr,
                                               MismatchPolicy policy) {
   if (!meets_minimum(client)) {
-    return runtime::fail(std::move(
-        Error(Errc::invalid_argument, Layer::coder,
-              fmt::format("the Coder CLI is {}, older than the {} this runtime needs: upgrade it", client.text, kMinimumCliVersion))
-            .with("client version", client.text)));
+    return runtime::fail(
+        std::move(Error(Errc::invalid_argument, Layer::coder,
+                        fmt::format("the Coder CLI is {}, older than the {} this runtime needs: upgrade it",
+                                    client.text, kMinimumCliVersion))
+                      .with("client version", client.text)));
   }
   VersionReport report;
   report.client = client;
@@ -137,7 +139,8 @@ asio::awaitable<runtime::Result<VersionReport>> check_versions(const CoderCli& c
   whoami_run.deadline = runtime::Deadline::after(options.command_timeout);
   std::vector<std::string> whoami_args{"whoami", "--output", "json"};
   auto whoami = co_await cli.run(std::move(whoami_args), std::move(whoami_run));
-  if (!whoami) co_return runtime::fail(std::move(std::move(whoami.error()).while_("checking that the Coder CLI is logged in")));
+  if (!whoami)
+    co_return runtime::fail(std::move(std::move(whoami.error()).while_("checking that the Coder CLI is logged in")));
   auto report = judge_versions(*client, whoami->err, options.policy);
   if (!report) co_return report;
   // whoami's JSON is an object (older CLIs) or an array of one; the user name is informative only.

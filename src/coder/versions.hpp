@@ -51,9 +51,9 @@ enum class MismatchPolicy { warn, fail };
 
 struct VersionReport {
   Version client;
-  std::optional<std::string> server;  // when the CLI told us (only on a mismatch)
-  std::optional<std::string> warning; // the mismatch, both versions and the remedy, under `warn`
-  std::string username;               // from whoami, when it said
+  std::optional<std::string> server;   // when the CLI told us (only on a mismatch)
+  std::optional<std::string> warning;  // the mismatch, both versions and the remedy, under `warn`
+  std::string username;                // from whoami, when it said
 };
 
 // The mismatch as one message: both versions and what to do about it.

@@ -71,10 +71,9 @@ runtime::Result<WorkspaceRef> parse_workspace_ref(std::string_view text) {
     ref.name = std::string(text);
   }
   if (!valid_name(ref.name) || (slash != std::string_view::npos && !valid_name(ref.owner))) {
-    return runtime::fail(std::move(
-        Error(Errc::invalid_argument, Layer::coder,
-              "a workspace is \"name\" or \"owner/name\" of letters, digits, '-' and '_'")
-            .with("workspace", runtime::printable(text, 200))));
+    return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::coder,
+                                         "a workspace is \"name\" or \"owner/name\" of letters, digits, '-' and '_'")
+                                       .with("workspace", runtime::printable(text, 200))));
   }
   return ref;
 }
@@ -88,12 +87,14 @@ std::string WorkspaceState::summary() const {
   return text;
 }
 
-runtime::Result<std::optional<WorkspaceState>> find_workspace(std::string_view list_json, const WorkspaceRef& workspace) {
+runtime::Result<std::optional<WorkspaceState>> find_workspace(std::string_view list_json,
+                                                              const WorkspaceRef& workspace) {
   auto parsed = parse_cli_json(list_json, kList);
   if (!parsed) return runtime::fail(std::move(parsed.error()));
   if (!parsed->is_array()) {
-    return runtime::fail(std::move(Error(Errc::protocol_error, Layer::coder, fmt::format("{} did not print a JSON array", kList))
-                                       .with("json", json_preview(*parsed))));
+    return runtime::fail(
+        std::move(Error(Errc::protocol_error, Layer::coder, fmt::format("{} did not print a JSON array", kList))
+                      .with("json", json_preview(*parsed))));
   }
   for (const auto& entry : *parsed) {
     if (!entry.is_object() || optional_string(entry, "name") != workspace.name) continue;

@@ -52,7 +52,8 @@ nlohmann::json to_json(const WorkspaceState& state);
 
 // The list's entry for exactly this workspace, nullopt when there is none. A malformed document
 // or an entry without latest_build.status is a protocol_error showing the JSON.
-runtime::Result<std::optional<WorkspaceState>> find_workspace(std::string_view list_json, const WorkspaceRef& workspace);
+runtime::Result<std::optional<WorkspaceState>> find_workspace(std::string_view list_json,
+                                                              const WorkspaceRef& workspace);
 
 // The `coder list` arguments that find it: owner and name filters, JSON output.
 std::vector<std::string> list_arguments(const WorkspaceRef& workspace);

@@ -72,10 +72,16 @@ asio::awaitable<runtime::Result<std::optional<WorkspaceState>>> list_workspace(
 struct Watch {
   Watch(asio::any_io_executor executor, CoderCli coder_cli, WorkspaceRef ref, const WorkspaceConnectOptions& options,
         std::shared_ptr<MismatchWatch> warnings)
-      : cli(std::move(coder_cli)), workspace(std::move(ref)), progress_after(options.progress_after),
+      : cli(std::move(coder_cli)),
+        workspace(std::move(ref)),
+        progress_after(options.progress_after),
         poll_interval(std::max(options.poll_interval, std::chrono::milliseconds(10))),
-        list_timeout(options.list_timeout), on_progress(options.on_progress), log(options.log),
-        mismatch(std::move(warnings)), timer(executor), finished(executor) {}
+        list_timeout(options.list_timeout),
+        on_progress(options.on_progress),
+        log(options.log),
+        mismatch(std::move(warnings)),
+        timer(executor),
+        finished(executor) {}
 
   CoderCli cli;
   WorkspaceRef workspace;
@@ -158,14 +164,13 @@ asio::awaitable<Error> explain(const CoderCli& cli, const WorkspaceRef& workspac
     why = fmt::format("its latest build ({}) failed", found.transition.empty() ? "no transition" : found.transition);
   }
   if (!why) co_return std::move(dialed.with("workspace state", found.summary()));
-  co_return std::move(workspace_unusable(workspace, *why)
-                          .with("last state", found.summary())
-                          .with("connection", dialed.summary()))
+  co_return std::move(
+      workspace_unusable(workspace, *why).with("last state", found.summary()).with("connection", dialed.summary()))
       .while_(doing);
 }
 
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> connect_within(CoderCli cli, WorkspaceRef workspace,
-                                                                                   WorkspaceConnectOptions options) {
+                                                                                  WorkspaceConnectOptions options) {
   WorkspacePlanOptions plan_options;
   plan_options.coder = cli.program();
   plan_options.suffix = options.suffix;

@@ -55,8 +55,7 @@ struct WorkspaceConnectOptions {
 
 // The connection, or an error: Layer::coder for the workspace (see above) or a bad suffix,
 // otherwise dial's (proxy, network, banner, key exchange, auth); Errc::cancelled when cancelled.
-asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> connect_workspace(const CoderCli& cli,
-                                                                                     WorkspaceRef workspace,
-                                                                                     WorkspaceConnectOptions options = {});
+asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> connect_workspace(
+    const CoderCli& cli, WorkspaceRef workspace, WorkspaceConnectOptions options = {});
 
 }  // namespace cr::coder

@@ -21,7 +21,9 @@ runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, c
   ssh::SshConfig config(std::move(context));
   // The values the config block gives OpenSSH, read through the same planning as a user's file.
   const std::string origin = "Coder workspace profile";
-  const auto set = [&](std::string keyword, std::string value) { config.add({std::move(keyword), {std::move(value)}, origin}); };
+  const auto set = [&](std::string keyword, std::string value) {
+    config.add({std::move(keyword), {std::move(value)}, origin});
+  };
   set("proxycommand", *proxy);
   set("stricthostkeychecking", "no");
   set("userknownhostsfile", "/dev/null");

@@ -52,12 +52,12 @@ class LocalListener {
 // user could have taken it first). Errors: Layer::network, connect_failed with the OS reason and
 // the endpoint.
 asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> connect_local(std::string endpoint,
-                                                                                     runtime::Deadline deadline);
+                                                                                      runtime::Deadline deadline);
 
 #ifdef _WIN32
 // Any named pipe, whoever serves it (OpenSSH's agent service runs as SYSTEM); busy is retried.
 asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> connect_named_pipe(std::string name,
-                                                                                          runtime::Deadline deadline);
+                                                                                           runtime::Deadline deadline);
 // Our user's SID as text (S-1-5-21-...).
 runtime::Result<std::string> current_user_sid();
 #endif

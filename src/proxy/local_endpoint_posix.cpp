@@ -12,16 +12,17 @@
 namespace cr::proxy {
 namespace {
 
+using asio::local::stream_protocol;
 using runtime::Errc;
 using runtime::Error;
 using runtime::Layer;
 using runtime::Result;
-using asio::local::stream_protocol;
 
 Error directory_error(const std::filesystem::path& directory, std::string what) {
-  return Error(Errc::invalid_argument, Layer::config,
-               fmt::format("{} {}: it must be a directory of ours with mode 0700 (remove it, or set another ControlPath)",
-                           directory.string(), what));
+  return Error(
+      Errc::invalid_argument, Layer::config,
+      fmt::format("{} {}: it must be a directory of ours with mode 0700 (remove it, or set another ControlPath)",
+                  directory.string(), what));
 }
 
 // The uid of the process at the other end, or -1 when the system will not say.
@@ -61,9 +62,12 @@ class UnixSocketListener final : public LocalListener {
 
   asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> accept() override {
     for (;;) {
-      if (closed_) co_return runtime::fail(Errc::stream_closed, Layer::network, fmt::format("unix socket {}: closed", path_));
+      if (closed_)
+        co_return runtime::fail(Errc::stream_closed, Layer::network, fmt::format("unix socket {}: closed", path_));
       auto [ec, socket] = co_await acceptor_.async_accept(as_tuple);
-      if (ec) co_return runtime::fail(runtime::stream_error(ec, Layer::network, fmt::format("unix socket {}", path_), "accept"));
+      if (ec)
+        co_return runtime::fail(
+            runtime::stream_error(ec, Layer::network, fmt::format("unix socket {}", path_), "accept"));
       const long uid = peer_uid(socket.native_handle());
       if (uid != static_cast<long>(geteuid())) {
         ++refused_;
@@ -72,7 +76,8 @@ class UnixSocketListener final : public LocalListener {
         socket.close(ignored);
         continue;
       }
-      co_return std::make_unique<SocketStream<stream_protocol::socket>>(std::move(socket), fmt::format("unix {} (client)", path_));
+      co_return std::make_unique<SocketStream<stream_protocol::socket>>(std::move(socket),
+                                                                        fmt::format("unix {} (client)", path_));
     }
   }
 
@@ -98,16 +103,18 @@ class UnixSocketListener final : public LocalListener {
 
 Result<void> private_directory(const std::filesystem::path& directory) {
   if (::mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST) {
-    return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::config,
-                                         fmt::format("could not create {}", directory.string()))
-                                       .with_system({errno, std::system_category()})));
+    return runtime::fail(
+        std::move(Error(Errc::invalid_argument, Layer::config, fmt::format("could not create {}", directory.string()))
+                      .with_system({errno, std::system_category()})));
   }
   struct stat info {};
   if (::lstat(directory.c_str(), &info) != 0) {
-    return runtime::fail(std::move(directory_error(directory, "cannot be examined").with_system({errno, std::system_category()})));
+    return runtime::fail(
+        std::move(directory_error(directory, "cannot be examined").with_system({errno, std::system_category()})));
   }
   if (!S_ISDIR(info.st_mode)) return runtime::fail(directory_error(directory, "is not a directory"));
-  if (info.st_uid != geteuid()) return runtime::fail(directory_error(directory, fmt::format("belongs to uid {}", info.st_uid)));
+  if (info.st_uid != geteuid())
+    return runtime::fail(directory_error(directory, fmt::format("belongs to uid {}", info.st_uid)));
   if ((info.st_mode & 077) != 0) {
     return runtime::fail(directory_error(directory, fmt::format("has mode {:04o}", info.st_mode & 07777)));
   }
@@ -115,10 +122,11 @@ Result<void> private_directory(const std::filesystem::path& directory) {
 }
 
 Result<std::unique_ptr<LocalListener>> LocalListener::listen(asio::any_io_executor executor, std::string path,
-                                                            runtime::Logger log) {
+                                                             runtime::Logger log) {
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
-    return runtime::fail(Errc::connect_failed, Layer::network,
-                         fmt::format("unix socket path {} is longer than {} bytes", path, sizeof(sockaddr_un::sun_path) - 1));
+    return runtime::fail(
+        Errc::connect_failed, Layer::network,
+        fmt::format("unix socket path {} is longer than {} bytes", path, sizeof(sockaddr_un::sun_path) - 1));
   }
   stream_protocol::acceptor acceptor(executor);
   std::error_code ec;
@@ -133,11 +141,13 @@ Result<std::unique_ptr<LocalListener>> LocalListener::listen(asio::any_io_execut
   return std::make_unique<UnixSocketListener>(std::move(acceptor), std::move(path), std::move(log));
 }
 
-asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_local(std::string path, runtime::Deadline deadline) {
+asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_local(std::string path,
+                                                                             runtime::Deadline deadline) {
   // A socket path is at most about 100 bytes (sun_path); Asio throws past that, so say it here.
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
-    co_return runtime::fail(Errc::connect_failed, Layer::network,
-                            fmt::format("unix socket path {} is longer than {} bytes", path, sizeof(sockaddr_un::sun_path) - 1));
+    co_return runtime::fail(
+        Errc::connect_failed, Layer::network,
+        fmt::format("unix socket path {} is longer than {} bytes", path, sizeof(sockaddr_un::sun_path) - 1));
   }
   const std::string what = fmt::format("connecting to unix socket {}", path);
   co_return co_await runtime::with_deadline(deadline, connect_path(std::move(path)), Layer::network, what);

@@ -38,7 +38,8 @@ struct LocalFreed {
 Result<std::vector<unsigned char>> user_sid_bytes() {
   HANDLE token = nullptr;
   if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token)) {
-    return runtime::fail(std::move(Error(Errc::io_error, Layer::network, "could not read this process's user").with_system(runtime::last_windows_error())));
+    return runtime::fail(std::move(Error(Errc::io_error, Layer::network, "could not read this process's user")
+                                       .with_system(runtime::last_windows_error())));
   }
   DWORD size = 0;
   GetTokenInformation(token, TokenUser, nullptr, 0, &size);
@@ -46,7 +47,9 @@ Result<std::vector<unsigned char>> user_sid_bytes() {
   const BOOL read = size > 0 && GetTokenInformation(token, TokenUser, buffer.data(), size, &size);
   const auto error = runtime::last_windows_error();
   CloseHandle(token);
-  if (!read) return runtime::fail(std::move(Error(Errc::io_error, Layer::network, "could not read this process's user").with_system(error)));
+  if (!read)
+    return runtime::fail(
+        std::move(Error(Errc::io_error, Layer::network, "could not read this process's user").with_system(error)));
   const auto* user = reinterpret_cast<const TOKEN_USER*>(buffer.data());
   const DWORD length = GetLengthSid(user->User.Sid);
   const auto* first = static_cast<const unsigned char*>(user->User.Sid);
@@ -68,15 +71,17 @@ Result<std::shared_ptr<void>> owner_only_descriptor() {
   const auto sddl = runtime::widen(fmt::format("O:{}D:P(A;;GA;;;{})", user, user));
   PSECURITY_DESCRIPTOR descriptor = nullptr;
   if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1, &descriptor, nullptr)) {
-    return runtime::fail(std::move(Error(Errc::io_error, Layer::network, "could not make the pipe's security descriptor")
-                                       .with_system(runtime::last_windows_error())));
+    return runtime::fail(
+        std::move(Error(Errc::io_error, Layer::network, "could not make the pipe's security descriptor")
+                      .with_system(runtime::last_windows_error())));
   }
   return std::shared_ptr<void>(descriptor, [](void* d) { LocalFree(d); });
 }
 
 Error pipe_error(std::string what, const std::string& name, std::error_code ec) {
-  return std::move(Error(Errc::connect_failed, Layer::network, fmt::format("{} named pipe {}: {}", what, name, ec.message()))
-                       .with_system(ec));
+  return std::move(
+      Error(Errc::connect_failed, Layer::network, fmt::format("{} named pipe {}: {}", what, name, ec.message()))
+          .with_system(ec));
 }
 
 // Completes when a client has opened `pipe` (ConnectNamedPipe, overlapped).
@@ -85,7 +90,8 @@ auto async_wait_for_client(PipeHandle& pipe, Token&& token) {
   return asio::async_initiate<Token, void(std::error_code)>(
       [&pipe](auto handler) {
         asio::windows::overlapped_ptr overlapped(
-            pipe.get_executor(), [handler = std::move(handler)](std::error_code ec, std::size_t) mutable { std::move(handler)(ec); });
+            pipe.get_executor(),
+            [handler = std::move(handler)](std::error_code ec, std::size_t) mutable { std::move(handler)(ec); });
         const BOOL connected = ConnectNamedPipe(pipe.native_handle(), overlapped.get());
         const DWORD error = GetLastError();
         if (!connected && error == ERROR_IO_PENDING) {
@@ -103,8 +109,12 @@ auto async_wait_for_client(PipeHandle& pipe, Token&& token) {
 // and a client between two accepts finds the pipe busy (and retries), never missing.
 class NamedPipeListener final : public LocalListener {
  public:
-  NamedPipeListener(asio::any_io_executor executor, std::string name, std::shared_ptr<void> descriptor, runtime::Logger log)
-      : executor_(std::move(executor)), name_(std::move(name)), descriptor_(std::move(descriptor)), log_(std::move(log)) {}
+  NamedPipeListener(asio::any_io_executor executor, std::string name, std::shared_ptr<void> descriptor,
+                    runtime::Logger log)
+      : executor_(std::move(executor)),
+        name_(std::move(name)),
+        descriptor_(std::move(descriptor)),
+        log_(std::move(log)) {}
 
   Result<void> add_instance(bool first) {
     SECURITY_ATTRIBUTES attributes{sizeof attributes, descriptor_.get(), FALSE};
@@ -115,8 +125,9 @@ class NamedPipeListener final : public LocalListener {
     if (handle == INVALID_HANDLE_VALUE) {
       const auto ec = runtime::last_windows_error();
       if (first && (ec.value() == ERROR_ACCESS_DENIED || ec.value() == ERROR_PIPE_BUSY)) {
-        return runtime::fail(std::move(Error(Errc::refused, Layer::network, fmt::format("another process serves named pipe {}", name_))
-                                            .with_system(ec)));
+        return runtime::fail(
+            std::move(Error(Errc::refused, Layer::network, fmt::format("another process serves named pipe {}", name_))
+                          .with_system(ec)));
       }
       return runtime::fail(pipe_error("could not create", name_, ec));
     }
@@ -136,11 +147,15 @@ class NamedPipeListener final : public LocalListener {
       auto added = add_instance(false);
       if (!added) co_return runtime::fail(std::move(added.error()));
     }
-    if (closed_) co_return runtime::fail(Errc::stream_closed, Layer::network, fmt::format("named pipe {}: closed", name_));
+    if (closed_)
+      co_return runtime::fail(Errc::stream_closed, Layer::network, fmt::format("named pipe {}: closed", name_));
     auto [ec] = co_await async_wait_for_client(*waiting_, as_tuple);
-    if (closed_) co_return runtime::fail(Errc::stream_closed, Layer::network, fmt::format("named pipe {}: closed", name_));
-    if (ec) co_return runtime::fail(runtime::stream_error(ec, Layer::network, fmt::format("named pipe {}", name_), "accept"));
-    auto client = std::make_unique<SocketStream<PipeHandle>>(std::move(*waiting_), fmt::format("pipe {} (client)", name_));
+    if (closed_)
+      co_return runtime::fail(Errc::stream_closed, Layer::network, fmt::format("named pipe {}: closed", name_));
+    if (ec)
+      co_return runtime::fail(runtime::stream_error(ec, Layer::network, fmt::format("named pipe {}", name_), "accept"));
+    auto client =
+        std::make_unique<SocketStream<PipeHandle>>(std::move(*waiting_), fmt::format("pipe {} (client)", name_));
     waiting_.reset();
     if (auto added = add_instance(false); !added) log_.warning("{}", added.error().summary());
     co_return client;
@@ -176,7 +191,8 @@ Result<void> check_owner(HANDLE pipe, const std::string& name) {
   const DWORD status = GetSecurityInfo(pipe, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &owner, nullptr, nullptr,
                                        nullptr, &descriptor.pointer);
   if (status != ERROR_SUCCESS) {
-    return runtime::fail(pipe_error("could not read the owner of", name, {static_cast<int>(status), std::system_category()}));
+    return runtime::fail(
+        pipe_error("could not read the owner of", name, {static_cast<int>(status), std::system_category()}));
   }
   if (!owner || !EqualSid(owner, ours->data())) {
     return runtime::fail(Error(Errc::connect_failed, Layer::network,
@@ -225,21 +241,24 @@ Result<std::string> current_user_sid() {
 }
 
 Result<std::unique_ptr<LocalListener>> LocalListener::listen(asio::any_io_executor executor, std::string name,
-                                                            runtime::Logger log) {
+                                                             runtime::Logger log) {
   auto descriptor = owner_only_descriptor();
   if (!descriptor) return runtime::fail(std::move(descriptor.error()));
-  auto listener = std::make_unique<NamedPipeListener>(std::move(executor), std::move(name), std::move(*descriptor), std::move(log));
+  auto listener =
+      std::make_unique<NamedPipeListener>(std::move(executor), std::move(name), std::move(*descriptor), std::move(log));
   auto first = listener->add_instance(true);
   if (!first) return runtime::fail(std::move(first.error()));
   return listener;
 }
 
-asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_local(std::string name, runtime::Deadline deadline) {
+asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_local(std::string name,
+                                                                             runtime::Deadline deadline) {
   const std::string what = fmt::format("opening named pipe {}", name);
   co_return co_await runtime::with_deadline(deadline, open_pipe(std::move(name), true), Layer::network, what);
 }
 
-asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_named_pipe(std::string name, runtime::Deadline deadline) {
+asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_named_pipe(std::string name,
+                                                                                  runtime::Deadline deadline) {
   const std::string what = fmt::format("opening named pipe {}", name);
   co_return co_await runtime::with_deadline(deadline, open_pipe(std::move(name), false), Layer::network, what);
 }

@@ -58,8 +58,8 @@ template <class Owner, class Pipe>
 asio::awaitable<void> pump_stderr([[maybe_unused]] std::shared_ptr<Owner> owner, Pipe& pipe, StderrTail& tail) {
   std::array<char, 4096> buffer;
   for (;;) {
-    auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buffer),
-                                                 asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec, n] =
+        co_await pipe.async_read_some(asio::buffer(buffer), asio::experimental::as_tuple(asio::use_awaitable));
     if (n > 0) tail.append({buffer.data(), n});
     if (ec) break;
   }

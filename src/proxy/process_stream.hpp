@@ -72,8 +72,7 @@ class ProcessStream : public runtime::AsyncStream {
   virtual asio::awaitable<runtime::Result<ExitStatus>> wait_exit(runtime::Deadline deadline) = 0;
 };
 
-runtime::Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor executor,
-                                                              ProcessOptions options);
+runtime::Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor executor, ProcessOptions options);
 
 #ifdef _WIN32
 // `argv` as one command line, each argument quoted by CommandLineToArgvW's rules where it needs it.

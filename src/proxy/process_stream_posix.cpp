@@ -74,7 +74,8 @@ Result<Pipe> make_pipe() {
   }
   if (fds[0] < 0 || fds[1] < 0) {
     const int code = errno;
-    for (int fd : fds) if (fd >= 0) ::close(fd);
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
     return runtime::fail(std::move(Error(Errc::spawn_failed, Layer::proxy, "could not create a pipe")
                                        .with_system({code, std::system_category()})));
   }
@@ -96,12 +97,14 @@ void close_descriptors_from(int first) {
 }
 
 // Our environment with `changes` applied, as NAME=VALUE strings.
-std::vector<std::string> changed_environment(const std::vector<std::pair<std::string, std::optional<std::string>>>& changes) {
+std::vector<std::string> changed_environment(
+    const std::vector<std::pair<std::string, std::optional<std::string>>>& changes) {
   std::vector<std::string> variables;
   for (char** entry = environ; *entry; ++entry) {
     const std::string_view variable(*entry);
     const auto name = variable.substr(0, variable.find('='));
-    const bool changed = std::any_of(changes.begin(), changes.end(), [&](const auto& change) { return change.first == name; });
+    const bool changed =
+        std::any_of(changes.begin(), changes.end(), [&](const auto& change) { return change.first == name; });
     if (!changed) variables.emplace_back(variable);
   }
   for (const auto& [name, value] : changes) {
@@ -143,7 +146,11 @@ ExitStatus decode_wait_status(int status) {
 // State that outlives the stream object while its background stderr reader finishes.
 struct Child {
   Child(asio::any_io_executor ex, ProcessOptions opts)
-      : options(std::move(opts)), stdin_pipe(ex), stdout_pipe(ex), stderr_pipe(ex), exit_watch(ex),
+      : options(std::move(opts)),
+        stdin_pipe(ex),
+        stdout_pipe(ex),
+        stderr_pipe(ex),
+        exit_watch(ex),
         err_tail(ex, options) {}
 
   ProcessOptions options;
@@ -201,7 +208,8 @@ asio::awaitable<Result<ExitStatus>> Child::wait(std::shared_ptr<Child> child) {
       ec = waited;
     }
     if (ec == asio::error::operation_aborted) {
-      co_return runtime::fail(Errc::cancelled, Layer::proxy, fmt::format("waiting for {} cancelled", child->options.name));
+      co_return runtime::fail(Errc::cancelled, Layer::proxy,
+                              fmt::format("waiting for {} cancelled", child->options.name));
     }
     if (ec) child->exit_watch.close(ec);  // the pidfd failed: poll from now on
   }
@@ -274,8 +282,9 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
   auto child = std::make_shared<Child>(executor, std::move(options));
   if (pid < 0) {
     for (int* fd : {&in.write_end, &out.read_end, &err.read_end, &report.read_end}) close_fd(*fd);
-    return runtime::fail(std::move(Error(Errc::spawn_failed, Layer::proxy, fmt::format("could not start {}", child->options.name))
-                                       .with_system({fork_errno, std::system_category()})));
+    return runtime::fail(
+        std::move(Error(Errc::spawn_failed, Layer::proxy, fmt::format("could not start {}", child->options.name))
+                      .with_system({fork_errno, std::system_category()})));
   }
   child->pid = pid;
   setpgid(pid, pid);  // also here, so the group exists before any signal we send
@@ -292,10 +301,10 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
   child->stderr_pipe.assign(err.read_end, ignored);
   if (got == sizeof exec_errno) {
     child->reap(0);
-    return runtime::fail(std::move(Error(Errc::spawn_failed, Layer::proxy,
-                                         fmt::format("could not run {}", child->options.name))
-                                       .with("program", child->options.argv.front())
-                                       .with_system({exec_errno, std::system_category()})));
+    return runtime::fail(
+        std::move(Error(Errc::spawn_failed, Layer::proxy, fmt::format("could not run {}", child->options.name))
+                      .with("program", child->options.argv.front())
+                      .with_system({exec_errno, std::system_category()})));
   }
 #ifdef SYS_pidfd_open
   const long pidfd = syscall(SYS_pidfd_open, pid, 0);

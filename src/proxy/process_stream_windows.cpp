@@ -40,7 +40,8 @@ constexpr int kTerminatedExitCode = 137;
 
 std::string ExitStatus::describe() const {
   // NTSTATUS codes (0xC0000005 access violation, 0xC000013A Ctrl+C) read better in hex.
-  if (static_cast<unsigned>(value) >= 0xC0000000u) return fmt::format("exited with status 0x{:08X}", static_cast<unsigned>(value));
+  if (static_cast<unsigned>(value) >= 0xC0000000u)
+    return fmt::format("exited with status 0x{:08X}", static_cast<unsigned>(value));
   return fmt::format("exited with status {}", value);
 }
 
@@ -60,19 +61,21 @@ struct Pipe {
 // `inbound`: we read and the child writes (its stdout, stderr); otherwise the child reads (stdin).
 Result<Pipe> make_pipe(bool inbound) {
   static std::atomic<unsigned> counter{0};
-  const auto name = runtime::widen(fmt::format(R"(\\.\pipe\coder-runtime-{}-{}-{})", GetCurrentProcessId(),
-                                               counter.fetch_add(1), GetTickCount64()));
+  const auto name = runtime::widen(
+      fmt::format(R"(\\.\pipe\coder-runtime-{}-{}-{})", GetCurrentProcessId(), counter.fetch_add(1), GetTickCount64()));
   Pipe pipe;
   // One instance, refused to remote clients, created by us first: nobody else can slip in.
   pipe.ours = OwnedHandle(CreateNamedPipeW(
-      name.c_str(), (inbound ? PIPE_ACCESS_INBOUND : PIPE_ACCESS_OUTBOUND) | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
+      name.c_str(),
+      (inbound ? PIPE_ACCESS_INBOUND : PIPE_ACCESS_OUTBOUND) | FILE_FLAG_OVERLAPPED | FILE_FLAG_FIRST_PIPE_INSTANCE,
       PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, 65536, 65536, 0, nullptr));
   if (!pipe.ours) return runtime::fail(spawn_error("could not create a named pipe", runtime::last_windows_error()));
   SECURITY_ATTRIBUTES inheritable{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
   // FILE_WRITE_ATTRIBUTES on the reading end lets the child change the pipe's mode, as some do.
-  pipe.childs = OwnedHandle(CreateFileW(name.c_str(), inbound ? GENERIC_WRITE : GENERIC_READ | FILE_WRITE_ATTRIBUTES,
-                                        0, &inheritable, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr));
-  if (!pipe.childs) return runtime::fail(spawn_error("could not open the child's end of a named pipe", runtime::last_windows_error()));
+  pipe.childs = OwnedHandle(CreateFileW(name.c_str(), inbound ? GENERIC_WRITE : GENERIC_READ | FILE_WRITE_ATTRIBUTES, 0,
+                                        &inheritable, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr));
+  if (!pipe.childs)
+    return runtime::fail(spawn_error("could not open the child's end of a named pipe", runtime::last_windows_error()));
   return pipe;
 }
 
@@ -103,7 +106,12 @@ std::string command_line_of(const ProcessOptions& options) {
 // State that outlives the stream object while its background readers finish.
 struct Child {
   Child(asio::any_io_executor ex, ProcessOptions opts)
-      : options(std::move(opts)), stdin_pipe(ex), stdout_pipe(ex), stderr_pipe(ex), process(ex), err_tail(ex, options),
+      : options(std::move(opts)),
+        stdin_pipe(ex),
+        stdout_pipe(ex),
+        stderr_pipe(ex),
+        process(ex),
+        err_tail(ex, options),
         exit_changed(ex) {}
 
   ProcessOptions options;
@@ -160,7 +168,8 @@ asio::awaitable<Result<ExitStatus>> Child::wait(std::shared_ptr<Child> child) {
   while (!child->collect()) {
     const bool notified = co_await child->exit_changed.wait();
     if (!notified) {
-      co_return runtime::fail(Errc::cancelled, Layer::proxy, fmt::format("waiting for {} cancelled", child->options.name));
+      co_return runtime::fail(Errc::cancelled, Layer::proxy,
+                              fmt::format("waiting for {} cancelled", child->options.name));
     }
   }
   co_return *child->exit;
@@ -206,7 +215,8 @@ OwnedHandle make_kill_on_close_job(const runtime::Logger& log) {
 std::wstring changed_environment(const std::vector<std::pair<std::string, std::optional<std::string>>>& changes) {
   std::wstring block;
   const auto same_name = [](std::wstring_view a, std::wstring_view b) {
-    return CompareStringOrdinal(a.data(), static_cast<int>(a.size()), b.data(), static_cast<int>(b.size()), TRUE) == CSTR_EQUAL;
+    return CompareStringOrdinal(a.data(), static_cast<int>(a.size()), b.data(), static_cast<int>(b.size()), TRUE) ==
+           CSTR_EQUAL;
   };
   wchar_t* inherited = GetEnvironmentStringsW();
   for (const wchar_t* entry = inherited; entry && *entry; entry += std::wcslen(entry) + 1) {
@@ -276,19 +286,19 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
   const std::wstring application = options.application.empty() ? std::wstring() : runtime::widen(options.application);
   std::wstring environment = options.environment.empty() ? std::wstring() : changed_environment(options.environment);
   PROCESS_INFORMATION started{};
-  const BOOL created = CreateProcessW(application.empty() ? nullptr : application.c_str(), command_line.data(), nullptr,
-                                      nullptr, TRUE, EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED | CREATE_NO_WINDOW |
-                                                         CREATE_UNICODE_ENVIRONMENT,
-                                      environment.empty() ? nullptr : environment.data(), nullptr, &startup.StartupInfo,
-                                      &started);
+  const BOOL created =
+      CreateProcessW(application.empty() ? nullptr : application.c_str(), command_line.data(), nullptr, nullptr, TRUE,
+                     EXTENDED_STARTUPINFO_PRESENT | CREATE_SUSPENDED | CREATE_NO_WINDOW | CREATE_UNICODE_ENVIRONMENT,
+                     environment.empty() ? nullptr : environment.data(), nullptr, &startup.StartupInfo, &started);
   const auto create_error = runtime::last_windows_error();
   DeleteProcThreadAttributeList(attributes);
   in->childs.reset();
   out->childs.reset();
   err->childs.reset();
   if (!created) {
-    return runtime::fail(std::move(spawn_error(fmt::format("could not run {}", options.name), create_error)
-                                       .with("program", options.application.empty() ? options.argv.front() : options.application)));
+    return runtime::fail(
+        std::move(spawn_error(fmt::format("could not run {}", options.name), create_error)
+                      .with("program", options.application.empty() ? options.argv.front() : options.application)));
   }
   OwnedHandle thread(started.hThread);
   std::error_code ec_process;
@@ -302,7 +312,8 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
   }
   child->job = make_kill_on_close_job(child->options.log);
   if (child->job && !AssignProcessToJobObject(child->job.get(), started.hProcess)) {
-    child->options.log.debug("{} runs outside a job object: {}", child->options.name, runtime::last_windows_error().message());
+    child->options.log.debug("{} runs outside a job object: {}", child->options.name,
+                             runtime::last_windows_error().message());
     child->job.reset();
   }
   ResumeThread(thread.get());
@@ -314,7 +325,8 @@ Result<std::unique_ptr<ProcessStream>> spawn_process(asio::any_io_executor execu
   for (auto [pipe, handle] : {std::pair{&child->stdin_pipe, &in->ours}, std::pair{&child->stdout_pipe, &out->ours},
                               std::pair{&child->stderr_pipe, &err->ours}}) {
     pipe->assign(handle->get(), ec);
-    if (ec) return runtime::fail(spawn_error(fmt::format("could not wait on the pipes of {}", child->options.name), ec));
+    if (ec)
+      return runtime::fail(spawn_error(fmt::format("could not wait on the pipes of {}", child->options.name), ec));
     handle->release();
   }
   child->options.log.debug("started {} as pid {}", child->options.name, child->pid);

@@ -23,23 +23,33 @@ runtime::Result<std::string> expand_proxy_command(std::string_view command, cons
       continue;
     }
     if (i + 1 == command.size()) {
-      return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::proxy,
-                                           "ProxyCommand ends with a lone '%' (write %% for a literal %)")
-                                         .with("ProxyCommand", std::string(command))));
+      return runtime::fail(std::move(
+          Error(Errc::invalid_argument, Layer::proxy, "ProxyCommand ends with a lone '%' (write %% for a literal %)")
+              .with("ProxyCommand", std::string(command))));
     }
     const char token = command[++i];
     switch (token) {
-      case '%': out += '%'; break;
-      case 'h': out += tokens.host; break;
-      case 'p': out += tokens.port; break;
-      case 'r': out += tokens.user; break;
-      case 'n': out += tokens.original_host.empty() ? tokens.host : tokens.original_host; break;
+      case '%':
+        out += '%';
+        break;
+      case 'h':
+        out += tokens.host;
+        break;
+      case 'p':
+        out += tokens.port;
+        break;
+      case 'r':
+        out += tokens.user;
+        break;
+      case 'n':
+        out += tokens.original_host.empty() ? tokens.host : tokens.original_host;
+        break;
       default:
-        return runtime::fail(std::move(
-            Error(Errc::invalid_argument, Layer::proxy,
-                  fmt::format("ProxyCommand uses unknown token %{} at offset {} (allowed: %h %p %r %n %%)",
-                              token, i - 1))
-                .with("ProxyCommand", std::string(command))));
+        return runtime::fail(
+            std::move(Error(Errc::invalid_argument, Layer::proxy,
+                            fmt::format("ProxyCommand uses unknown token %{} at offset {} (allowed: %h %p %r %n %%)",
+                                        token, i - 1))
+                          .with("ProxyCommand", std::string(command))));
     }
   }
   return out;
@@ -64,8 +74,7 @@ std::string command_interpreter() {
 #endif
 
 runtime::Result<std::unique_ptr<ProcessStream>> start_proxy_command(asio::any_io_executor executor,
-                                                                    std::string_view command,
-                                                                    const ProxyTokens& tokens,
+                                                                    std::string_view command, const ProxyTokens& tokens,
                                                                     ProcessOptions options) {
   auto expanded = expand_proxy_command(command, tokens);
   if (!expanded) return runtime::fail(std::move(expanded.error()));

@@ -37,8 +37,7 @@ inline constexpr std::chrono::milliseconds kProxyCloseGrace{150};
 
 // POSIX: /bin/sh -c "exec <expanded>"; Windows: "%COMSPEC%" /d /s /c "<expanded>", verbatim.
 runtime::Result<std::unique_ptr<ProcessStream>> start_proxy_command(asio::any_io_executor executor,
-                                                                    std::string_view command,
-                                                                    const ProxyTokens& tokens,
+                                                                    std::string_view command, const ProxyTokens& tokens,
                                                                     ProcessOptions options = {});
 
 }  // namespace cr::proxy

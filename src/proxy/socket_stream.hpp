@@ -1,7 +1,7 @@
 #pragma once
 // Internal to src/proxy/: a connected Asio stream socket (TCP, a Unix domain socket) or a
-// Windows named-pipe client (windows::stream_handle) as an AsyncStream. The end of the stream is reported once by the socket (epoll gives no second edge
-// for it), so it is remembered and repeated.
+// Windows named-pipe client (windows::stream_handle) as an AsyncStream. The end of the stream is reported once by the
+// socket (epoll gives no second edge for it), so it is remembered and repeated.
 
 #include <optional>
 #include <string>

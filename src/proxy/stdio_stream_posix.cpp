@@ -67,7 +67,8 @@ class StdioStream final : public runtime::AsyncStream {
 };
 
 Error system_error(std::string_view what) {
-  return std::move(Error(Errc::io_error, Layer::runtime, std::string(what)).with_system({errno, std::system_category()}));
+  return std::move(
+      Error(Errc::io_error, Layer::runtime, std::string(what)).with_system({errno, std::system_category()}));
 }
 
 }  // namespace

@@ -163,7 +163,8 @@ class StdioStream final : public runtime::AsyncStream {
         if (shared_->write_failure) co_return runtime::fail(*shared_->write_failure);
         if (!shared_->alive) co_return runtime::fail(closed_error());
       }
-      if (!co_await changed_->wait()) co_return runtime::fail(Errc::cancelled, Layer::runtime, "stdout: write cancelled");
+      if (!co_await changed_->wait())
+        co_return runtime::fail(Errc::cancelled, Layer::runtime, "stdout: write cancelled");
     }
   }
 
@@ -206,7 +207,8 @@ Result<std::unique_ptr<runtime::AsyncStream>> take_stdio(asio::any_io_executor e
   if (!::DuplicateHandle(process, ::GetStdHandle(STD_INPUT_HANDLE), process, &input, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
     return runtime::fail(system_error("could not take stdin", ::GetLastError()));
   }
-  if (!::DuplicateHandle(process, ::GetStdHandle(STD_OUTPUT_HANDLE), process, &output, 0, FALSE, DUPLICATE_SAME_ACCESS)) {
+  if (!::DuplicateHandle(process, ::GetStdHandle(STD_OUTPUT_HANDLE), process, &output, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS)) {
     const DWORD code = ::GetLastError();
     ::CloseHandle(input);
     return runtime::fail(system_error("could not take stdout", code));

@@ -7,25 +7,24 @@
 
 namespace cr::proxy {
 
+using asio::ip::tcp;
 using runtime::Errc;
 using runtime::Error;
 using runtime::Layer;
 using runtime::Result;
-using asio::ip::tcp;
 
 namespace {
 
-asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> resolve_and_connect(std::string host,
-                                                                                  std::uint16_t port,
-                                                                                  runtime::Logger log) {
+asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> resolve_and_connect(std::string host, std::uint16_t port,
+                                                                                   runtime::Logger log) {
   auto executor = co_await asio::this_coro::executor;
   tcp::resolver resolver(executor);
   auto [resolve_ec, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), as_tuple);
   if (resolve_ec) {
-    co_return runtime::fail(std::move(Error(resolve_ec == asio::error::operation_aborted ? Errc::cancelled
-                                                                                          : Errc::resolve_failed,
-                                            Layer::network, fmt::format("could not resolve {}", host))
-                                          .with_system(resolve_ec)));
+    co_return runtime::fail(
+        std::move(Error(resolve_ec == asio::error::operation_aborted ? Errc::cancelled : Errc::resolve_failed,
+                        Layer::network, fmt::format("could not resolve {}", host))
+                      .with_system(resolve_ec)));
   }
   Error failure(Errc::connect_failed, Layer::network, fmt::format("could not connect to {} port {}", host, port));
   for (const auto& entry : endpoints) {
@@ -52,8 +51,8 @@ asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> resolve_and_conne
 }  // namespace
 
 asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_tcp(std::string host, std::uint16_t port,
-                                                                          runtime::Deadline deadline,
-                                                                          runtime::Logger log) {
+                                                                           runtime::Deadline deadline,
+                                                                           runtime::Logger log) {
   const std::string what = fmt::format("connecting to {} port {}", host, port);
   co_return co_await runtime::with_deadline(deadline, resolve_and_connect(std::move(host), port, std::move(log)),
                                             Layer::network, what);

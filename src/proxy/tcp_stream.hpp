@@ -12,7 +12,9 @@
 
 namespace cr::proxy {
 
-asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> connect_tcp(
-    std::string host, std::uint16_t port, runtime::Deadline deadline, runtime::Logger log = {});
+asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> connect_tcp(std::string host,
+                                                                                    std::uint16_t port,
+                                                                                    runtime::Deadline deadline,
+                                                                                    runtime::Logger log = {});
 
 }  // namespace cr::proxy

@@ -78,8 +78,8 @@ asio::awaitable<Result<T>> retry(Attempt attempt, RetryPolicy<T> policy) {
     asio::steady_timer timer(executor, delay);
     auto [cancelled] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (cancelled) {
-      co_return fail(std::move(Error(Errc::cancelled, error.layer, "cancelled while waiting to retry")
-                                   .with("last error", error.summary())));
+      co_return fail(std::move(
+          Error(Errc::cancelled, error.layer, "cancelled while waiting to retry").with("last error", error.summary())));
     }
     waited += delay;
   }

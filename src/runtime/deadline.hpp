@@ -68,10 +68,11 @@ asio::awaitable<Result<T>> without_cancellation_exceptions(asio::awaitable<Resul
 // over into the timeout.
 // This is the one place where cancellation crosses from the caller into our operations.
 template <class T>
-asio::awaitable<Result<T>> with_deadline(Deadline deadline, asio::awaitable<Result<T>> operation,
-                                         Layer layer, std::string what) {
+asio::awaitable<Result<T>> with_deadline(Deadline deadline, asio::awaitable<Result<T>> operation, Layer layer,
+                                         std::string what) {
   const auto timeout = [&] {
-    return Error(Errc::timed_out, layer, fmt::format("{} did not finish within {}", what, describe_budget(deadline.budget())));
+    return Error(Errc::timed_out, layer,
+                 fmt::format("{} did not finish within {}", what, describe_budget(deadline.budget())));
   };
   if (deadline.expired()) co_return fail(timeout());
   auto executor = co_await asio::this_coro::executor;

@@ -6,35 +6,58 @@ namespace cr::runtime {
 
 std::string_view to_string(Layer layer) {
   switch (layer) {
-    case Layer::runtime: return "runtime";
-    case Layer::proxy: return "proxy";
-    case Layer::network: return "network";
-    case Layer::banner: return "banner";
-    case Layer::transport: return "transport";
-    case Layer::kex: return "key exchange";
-    case Layer::auth: return "auth";
-    case Layer::channel: return "channel";
-    case Layer::coder: return "coder";
-    case Layer::cli: return "cli";
-    case Layer::config: return "config";
+    case Layer::runtime:
+      return "runtime";
+    case Layer::proxy:
+      return "proxy";
+    case Layer::network:
+      return "network";
+    case Layer::banner:
+      return "banner";
+    case Layer::transport:
+      return "transport";
+    case Layer::kex:
+      return "key exchange";
+    case Layer::auth:
+      return "auth";
+    case Layer::channel:
+      return "channel";
+    case Layer::coder:
+      return "coder";
+    case Layer::cli:
+      return "cli";
+    case Layer::config:
+      return "config";
   }
   return "unknown";
 }
 
 std::string_view to_string(Errc code) {
   switch (code) {
-    case Errc::end_of_stream: return "end of stream";
-    case Errc::timed_out: return "timed out";
-    case Errc::cancelled: return "cancelled";
-    case Errc::io_error: return "I/O error";
-    case Errc::spawn_failed: return "spawn failed";
-    case Errc::resolve_failed: return "resolve failed";
-    case Errc::connect_failed: return "connect failed";
-    case Errc::invalid_argument: return "invalid argument";
-    case Errc::protocol_error: return "protocol error";
-    case Errc::stream_closed: return "stream closed";
-    case Errc::refused: return "refused";
-    case Errc::internal_error: return "internal error";
+    case Errc::end_of_stream:
+      return "end of stream";
+    case Errc::timed_out:
+      return "timed out";
+    case Errc::cancelled:
+      return "cancelled";
+    case Errc::io_error:
+      return "I/O error";
+    case Errc::spawn_failed:
+      return "spawn failed";
+    case Errc::resolve_failed:
+      return "resolve failed";
+    case Errc::connect_failed:
+      return "connect failed";
+    case Errc::invalid_argument:
+      return "invalid argument";
+    case Errc::protocol_error:
+      return "protocol error";
+    case Errc::stream_closed:
+      return "stream closed";
+    case Errc::refused:
+      return "refused";
+    case Errc::internal_error:
+      return "internal error";
   }
   return "unknown";
 }
@@ -57,10 +80,8 @@ std::string Error::summary() const {
 }
 
 std::string Error::detailed() const {
-  std::string out = fmt::format("layer:   {}\ncause:   {} ({})\n", to_string(layer), message,
-                                to_string(code));
-  if (system) out += fmt::format("system:  {} [{}:{}]\n", system.message(), system.category().name(),
-                                 system.value());
+  std::string out = fmt::format("layer:   {}\ncause:   {} ({})\n", to_string(layer), message, to_string(code));
+  if (system) out += fmt::format("system:  {} [{}:{}]\n", system.message(), system.category().name(), system.value());
   for (const auto& e : evidence) out += fmt::format("{}:\n  {}\n", e.label, printable(e.text, 4096));
   for (const auto& c : context) out += fmt::format("while:   {}\n", c);
   return out;
@@ -83,10 +104,18 @@ std::string printable(std::string_view bytes, std::size_t max_bytes) {
   for (std::size_t i = 0; i < shown; ++i) {
     const auto c = static_cast<unsigned char>(bytes[i]);
     switch (c) {
-      case '\r': out += "\\r"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\\': out += "\\\\"; break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
       default:
         if (c >= 0x20 && c < 0x7f) {
           out += static_cast<char>(c);

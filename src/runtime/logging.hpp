@@ -21,8 +21,7 @@ class Logger {
  public:
   Logger() = default;  // silent
   Logger(LogSink sink, LogLevel threshold, std::string component = "coder-runtime")
-      : sink_(std::make_shared<LogSink>(std::move(sink))), threshold_(threshold),
-        component_(std::move(component)) {}
+      : sink_(std::make_shared<LogSink>(std::move(sink))), threshold_(threshold), component_(std::move(component)) {}
 
   bool enabled(LogLevel level) const { return sink_ && level >= threshold_ && level != LogLevel::off; }
 
@@ -38,15 +37,25 @@ class Logger {
     if (enabled(level)) (*sink_)(level, component_, fmt::format(format, std::forward<Args>(args)...));
   }
   template <class... Args>
-  void trace(fmt::format_string<Args...> f, Args&&... a) const { log(LogLevel::trace, f, std::forward<Args>(a)...); }
+  void trace(fmt::format_string<Args...> f, Args&&... a) const {
+    log(LogLevel::trace, f, std::forward<Args>(a)...);
+  }
   template <class... Args>
-  void debug(fmt::format_string<Args...> f, Args&&... a) const { log(LogLevel::debug, f, std::forward<Args>(a)...); }
+  void debug(fmt::format_string<Args...> f, Args&&... a) const {
+    log(LogLevel::debug, f, std::forward<Args>(a)...);
+  }
   template <class... Args>
-  void info(fmt::format_string<Args...> f, Args&&... a) const { log(LogLevel::info, f, std::forward<Args>(a)...); }
+  void info(fmt::format_string<Args...> f, Args&&... a) const {
+    log(LogLevel::info, f, std::forward<Args>(a)...);
+  }
   template <class... Args>
-  void warning(fmt::format_string<Args...> f, Args&&... a) const { log(LogLevel::warning, f, std::forward<Args>(a)...); }
+  void warning(fmt::format_string<Args...> f, Args&&... a) const {
+    log(LogLevel::warning, f, std::forward<Args>(a)...);
+  }
   template <class... Args>
-  void error(fmt::format_string<Args...> f, Args&&... a) const { log(LogLevel::error, f, std::forward<Args>(a)...); }
+  void error(fmt::format_string<Args...> f, Args&&... a) const {
+    log(LogLevel::error, f, std::forward<Args>(a)...);
+  }
 
  private:
   std::shared_ptr<LogSink> sink_;

@@ -90,9 +90,7 @@ class MemoryStream final : public AsyncStream {
     in_->reader_gone = true;
     in_->changed.notify();
   }
-  Error closed_error() const {
-    return Error(Errc::stream_closed, Layer::runtime, fmt::format("{}: closed", name_));
-  }
+  Error closed_error() const { return Error(Errc::stream_closed, Layer::runtime, fmt::format("{}: closed", name_)); }
   Error cancelled_error(std::string_view op) const {
     return Error(Errc::cancelled, Layer::runtime, fmt::format("{}: {} cancelled", name_, op));
   }

@@ -13,15 +13,19 @@ using runtime::Errc;
 using runtime::Error;
 using runtime::Layer;
 
-std::shared_ptr<ServiceClient> ServiceClient::start(std::unique_ptr<runtime::AsyncStream> stream, ClientHandlers handlers) {
-  auto client = std::make_shared<ServiceClient>(std::shared_ptr<runtime::AsyncStream>(std::move(stream)), std::move(handlers));
+std::shared_ptr<ServiceClient> ServiceClient::start(std::unique_ptr<runtime::AsyncStream> stream,
+                                                    ClientHandlers handlers) {
+  auto client =
+      std::make_shared<ServiceClient>(std::shared_ptr<runtime::AsyncStream>(std::move(stream)), std::move(handlers));
   asio::co_spawn(client->stream_->get_executor(), read_loop(client), asio::detached);
   return client;
 }
 
 ServiceClient::ServiceClient(std::shared_ptr<runtime::AsyncStream> stream, ClientHandlers handlers)
-    : stream_(std::move(stream)), writer_(std::make_shared<FrameWriter>(stream_, stream_->get_executor())),
-      handlers_(std::move(handlers)), answered_(stream_->get_executor()) {}
+    : stream_(std::move(stream)),
+      writer_(std::make_shared<FrameWriter>(stream_, stream_->get_executor())),
+      handlers_(std::move(handlers)),
+      answered_(stream_->get_executor()) {}
 
 asio::awaitable<void> ServiceClient::read_loop(std::shared_ptr<ServiceClient> self) {
   co_await asio::this_coro::throw_if_cancelled(false);
@@ -33,7 +37,9 @@ asio::awaitable<void> ServiceClient::read_loop(std::shared_ptr<ServiceClient> se
       break;
     }
     switch (frame->kind) {
-      case FrameKind::message: self->on_message(frame->body); break;
+      case FrameKind::message:
+        self->on_message(frame->body);
+        break;
       case FrameKind::data:
         if (self->handlers_.on_data) self->handlers_.on_data(frame->handle, frame->stream, frame->body);
         break;
@@ -67,9 +73,10 @@ void ServiceClient::on_message(const std::string& text) {
     const auto& error = message.value("error", json::object());
     const auto code = error.value("code", 0);
     const auto text_of = error.value("message", std::string("the service refused the request"));
-    pending.answer = runtime::fail(code == kOperationFailed && error.contains("data")
-                                       ? error_from_data(error["data"], text_of)
-                                       : Error(Errc::protocol_error, Layer::runtime, fmt::format("{} (JSON-RPC error {})", text_of, code)));
+    pending.answer = runtime::fail(
+        code == kOperationFailed && error.contains("data")
+            ? error_from_data(error["data"], text_of)
+            : Error(Errc::protocol_error, Layer::runtime, fmt::format("{} (JSON-RPC error {})", text_of, code)));
   }
   answered_.notify();
 }
@@ -79,8 +86,9 @@ asio::awaitable<runtime::Result<json>> ServiceClient::call(std::string method, j
   const auto id = next_id_++;
   auto pending = std::make_shared<Pending>();
   pending_[id] = pending;
-  writer_->send(encode_message(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}.dump(
-      -1, ' ', false, json::error_handler_t::replace)));
+  writer_->send(
+      encode_message(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}.dump(
+          -1, ' ', false, json::error_handler_t::replace)));
   while (!pending->answer) {
     const bool woken = co_await answered_.wait();
     if (!woken) {

@@ -5,7 +5,7 @@ namespace cr::service {
 nlohmann::json step_json(const coder::DiagnosisStep& step) {
   nlohmann::json evidence = nlohmann::json::object();
   for (const auto& e : step.evidence) evidence[e.label] = e.text;
-  return {{"step", step.name}, {"passed", step.passed}, {"detail", step.detail},
+  return {{"step", step.name},     {"passed", step.passed},           {"detail", step.detail},
           {"remedy", step.remedy}, {"evidence", std::move(evidence)}, {"ms", step.took.count()}};
 }
 

@@ -16,7 +16,8 @@ tl::unexpected<ReplyError> invalid(std::string message) {
 }
 
 // An object of names to string values, e.g. env and coder_env.
-tl::expected<std::vector<std::pair<std::string, std::string>>, ReplyError> string_map(const json& params, std::string_view name) {
+tl::expected<std::vector<std::pair<std::string, std::string>>, ReplyError> string_map(const json& params,
+                                                                                      std::string_view name) {
   std::vector<std::pair<std::string, std::string>> values;
   const auto found = params.find(name);
   if (found == params.end()) return values;
@@ -111,7 +112,8 @@ tl::expected<FileParams, ReplyError> parse_file_params(const json& params, FileR
   if (path->empty()) return invalid("params.path must not be empty");
   file.path = std::move(*path);
   if (kind == FileRequest::write) {
-    if (!params.contains("size")) return invalid("params.size is required: the file is replaced only once that many bytes have arrived");
+    if (!params.contains("size"))
+      return invalid("params.size is required: the file is replaced only once that many bytes have arrived");
     auto size = unsigned_param(params, "size", std::uint64_t{1} << 50);
     if (!size) return tl::unexpected(std::move(size.error()));
     file.size = *size;
@@ -158,7 +160,7 @@ tl::expected<ExecParams, ReplyError> parse_exec_params(const json& params) {
     if (shell != "posix" && shell != "cmd" && shell != "powershell") {
       return invalid("params.remote_shell must be \"posix\", \"cmd\" or \"powershell\"");
     }
-    request.remote_shell = shell == "cmd" ? coder::RemoteShell::cmd
+    request.remote_shell = shell == "cmd"          ? coder::RemoteShell::cmd
                            : shell == "powershell" ? coder::RemoteShell::powershell
                                                    : coder::RemoteShell::posix;
   }

@@ -48,9 +48,12 @@ Error malformed(std::string what) { return Error(Errc::protocol_error, Layer::ru
 
 std::string_view to_string(StreamId stream) {
   switch (stream) {
-    case StreamId::stdin_stream: return "stdin";
-    case StreamId::stdout_stream: return "stdout";
-    case StreamId::stderr_stream: return "stderr";
+    case StreamId::stdin_stream:
+      return "stdin";
+    case StreamId::stdout_stream:
+      return "stdout";
+    case StreamId::stderr_stream:
+      return "stderr";
   }
   return "?";
 }
@@ -90,16 +93,19 @@ runtime::Result<Frame> parse_frame(runtime::ConstBytes kind_and_body) {
     return runtime::fail(malformed(fmt::format("a frame of unknown kind {}", kind)));
   }
   frame.kind = static_cast<FrameKind>(kind);
-  if (body.size() < 5) return runtime::fail(malformed(fmt::format("a {}-byte stream frame, under its 5-byte header", body.size())));
+  if (body.size() < 5)
+    return runtime::fail(malformed(fmt::format("a {}-byte stream frame, under its 5-byte header", body.size())));
   frame.handle = get_u32(body.data());
   if (body[4] > static_cast<std::uint8_t>(StreamId::stderr_stream)) {
-    return runtime::fail(malformed(fmt::format("a frame for stream {}, which is none of stdin, stdout, stderr", body[4])));
+    return runtime::fail(
+        malformed(fmt::format("a frame for stream {}, which is none of stdin, stdout, stderr", body[4])));
   }
   frame.stream = static_cast<StreamId>(body[4]);
   const auto payload = body.subspan(5);
   if (frame.kind == FrameKind::end && !payload.empty()) return runtime::fail(malformed("an end frame with a payload"));
   if (payload.size() > kMaxDataPayload) {
-    return runtime::fail(malformed(fmt::format("a data frame of {} bytes, over the {}-byte limit", payload.size(), kMaxDataPayload)));
+    return runtime::fail(
+        malformed(fmt::format("a data frame of {} bytes, over the {}-byte limit", payload.size(), kMaxDataPayload)));
   }
   frame.body.assign(runtime::as_text(payload));
   return frame;

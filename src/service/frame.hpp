@@ -38,7 +38,7 @@ struct Frame {
   FrameKind kind = FrameKind::message;
   std::uint32_t handle = 0;  // data and end
   StreamId stream = StreamId::stdin_stream;
-  std::string body;          // the JSON text, or the data's bytes
+  std::string body;  // the JSON text, or the data's bytes
 };
 
 std::string encode_message(std::string_view json);

@@ -132,8 +132,10 @@ asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_holder(Ho
   asio::steady_timer pause(executor);
   // Another client may be starting one: wait for its lock, then look again. The pause grows so that
   // many clients waiting together do not take the CPU the starting holder needs.
-  for (auto wait = std::chrono::milliseconds(2); !spawn_lock->try_lock(); wait = std::min(wait * 2, std::chrono::milliseconds(64))) {
-    if (options.deadline.expired()) co_return runtime::fail(detail::no_holder(paths, "another process is starting one, and took too long"));
+  for (auto wait = std::chrono::milliseconds(2); !spawn_lock->try_lock();
+       wait = std::min(wait * 2, std::chrono::milliseconds(64))) {
+    if (options.deadline.expired())
+      co_return runtime::fail(detail::no_holder(paths, "another process is starting one, and took too long"));
     pause.expires_after(wait);
     co_await pause.async_wait(as_tuple);
   }
@@ -171,8 +173,8 @@ Result<std::filesystem::path> current_executable() {
   std::error_code ec;
   auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) {
-    return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::runtime, "could not find this program's path")
-                                       .with_system(ec)));
+    return runtime::fail(
+        std::move(Error(Errc::invalid_argument, Layer::runtime, "could not find this program's path").with_system(ec)));
   }
   return path;
 #endif

@@ -21,7 +21,8 @@ void say(int fd, std::string_view line) {
 
 // Empties the log file when it is our stderr (as a client starts us), and nothing else.
 void restart_log(const std::filesystem::path& log) {
-  struct stat ours {}, file {};
+  struct stat ours {
+  }, file{};
   if (::fstat(STDERR_FILENO, &ours) == 0 && ::stat(log.c_str(), &file) == 0 && ours.st_dev == file.st_dev &&
       ours.st_ino == file.st_ino) {
     [[maybe_unused]] auto ignored = ::ftruncate(STDERR_FILENO, 0);
@@ -56,7 +57,8 @@ asio::awaitable<int> detail::hold_endpoint(HolderOptions options) {
     co_return 1;
   }
   const int ready_fd = options.ready_fd;
-  co_return co_await detail::serve_holder(std::move(*listener), std::move(options), [ready_fd] { say(ready_fd, "ready\n"); });
+  co_return co_await detail::serve_holder(std::move(*listener), std::move(options),
+                                          [ready_fd] { say(ready_fd, "ready\n"); });
 }
 
 }  // namespace cr::service

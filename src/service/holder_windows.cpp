@@ -37,18 +37,21 @@ Error start_error(std::string message, std::error_code ec) {
 // inherited. The holder's process handle.
 Result<OwnedHandle> start_detached(const std::vector<std::string>& command, const HolderPaths& paths) {
   SECURITY_ATTRIBUTES inheritable{sizeof inheritable, nullptr, TRUE};
-  OwnedHandle null_device(CreateFileW(L"NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &inheritable,
-                                      OPEN_EXISTING, 0, nullptr));
-  OwnedHandle log(CreateFileW(paths.log.wstring().c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                              &inheritable, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr));
-  if (!null_device || !log) return runtime::fail(start_error("could not open the holder's log or NUL", runtime::last_windows_error()));
+  OwnedHandle null_device(CreateFileW(L"NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                                      &inheritable, OPEN_EXISTING, 0, nullptr));
+  OwnedHandle log(CreateFileW(paths.log.wstring().c_str(), FILE_APPEND_DATA,
+                              FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &inheritable, OPEN_ALWAYS,
+                              FILE_ATTRIBUTE_NORMAL, nullptr));
+  if (!null_device || !log)
+    return runtime::fail(start_error("could not open the holder's log or NUL", runtime::last_windows_error()));
   HANDLE inherited[2] = {null_device.get(), log.get()};
   SIZE_T attributes_size = 0;
   InitializeProcThreadAttributeList(nullptr, 1, 0, &attributes_size);
   std::vector<unsigned char> attributes_storage(attributes_size);
   auto* attributes = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(attributes_storage.data());
   if (!InitializeProcThreadAttributeList(attributes, 1, 0, &attributes_size) ||
-      !UpdateProcThreadAttribute(attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherited, sizeof inherited, nullptr, nullptr)) {
+      !UpdateProcThreadAttribute(attributes, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherited, sizeof inherited, nullptr,
+                                 nullptr)) {
     return runtime::fail(start_error("could not limit the handles the holder inherits", runtime::last_windows_error()));
   }
   STARTUPINFOEXW startup{};
@@ -70,7 +73,9 @@ Result<OwnedHandle> start_detached(const std::vector<std::string>& command, cons
   }
   const auto ec = runtime::last_windows_error();
   DeleteProcThreadAttributeList(attributes);
-  if (!created) return runtime::fail(std::move(start_error("could not start the connection holder", ec).with("program", command.front())));
+  if (!created)
+    return runtime::fail(
+        std::move(start_error("could not start the connection holder", ec).with("program", command.front())));
   CloseHandle(started.hThread);
   return OwnedHandle(started.hProcess);
 }
@@ -78,7 +83,8 @@ Result<OwnedHandle> start_detached(const std::vector<std::string>& command, cons
 // The exit code of `process` once it has ended.
 std::optional<DWORD> ended_with(const OwnedHandle& process) {
   DWORD code = 0;
-  if (WaitForSingleObject(process.get(), 0) != WAIT_OBJECT_0 || !GetExitCodeProcess(process.get(), &code)) return std::nullopt;
+  if (WaitForSingleObject(process.get(), 0) != WAIT_OBJECT_0 || !GetExitCodeProcess(process.get(), &code))
+    return std::nullopt;
   return code;
 }
 
@@ -89,16 +95,17 @@ asio::awaitable<int> detail::hold_endpoint(HolderOptions options) {
   auto executor = co_await asio::this_coro::executor;
   const auto log = options.server.log;
   // Open without sharing, it is the holder lock: closed when this process ends, however it ends.
-  OwnedHandle lock(CreateFileW(options.paths.lock.wstring().c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_ALWAYS,
-                               FILE_ATTRIBUTE_NORMAL, nullptr));
+  OwnedHandle lock(CreateFileW(options.paths.lock.wstring().c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr,
+                               OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr));
   const auto lock_error = runtime::last_windows_error();
   if (!lock && lock_error.value() != ERROR_SHARING_VIOLATION) {
     log.error("could not open {}: {}", runtime::path_to_utf8(options.paths.lock), lock_error.message());
     co_return 1;
   }
   // FILE_FLAG_FIRST_PIPE_INSTANCE refuses the name too where it is implemented (Wine does not).
-  auto listener = lock ? proxy::LocalListener::listen(executor, options.paths.endpoint, log)
-                       : Result<std::unique_ptr<proxy::LocalListener>>(runtime::fail(Errc::refused, Layer::runtime, "locked"));
+  auto listener =
+      lock ? proxy::LocalListener::listen(executor, options.paths.endpoint, log)
+           : Result<std::unique_ptr<proxy::LocalListener>>(runtime::fail(Errc::refused, Layer::runtime, "locked"));
   if (!listener && listener.error().code == Errc::refused) {
     log.info("another holder serves {}", options.paths.endpoint);
     co_return 0;
@@ -106,7 +113,8 @@ asio::awaitable<int> detail::hold_endpoint(HolderOptions options) {
   // Ours under the lock: the log before ours belongs to a holder that has gone.
   if (listener) {
     OwnedHandle previous_log(CreateFileW(options.paths.log.wstring().c_str(), GENERIC_WRITE,
-                                         FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING, 0, nullptr));
+                                         FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
+                                         0, nullptr));
     if (previous_log) SetEndOfFile(previous_log.get());
   }
   if (!listener) {
@@ -119,12 +127,15 @@ asio::awaitable<int> detail::hold_endpoint(HolderOptions options) {
 Result<HolderPaths> holder_paths(const std::optional<std::string>& control_path) {
   HolderPaths paths;
   if (control_path) {
-    const bool is_pipe = control_path->size() > kPipePrefix.size() &&
-                         std::equal(kPipePrefix.begin(), kPipePrefix.end(), control_path->begin(),
-                                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); });
+    const bool is_pipe =
+        control_path->size() > kPipePrefix.size() &&
+        std::equal(kPipePrefix.begin(), kPipePrefix.end(), control_path->begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        });
     if (!is_pipe) {
-      return runtime::fail(Errc::invalid_argument, Layer::config,
-                           fmt::format("on Windows ControlPath names a pipe, {}NAME, not '{}'", kPipePrefix, *control_path));
+      return runtime::fail(
+          Errc::invalid_argument, Layer::config,
+          fmt::format("on Windows ControlPath names a pipe, {}NAME, not '{}'", kPipePrefix, *control_path));
     }
     paths.endpoint = *control_path;
   } else {
@@ -133,16 +144,20 @@ Result<HolderPaths> holder_paths(const std::optional<std::string>& control_path)
     paths.endpoint = fmt::format("{}coder-runtime-{}", kPipePrefix, *sid);
   }
   const auto cache = runtime::cache_directory();
-  if (!cache) return runtime::fail(Errc::invalid_argument, Layer::config, "no folder for the holder's log: %LOCALAPPDATA% is not set");
+  if (!cache)
+    return runtime::fail(Errc::invalid_argument, Layer::config,
+                         "no folder for the holder's log: %LOCALAPPDATA% is not set");
   const auto folder = *cache / "coder-runtime";
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
   if (ec) {
-    return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::config, fmt::format("could not create {}", runtime::path_to_utf8(folder)))
-                                       .with_system(ec)));
+    return runtime::fail(std::move(
+        Error(Errc::invalid_argument, Layer::config, fmt::format("could not create {}", runtime::path_to_utf8(folder)))
+            .with_system(ec)));
   }
   auto name = paths.endpoint.substr(kPipePrefix.size());
-  std::replace_if(name.begin(), name.end(), [](char c) { return c == '\\' || c == '/' || c == ':'; }, '_');
+  std::replace_if(
+      name.begin(), name.end(), [](char c) { return c == '\\' || c == '/' || c == ':'; }, '_');
   paths.log = folder / runtime::utf8_to_path(name + ".log");
   paths.lock = folder / runtime::utf8_to_path(name + ".lock");
   return paths;

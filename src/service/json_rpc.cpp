@@ -28,12 +28,18 @@ ReplyError invalid_param(std::string_view name, std::string_view what) {
 // runtime::to_string gives words for a person.
 using runtime::Errc;
 constexpr std::array<std::pair<Errc, std::string_view>, 12> kCodeNames{{
-    {Errc::end_of_stream, "end_of_stream"},       {Errc::timed_out, "timed_out"},
-    {Errc::cancelled, "cancelled"},               {Errc::io_error, "io_error"},
-    {Errc::spawn_failed, "spawn_failed"},         {Errc::resolve_failed, "resolve_failed"},
-    {Errc::connect_failed, "connect_failed"},     {Errc::invalid_argument, "invalid_argument"},
-    {Errc::protocol_error, "protocol_error"},     {Errc::stream_closed, "stream_closed"},
-    {Errc::refused, "refused"},                   {Errc::internal_error, "internal_error"},
+    {Errc::end_of_stream, "end_of_stream"},
+    {Errc::timed_out, "timed_out"},
+    {Errc::cancelled, "cancelled"},
+    {Errc::io_error, "io_error"},
+    {Errc::spawn_failed, "spawn_failed"},
+    {Errc::resolve_failed, "resolve_failed"},
+    {Errc::connect_failed, "connect_failed"},
+    {Errc::invalid_argument, "invalid_argument"},
+    {Errc::protocol_error, "protocol_error"},
+    {Errc::stream_closed, "stream_closed"},
+    {Errc::refused, "refused"},
+    {Errc::internal_error, "internal_error"},
 }};
 static_assert(kCodeNames.size() == static_cast<std::size_t>(Errc::internal_error) + 1, "a name for every code");
 
@@ -50,7 +56,11 @@ bool is_utf8(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
     const auto lead = static_cast<unsigned char>(text[i]);
-    const std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 0;
+    const std::size_t length = lead < 0x80           ? 1
+                               : (lead >> 5) == 0x6  ? 2
+                               : (lead >> 4) == 0xe  ? 3
+                               : (lead >> 3) == 0x1e ? 4
+                                                     : 0;
     if (length == 0 || i + length > text.size()) return false;
     std::uint32_t code = length == 1 ? lead : lead & (0x7f >> length);
     for (std::size_t k = 1; k < length; ++k) {
@@ -120,8 +130,8 @@ tl::expected<Request, RequestError> parse_request(std::string_view text) {
   json message = json::parse(text, nullptr, false);
   if (message.is_discarded()) return tl::unexpected(RequestError{nullptr, kParseError, "the message is not JSON"});
   if (!message.is_object()) {
-    return tl::unexpected(RequestError{nullptr, kInvalidRequest,
-                                       message.is_array() ? "batches are not supported" : "a request is a JSON object"});
+    return tl::unexpected(RequestError{
+        nullptr, kInvalidRequest, message.is_array() ? "batches are not supported" : "a request is a JSON object"});
   }
   json id = nullptr;
   const bool has_id = message.contains("id");
@@ -131,7 +141,8 @@ tl::expected<Request, RequestError> parse_request(std::string_view text) {
       return tl::unexpected(RequestError{nullptr, kInvalidRequest, "id must be a number or a string"});
     }
   }
-  if (message.value("jsonrpc", json()) != "2.0") return tl::unexpected(RequestError{id, kInvalidRequest, "jsonrpc must be \"2.0\""});
+  if (message.value("jsonrpc", json()) != "2.0")
+    return tl::unexpected(RequestError{id, kInvalidRequest, "jsonrpc must be \"2.0\""});
   if (!message.contains("method") || !message["method"].is_string()) {
     return tl::unexpected(RequestError{id, kInvalidRequest, "method must be a string"});
   }
@@ -139,14 +150,16 @@ tl::expected<Request, RequestError> parse_request(std::string_view text) {
   if (has_id) request.id = id;
   request.method = message["method"].get<std::string>();
   if (message.contains("params")) {
-    if (!message["params"].is_object()) return tl::unexpected(RequestError{id, kInvalidParams, "params must be an object"});
+    if (!message["params"].is_object())
+      return tl::unexpected(RequestError{id, kInvalidParams, "params must be an object"});
     request.params = std::move(message["params"]);
   }
   return request;
 }
 
 std::string response(const json& id, Reply reply) {
-  if (auto* error = std::get_if<ReplyError>(&reply)) return error_response(id, error->code, error->message, std::move(error->data));
+  if (auto* error = std::get_if<ReplyError>(&reply))
+    return error_response(id, error->code, error->message, std::move(error->data));
   return dump(json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(std::get<json>(reply))}});
 }
 
@@ -172,7 +185,8 @@ json error_data(const runtime::Error& error) {
 
 runtime::Error error_from_data(const json& data, std::string_view fallback_message) {
   const auto text = [&](std::string_view key) {
-    return data.is_object() && data.contains(key) && data[key].is_string() ? data[key].get<std::string>() : std::string();
+    return data.is_object() && data.contains(key) && data[key].is_string() ? data[key].get<std::string>()
+                                                                           : std::string();
   };
   auto layer = runtime::Layer::runtime;
   for (int i = 0; i <= static_cast<int>(runtime::Layer::config); ++i) {

@@ -38,11 +38,16 @@ constexpr std::size_t kKeptStderr = 4096;
 
 std::string_view end_name(coder::ExecEnd end) {
   switch (end) {
-    case coder::ExecEnd::exited: return "exited";
-    case coder::ExecEnd::signalled: return "signalled";
-    case coder::ExecEnd::closed_without_status: return "closed_without_status";
-    case coder::ExecEnd::timed_out: return "timed_out";
-    case coder::ExecEnd::cancelled: return "cancelled";
+    case coder::ExecEnd::exited:
+      return "exited";
+    case coder::ExecEnd::signalled:
+      return "signalled";
+    case coder::ExecEnd::closed_without_status:
+      return "closed_without_status";
+    case coder::ExecEnd::timed_out:
+      return "timed_out";
+    case coder::ExecEnd::cancelled:
+      return "cancelled";
   }
   return "?";
 }
@@ -80,14 +85,16 @@ Reply failed(const Error& error) { return ReplyError{kOperationFailed, error.sum
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
   ClientSession(std::shared_ptr<Server> server, std::shared_ptr<runtime::AsyncStream> stream)
-      : server_(std::move(server)), stream_(std::move(stream)),
+      : server_(std::move(server)),
+        stream_(std::move(stream)),
         writer_(std::make_shared<FrameWriter>(stream_, stream_->get_executor())),
         requests_done_(stream_->get_executor()) {}
 
   asio::awaitable<void> run();
   void end() {
-    asio::co_spawn(stream_->get_executor(), [stream = stream_]() -> asio::awaitable<void> { co_await stream->close(); },
-                   asio::detached);
+    asio::co_spawn(
+        stream_->get_executor(), [stream = stream_]() -> asio::awaitable<void> { co_await stream->close(); },
+        asio::detached);
   }
 
  private:
@@ -108,7 +115,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Reply connections_list();
   asio::awaitable<Reply> connections_stop(json params);
   Reply control(const std::string& method, const json& params);
-  void notify(std::string_view method, json params) { writer_->send(encode_message(notification(method, std::move(params)))); }
+  void notify(std::string_view method, json params) {
+    writer_->send(encode_message(notification(method, std::move(params))));
+  }
   void send_credit(std::uint32_t handle, StreamId stream, std::size_t bytes) {
     notify("credit", {{"handle", handle}, {"stream", to_string(stream)}, {"bytes", bytes}});
   }
@@ -166,7 +175,8 @@ void ClientSession::on_message(const std::string& text) {
   }
   const auto key = request.id->dump();
   if (!ids_in_flight_.insert(key).second) {
-    writer_->send(encode_message(error_response(*request.id, kInvalidRequest, fmt::format("the id {} is already in use", key))));
+    writer_->send(
+        encode_message(error_response(*request.id, kInvalidRequest, fmt::format("the id {} is already in use", key))));
     return;
   }
   ++requests_running_;
@@ -188,7 +198,8 @@ asio::awaitable<void> ClientSession::answer(json id, asio::awaitable<Reply> work
 // it in the same read (an exec's stdin among them) are.
 asio::awaitable<Reply> ClientSession::start(const std::string& method, json params) {
   if (method == "initialize") {
-    return ready(json{{"protocol", kProtocolVersion}, {"server", server_->options_.version}, {"pid", current_process_id()}});
+    return ready(
+        json{{"protocol", kProtocolVersion}, {"server", server_->options_.version}, {"pid", current_process_id()}});
   }
   if (method == "exec") return start_exec(params);
   if (method == "files.read") return start_transfer(params, FileRequest::read);
@@ -210,7 +221,8 @@ Reply ClientSession::control(const std::string& method, const json& params) {
   auto handle = handle_param(params);
   if (!handle) return std::move(handle.error());
   const auto found = execs_.find(*handle);
-  if (found == execs_.end()) return ReplyError{kInvalidParams, fmt::format("no command is running with handle {}", *handle)};
+  if (found == execs_.end())
+    return ReplyError{kInvalidParams, fmt::format("no command is running with handle {}", *handle)};
   auto& running = *found->second;
   if (method == "credit") {
     auto grant = credit_param(params);
@@ -247,8 +259,8 @@ void ClientSession::on_stream_frame(const Frame& frame) {
   const auto found = execs_.find(frame.handle);
   if (frame.stream != StreamId::stdin_stream || found == execs_.end()) {
     // A command that has just ended may still be sent stdin; anything else is the client's mistake.
-    server_->options_.log.debug("dropped a {} frame for {} of handle {}", frame.kind == FrameKind::data ? "data" : "end",
-                                to_string(frame.stream), frame.handle);
+    server_->options_.log.debug("dropped a {} frame for {} of handle {}",
+                                frame.kind == FrameKind::data ? "data" : "end", to_string(frame.stream), frame.handle);
     return;
   }
   auto& running = *found->second;
@@ -308,19 +320,22 @@ asio::awaitable<Reply> ClientSession::start_transfer(const json& params, FileReq
   transfer_params.handle = file->handle;
   transfer_params.target = std::move(file->target);
   const bool reading = kind == FileRequest::read;
-  transfer_params.request.command = reading ? coder::read_file_command(file->path) : coder::write_file_command(file->path, file->size);
+  transfer_params.request.command =
+      reading ? coder::read_file_command(file->path) : coder::write_file_command(file->path, file->size);
   transfer_params.stdin_follows = !reading;
-  return transfer(std::move(transfer_params), std::move(running), fmt::format("{} {}", reading ? "reading" : "writing", file->path));
+  return transfer(std::move(transfer_params), std::move(running),
+                  fmt::format("{} {}", reading ? "reading" : "writing", file->path));
 }
 
-asio::awaitable<Reply> ClientSession::transfer(ExecParams params, std::shared_ptr<RunningExec> running, std::string what) {
+asio::awaitable<Reply> ClientSession::transfer(ExecParams params, std::shared_ptr<RunningExec> running,
+                                               std::string what) {
   auto reply = co_await exec(std::move(params), running);
   const auto* result = std::get_if<json>(&reply);
   if (!result) co_return reply;
   if (result->value("end", std::string()) == "exited" && result->value("exit_code", -1) == 0) co_return json::object();
   Error error(Errc::io_error, Layer::channel, fmt::format("{} failed", what));
   error.with("outcome", result->contains("exit_code") ? fmt::format("exit status {}", (*result)["exit_code"].get<int>())
-                                                       : result->value("end", std::string()));
+                                                      : result->value("end", std::string()));
   if (!running->stderr_text.empty()) error.with("stderr", running->stderr_text);
   co_return failed(error);
 }
@@ -334,7 +349,8 @@ asio::awaitable<Reply> ClientSession::file_request(json params, FileRequest kind
   if (kind == FileRequest::stat) {
     auto info = co_await coder::stat(**lease, file->path);
     if (!info) co_return failed(info.error());
-    co_return json{{"size", info->size}, {"mode", info->mode}, {"modified", info->modified}, {"is_directory", info->is_directory}};
+    co_return json{
+        {"size", info->size}, {"mode", info->mode}, {"modified", info->modified}, {"is_directory", info->is_directory}};
   }
   if (kind == FileRequest::ensure_dir) {
     auto made = co_await coder::ensure_dir(**lease, file->path);
@@ -364,7 +380,8 @@ asio::awaitable<Reply> ClientSession::workspace_request(json params, bool ensure
   if (parsed->handle != 0) {
     readiness.on_progress = [weak = weak_from_this(), handle = parsed->handle](const coder::ReadinessEvent& event) {
       auto alive = weak.lock();
-      if (alive && event.kind != coder::ReadinessEvent::Kind::ready) alive->notify("progress", {{"handle", handle}, {"text", event.text}});
+      if (alive && event.kind != coder::ReadinessEvent::Kind::ready)
+        alive->notify("progress", {{"handle", handle}, {"text", event.text}});
     };
   }
   auto ready = co_await coder::ensure_ready(*cli, workspace, std::move(readiness));
@@ -403,7 +420,8 @@ asio::awaitable<Reply> ClientSession::doctor(json params) {
     auto lease = co_await runtime::with_deadline(
         options.deadline, acquire_workspace(*server_->pool_, parsed->target, server_->options_, ignore, ignore),
         runtime::Layer::runtime, "the shared connection");
-    runtime::Result<coder::ExecOutcome> ran = lease ? runtime::Result<coder::ExecOutcome>() : runtime::fail(std::move(lease.error()));
+    runtime::Result<coder::ExecOutcome> ran =
+        lease ? runtime::Result<coder::ExecOutcome>() : runtime::fail(std::move(lease.error()));
     if (lease) {
       coder::ExecRequest request;
       request.command = "true";
@@ -413,8 +431,9 @@ asio::awaitable<Reply> ClientSession::doctor(json params) {
     }
     const auto took = std::chrono::duration<double, std::milli>(runtime::Clock::now() - started).count();
     if (!ran) {
-      diagnosis.fail("shared", ran.error(), "the direct connection above worked, so the shared one is at fault: "
-                                            "connections.stop ends it and the next call dials afresh");
+      diagnosis.fail("shared", ran.error(),
+                     "the direct connection above worked, so the shared one is at fault: "
+                     "connections.stop ends it and the next call dials afresh");
     } else if (ran->exit_code != 0) {
       diagnosis.fail("shared", fmt::format("`true` on the shared connection ended {}", coder::to_string(ran->end)),
                      "check the workspace's shell");
@@ -428,7 +447,8 @@ asio::awaitable<Reply> ClientSession::doctor(json params) {
 asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::shared_ptr<RunningExec> running) {
   co_await asio::this_coro::throw_if_cancelled(false);
   // Its client left between sending the request and this start: the cancellation found nothing yet.
-  if (running->released) co_return runtime::fail(Errc::cancelled, Layer::runtime, "the client left before its command started");
+  if (running->released)
+    co_return runtime::fail(Errc::cancelled, Layer::runtime, "the client left before its command started");
   const auto handle = params.handle;
   auto self = shared_from_this();
   // The dial's callbacks may outlive this client (a connection outlives its first user).
@@ -438,7 +458,8 @@ asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::sh
     };
   };
   WorkspaceTarget target = params.target;
-  auto lease = co_await acquire_workspace(*server_->pool_, std::move(target), server_->options_, tell("progress"), tell("warning"));
+  auto lease = co_await acquire_workspace(*server_->pool_, std::move(target), server_->options_, tell("progress"),
+                                          tell("warning"));
   if (!lease) co_return runtime::fail(std::move(lease.error()));
 
   coder::ExecRequest request = std::move(params.request);
@@ -448,7 +469,8 @@ asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::sh
       running->stderr_text.append(data.substr(0, kKeptStderr - std::min(kKeptStderr, running->stderr_text.size())));
       return;
     }
-    (stream == StreamId::stdout_stream ? running->stdout_credit : running->stderr_credit) -= static_cast<std::int64_t>(data.size());
+    (stream == StreamId::stdout_stream ? running->stdout_credit : running->stderr_credit) -=
+        static_cast<std::int64_t>(data.size());
     self->writer_->send(encode_data(handle, stream, data));
   };
   request.on_stdout = [send_output](std::string_view data) { send_output(StreamId::stdout_stream, data); };
@@ -491,7 +513,8 @@ Reply ClientSession::connections_list() {
     json entry{{"destination", destination_of(pooled.key)},
                {"age_ms", std::chrono::duration_cast<std::chrono::milliseconds>(now - pooled.since).count()},
                {"channels", pooled.connection->open_channels()}};
-    if (const auto rtt = pooled.connection->last_round_trip()) entry["round_trip_ms"] = static_cast<double>(rtt->count()) / 1000.0;
+    if (const auto rtt = pooled.connection->last_round_trip())
+      entry["round_trip_ms"] = static_cast<double>(rtt->count()) / 1000.0;
     auto& transport = pooled.connection->transport();
     const auto& agreed = transport.algorithms();
     entry["server"] = transport.server_version().line;
@@ -539,7 +562,8 @@ Server::Server(asio::any_io_executor executor, ServerOptions options)
 
 asio::awaitable<void> Server::serve(std::unique_ptr<runtime::AsyncStream> client) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  auto session = std::make_shared<ClientSession>(shared_from_this(), std::shared_ptr<runtime::AsyncStream>(std::move(client)));
+  auto session =
+      std::make_shared<ClientSession>(shared_from_this(), std::shared_ptr<runtime::AsyncStream>(std::move(client)));
   const auto id = next_session_id_++;
   sessions_[id] = session;
   ++clients_;

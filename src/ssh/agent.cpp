@@ -60,7 +60,8 @@ class AgentSigner final : public Signer {
 
   std::vector<std::uint8_t> public_key_blob() const override { return blob_; }
 
-  asio::awaitable<Result<std::vector<std::uint8_t>>> sign(std::string algorithm, std::vector<std::uint8_t> data) override {
+  asio::awaitable<Result<std::vector<std::uint8_t>>> sign(std::string algorithm,
+                                                          std::vector<std::uint8_t> data) override {
     auto blob = blob_;
     co_return co_await agent_->sign(std::move(blob), std::move(data), std::move(algorithm));
   }
@@ -86,9 +87,9 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> AgentClient::exchange(std::ve
   Reader length_reader(length_bytes);
   const std::uint32_t length = length_reader.uint32();
   if (length == 0 || length > kMaximumMessage) {
-    co_return runtime::fail(agent_error(Errc::protocol_error,
-                                        fmt::format("the ssh-agent sent a {}-byte message (at most {})", length,
-                                                    kMaximumMessage)));
+    co_return runtime::fail(
+        agent_error(Errc::protocol_error,
+                    fmt::format("the ssh-agent sent a {}-byte message (at most {})", length, kMaximumMessage)));
   }
   std::vector<std::uint8_t> reply(length);
   auto body = co_await runtime::read_exact(*stream_, reply);
@@ -123,8 +124,8 @@ asio::awaitable<Result<std::vector<AgentKey>>> AgentClient::list_keys() {
   if (!expected) co_return runtime::fail(std::move(expected.error()));
   const std::uint32_t count = r.uint32();
   if (count > kMaximumKeys) {
-    co_return runtime::fail(
-        agent_error(Errc::protocol_error, fmt::format("the ssh-agent lists {} keys (at most {})", count, kMaximumKeys)));
+    co_return runtime::fail(agent_error(Errc::protocol_error,
+                                        fmt::format("the ssh-agent lists {} keys (at most {})", count, kMaximumKeys)));
   }
   std::vector<AgentKey> keys;
   for (std::uint32_t i = 0; i < count && !r.failed(); ++i) {
@@ -159,9 +160,9 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> AgentClient::sign(std::vector
   Reader format(signature, "ssh-agent signature");
   const auto signed_with = format.text();
   if (signed_with != algorithm) {
-    co_return runtime::fail(agent_error(Errc::protocol_error,
-                                        fmt::format("the ssh-agent signed with \"{}\" when asked for {}",
-                                                    runtime::printable(signed_with, 64), algorithm)));
+    co_return runtime::fail(
+        agent_error(Errc::protocol_error, fmt::format("the ssh-agent signed with \"{}\" when asked for {}",
+                                                      runtime::printable(signed_with, 64), algorithm)));
   }
   co_return std::vector<std::uint8_t>(signature.begin(), signature.end());
 }
@@ -173,7 +174,8 @@ asio::awaitable<Result<std::vector<Identity>>> agent_identities(std::shared_ptr<
   if (!keys) co_return runtime::fail(std::move(keys.error()));
   std::vector<Identity> identities;
   for (auto& key : *keys) {
-    identities.push_back({std::make_shared<AgentSigner>(agent, std::move(key.blob)), fmt::format("agent: {}", key.comment)});
+    identities.push_back(
+        {std::make_shared<AgentSigner>(agent, std::move(key.blob)), fmt::format("agent: {}", key.comment)});
   }
   co_return identities;
 }

@@ -39,14 +39,14 @@ class AgentClient {
   // SSH_AGENTC_SIGN_REQUEST: an SSH signature blob made with `algorithm` (for RSA keys the
   // rsa-sha2 flags ask for it). An agent that answers with another algorithm is an error.
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> sign(std::vector<std::uint8_t> key_blob,
-                                                                    std::vector<std::uint8_t> data,
-                                                                    std::string algorithm);
+                                                                   std::vector<std::uint8_t> data,
+                                                                   std::string algorithm);
   asio::awaitable<void> close();
   std::string describe() const { return stream_->describe(); }
 
  private:
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> request(std::vector<std::uint8_t> message,
-                                                                       std::string what);
+                                                                      std::string what);
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> exchange(std::vector<std::uint8_t> message);
 
   std::unique_ptr<runtime::AsyncStream> stream_;

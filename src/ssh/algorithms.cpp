@@ -24,10 +24,14 @@ AlgorithmPreferences AlgorithmPreferences::defaults() {
 
 std::string_view option_name(AlgorithmCategory category) {
   switch (category) {
-    case AlgorithmCategory::kex: return "KexAlgorithms";
-    case AlgorithmCategory::host_key: return "HostKeyAlgorithms";
-    case AlgorithmCategory::ciphers: return "Ciphers";
-    case AlgorithmCategory::macs: return "MACs";
+    case AlgorithmCategory::kex:
+      return "KexAlgorithms";
+    case AlgorithmCategory::host_key:
+      return "HostKeyAlgorithms";
+    case AlgorithmCategory::ciphers:
+      return "Ciphers";
+    case AlgorithmCategory::macs:
+      return "MACs";
   }
   return "?";
 }
@@ -81,9 +85,10 @@ runtime::Result<NameList> edit_algorithm_list(AlgorithmCategory category, const 
   if (op != '-') {
     for (const auto& name : names) {
       if (!contains(implemented, name)) {
-        return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::kex,
-                                             fmt::format("{}: unsupported algorithm \"{}\"", option_name(category), name))
-                                           .with("supported", join(implemented))));
+        return runtime::fail(
+            std::move(Error(Errc::invalid_argument, Layer::kex,
+                            fmt::format("{}: unsupported algorithm \"{}\"", option_name(category), name))
+                          .with("supported", join(implemented))));
       }
     }
   }
@@ -97,7 +102,8 @@ runtime::Result<NameList> edit_algorithm_list(AlgorithmCategory category, const 
       break;
     case '-':
       for (const auto& name : defaults) {
-        const bool removed = std::any_of(names.begin(), names.end(), [&](const auto& p) { return match_pattern(name, p); });
+        const bool removed =
+            std::any_of(names.begin(), names.end(), [&](const auto& p) { return match_pattern(name, p); });
         if (!removed) result.push_back(name);
       }
       break;
@@ -121,10 +127,10 @@ std::vector<std::uint8_t> KexInit::encode() const {
   Writer w;
   w.byte(msg::kexinit);
   w.raw(cookie);
-  for (const NameList* list : {&kex, &host_key, &ciphers_client_to_server, &ciphers_server_to_client,
-                               &macs_client_to_server, &macs_server_to_client, &compression_client_to_server,
-                               &compression_server_to_client, &languages_client_to_server,
-                               &languages_server_to_client}) {
+  for (const NameList* list :
+       {&kex, &host_key, &ciphers_client_to_server, &ciphers_server_to_client, &macs_client_to_server,
+        &macs_server_to_client, &compression_client_to_server, &compression_server_to_client,
+        &languages_client_to_server, &languages_server_to_client}) {
     w.name_list(*list);
   }
   w.boolean(first_kex_packet_follows);
@@ -138,10 +144,10 @@ runtime::Result<KexInit> KexInit::parse(std::span<const std::uint8_t> payload) {
   r.byte();
   const auto cookie = r.raw(16);
   if (!r.failed()) std::copy(cookie.begin(), cookie.end(), k.cookie.begin());
-  for (NameList* list : {&k.kex, &k.host_key, &k.ciphers_client_to_server, &k.ciphers_server_to_client,
-                         &k.macs_client_to_server, &k.macs_server_to_client, &k.compression_client_to_server,
-                         &k.compression_server_to_client, &k.languages_client_to_server,
-                         &k.languages_server_to_client}) {
+  for (NameList* list :
+       {&k.kex, &k.host_key, &k.ciphers_client_to_server, &k.ciphers_server_to_client, &k.macs_client_to_server,
+        &k.macs_server_to_client, &k.compression_client_to_server, &k.compression_server_to_client,
+        &k.languages_client_to_server, &k.languages_server_to_client}) {
     *list = r.name_list();
   }
   k.first_kex_packet_follows = r.boolean();
@@ -156,10 +162,10 @@ runtime::Result<std::string> choose(std::string_view category, const NameList& o
   for (const auto& name : ours) {
     if (contains(theirs, name)) return name;
   }
-  return runtime::fail(std::move(Error(Errc::protocol_error, Layer::kex,
-                                       fmt::format("no {} algorithm in common with the server", category))
-                                     .with("we offered", join(ours))
-                                     .with("server offered", join(theirs))));
+  return runtime::fail(std::move(
+      Error(Errc::protocol_error, Layer::kex, fmt::format("no {} algorithm in common with the server", category))
+          .with("we offered", join(ours))
+          .with("server offered", join(theirs))));
 }
 
 // Ours without the pseudo-algorithms, so they are never chosen as a key exchange.
@@ -198,10 +204,11 @@ runtime::Result<Negotiated> negotiate(const KexInit& client, const KexInit& serv
     if (!mac) return runtime::fail(std::move(mac.error()));
     n.mac_server_to_client = *mac;
   }
-  for (auto [category, ours, theirs] : {std::tuple{"compression (client to server)", &client.compression_client_to_server,
-                                                   &server.compression_client_to_server},
-                                        std::tuple{"compression (server to client)", &client.compression_server_to_client,
-                                                   &server.compression_server_to_client}}) {
+  for (auto [category, ours, theirs] :
+       {std::tuple{"compression (client to server)", &client.compression_client_to_server,
+                   &server.compression_client_to_server},
+        std::tuple{"compression (server to client)", &client.compression_server_to_client,
+                   &server.compression_server_to_client}}) {
     auto chosen = choose(category, *ours, *theirs);
     if (!chosen) return runtime::fail(std::move(chosen.error()));
   }

@@ -45,21 +45,21 @@ struct ChannelState {
 
   std::uint32_t local_id = 0;
   std::uint32_t remote_id = 0;
-  ReceiveWindow receive;                 // what the server may still send
-  SendWindow send;                       // what we may still send
+  ReceiveWindow receive;  // what the server may still send
+  SendWindow send;        // what we may still send
   bool confirmed = false;
-  bool abandoned = false;                // the opener gave up waiting: close it once confirmed
+  bool abandoned = false;  // the opener gave up waiting: close it once confirmed
   bool eof_received = false;
   bool close_received = false;
   bool close_sent = false;
   bool eof_sent = false;
-  ByteQueue out;                         // received, not yet read
+  ByteQueue out;  // received, not yet read
   ByteQueue err;
-  std::uint64_t requests_sent = 0;       // with want_reply; replies come back in this order
-  std::vector<bool> replies;             // CHANNEL_SUCCESS / FAILURE, one a request (a few a channel)
+  std::uint64_t requests_sent = 0;  // with want_reply; replies come back in this order
+  std::vector<bool> replies;        // CHANNEL_SUCCESS / FAILURE, one a request (a few a channel)
   std::optional<std::uint32_t> exit_status;
   std::optional<ExitSignal> exit_signal;
-  std::optional<runtime::Error> error;   // open failure, or the connection's end
+  std::optional<runtime::Error> error;  // open failure, or the connection's end
   runtime::Event changed;
 };
 

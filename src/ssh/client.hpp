@@ -27,6 +27,6 @@ struct ClientOptions {
 void use_unlocked_secret_memory();
 
 asio::awaitable<runtime::Result<std::shared_ptr<Connection>>> connect(std::unique_ptr<runtime::AsyncStream> stream,
-                                                                       ClientOptions options);
+                                                                      ClientOptions options);
 
 }  // namespace cr::ssh

@@ -32,7 +32,7 @@ bool contains(const std::vector<std::string>& names, std::string_view name) {
 
 // The server's answer to one attempt.
 struct Answer {
-  std::uint8_t type = 0;                 // SUCCESS, FAILURE, or a method's own message (60)
+  std::uint8_t type = 0;                  // SUCCESS, FAILURE, or a method's own message (60)
   std::vector<std::string> can_continue;  // with FAILURE
   bool partial_success = false;
   std::vector<std::uint8_t> payload;
@@ -96,10 +96,11 @@ asio::awaitable<Result<Answer>> Authenticator::next_answer() {
       server_accepts_ = answer.can_continue;
     }
     if (auto parsed = r.finish(); !parsed) co_return runtime::fail(std::move(parsed.error()));
-    if (answer.type != msg::userauth_success && answer.type != msg::userauth_failure && answer.type != msg::userauth_info_request &&
-        answer.type != msg::service_accept) {
-      co_return runtime::fail(std::move(Error(Errc::protocol_error, Layer::auth, "unexpected message during authentication")
-                                            .with("message number", std::to_string(answer.type))));
+    if (answer.type != msg::userauth_success && answer.type != msg::userauth_failure &&
+        answer.type != msg::userauth_info_request && answer.type != msg::service_accept) {
+      co_return runtime::fail(
+          std::move(Error(Errc::protocol_error, Layer::auth, "unexpected message during authentication")
+                        .with("message number", std::to_string(answer.type))));
     }
     answer.payload = std::move(*message);
     co_return answer;
@@ -151,7 +152,8 @@ asio::awaitable<Result<std::string>> Authenticator::send_publickey(const Identit
   co_return algorithm;
 }
 
-asio::awaitable<Result<Answer>> Authenticator::publickey_answer(const Identity& identity, const std::string& algorithm) {
+asio::awaitable<Result<Answer>> Authenticator::publickey_answer(const Identity& identity,
+                                                                const std::string& algorithm) {
   auto answer = co_await next_answer();
   if (!answer || answer->type == msg::userauth_success) co_return answer;
   // Why, as far as we can tell: the server says only "no".
@@ -279,14 +281,16 @@ asio::awaitable<Result<AuthResult>> Authenticator::run() {
   if (!options_.behind_none.empty()) {
     co_return runtime::fail(std::move(denied()
                                           .with("expected", "none authentication to succeed (the connection profile's)")
-                                          .with("sent behind none", "a message that needs authentication, which the "
-                                                                    "server has refused or dropped the connection over")));
+                                          .with("sent behind none",
+                                                "a message that needs authentication, which the "
+                                                "server has refused or dropped the connection over")));
   }
   if (pipelined && !pipelined_algorithm.empty()) {
     tried_.push_back(fmt::format("publickey ({})", pipelined->source));
     auto result = co_await publickey_answer(*pipelined, pipelined_algorithm);
     if (!result) co_return runtime::fail(std::move(result.error()));
-    if (result->type == msg::userauth_success) co_return AuthResult{"publickey", pipelined_algorithm, pipelined->source};
+    if (result->type == msg::userauth_success)
+      co_return AuthResult{"publickey", pipelined_algorithm, pipelined->source};
   }
 
   for (const auto& method : options_.preferred) {

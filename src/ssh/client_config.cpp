@@ -25,7 +25,8 @@ runtime::Error value_error(const SshConfig& config, std::string_view keyword, st
 
 std::string lowercase(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -42,7 +43,8 @@ runtime::Result<std::vector<fs::path>> expanded_paths(const SshConfig& config, s
 }
 
 // The list a keyword names, or its default (several paths on one line, as ssh takes them).
-std::vector<std::string> paths_or(const SshConfig& config, std::string_view keyword, std::vector<std::string> fallback) {
+std::vector<std::string> paths_or(const SshConfig& config, std::string_view keyword,
+                                  std::vector<std::string> fallback) {
   const auto* values = config.find(keyword);
   return values ? *values : std::move(fallback);
 }
@@ -53,8 +55,9 @@ runtime::Result<StrictHostKeyChecking> strict_host_key_checking(const SshConfig&
   if (value == "yes" || value == "true" || value == "ask") return StrictHostKeyChecking::yes;
   if (value == "accept-new") return StrictHostKeyChecking::accept_new;
   if (value == "no" || value == "false" || value == "off") return StrictHostKeyChecking::no;
-  return runtime::fail(value_error(config, "StrictHostKeyChecking",
-                                   fmt::format("StrictHostKeyChecking takes yes, accept-new, no or ask, not '{}'", value)));
+  return runtime::fail(
+      value_error(config, "StrictHostKeyChecking",
+                  fmt::format("StrictHostKeyChecking takes yes, accept-new, no or ask, not '{}'", value)));
 }
 
 // As OpenSSH does when HostKeyAlgorithms is not set (order_hostkeyalgs): the algorithms whose key
@@ -104,9 +107,9 @@ runtime::Result<void> edit_algorithms(const SshConfig& config, AlgorithmPreferen
 // PreferredAuthentications, less the methods a *Authentication keyword turns off.
 runtime::Result<std::vector<std::string>> auth_methods(const SshConfig& config, std::vector<std::string> methods) {
   if (const auto preferred = config.text("PreferredAuthentications")) methods = split_names(*preferred);
-  for (const auto& [keyword, method] : {std::pair{"PubkeyAuthentication", "publickey"},
-                                        std::pair{"PasswordAuthentication", "password"},
-                                        std::pair{"KbdInteractiveAuthentication", "keyboard-interactive"}}) {
+  for (const auto& [keyword, method] :
+       {std::pair{"PubkeyAuthentication", "publickey"}, std::pair{"PasswordAuthentication", "password"},
+        std::pair{"KbdInteractiveAuthentication", "keyboard-interactive"}}) {
     auto enabled = config.flag(keyword);
     if (!enabled) return runtime::fail(std::move(enabled.error()));
     if (*enabled == false) std::erase(methods, method);
@@ -123,7 +126,8 @@ runtime::Result<void> rekey_limit(const SshConfig& config, TransportOptions& tra
                          std::array<std::uint64_t, 3> scales) -> runtime::Result<std::optional<std::uint64_t>> {
     if (text == "default" || text == "none") return std::optional<std::uint64_t>();
     std::uint64_t scale = 1;
-    if (const auto at = suffixes.find(static_cast<char>(std::toupper(static_cast<unsigned char>(text.empty() ? ' ' : text.back()))));
+    if (const auto at = suffixes.find(
+            static_cast<char>(std::toupper(static_cast<unsigned char>(text.empty() ? ' ' : text.back()))));
         !text.empty() && at != std::string_view::npos) {
       scale = scales[at];
       text.remove_suffix(1);
@@ -188,7 +192,8 @@ runtime::Result<Destination> parse_destination(std::string_view text) {
     if (rest.starts_with('[') && rest.ends_with(']')) rest = rest.substr(1, rest.size() - 2);
   }
   if (rest.empty()) return bad("no host name");
-  if (rest.find_first_of(" \t\r\n'\"`$;&|<>") != std::string_view::npos) return bad("the host name has characters no host has");
+  if (rest.find_first_of(" \t\r\n'\"`$;&|<>") != std::string_view::npos)
+    return bad("the host name has characters no host has");
   destination.host = std::string(rest);
   return destination;
 }
@@ -204,7 +209,8 @@ runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Desti
   if (!port) return runtime::fail(std::move(port.error()));
   plan.port = destination.port.value_or(static_cast<std::uint16_t>(port->value_or(22)));
 
-  if (auto proxy = config.text("ProxyCommand"); proxy && lowercase(*proxy) != "none") plan.proxy_command = std::move(proxy);
+  if (auto proxy = config.text("ProxyCommand"); proxy && lowercase(*proxy) != "none")
+    plan.proxy_command = std::move(proxy);
   if (auto jump = config.text("ProxyJump"); jump && lowercase(*jump) != "none") {
     return runtime::fail(value_error(config, "ProxyJump", "ProxyJump is not supported yet; use a ProxyCommand"));
   }
@@ -248,7 +254,8 @@ runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Desti
     for (const auto& assignment : *set_env) {
       const auto equals = assignment.find('=');
       if (equals == std::string::npos || equals == 0) {
-        return runtime::fail(value_error(config, "SetEnv", fmt::format("SetEnv takes NAME=VALUE, not '{}'", assignment)));
+        return runtime::fail(
+            value_error(config, "SetEnv", fmt::format("SetEnv takes NAME=VALUE, not '{}'", assignment)));
       }
       plan.set_env.emplace_back(assignment.substr(0, equals), assignment.substr(equals + 1));
     }
@@ -256,20 +263,23 @@ runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Desti
   plan.request_tty = config.text("RequestTTY");
   if (const auto level = config.text("LogLevel")) {
     plan.log_level = parse_log_level(*level);
-    if (!plan.log_level) return runtime::fail(value_error(config, "LogLevel", fmt::format("unknown LogLevel '{}'", *level)));
+    if (!plan.log_level)
+      return runtime::fail(value_error(config, "LogLevel", fmt::format("unknown LogLevel '{}'", *level)));
   }
 
   auto& transport = plan.options.transport;
   transport.log = log.child("transport");
-  if (auto edited = edit_algorithms(config, transport.algorithms); !edited) return runtime::fail(std::move(edited.error()));
+  if (auto edited = edit_algorithms(config, transport.algorithms); !edited)
+    return runtime::fail(std::move(edited.error()));
   if (auto limited = rekey_limit(config, transport); !limited) return runtime::fail(std::move(limited.error()));
 
   KnownHostsOptions known;
   auto strict = strict_host_key_checking(config);
   if (!strict) return runtime::fail(std::move(strict.error()));
   known.strict = *strict;
-  auto user_files = expanded_paths(config, "UserKnownHostsFile",
-                                   paths_or(config, "UserKnownHostsFile", {"~/.ssh/known_hosts", "~/.ssh/known_hosts2"}));
+  auto user_files =
+      expanded_paths(config, "UserKnownHostsFile",
+                     paths_or(config, "UserKnownHostsFile", {"~/.ssh/known_hosts", "~/.ssh/known_hosts2"}));
   if (!user_files) return runtime::fail(std::move(user_files.error()));
   known.user_files = std::move(*user_files);
   auto global_files = expanded_paths(
@@ -282,7 +292,8 @@ runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Desti
   known.hash_new_entries = hash->value_or(false);
   known.log = log.child("known_hosts");
   const auto known_name = config.text("HostKeyAlias").value_or(plan.hostname);
-  if (!config.text("HostKeyAlgorithms")) prefer_known_key_types(transport.algorithms.host_key, known, known_name, plan.port);
+  if (!config.text("HostKeyAlgorithms"))
+    prefer_known_key_types(transport.algorithms.host_key, known, known_name, plan.port);
   transport.verify_host_key = known_hosts_verifier(known_name, plan.port, std::move(known));
 
   auto& auth = plan.options.auth;

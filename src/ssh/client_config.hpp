@@ -43,9 +43,9 @@ struct ClientPlan {
   std::optional<std::string> identity_agent;  // a socket path, "none", or unset (SSH_AUTH_SOCK)
   std::vector<std::string> send_env;          // patterns of local variables to pass
   std::vector<std::pair<std::string, std::string>> set_env;
-  std::optional<std::string> request_tty;     // yes, no, force, auto
+  std::optional<std::string> request_tty;  // yes, no, force, auto
   std::optional<runtime::LogLevel> log_level;
-  ClientOptions options;                      // algorithms, host key verifier, user and auth order
+  ClientOptions options;  // algorithms, host key verifier, user and auth order
 };
 
 // ssh's LogLevel names (QUIET, FATAL, ERROR, INFO, VERBOSE, DEBUG1..3) as our levels.

@@ -26,34 +26,135 @@ constexpr std::uintmax_t kMaxFileSize = 1 << 20;
 // GSSAPI key exchange options Debian's ssh adds and Apple's UseKeychain (common in macOS files).
 // We read all of them so a user's file works; what we do with each is the client's business.
 constexpr std::array kKnownKeywords = {
-    "addkeystoagent", "addressfamily", "batchmode", "bindaddress", "bindinterface", "canonicaldomains",
-    "canonicalizefallbacklocal", "canonicalizehostname", "canonicalizemaxdots", "canonicalizepermittedcnames",
-    "casignaturealgorithms", "certificatefile", "challengeresponseauthentication", "channeltimeout", "checkhostip",
-    "cipher", "ciphers", "clearallforwardings", "compression", "compressionlevel", "connectionattempts",
-    "connecttimeout", "controlmaster", "controlpath", "controlpersist", "dynamicforward", "enableescapecommandline",
-    "enablesshkeysign", "escapechar", "exitonforwardfailure", "fallbacktorsh", "fingerprinthash",
-    "forkafterauthentication", "forwardagent", "forwardx11", "forwardx11timeout", "forwardx11trusted", "gatewayports",
-    "globalknownhostsfile", "globalknownhostsfile2", "gssapiauthentication", "gssapiclientidentity",
-    "gssapidelegatecredentials", "gssapikexalgorithms", "gssapikeyexchange", "gssapirenewalforcesrekey",
-    "gssapiserveridentity", "gssapitrustdns", "hashknownhosts", "host", "hostbasedacceptedalgorithms",
-    "hostbasedauthentication", "hostbasedkeytypes", "hostkeyalgorithms", "hostkeyalias", "hostname",
-    "identitiesonly", "identityagent", "identityfile", "identityfile2", "ignoreunknown", "include", "ipqos",
-    "kbdinteractiveauthentication", "kbdinteractivedevices", "kexalgorithms", "knownhostscommand", "localcommand",
-    "localforward", "loglevel", "logverbose", "macs", "match", "nohostauthenticationforlocalhost",
-    "numberofpasswordprompts", "obscurekeystroketiming", "passwordauthentication", "permitlocalcommand",
-    "permitremoteopen", "pkcs11provider", "port", "preferredauthentications", "protocol", "proxycommand",
-    "proxyjump", "proxyusefdpass", "pubkeyacceptedalgorithms", "pubkeyacceptedkeytypes", "pubkeyauthentication",
-    "rekeylimit", "remotecommand", "remoteforward", "requesttty", "requiredrsasize", "revokedhostkeys",
-    "rhostsrsaauthentication", "rsaauthentication", "securitykeyprovider", "sendenv", "serveraliveinterval",
-    "serveralivecountmax", "sessiontype", "setenv", "smartcarddevice", "stdinnull", "streamlocalbindmask",
-    "streamlocalbindunlink", "stricthostkeychecking", "syslogfacility", "tag", "tcpkeepalive", "tunnel",
-    "tunneldevice", "updatehostkeys", "usekeychain", "useprivilegedport", "user", "userknownhostsfile",
-    "userknownhostsfile2", "useroaming", "usersh", "verifyhostkeydns", "visualhostkey", "xauthlocation",
+    "addkeystoagent",
+    "addressfamily",
+    "batchmode",
+    "bindaddress",
+    "bindinterface",
+    "canonicaldomains",
+    "canonicalizefallbacklocal",
+    "canonicalizehostname",
+    "canonicalizemaxdots",
+    "canonicalizepermittedcnames",
+    "casignaturealgorithms",
+    "certificatefile",
+    "challengeresponseauthentication",
+    "channeltimeout",
+    "checkhostip",
+    "cipher",
+    "ciphers",
+    "clearallforwardings",
+    "compression",
+    "compressionlevel",
+    "connectionattempts",
+    "connecttimeout",
+    "controlmaster",
+    "controlpath",
+    "controlpersist",
+    "dynamicforward",
+    "enableescapecommandline",
+    "enablesshkeysign",
+    "escapechar",
+    "exitonforwardfailure",
+    "fallbacktorsh",
+    "fingerprinthash",
+    "forkafterauthentication",
+    "forwardagent",
+    "forwardx11",
+    "forwardx11timeout",
+    "forwardx11trusted",
+    "gatewayports",
+    "globalknownhostsfile",
+    "globalknownhostsfile2",
+    "gssapiauthentication",
+    "gssapiclientidentity",
+    "gssapidelegatecredentials",
+    "gssapikexalgorithms",
+    "gssapikeyexchange",
+    "gssapirenewalforcesrekey",
+    "gssapiserveridentity",
+    "gssapitrustdns",
+    "hashknownhosts",
+    "host",
+    "hostbasedacceptedalgorithms",
+    "hostbasedauthentication",
+    "hostbasedkeytypes",
+    "hostkeyalgorithms",
+    "hostkeyalias",
+    "hostname",
+    "identitiesonly",
+    "identityagent",
+    "identityfile",
+    "identityfile2",
+    "ignoreunknown",
+    "include",
+    "ipqos",
+    "kbdinteractiveauthentication",
+    "kbdinteractivedevices",
+    "kexalgorithms",
+    "knownhostscommand",
+    "localcommand",
+    "localforward",
+    "loglevel",
+    "logverbose",
+    "macs",
+    "match",
+    "nohostauthenticationforlocalhost",
+    "numberofpasswordprompts",
+    "obscurekeystroketiming",
+    "passwordauthentication",
+    "permitlocalcommand",
+    "permitremoteopen",
+    "pkcs11provider",
+    "port",
+    "preferredauthentications",
+    "protocol",
+    "proxycommand",
+    "proxyjump",
+    "proxyusefdpass",
+    "pubkeyacceptedalgorithms",
+    "pubkeyacceptedkeytypes",
+    "pubkeyauthentication",
+    "rekeylimit",
+    "remotecommand",
+    "remoteforward",
+    "requesttty",
+    "requiredrsasize",
+    "revokedhostkeys",
+    "rhostsrsaauthentication",
+    "rsaauthentication",
+    "securitykeyprovider",
+    "sendenv",
+    "serveraliveinterval",
+    "serveralivecountmax",
+    "sessiontype",
+    "setenv",
+    "smartcarddevice",
+    "stdinnull",
+    "streamlocalbindmask",
+    "streamlocalbindunlink",
+    "stricthostkeychecking",
+    "syslogfacility",
+    "tag",
+    "tcpkeepalive",
+    "tunnel",
+    "tunneldevice",
+    "updatehostkeys",
+    "usekeychain",
+    "useprivilegedport",
+    "user",
+    "userknownhostsfile",
+    "userknownhostsfile2",
+    "useroaming",
+    "usersh",
+    "verifyhostkeydns",
+    "visualhostkey",
+    "xauthlocation",
 };
 
 // Keywords whose every occurrence counts, in order; all others keep the first value obtained.
-constexpr std::array kListKeywords = {"certificatefile", "dynamicforward", "identityfile", "localforward",
-                                      "remoteforward", "sendenv"};
+constexpr std::array kListKeywords = {"certificatefile", "dynamicforward", "identityfile",
+                                      "localforward",    "remoteforward",  "sendenv"};
 
 // Keywords whose value is the rest of the line as written (quotes and all): a command for a shell.
 constexpr std::array kCommandKeywords = {"knownhostscommand", "localcommand", "proxycommand", "remotecommand"};
@@ -65,7 +166,8 @@ bool among(const std::array<const char*, N>& names, std::string_view keyword) {
 
 std::string lowercase(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -113,8 +215,8 @@ tl::expected<std::vector<std::string>, std::string> split_arguments(std::string_
 }
 
 struct ParsedLine {
-  std::string keyword;        // lower case; empty for a blank or comment line
-  std::string_view rest;      // after the keyword and its separator
+  std::string keyword;    // lower case; empty for a blank or comment line
+  std::string_view rest;  // after the keyword and its separator
 };
 
 ParsedLine parse_line(std::string_view line) {
@@ -153,7 +255,8 @@ class Reader {
     if (!fs::is_regular_file(path, ec)) return {};  // as ssh: a missing file is no configuration
     const auto size = fs::file_size(path, ec);
     if (ec || size > kMaxFileSize) {
-      return runtime::fail(config_error(path.string(), ec ? ec.message() : fmt::format("larger than {} bytes", kMaxFileSize)));
+      return runtime::fail(
+          config_error(path.string(), ec ? ec.message() : fmt::format("larger than {} bytes", kMaxFileSize)));
     }
     std::ifstream in(path, std::ios::binary);
     if (!in) return runtime::fail(config_error(path.string(), "cannot be read"));
@@ -356,8 +459,8 @@ runtime::Result<std::optional<long>> SshConfig::number(std::string_view keyword,
   long parsed = 0;
   const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), parsed);
   if (ec != std::errc() || end != value->data() + value->size() || parsed < low || parsed > high) {
-    return runtime::fail(config_error(origin(keyword),
-                                      fmt::format("{} takes a whole number from {} to {}, not '{}'", keyword, low, high, *value)));
+    return runtime::fail(config_error(
+        origin(keyword), fmt::format("{} takes a whole number from {} to {}, not '{}'", keyword, low, high, *value)));
   }
   return std::optional<long>(parsed);
 }
@@ -380,13 +483,27 @@ runtime::Result<std::string> SshConfig::expand(std::string_view value, std::stri
     }
     const char token = i + 1 < value.size() ? value[++i] : '\0';
     switch (token) {
-      case '%': out += '%'; break;
-      case 'd': out += runtime::path_to_utf8(context.home); break;
-      case 'h': out += host; break;
-      case 'n': out += context.host; break;
-      case 'p': out += text("port").value_or("22"); break;
-      case 'r': out += text("user").value_or(context.local_user); break;
-      case 'u': out += context.local_user; break;
+      case '%':
+        out += '%';
+        break;
+      case 'd':
+        out += runtime::path_to_utf8(context.home);
+        break;
+      case 'h':
+        out += host;
+        break;
+      case 'n':
+        out += context.host;
+        break;
+      case 'p':
+        out += text("port").value_or("22");
+        break;
+      case 'r':
+        out += text("user").value_or(context.local_user);
+        break;
+      case 'u':
+        out += context.local_user;
+        break;
       default:
         return runtime::fail(Errc::invalid_argument, Layer::config,
                              fmt::format("{}: unknown or unsupported token %{} in '{}'", keyword,

@@ -18,8 +18,8 @@ namespace cr::ssh {
 
 // What Host and Match lines are matched against and what %-tokens expand to.
 struct ConfigContext {
-  std::string host;        // as given on the command line: Host, Match originalhost, %n
-  std::string local_user;  // %u, Match localuser
+  std::string host;            // as given on the command line: Host, Match originalhost, %n
+  std::string local_user;      // %u, Match localuser
   std::filesystem::path home;  // ~ and %d; relative Include paths are under home/.ssh
   // Runs a `Match exec` command (tokens already expanded) and says whether it exited 0. Without
   // it, a Match exec line is an error: the ssh layer starts no processes of its own.
@@ -27,8 +27,8 @@ struct ConfigContext {
 };
 
 struct ConfigInput {
-  std::vector<std::string> command_line;       // -o "Keyword=Value" / "Keyword Value", first of all
-  std::vector<std::filesystem::path> files;    // in order; a missing file is skipped
+  std::vector<std::string> command_line;     // -o "Keyword=Value" / "Keyword Value", first of all
+  std::vector<std::filesystem::path> files;  // in order; a missing file is skipped
 };
 
 class SshConfig {

@@ -25,10 +25,14 @@ Error channel_error(std::string message) { return Error(Errc::protocol_error, La
 
 std::string_view open_failure_reason(std::uint32_t code) {
   switch (code) {
-    case 1: return "administratively prohibited";
-    case 2: return "connect failed";
-    case 3: return "unknown channel type";
-    case 4: return "resource shortage";
+    case 1:
+      return "administratively prohibited";
+    case 2:
+      return "connect failed";
+    case 3:
+      return "unknown channel type";
+    case 4:
+      return "resource shortage";
   }
   return "unknown reason";
 }
@@ -48,9 +52,7 @@ std::vector<std::uint8_t> encode_channel_open(std::string_view type, std::uint32
 
 Connection::Connection(std::unique_ptr<runtime::AsyncStream> stream, std::unique_ptr<Transport> transport,
                        ConnectionOptions options)
-    : stream_(std::move(stream)),
-      transport_(std::move(transport)),
-      options_(std::move(options)) {}
+    : stream_(std::move(stream)), transport_(std::move(transport)), options_(std::move(options)) {}
 
 Connection::~Connection() = default;
 
@@ -64,7 +66,8 @@ std::shared_ptr<Connection> Connection::start(std::unique_ptr<runtime::AsyncStre
   auto connection = std::make_shared<Connection>(std::move(stream), std::move(transport), std::move(options));
   if (session_opened) connection->spare_ = connection->new_channel();
   if (!connection->spare_ && connection->options_.spare_session) connection->open_spare();
-  asio::co_spawn(connection->stream_->get_executor(), read_loop(connection), failing_on_exception(connection, "reader"));
+  asio::co_spawn(connection->stream_->get_executor(), read_loop(connection),
+                 failing_on_exception(connection, "reader"));
   if (connection->options_.keepalive_interval.count() > 0) {
     connection->keepalive_tick_ = std::make_shared<asio::steady_timer>(connection->stream_->get_executor());
     asio::co_spawn(connection->stream_->get_executor(),
@@ -90,7 +93,8 @@ void Connection::queue(std::vector<std::uint8_t> message) {
   queued_.push_back(std::move(message));
   if (sending_queued_) return;
   sending_queued_ = true;
-  asio::co_spawn(stream_->get_executor(), send_queued(shared_from_this()), failing_on_exception(weak_from_this(), "sender"));
+  asio::co_spawn(stream_->get_executor(), send_queued(shared_from_this()),
+                 failing_on_exception(weak_from_this(), "sender"));
 }
 
 void Connection::queue_close(ChannelState& channel) {
@@ -112,7 +116,7 @@ asio::awaitable<void> Connection::send_queued(std::shared_ptr<Connection> self) 
 }
 
 std::function<void(std::exception_ptr)> Connection::failing_on_exception(std::weak_ptr<Connection> weak,
-                                                                        std::string_view task) {
+                                                                         std::string_view task) {
   return [weak = std::move(weak), task = std::string(task)](std::exception_ptr thrown) {
     const auto self = weak.lock();
     if (!thrown || !self) return;
@@ -185,8 +189,8 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
     return {};
   }
   if (type < msg::channel_open_confirmation || type > msg::channel_failure) {
-    return runtime::fail(std::move(channel_error("unexpected message on the connection")
-                                       .with("message number", std::to_string(type))));
+    return runtime::fail(
+        std::move(channel_error("unexpected message on the connection").with("message number", std::to_string(type))));
   }
   // Every field is read before anything changes: a channel changed (refused, closed, forgotten)
   // by a message that then fails to parse would be left waiting, unseen by fail_all.
@@ -319,7 +323,7 @@ void Connection::open_spare() {
 }
 
 asio::awaitable<Result<std::unique_ptr<Channel>>> Connection::confirmed(std::shared_ptr<ChannelState> state,
-                                                                       std::string type) {
+                                                                        std::string type) {
   while (!state->confirmed && !state->error) {
     const bool woken = co_await state->changed.wait();
     if (!woken) {
@@ -332,7 +336,7 @@ asio::awaitable<Result<std::unique_ptr<Channel>>> Connection::confirmed(std::sha
 }
 
 asio::awaitable<Result<std::unique_ptr<Channel>>> Connection::open_channel(std::string type,
-                                                                          std::vector<std::uint8_t> fields) {
+                                                                           std::vector<std::uint8_t> fields) {
   if (failure_) co_return runtime::fail(*failure_);
   auto state = new_channel();
   auto sent = co_await send(open_message(type, *state, fields));

@@ -73,7 +73,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Opens a channel of any type; `fields` follow the common ones in CHANNEL_OPEN. A refusal is
   // Errc::refused with the server's reason and words.
-  asio::awaitable<runtime::Result<std::unique_ptr<Channel>>> open_channel(std::string type, std::vector<std::uint8_t> fields);
+  asio::awaitable<runtime::Result<std::unique_ptr<Channel>>> open_channel(std::string type,
+                                                                          std::vector<std::uint8_t> fields);
   asio::awaitable<runtime::Result<Session>> open_session();
   // A TCP connection made by the server, as a stream: it can carry another SSH connection.
   asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> open_direct_tcpip(DirectTcpip target);
@@ -118,8 +119,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void fail_all(runtime::Error error);
   std::shared_ptr<ChannelState> find(std::uint32_t local_id) const;
   std::shared_ptr<ChannelState> new_channel();
-  std::vector<std::uint8_t> open_message(std::string_view type, const ChannelState& channel, std::span<const std::uint8_t> fields) const;
-  asio::awaitable<runtime::Result<std::unique_ptr<Channel>>> confirmed(std::shared_ptr<ChannelState> state, std::string type);
+  std::vector<std::uint8_t> open_message(std::string_view type, const ChannelState& channel,
+                                         std::span<const std::uint8_t> fields) const;
+  asio::awaitable<runtime::Result<std::unique_ptr<Channel>>> confirmed(std::shared_ptr<ChannelState> state,
+                                                                       std::string type);
   // Queues the CHANNEL_OPEN of the next spare session channel.
   void open_spare();
   asio::awaitable<runtime::Result<void>> send(std::span<const std::uint8_t> message);

@@ -28,7 +28,8 @@ constexpr std::size_t kMaximumKeyFileSize = 1 << 20;
 Error file_error(const std::filesystem::path& path, std::string_view what, int error_number) {
   const std::error_code system(error_number, std::generic_category());
   Error error(Errc::invalid_argument, Layer::auth,
-              fmt::format("cannot read identity file {}: {}", path.string(), what.empty() ? system.message() : std::string(what)));
+              fmt::format("cannot read identity file {}: {}", path.string(),
+                          what.empty() ? system.message() : std::string(what)));
   if (error_number != 0) error.system = system;
   return error;
 }
@@ -54,7 +55,8 @@ runtime::Result<std::vector<std::uint8_t>> read_key_file(const std::filesystem::
     contents.insert(contents.end(), buffer, buffer + n);
     if (contents.size() > kMaximumKeyFileSize) {
       crypto::wipe(contents);
-      return runtime::fail(file_error(path, fmt::format("larger than {} bytes: not a key file", kMaximumKeyFileSize), 0));
+      return runtime::fail(
+          file_error(path, fmt::format("larger than {} bytes: not a key file", kMaximumKeyFileSize), 0));
     }
     if (n < sizeof buffer) break;
   }

@@ -23,6 +23,7 @@ struct IdentityFileOptions {
 
 // Errors are Layer::auth and name the path: missing or unreadable (with the OS error),
 // permissions too open, no passphrase given, wrong passphrase, or what parse_private_key says.
-runtime::Result<Identity> load_identity_file(const std::filesystem::path& path, const IdentityFileOptions& options = {});
+runtime::Result<Identity> load_identity_file(const std::filesystem::path& path,
+                                             const IdentityFileOptions& options = {});
 
 }  // namespace cr::ssh

@@ -115,7 +115,8 @@ tl::expected<KnownHostLine, std::string> parse_line(std::string_view text, FileL
   const auto blob_type = crypto::key_blob_type(*blob);
   if (!blob_type) return tl::unexpected(std::string("the key is not an SSH public key blob"));
   if (*blob_type != line.key_type) {
-    return tl::unexpected(fmt::format("the key type field says {} but the key is {}", shown(line.key_type), shown(*blob_type)));
+    return tl::unexpected(
+        fmt::format("the key type field says {} but the key is {}", shown(line.key_type), shown(*blob_type)));
   }
   line.key_blob = std::move(*blob);
   line.comment = trim(text);
@@ -496,7 +497,8 @@ bool is_null_device(const fs::path& file) {
   const auto text = file.generic_string();
 #ifdef _WIN32
   std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return lower == "/dev/null" || lower == "nul";
 #else
   return text == "/dev/null";

@@ -22,7 +22,7 @@ namespace cr::ssh {
 
 struct FileLine {
   std::string file;
-  std::size_t line = 0;  // from 1
+  std::size_t line = 0;           // from 1
   std::string to_string() const;  // "file:line"
 };
 

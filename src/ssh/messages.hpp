@@ -14,7 +14,7 @@ inline constexpr std::uint8_t service_accept = 6;
 inline constexpr std::uint8_t ext_info = 7;
 inline constexpr std::uint8_t kexinit = 20;
 inline constexpr std::uint8_t newkeys = 21;
-inline constexpr std::uint8_t kex_ecdh_init = 30;  // also SSH_MSG_KEXDH_INIT
+inline constexpr std::uint8_t kex_ecdh_init = 30;   // also SSH_MSG_KEXDH_INIT
 inline constexpr std::uint8_t kex_ecdh_reply = 31;  // also SSH_MSG_KEXDH_REPLY
 
 inline constexpr std::uint8_t userauth_request = 50;

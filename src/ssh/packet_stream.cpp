@@ -25,7 +25,8 @@ Error transport_error(std::string message) { return Error(Errc::protocol_error, 
 }  // namespace
 
 PacketStream::PacketStream(runtime::AsyncStream& stream)
-    : stream_(stream), sealer_(crypto::make_sealer("none", "none", {}).value()),
+    : stream_(stream),
+      sealer_(crypto::make_sealer("none", "none", {}).value()),
       opener_(crypto::make_opener("none", "none", {}).value()) {}
 
 void PacketStream::push_received(std::span<const std::uint8_t> bytes) {
@@ -37,8 +38,8 @@ void PacketStream::push_received(std::span<const std::uint8_t> bytes) {
 asio::awaitable<Result<void>> PacketStream::fill(std::size_t count) {
   while (in_end_ - in_start_ < count) {
     if (in_start_ > 0) {  // keep the unconsumed bytes at the front so the buffer does not grow
-      std::copy(in_.begin() + static_cast<std::ptrdiff_t>(in_start_), in_.begin() + static_cast<std::ptrdiff_t>(in_end_),
-                in_.begin());
+      std::copy(in_.begin() + static_cast<std::ptrdiff_t>(in_start_),
+                in_.begin() + static_cast<std::ptrdiff_t>(in_end_), in_.begin());
       in_end_ -= in_start_;
       in_start_ = 0;
     }
@@ -58,15 +59,14 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> PacketStream::read_packet() {
   auto got_first = co_await fill(first);
   if (!got_first) co_return runtime::fail(std::move(got_first.error()));
   const std::uint32_t sequence = receive_sequence_;
-  const std::uint32_t length =
-      opener_->packet_length(sequence, crypto::Bytes(in_.data() + in_start_, first));
+  const std::uint32_t length = opener_->packet_length(sequence, crypto::Bytes(in_.data() + in_start_, first));
   const std::size_t block = opener_->block_size();
   // With the length outside the padded region (AEAD, -etm) only the rest must be a block multiple.
   const std::size_t padded = opener_->length_outside_padding() ? length : length + 4;
   if (length > kMaxPacketLength || length < 5 || padded % block != 0) {
-    co_return runtime::fail(std::move(transport_error("the server sent an invalid packet length")
-                                          .with("packet_length", fmt::format("{} (block size {}, maximum {})", length,
-                                                                             block, kMaxPacketLength))));
+    co_return runtime::fail(std::move(
+        transport_error("the server sent an invalid packet length")
+            .with("packet_length", fmt::format("{} (block size {}, maximum {})", length, block, kMaxPacketLength))));
   }
   const std::size_t whole = 4 + std::size_t{length} + opener_->tag_size();
   auto got_all = co_await fill(whole);
@@ -78,8 +78,9 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> PacketStream::read_packet() {
   }
   const std::uint8_t padding = packet[4];
   if (padding < kMinPadding || std::size_t{padding} + 1 > length) {
-    co_return runtime::fail(std::move(transport_error("the server sent invalid padding")
-                                          .with("padding_length", fmt::format("{} of packet_length {}", padding, length))));
+    co_return runtime::fail(
+        std::move(transport_error("the server sent invalid padding")
+                      .with("padding_length", fmt::format("{} of packet_length {}", padding, length))));
   }
   std::vector<std::uint8_t> payload(packet.begin() + 5, packet.begin() + 4 + length - padding);
   in_start_ += whole;

@@ -49,10 +49,10 @@ class PacketStream {
   runtime::AsyncStream& stream_;
   std::unique_ptr<crypto::PacketSealer> sealer_;
   std::unique_ptr<crypto::PacketOpener> opener_;
-  std::vector<std::uint8_t> in_;      // received, not yet consumed: in_[in_start_, in_end_)
+  std::vector<std::uint8_t> in_;  // received, not yet consumed: in_[in_start_, in_end_)
   std::size_t in_start_ = 0;
   std::size_t in_end_ = 0;
-  std::vector<std::uint8_t> out_;     // reused for each packet written
+  std::vector<std::uint8_t> out_;  // reused for each packet written
   std::uint32_t send_sequence_ = 0;
   std::uint32_t receive_sequence_ = 0;
   std::uint64_t bytes_sent_ = 0;

@@ -29,7 +29,8 @@ bool match_pattern(std::string_view text, std::string_view pattern) {
 bool match_pattern_list(std::string_view name, std::string_view patterns) {
   const auto lower = [](std::string_view text) {
     std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return out;
   };
   const std::string lowered_name = lower(name);

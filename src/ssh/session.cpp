@@ -24,8 +24,9 @@ Result<std::vector<std::uint8_t>> encode_terminal_modes(const std::vector<Termin
   Writer out;
   for (const auto& mode : modes) {
     if (mode.opcode == kTtyOpEnd || mode.opcode > kLastModeWithArgument) {
-      return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::channel, "a terminal mode opcode must be 1..159")
-                                         .with("opcode", std::to_string(mode.opcode))));
+      return runtime::fail(
+          std::move(Error(Errc::invalid_argument, Layer::channel, "a terminal mode opcode must be 1..159")
+                        .with("opcode", std::to_string(mode.opcode))));
     }
     out.byte(mode.opcode);
     out.uint32(mode.value);
@@ -95,9 +96,7 @@ asio::awaitable<Result<void>> Session::exec_answer(std::uint64_t ticket, std::st
   co_return answer;
 }
 
-asio::awaitable<Result<void>> Session::shell() {
-  co_return co_await start("shell", {}, "a shell");
-}
+asio::awaitable<Result<void>> Session::shell() { co_return co_await start("shell", {}, "a shell"); }
 
 asio::awaitable<Result<std::uint64_t>> Session::send_shell() {
   co_return co_await channel_->send_request("shell", true, {});
@@ -115,7 +114,7 @@ asio::awaitable<Result<void>> Session::subsystem(std::string name) {
 }
 
 asio::awaitable<Result<void>> Session::window_change(std::uint32_t columns, std::uint32_t rows,
-                                                    std::uint32_t width_pixels, std::uint32_t height_pixels) {
+                                                     std::uint32_t width_pixels, std::uint32_t height_pixels) {
   Writer fields;
   fields.uint32(columns);
   fields.uint32(rows);
@@ -224,9 +223,10 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::optional<
       }
       if (thrown) {
         co_await session.close();
-        co_return runtime::fail(Errc::internal_error, Layer::channel,
-                                fmt::format("the {} callback threw: {}", stream == Channel::Stream::out ? "stdout" : "stderr",
-                                            runtime::exception_text(thrown)));
+        co_return runtime::fail(
+            Errc::internal_error, Layer::channel,
+            fmt::format("the {} callback threw: {}", stream == Channel::Stream::out ? "stdout" : "stderr",
+                        runtime::exception_text(thrown)));
       }
     }
   };
@@ -234,7 +234,8 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::optional<
     using namespace asio::experimental::awaitable_operators;
     auto [out, err] = co_await (drain(Channel::Stream::out) && drain(Channel::Stream::err));
     for (auto* drained : {&out, &err}) {
-      if (!*drained && drained->error().code != Errc::stream_closed) co_return runtime::fail(std::move(drained->error()));
+      if (!*drained && drained->error().code != Errc::stream_closed)
+        co_return runtime::fail(std::move(drained->error()));
     }
     co_return co_await session.wait();
   };

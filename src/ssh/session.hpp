@@ -50,8 +50,8 @@ struct PtyRequest {
 
 // How a session ended, once the server has closed it.
 struct SessionExit {
-  std::optional<int> exit_code;       // from exit-status
-  std::optional<ExitSignal> signal;   // from exit-signal
+  std::optional<int> exit_code;      // from exit-status
+  std::optional<ExitSignal> signal;  // from exit-signal
   // The server closed the channel without saying how the command ended (it was closed early, or
   // the server does not report it): neither of the above.
   bool closed_without_status() const { return !exit_code && !signal; }
@@ -128,7 +128,7 @@ using OutputPacer = std::function<asio::awaitable<void>(Channel::Stream)>;
 
 struct ExecOptions {
   std::vector<std::pair<std::string, std::string>> env;  // "env" requests; servers may refuse them
-  std::optional<PtyRequest> pty;                          // a pseudo-terminal (stdout and stderr merge)
+  std::optional<PtyRequest> pty;                         // a pseudo-terminal (stdout and stderr merge)
   // stdin: stdin_data, then stdin_source's chunks, then EOF; with neither, EOF at once. The source
   // is cancelled when the command ends; it must not throw anything but that cancellation.
   std::optional<std::string> stdin_data;

@@ -13,7 +13,7 @@ class KeySigner final : public Signer {
   std::vector<std::uint8_t> public_key_blob() const override { return key_->public_key_blob(); }
 
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> sign(std::string algorithm,
-                                                                    std::vector<std::uint8_t> data) override {
+                                                                   std::vector<std::uint8_t> data) override {
     co_return key_->sign(algorithm, data);
   }
 

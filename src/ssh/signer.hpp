@@ -1,8 +1,8 @@
 #pragma once
 // What publickey authentication needs from a key: its public blob and a signature. (The key
-// type and the algorithms it signs with follow from the blob: see the free functions below.) A key read from a file signs at once; a key held by an ssh-agent
-// signs over a stream, so signing is awaitable and each kind of key is one implementation.
-// (Later: a Windows agent pipe, a hardware token.)
+// type and the algorithms it signs with follow from the blob: see the free functions below.) A key read from a file
+// signs at once; a key held by an ssh-agent signs over a stream, so signing is awaitable and each kind of key is one
+// implementation. (Later: a Windows agent pipe, a hardware token.)
 
 #include <cstdint>
 #include <memory>
@@ -27,7 +27,7 @@ class Signer {
   // An SSH signature blob over `data`. Arguments are owned: the coroutine may outlive the caller's
   // temporaries. Errors are Layer::auth.
   virtual asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> sign(std::string algorithm,
-                                                                            std::vector<std::uint8_t> data) = 0;
+                                                                           std::vector<std::uint8_t> data) = 0;
 };
 
 // "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa", ... from the blob ("unknown" if malformed).

@@ -95,9 +95,10 @@ HostKeyVerifier accept_any_host_key() {
 asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::AsyncStream& stream,
                                                                        TransportOptions options) {
   if (!options.verify_host_key) {
-    co_return runtime::fail(Errc::invalid_argument, Layer::kex,
-                            "no host key check: TransportOptions::verify_host_key is empty (a plan from plan_connection "
-                            "has one; accept_any_host_key() is the explicit choice for a stream vouched for otherwise)");
+    co_return runtime::fail(
+        Errc::invalid_argument, Layer::kex,
+        "no host key check: TransportOptions::verify_host_key is empty (a plan from plan_connection "
+        "has one; accept_any_host_key() is the explicit choice for a stream vouched for otherwise)");
   }
   // Our version line first, and our KEXINIT right behind it: neither waits for the server.
   const std::string hello = fmt::format("{}\r\n", kClientVersion);
@@ -106,8 +107,9 @@ asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::
   // Made (and tried) even when the version line failed: negotiating with what the server sent
   // needs it.
   auto kexinit_sent = co_await transport->send_kexinit();
-  Result<void> sent = version_sent ? std::move(kexinit_sent)
-                                   : runtime::fail(std::move(version_sent.error()).while_("sending our SSH version line"));
+  Result<void> sent = version_sent
+                          ? std::move(kexinit_sent)
+                          : runtime::fail(std::move(version_sent.error()).while_("sending our SSH version line"));
   // A server that finds nothing in common with what we offer may be gone before our writes are:
   // what it sent first says why. A failed write is the error only when what arrived says less.
   const auto or_write_failure = [&sent](Error error) { return sent ? std::move(error) : sent.error(); };
@@ -121,11 +123,13 @@ asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::
   // The server's KEXINIT must come first (strict kex requires it; others may precede it otherwise).
   for (;;) {
     auto packet = co_await transport->packets_->read_packet();
-    if (!packet) co_return runtime::fail(or_write_failure(std::move(packet.error()).while_("waiting for the server's KEXINIT")));
+    if (!packet)
+      co_return runtime::fail(or_write_failure(std::move(packet.error()).while_("waiting for the server's KEXINIT")));
     if (!packet->empty() && (*packet)[0] == msg::kexinit) {
       auto done = co_await transport->run_kex(std::move(*packet));
       if (!done && done.error().layer == Layer::kex) co_return runtime::fail(std::move(done.error()));
-      if (!done || !sent) co_return runtime::fail(or_write_failure(done ? Error(sent.error()) : std::move(done.error())));
+      if (!done || !sent)
+        co_return runtime::fail(or_write_failure(done ? Error(sent.error()) : std::move(done.error())));
       co_return transport;
     }
     auto handled = transport->handle_transport_message(*packet);
@@ -150,7 +154,8 @@ asio::awaitable<Result<void>> Transport::send_kexinit() {
   if (!written || !kexinit.first_kex_packet_follows) co_return written;
   // The guess: our first key exchange, as if the server had agreed to it.
   guessed_exchange_ = crypto::make_key_exchange(kexinit.kex.front());
-  if (!guessed_exchange_) co_return runtime::fail(kex_error(fmt::format("key exchange {} is not implemented", kexinit.kex.front())));
+  if (!guessed_exchange_)
+    co_return runtime::fail(kex_error(fmt::format("key exchange {} is not implemented", kexinit.kex.front())));
   co_return co_await send_kex_init_packet(*guessed_exchange_);
 }
 
@@ -184,8 +189,9 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> Transport::read_kex_message(s
       if (!handled) co_return runtime::fail(std::move(handled.error()));
       if (*handled) continue;
     }
-    co_return runtime::fail(std::move(kex_error(fmt::format("expected message {} during key exchange, got {}", expected, type))
-                                          .with("strict kex", strict_kex_ ? "yes" : "no")));
+    co_return runtime::fail(
+        std::move(kex_error(fmt::format("expected message {} during key exchange, got {}", expected, type))
+                      .with("strict kex", strict_kex_ ? "yes" : "no")));
   }
 }
 
@@ -232,13 +238,15 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
     if (right) options_.log.debug("kex guess {} / {} was right", client->kex[0], client->host_key[0]);
     if (!right) {
       options_.log.debug("kex guess {} / {} was wrong: the server prefers {} / {}", client->kex[0], client->host_key[0],
-                         server->kex.empty() ? "" : server->kex[0], server->host_key.empty() ? "" : server->host_key[0]);
+                         server->kex.empty() ? "" : server->kex[0],
+                         server->host_key.empty() ? "" : server->host_key[0]);
       exchange.reset();
     }
   }
   if (!exchange) {
     exchange = crypto::make_key_exchange(negotiated_.kex);
-    if (!exchange) co_return runtime::fail(kex_error(fmt::format("key exchange {} is not implemented", negotiated_.kex)));
+    if (!exchange)
+      co_return runtime::fail(kex_error(fmt::format("key exchange {} is not implemented", negotiated_.kex)));
     auto init_sent = co_await send_kex_init_packet(*exchange);
     if (!init_sent) co_return init_sent;
   }
@@ -278,7 +286,8 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
 
   auto verified = crypto::verify_host_signature(negotiated_.host_key, host_key_blob, signature, exchange_hash);
   if (!verified) co_return runtime::fail(std::move(verified.error()).with("server", server_version_.line));
-  HostKey key{negotiated_.host_key, {host_key_blob.begin(), host_key_blob.end()}, crypto::fingerprint_sha256(host_key_blob)};
+  HostKey key{
+      negotiated_.host_key, {host_key_blob.begin(), host_key_blob.end()}, crypto::fingerprint_sha256(host_key_blob)};
   if (completed_kex_ > 0 && key.blob != host_key_.blob) {
     co_return runtime::fail(std::move(kex_error("the server's host key changed during key re-exchange")
                                           .with("before", host_key_.fingerprint)
@@ -314,7 +323,8 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
   if (!newkeys_sent) co_return newkeys_sent;
 
   auto server_newkeys = co_await read_kex_message(msg::newkeys);
-  if (!server_newkeys) co_return runtime::fail(std::move(server_newkeys.error()).while_("waiting for the server's NEWKEYS"));
+  if (!server_newkeys)
+    co_return runtime::fail(std::move(server_newkeys.error()).while_("waiting for the server's NEWKEYS"));
   packets_->set_opener(std::move(*opener));
   if (strict_kex_) packets_->reset_receive_sequence();
 
@@ -381,7 +391,8 @@ Result<bool> Transport::handle_transport_message(const std::vector<std::uint8_t>
 }
 
 bool Transport::rekey_due() const {
-  return packets_->bytes_sent() >= options_.rekey_after_bytes || packets_->bytes_received() >= options_.rekey_after_bytes ||
+  return packets_->bytes_sent() >= options_.rekey_after_bytes ||
+         packets_->bytes_received() >= options_.rekey_after_bytes ||
          runtime::Clock::now() - last_kex_ >= options_.rekey_after_time;
 }
 
@@ -437,7 +448,8 @@ asio::awaitable<Result<void>> Transport::write_outside_kex(std::span<const std::
   for (;;) {
     while (kex_in_progress_ && !broken_) {
       const bool woken = co_await kex_done_.wait();
-      if (!woken) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled while keys were exchanged");
+      if (!woken)
+        co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled while keys were exchanged");
     }
     if (broken_) co_return runtime::fail(*broken_);
     const bool locked = co_await send_lock_.lock();

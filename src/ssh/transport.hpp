@@ -33,9 +33,9 @@ class KeyExchange;
 }
 
 struct HostKey {
-  std::string algorithm;                 // the negotiated host key algorithm, e.g. "ssh-ed25519"
-  std::vector<std::uint8_t> blob;        // the key as the server sent it
-  std::string fingerprint;               // "SHA256:..." as OpenSSH prints it
+  std::string algorithm;           // the negotiated host key algorithm, e.g. "ssh-ed25519"
+  std::vector<std::uint8_t> blob;  // the key as the server sent it
+  std::string fingerprint;         // "SHA256:..." as OpenSSH prints it
 };
 
 // Called once per key exchange with the server's verified host key (its signature over the
@@ -59,7 +59,7 @@ struct TransportOptions {
   bool guess_kex = true;
   // Called once, at the first key exchange, with what the server listed first (to be remembered).
   std::function<void(const ServerFirstChoice&)> on_server_first_choice;
-  HostKeyVerifier verify_host_key;       // required (see accept_any_host_key)
+  HostKeyVerifier verify_host_key;                           // required (see accept_any_host_key)
   std::uint64_t rekey_after_bytes = std::uint64_t{1} << 30;  // RFC 4344's advice for AES
   std::chrono::seconds rekey_after_time{3600};
   runtime::Logger log;

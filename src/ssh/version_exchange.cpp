@@ -52,8 +52,8 @@ Result<VersionParser::Status> VersionParser::finish_line() {
   line.swap(line_);
   if (!line.starts_with("SSH-")) {
     if (version_.pre_banner_lines.size() == kMaxLines) {
-      return runtime::fail(banner_error(
-          fmt::format("more than {} lines arrived before an SSH version line", kMaxLines), received_));
+      return runtime::fail(
+          banner_error(fmt::format("more than {} lines arrived before an SSH version line", kMaxLines), received_));
     }
     version_.pre_banner_lines.push_back(std::move(line));
     return Status::need_more;
@@ -89,8 +89,9 @@ asio::awaitable<Result<VersionExchange>> read_peer_version(runtime::AsyncStream&
     auto status = parser.feed(runtime::ConstBytes(buffer.data(), *n), consumed);
     if (!status) co_return runtime::fail(std::move(status.error()).with("stream", stream.describe()));
     if (*status == VersionParser::Status::done) {
-      co_return VersionExchange{parser.version(), {buffer.begin() + static_cast<std::ptrdiff_t>(consumed),
-                                                   buffer.begin() + static_cast<std::ptrdiff_t>(*n)}};
+      co_return VersionExchange{
+          parser.version(),
+          {buffer.begin() + static_cast<std::ptrdiff_t>(consumed), buffer.begin() + static_cast<std::ptrdiff_t>(*n)}};
     }
   }
 }

@@ -1,8 +1,8 @@
 #pragma once
 // RFC 4253 section 4.2, protocol version exchange, with the tolerances real servers need: text
 // lines before the version line, LF-only line ends, non-UTF-8 bytes in those lines. Limits as in
-// OpenSSH: 1024 lines before the version line, 8192 bytes a line, no NUL or lone CR in any. When the stream ends or garbage
-// arrives instead, the error quotes what arrived.
+// OpenSSH: 1024 lines before the version line, 8192 bytes a line, no NUL or lone CR in any. When the stream ends or
+// garbage arrives instead, the error quotes what arrived.
 
 #include <cstdint>
 #include <string>
@@ -15,9 +15,9 @@ namespace cr::ssh {
 inline constexpr std::string_view kClientVersion = "SSH-2.0-coder_runtime_0.1";
 
 struct PeerVersion {
-  std::string line;         // without CR LF, e.g. "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"
-  std::string software;     // "OpenSSH_9.2p1"
-  std::string comments;     // "Debian-2+deb12u3"
+  std::string line;      // without CR LF, e.g. "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"
+  std::string software;  // "OpenSSH_9.2p1"
+  std::string comments;  // "Debian-2+deb12u3"
   std::vector<std::string> pre_banner_lines;
 };
 

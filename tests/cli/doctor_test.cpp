@@ -18,7 +18,8 @@ using namespace cr;
 namespace {
 
 nlohmann::json healthy() {
-  return {{"go_sshd", CODER_RUNTIME_GO_SSHD}, {"workspaces", {{{"name", "ws"}, {"timeline", {{{"status", "running"}}}}}}}};
+  return {{"go_sshd", CODER_RUNTIME_GO_SSHD},
+          {"workspaces", {{{"name", "ws"}, {"timeline", {{{"status", "running"}}}}}}}};
 }
 
 struct Diagnosis {
@@ -91,7 +92,8 @@ TEST_CASE("doctor: a version mismatch names both versions, and the later steps s
   CHECK(d.step("test exec")->at("passed") == true);
 }
 
-TEST_CASE("doctor: a proxy that exits with an error fails the banner step with its status and stderr", "[cli][doctor]") {
+TEST_CASE("doctor: a proxy that exits with an error fails the banner step with its status and stderr",
+          "[cli][doctor]") {
   test::HolderScope holder;
   auto scenario = healthy();
   scenario["fail"] = {{"ssh", {{"message", "error: agent not connected"}, {"exit", 1}}}};
@@ -99,7 +101,8 @@ TEST_CASE("doctor: a proxy that exits with an error fails the banner step with i
   const auto d = diagnose();
   CHECK(d.failed() == std::vector<std::string>{"SSH banner"});
   CHECK_THAT(d.step("SSH banner")->at("detail").get<std::string>(), Catch::Contains("exited with status 1"));
-  CHECK_THAT(d.step("SSH banner")->at("evidence").at("stderr").get<std::string>(), Catch::Contains("agent not connected"));
+  CHECK_THAT(d.step("SSH banner")->at("evidence").at("stderr").get<std::string>(),
+             Catch::Contains("agent not connected"));
 }
 
 TEST_CASE("doctor: garbage instead of a banner is shown as it arrived", "[cli][doctor]") {
@@ -124,9 +127,10 @@ TEST_CASE("doctor: a server that refuses none auth fails the auth step with the 
   CHECK_THAT(d.step("auth")->dump(), Catch::Contains("publickey"));
 }
 
-TEST_CASE("doctor: the check through the holder starts one, finds it warm the next time, and is skipped with "
-          "ControlMaster=no",
-          "[cli][doctor][shared]") {
+TEST_CASE(
+    "doctor: the check through the holder starts one, finds it warm the next time, and is skipped with "
+    "ControlMaster=no",
+    "[cli][doctor][shared]") {
   test::HolderScope holder;
   test::CoderStandin standin(healthy());
   const auto first = diagnose();
@@ -149,8 +153,8 @@ TEST_CASE("doctor: a holder that cannot start fails the shared step with its rea
   test::CoderStandin standin(healthy());
   test::TemporaryDirectory open;
   std::filesystem::permissions(open.path(), std::filesystem::perms::all);  // others may enter: refused
-  const auto d = diagnose(test::CoderStandin::program().string(),
-                          {"-o", "ControlPath=" + (open.path() / "holder.sock").string()});
+  const auto d =
+      diagnose(test::CoderStandin::program().string(), {"-o", "ControlPath=" + (open.path() / "holder.sock").string()});
   CHECK(d.status == 1);
   CHECK(d.failed() == std::vector<std::string>{"shared"});
   CHECK_THAT(d.step("shared")->dump(), Catch::Contains(open.path().string()));

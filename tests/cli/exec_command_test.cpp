@@ -112,14 +112,15 @@ TEST_CASE("exec: a command that exits while stdin stays open ends exec at once w
   CHECK(status == 3);
 }
 
-TEST_CASE("exec: a cold exec on a stopped workspace runs one `coder` process, its ssh, with directory, variables and stdin",
-          "[cli][exec][cold]") {
+TEST_CASE(
+    "exec: a cold exec on a stopped workspace runs one `coder` process, its ssh, with directory, variables and stdin",
+    "[cli][exec][cold]") {
   auto stopped = workspace("ws", {{{"status", "stopped"}}});
   stopped["after_start"] = {{{"status", "running"}}};
   test::CoderStandin standin(scenario({stopped}));
-  const auto ran = run_exec({"--cwd", "/usr", "--env", "GREETING=it's me", "ws", "--",
-                             "pwd; echo \"$GREETING\"; cat; echo oops >&2; exit 4"},
-                            "from stdin\n");
+  const auto ran = run_exec(
+      {"--cwd", "/usr", "--env", "GREETING=it's me", "ws", "--", "pwd; echo \"$GREETING\"; cat; echo oops >&2; exit 4"},
+      "from stdin\n");
   INFO(ran.err);
   CHECK(ran.status == 4);
   CHECK(ran.out == "/usr\nit's me\nfrom stdin\n");
@@ -151,7 +152,8 @@ TEST_CASE("exec: a slow dial shows progress from `coder list` while it goes on, 
   INFO(ran.err);
   CHECK(ran.status == 0);
   CHECK(ran.out == "hello\n");
-  CHECK_THAT(ran.err, Catch::Contains("coder-runtime: workspace ws: starting (start), agent main connecting/created\n"));
+  CHECK_THAT(ran.err,
+             Catch::Contains("coder-runtime: workspace ws: starting (start), agent main connecting/created\n"));
   CHECK(standin.count_calls("ssh ") == 1);
   CHECK(standin.count_calls("list ") >= 1);
   CHECK(standin.count_calls("start") == 0);
@@ -165,7 +167,8 @@ TEST_CASE("exec: the version mismatch is printed once, from however many `coder`
     CHECK(ran.status == 0);
     CHECK(ran.out == "hello\n");
     CHECK(standin.count_calls("list ") >= 1);
-    const std::string warning = "coder-runtime: warning: the Coder CLI (v2.31.6+abcdef0) does not match the server (v2.29.1): install";
+    const std::string warning =
+        "coder-runtime: warning: the Coder CLI (v2.31.6+abcdef0) does not match the server (v2.29.1): install";
     const auto first = ran.err.find(warning);
     REQUIRE(first != std::string::npos);
     CHECK(ran.err.find(warning, first + 1) == std::string::npos);
@@ -329,7 +332,8 @@ std::string run_on_terminal(std::vector<std::string> args) {
   std::array<char, 4096> buffer;
   const auto deadline = std::chrono::steady_clock::now() + test::kWatchdog;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     pollfd readable{terminal, POLLIN, 0};
     if (left.count() <= 0 || ::poll(&readable, 1, static_cast<int>(left.count())) != 1) break;
     const auto n = ::read(terminal, buffer.data(), buffer.size());

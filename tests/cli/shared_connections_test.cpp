@@ -53,9 +53,10 @@ nlohmann::json listed_connections() {
 
 }  // namespace
 
-TEST_CASE("shared: the first exec starts the holder with one coder call, the next run none, and output, stdin and "
-          "exit status come through",
-          "[cli][shared]") {
+TEST_CASE(
+    "shared: the first exec starts the holder with one coder call, the next run none, and output, stdin and "
+    "exit status come through",
+    "[cli][shared]") {
   test::CoderStandin standin(scenario({"ws"}));
   test::HolderScope holder;
   const auto first = test::run_cli(exec_args({"ws", "--", "cat; echo err >&2; exit 3"}), "from stdin\n");
@@ -91,9 +92,10 @@ TEST_CASE("shared: the first exec starts the holder with one coder call, the nex
   CHECK(test::run_cli({"connections", "list", "--json"}).out == "{\"connections\":[]}\n");
 }
 
-TEST_CASE("shared: a warm exec runs in the front executable alone, and it hands any other command to the full "
-          "program beside it",
-          "[cli][shared][front]") {
+TEST_CASE(
+    "shared: a warm exec runs in the front executable alone, and it hands any other command to the full "
+    "program beside it",
+    "[cli][shared][front]") {
   test::CoderStandin standin(scenario({"ws"}));
   test::HolderScope holder;
   REQUIRE(test::run_cli(exec_args({"ws", "--", "true"})).status == 0);
@@ -129,7 +131,8 @@ TEST_CASE("shared: 50 concurrent execs across 5 workspaces go through one holder
         int done = 0;
         runtime::Event finished(executor);
         for (int i = 0; i < kExecs; ++i) {
-          auto args = exec_args({fmt::format("ws{}", i % 5), "--", fmt::format("read x; echo \"$x {}\"; exit {}", i, i % 7)});
+          auto args =
+              exec_args({fmt::format("ws{}", i % 5), "--", fmt::format("read x; echo \"$x {}\"; exit {}", i, i % 7)});
           asio::co_spawn(executor, test::run_cli_async(std::move(args), fmt::format("input{}\n", i), 0, 90s),
                          [&, i](std::exception_ptr, test::Ran result) {
                            ran[i] = std::move(result);
@@ -198,9 +201,10 @@ TEST_CASE("shared: ssh to a workspace's host runs a command and a shell through 
   const auto config = folder.path() / "ssh_config";
   const auto proxy = coder::coder_proxy_command(test::CoderStandin::program(), "mux--coder", "%h");
   REQUIRE(proxy);
-  test::write_text(config, fmt::format("Host *.mux--coder\n  ConnectTimeout 0\n  LogLevel ERROR\n"
-                                       "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  ProxyCommand {}\n",
-                                       *proxy));
+  test::write_text(config,
+                   fmt::format("Host *.mux--coder\n  ConnectTimeout 0\n  LogLevel ERROR\n"
+                               "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  ProxyCommand {}\n",
+                               *proxy));
   const auto ssh = [&](std::vector<std::string> words) {
     std::vector<std::string> argv{"ssh", "-F", config.string()};
     argv.insert(argv.end(), words.begin(), words.end());
@@ -262,7 +266,8 @@ TEST_CASE("shared: a client killed mid-command ends its own command, and another
         const bool started = co_await test::read_until(*victim, victim_out, "\n");
         REQUIRE(started);
         const pid_t remote = std::stoi(victim_out);
-        auto survivor = test::start_cli(executor, exec_args({"ws", "--", "while read line; do echo \"got $line\"; done"}));
+        auto survivor =
+            test::start_cli(executor, exec_args({"ws", "--", "while read line; do echo \"got $line\"; done"}));
         std::string survivor_out;
         auto wrote = co_await runtime::write_all(*survivor, runtime::as_bytes(std::string_view("one\n")));
         REQUIRE(wrote);
@@ -288,8 +293,9 @@ TEST_CASE("shared: a client killed mid-command ends its own command, and another
   CHECK(standin.count_calls("ssh") == 1);
 }
 
-TEST_CASE("shared: a holder killed mid-command gives its client 255 and one line, and the next exec starts a new holder",
-          "[cli][shared][fault]") {
+TEST_CASE(
+    "shared: a holder killed mid-command gives its client 255 and one line, and the next exec starts a new holder",
+    "[cli][shared][fault]") {
   test::CoderStandin standin(scenario({"ws"}));
   test::HolderScope holder;
   test::run(
@@ -308,7 +314,8 @@ TEST_CASE("shared: a holder killed mid-command gives its client 255 and one line
         const int exit_3 = co_await exit_code_of(*client);
         CHECK(exit_3 == 255);
         const auto said = client->stderr_tail();
-        CHECK_THAT(said, Catch::StartsWith("coder-runtime: runtime: the connection holder ended while the command ran"));
+        CHECK_THAT(said,
+                   Catch::StartsWith("coder-runtime: runtime: the connection holder ended while the command ran"));
         CHECK(std::count(said.begin(), said.end(), '\n') == 1);
         CHECK(test::ends_within(holders[0], 10000ms));
         co_return true;
@@ -355,7 +362,8 @@ TEST_CASE("shared: two holders started at once: one serves, the other ends at on
         auto second = test::start_cli(executor, {"connections", "holder", "-o", control_path});
         // The one that lost the lock ends by itself; the winner stays until told to stop.
         using namespace asio::experimental::awaitable_operators;
-        auto ended = co_await (first->wait_exit(runtime::Deadline::after(10s)) || second->wait_exit(runtime::Deadline::after(10s)));
+        auto ended = co_await (first->wait_exit(runtime::Deadline::after(10s)) ||
+                               second->wait_exit(runtime::Deadline::after(10s)));
         auto& loser = ended.index() == 0 ? *first : *second;
         auto& winner = ended.index() == 0 ? *second : *first;
         REQUIRE(loser.exit_status());
@@ -377,10 +385,12 @@ TEST_CASE("shared: two holders started at once: one serves, the other ends at on
 
 TEST_CASE("shared: a ControlPath whose folder others may enter is refused with the reason", "[cli][shared][security]") {
   test::TemporaryDirectory open_folder;
-  std::filesystem::permissions(open_folder.path(), std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
-                                                       std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
-                                                       std::filesystem::perms::others_exec);
-  const auto ran = test::run_cli({"connections", "list", "-o", "ControlPath=" + (open_folder.path() / "holder.sock").string()});
+  std::filesystem::permissions(open_folder.path(),
+                               std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+                                   std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+                                   std::filesystem::perms::others_exec);
+  const auto ran =
+      test::run_cli({"connections", "list", "-o", "ControlPath=" + (open_folder.path() / "holder.sock").string()});
   CHECK(ran.status == 255);
   CHECK_THAT(ran.err, Catch::Contains("has mode 0755: it must be a directory of ours with mode 0700"));
 }

@@ -29,21 +29,21 @@ struct Setup {
     REQUIRE(test::run_command(fmt::format("ssh-keygen -q -t ed25519 -N '' -f {}", key.string())) == 0);
     sshd = std::make_unique<test::Sshd>("PasswordAuthentication no\nKbdInteractiveAuthentication no\n", host_keys);
     std::filesystem::copy_file(key.string() + ".pub", sshd->authorized_keys());
-    test::write_text(config, fmt::format("Host box\n"
-                                         "  ProxyCommand {}\n"
-                                         "  User root\n"
-                                         "  IdentityFile {}\n"
-                                         "  IdentityAgent none\n"
-                                         "  StrictHostKeyChecking {}\n"
-                                         "  UserKnownHostsFile {}\n"
-                                         "Host go\n"
-                                         "  ProxyCommand {}\n"
-                                         "  StrictHostKeyChecking no\n"
-                                         "  UserKnownHostsFile /dev/null\n"
-                                         "Host broken\n"
-                                         "  ProxyCommand sh -c 'echo \"error: workspace %h not found\" >&2; exit 1'\n",
-                                         sshd->proxy_command(), key.string(), strict, known_hosts.string(),
-                                         CODER_RUNTIME_GO_SSHD));
+    test::write_text(
+        config, fmt::format("Host box\n"
+                            "  ProxyCommand {}\n"
+                            "  User root\n"
+                            "  IdentityFile {}\n"
+                            "  IdentityAgent none\n"
+                            "  StrictHostKeyChecking {}\n"
+                            "  UserKnownHostsFile {}\n"
+                            "Host go\n"
+                            "  ProxyCommand {}\n"
+                            "  StrictHostKeyChecking no\n"
+                            "  UserKnownHostsFile /dev/null\n"
+                            "Host broken\n"
+                            "  ProxyCommand sh -c 'echo \"error: workspace %h not found\" >&2; exit 1'\n",
+                            sshd->proxy_command(), key.string(), strict, known_hosts.string(), CODER_RUNTIME_GO_SSHD));
   }
 };
 

@@ -39,7 +39,8 @@ TEST_CASE("status --json: the build and agent state", "[cli][workspace]") {
 }
 
 TEST_CASE("start: a stopped workspace is started once and reported ready", "[cli][workspace]") {
-  nlohmann::json stopped{{"name", "ws"}, {"timeline", {{{"status", "stopped"}}}}, {"after_start", {{{"status", "running"}}}}};
+  nlohmann::json stopped{
+      {"name", "ws"}, {"timeline", {{{"status", "stopped"}}}}, {"after_start", {{{"status", "running"}}}}};
   test::CoderStandin standin(scenario(stopped));
   const auto ran = test::run_cli(with_coder({"start", "ws"}));
   INFO(ran.err);
@@ -52,14 +53,16 @@ TEST_CASE("config-ssh: the block OpenSSH then reads, and --remove", "[cli][works
   test::TemporaryDirectory dir{"config_ssh_test"};
   const auto file = dir.path() / "config";
   test::write_text(file, "Host other\n  User me\n");
-  const auto wrote = test::run_cli({"config-ssh", "--coder", test::CoderStandin::program().string(), "--file", file.string()});
+  const auto wrote =
+      test::run_cli({"config-ssh", "--coder", test::CoderStandin::program().string(), "--file", file.string()});
   INFO(wrote.err);
   REQUIRE(wrote.status == 0);
   const auto text = test::read_text(file);
   CHECK_THAT(text, Catch::StartsWith("Host other\n  User me\n"));
   CHECK_THAT(text, Catch::Contains("# --- START MUX CODER SSH ---\nHost *.mux--coder\n"));
-  const auto resolved = test::run_command(fmt::format("ssh -G -F {} ws.mux--coder | grep -q '^proxycommand \"{}\" \"ssh\" \"--stdio\"'",
-                                                      file.string(), test::CoderStandin::program().string()));
+  const auto resolved =
+      test::run_command(fmt::format("ssh -G -F {} ws.mux--coder | grep -q '^proxycommand \"{}\" \"ssh\" \"--stdio\"'",
+                                    file.string(), test::CoderStandin::program().string()));
   CHECK(resolved == 0);
   const auto removed = test::run_cli({"config-ssh", "--remove", "--file", file.string()});
   REQUIRE(removed.status == 0);

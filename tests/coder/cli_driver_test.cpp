@@ -50,7 +50,8 @@ TEST_CASE("cli: an explicit path wins, else PATH is searched, else a clear error
 }
 
 TEST_CASE("cli: stdout and stderr come back apart, stdout lines stream as they come", "[coder][cli][standin]") {
-  test::CoderStandin standin({{"version", "v2.31.6"}, {"server_version", "v2.20.0"},
+  test::CoderStandin standin({{"version", "v2.31.6"},
+                              {"server_version", "v2.20.0"},
                               {"workspaces", {{{"name", "ws"}, {"timeline", {{{"status", "stopped"}}}}}}}});
   std::vector<std::string> lines;
   coder::RunOptions options;

@@ -21,11 +21,14 @@ std::string sha256_hex(const std::string& text) {
   return hex;
 }
 
-std::size_t line_count(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
+std::size_t line_count(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
 
 }  // namespace
 
-TEST_CASE("first choices: remembered in the file, hashed, and read back by a destination not yet seen", "[first-choices]") {
+TEST_CASE("first choices: remembered in the file, hashed, and read back by a destination not yet seen",
+          "[first-choices]") {
   test::TemporaryDirectory dir{"first_choices"};
   const auto file = dir.path() / "cache" / "server-first-choices";
   const runtime::Logger log;

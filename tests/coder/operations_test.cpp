@@ -90,51 +90,54 @@ TEST_CASE("exec: a timeout ends the command with TERM, and says it timed out", "
 }
 
 TEST_CASE("exec: cancellation through the caller's slot ends the command and says cancelled", "[operations][sshd]") {
-  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>([](ssh::Connection& c) -> asio::awaitable<runtime::Result<coder::ExecOutcome>> {
-    auto executor = co_await asio::this_coro::executor;
-    asio::cancellation_signal cancel;
-    asio::steady_timer soon(executor, 300ms);
-    soon.async_wait([&](std::error_code ec) {
-      if (!ec) cancel.emit(asio::cancellation_type::terminal);
-    });
-    coder::ExecRequest request;
-    request.command = "exec sleep 30";
-    auto running = coder::exec(c, std::move(request));
-    co_return co_await asio::co_spawn(executor, std::move(running),
-                                      asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
-  });
+  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>(
+      [](ssh::Connection& c) -> asio::awaitable<runtime::Result<coder::ExecOutcome>> {
+        auto executor = co_await asio::this_coro::executor;
+        asio::cancellation_signal cancel;
+        asio::steady_timer soon(executor, 300ms);
+        soon.async_wait([&](std::error_code ec) {
+          if (!ec) cancel.emit(asio::cancellation_type::terminal);
+        });
+        coder::ExecRequest request;
+        request.command = "exec sleep 30";
+        auto running = coder::exec(c, std::move(request));
+        co_return co_await asio::co_spawn(executor, std::move(running),
+                                          asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
+      });
   REQUIRE(ran);
   CHECK(ran->end == coder::ExecEnd::cancelled);
   REQUIRE(ran->signal);
   CHECK(ran->signal->name == "TERM");
 }
 
-TEST_CASE("exec: stdin_data, then a source the caller feeds, each line answered before the next", "[operations][sshd]") {
-  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>([](ssh::Connection& c) -> asio::awaitable<runtime::Result<coder::ExecOutcome>> {
-    auto executor = co_await asio::this_coro::executor;
-    // The source hands over the next line only once the command has answered the last one.
-    auto answered = std::make_shared<runtime::Event>(executor);
-    auto seen = std::make_shared<std::string>();
-    auto lines = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"two", "three"});
-    coder::ExecRequest request;
-    request.command = "while read line; do echo \"got $line\"; done; echo end";
-    request.stdin_data = "one\n";
-    request.on_stdout = [seen, answered](std::string_view data) {
-      seen->append(data);
-      answered->notify();
-    };
-    request.stdin_source = [seen, answered, lines, sent = std::string("one")]() mutable
-        -> asio::awaitable<std::optional<std::string>> {
-      while (seen->find(fmt::format("got {}\n", sent)) == std::string::npos) co_await answered->wait();
-      if (lines->empty()) co_return std::nullopt;
-      sent = lines->front();
-      lines->erase(lines->begin());
-      co_return sent + "\n";
-    };
-    auto outcome = co_await coder::exec(c, std::move(request));
-    if (outcome) outcome->stdout_data = *seen;
-    co_return outcome;
-  });
+TEST_CASE("exec: stdin_data, then a source the caller feeds, each line answered before the next",
+          "[operations][sshd]") {
+  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>(
+      [](ssh::Connection& c) -> asio::awaitable<runtime::Result<coder::ExecOutcome>> {
+        auto executor = co_await asio::this_coro::executor;
+        // The source hands over the next line only once the command has answered the last one.
+        auto answered = std::make_shared<runtime::Event>(executor);
+        auto seen = std::make_shared<std::string>();
+        auto lines = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"two", "three"});
+        coder::ExecRequest request;
+        request.command = "while read line; do echo \"got $line\"; done; echo end";
+        request.stdin_data = "one\n";
+        request.on_stdout = [seen, answered](std::string_view data) {
+          seen->append(data);
+          answered->notify();
+        };
+        request.stdin_source = [seen, answered, lines,
+                                sent = std::string("one")]() mutable -> asio::awaitable<std::optional<std::string>> {
+          while (seen->find(fmt::format("got {}\n", sent)) == std::string::npos) co_await answered->wait();
+          if (lines->empty()) co_return std::nullopt;
+          sent = lines->front();
+          lines->erase(lines->begin());
+          co_return sent + "\n";
+        };
+        auto outcome = co_await coder::exec(c, std::move(request));
+        if (outcome) outcome->stdout_data = *seen;
+        co_return outcome;
+      });
   REQUIRE(ran);
   CHECK(ran->end == coder::ExecEnd::exited);
   CHECK(ran->exit_code == 0);
@@ -142,16 +145,17 @@ TEST_CASE("exec: stdin_data, then a source the caller feeds, each line answered 
 }
 
 TEST_CASE("exec: a stdin source that never ends does not hold back the command's exit", "[operations][sshd]") {
-  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>([](ssh::Connection& c) -> asio::awaitable<runtime::Result<coder::ExecOutcome>> {
-    auto executor = co_await asio::this_coro::executor;
-    auto never = std::make_shared<runtime::Event>(executor);
-    coder::ExecRequest request;
-    request.command = "echo done; exit 3";
-    request.stdin_source = [never]() -> asio::awaitable<std::optional<std::string>> {
-      for (;;) co_await never->wait();
-    };
-    co_return co_await coder::exec(c, std::move(request));
-  });
+  auto ran = with_connection<runtime::Result<coder::ExecOutcome>>(
+      [](ssh::Connection& c) -> asio::awaitable<runtime::Result<coder::ExecOutcome>> {
+        auto executor = co_await asio::this_coro::executor;
+        auto never = std::make_shared<runtime::Event>(executor);
+        coder::ExecRequest request;
+        request.command = "echo done; exit 3";
+        request.stdin_source = [never]() -> asio::awaitable<std::optional<std::string>> {
+          for (;;) co_await never->wait();
+        };
+        co_return co_await coder::exec(c, std::move(request));
+      });
   REQUIRE(ran);
   CHECK(ran->end == coder::ExecEnd::exited);
   CHECK(ran->exit_code == 3);

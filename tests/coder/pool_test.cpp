@@ -48,8 +48,9 @@ coder::ConnectionPool::Dialer counting_dialer(std::string proxy_command, int& di
 coder::ConnectionPool::Dialer failing_dialer(int& dials, runtime::Errc code = runtime::Errc::spawn_failed) {
   return [&dials, code]() -> asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> {
     ++dials;
-    co_return runtime::fail(std::move(runtime::Error(code, runtime::Layer::proxy, fmt::format("attempt {} failed", dials))
-                                          .with("stderr", "workspace not found")));
+    co_return runtime::fail(
+        std::move(runtime::Error(code, runtime::Layer::proxy, fmt::format("attempt {} failed", dials))
+                      .with("stderr", "workspace not found")));
   };
 }
 
@@ -88,12 +89,11 @@ TEST_CASE("pool: callers at once share one connect in flight and one connection"
     runtime::Event done(executor);
     for (std::size_t i = 0; i < got.size(); ++i) {
       auto acquiring = pool->acquire("coder@ws", counting_dialer(CODER_RUNTIME_GO_SSHD, dials));
-      asio::co_spawn(executor, std::move(acquiring),
-                     [&, i](std::exception_ptr, runtime::Result<coder::Lease> lease) {
-                       if (lease) got[i] = lease->connection();
-                       ++finished;
-                       done.notify();
-                     });
+      asio::co_spawn(executor, std::move(acquiring), [&, i](std::exception_ptr, runtime::Result<coder::Lease> lease) {
+        if (lease) got[i] = lease->connection();
+        ++finished;
+        done.notify();
+      });
     }
     while (finished < static_cast<int>(got.size())) co_await done.wait();
     std::set<ssh::Connection*> distinct;

@@ -23,7 +23,9 @@ Json agent(std::string status, std::string lifecycle) {
 
 Json running_with(Json agents) { return {{"status", "running"}, {"agents", std::move(agents)}}; }
 
-Json one_workspace(Json workspace) { return {{"username", "tester"}, {"workspaces", Json::array({std::move(workspace)})}}; }
+Json one_workspace(Json workspace) {
+  return {{"username", "tester"}, {"workspaces", Json::array({std::move(workspace)})}};
+}
 
 struct Outcome {
   runtime::Result<coder::WorkspaceState> result;
@@ -82,9 +84,10 @@ TEST_CASE("readiness: a notice on stdout before the JSON does not break the list
 
 TEST_CASE("readiness: the exact name is matched, not the prefix Coder searches by", "[coder][readiness]") {
   test::CoderStandin standin({{"username", "tester"},
-                              {"workspaces", {{{"name", "ws-2"}, {"timeline", {state("deleted")}}},
-                                              {{"name", "ws"}, {"timeline", {state("running")}}},
-                                              {{"name", "ws"}, {"owner", "bob"}, {"timeline", {state("failed")}}}}}});
+                              {"workspaces",
+                               {{{"name", "ws-2"}, {"timeline", {state("deleted")}}},
+                                {{"name", "ws"}, {"timeline", {state("running")}}},
+                                {{"name", "ws"}, {"owner", "bob"}, {"timeline", {state("failed")}}}}}});
   auto mine = ready(standin, "ws");
   REQUIRE(mine.result);
   CHECK(mine.result->owner == "tester");
@@ -154,10 +157,11 @@ TEST_CASE("readiness: canceling is polled like stopping", "[coder][readiness]") 
 }
 
 TEST_CASE("readiness: starting and pending are waited for, agents until connected and ready", "[coder][readiness]") {
-  test::CoderStandin standin(one_workspace(
-      {{"name", "ws"},
-       {"timeline", {state("pending"), state("starting"), running_with({agent("connecting", "created")}),
-                     running_with({agent("connected", "starting")}), running_with({agent("connected", "ready")})}}}));
+  test::CoderStandin standin(
+      one_workspace({{"name", "ws"},
+                     {"timeline",
+                      {state("pending"), state("starting"), running_with({agent("connecting", "created")}),
+                       running_with({agent("connected", "starting")}), running_with({agent("connected", "ready")})}}}));
   auto outcome = ready(standin);
   REQUIRE(outcome.result);
   CHECK(outcome.states() == std::vector<std::string>{"pending", "starting", "running", "running", "running"});
@@ -172,7 +176,8 @@ TEST_CASE("readiness: a failed workspace is started again", "[coder][readiness]"
 }
 
 TEST_CASE("readiness: a start that fails is an error with the CLI's words", "[coder][readiness]") {
-  test::CoderStandin standin(one_workspace({{"name", "ws"}, {"timeline", {state("stopped")}}, {"start_error", "quota exceeded"}}));
+  test::CoderStandin standin(
+      one_workspace({{"name", "ws"}, {"timeline", {state("stopped")}}, {"start_error", "quota exceeded"}}));
   auto outcome = ready(standin);
   REQUIRE_FALSE(outcome.result);
   const auto& error = outcome.result.error();
@@ -183,7 +188,8 @@ TEST_CASE("readiness: a start that fails is an error with the CLI's words", "[co
 }
 
 TEST_CASE("readiness: a workspace that fails again after a start is not started forever", "[coder][readiness]") {
-  test::CoderStandin standin(one_workspace({{"name", "ws"}, {"timeline", {state("failed")}}, {"after_start", {state("failed")}}}));
+  test::CoderStandin standin(
+      one_workspace({{"name", "ws"}, {"timeline", {state("failed")}}, {"after_start", {state("failed")}}}));
   auto outcome = ready(standin);
   REQUIRE_FALSE(outcome.result);
   CHECK_THAT(outcome.result.error().summary(), Contains("failed again"));
@@ -218,7 +224,8 @@ TEST_CASE("readiness: a workspace that is not there is a clear error", "[coder][
 
 TEST_CASE("readiness: an agent whose startup failed is an error with its state", "[coder][readiness]") {
   for (std::string lifecycle : {"start_error", "start_timeout"}) {
-    test::CoderStandin standin(one_workspace({{"name", "ws"}, {"timeline", {running_with({agent("connected", lifecycle)})}}}));
+    test::CoderStandin standin(
+        one_workspace({{"name", "ws"}, {"timeline", {running_with({agent("connected", lifecycle)})}}}));
     auto outcome = ready(standin);
     REQUIRE_FALSE(outcome.result);
     CHECK_THAT(outcome.result.error().summary(), Contains("startup script failed"));
@@ -241,7 +248,8 @@ TEST_CASE("readiness: the overall deadline ends a workspace that never gets ther
 TEST_CASE("readiness: malformed list output is an error showing it", "[coder][readiness][json]") {
   test::CoderStandin standin(one_workspace({{"name", "ws"}, {"timeline", {state("running")}}}));
   const coder::WorkspaceRef ws{"", "ws"};
-  for (std::string bad : {"{\"name\":\"ws\"}", "[{\"name\":\"ws\"}]", "[{\"name\":\"ws\",\"latest_build\":{}}]", "[{"}) {
+  for (std::string bad :
+       {"{\"name\":\"ws\"}", "[{\"name\":\"ws\"}]", "[{\"name\":\"ws\",\"latest_build\":{}}]", "[{"}) {
     INFO(bad);
     auto found = coder::find_workspace(bad, ws);
     REQUIRE_FALSE(found);
@@ -267,7 +275,8 @@ TEST_CASE("readiness: cancelled by the caller", "[coder][readiness]") {
     coder::ReadinessOptions options;
     options.poll_interval = 10ms;
     auto waiting = coder::ensure_ready(cli, coder::WorkspaceRef{"", "ws"}, std::move(options));
-    auto outcome = co_await asio::co_spawn(ex, std::move(waiting), asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
+    auto outcome = co_await asio::co_spawn(ex, std::move(waiting),
+                                           asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
     co_return outcome;
   }());
   REQUIRE_FALSE(result);

@@ -46,7 +46,8 @@ TEST_CASE("config block: the exact text the desktop app writes", "[coder][config
 }
 
 TEST_CASE("config block: arguments quoted, quotes escaped, backslashes kept, line breaks refused", "[coder][config]") {
-  CHECK(*coder::quote_proxy_argument("C:\\Program Files\\Coder\\coder.exe") == "\"C:\\Program Files\\Coder\\coder.exe\"");
+  CHECK(*coder::quote_proxy_argument("C:\\Program Files\\Coder\\coder.exe") ==
+        "\"C:\\Program Files\\Coder\\coder.exe\"");
   CHECK(*coder::quote_proxy_argument("/opt/my \"odd\" dir/coder") == "\"/opt/my \\\"odd\\\" dir/coder\"");
   CHECK(*coder::quote_proxy_argument("/opt/100%/coder") == "\"/opt/100%%/coder\"");
   CHECK(*coder::quote_proxy_argument("%h", false) == "\"%h\"");
@@ -64,8 +65,8 @@ TEST_CASE("config block: arguments quoted, quotes escaped, backslashes kept, lin
 
 TEST_CASE("config block: the ProxyCommand it writes reads back as a workspace route, and nothing else does",
           "[coder][config]") {
-  for (const std::string coder : {"/usr/bin/coder", "C:\\Program Files\\Coder\\coder.exe", "/opt/my \"odd\" dir/coder",
-                                  "/opt/100%/coder"}) {
+  for (const std::string coder :
+       {"/usr/bin/coder", "C:\\Program Files\\Coder\\coder.exe", "/opt/my \"odd\" dir/coder", "/opt/100%/coder"}) {
     INFO(coder);
     const auto line = coder::coder_proxy_command(coder, "mux--coder", "%h");
     REQUIRE(line);
@@ -84,9 +85,9 @@ TEST_CASE("config block: the ProxyCommand it writes reads back as a workspace ro
        {"coder ssh --stdio --hostname-suffix s other.s", "coder ssh --stdio coder.ws",
         "coder --global-config /x ssh --stdio --hostname-suffix s %h", "coder ssh --stdio --hostname-suffix s %h; rm x",
         "\"$HOME/coder\" ssh --stdio --hostname-suffix s %h", "\"`which coder`\" ssh --stdio --hostname-suffix s %h",
-        "\"/usr/bin/coder ssh --stdio --hostname-suffix s %h", "\"\\\\server\\coder\" ssh --stdio --hostname-suffix s %h",
-        "nc %h 22", "", "coder ssh --stdio --hostname-suffix '' %h",
-        "\"/usr/bin/coder\"ssh --stdio --hostname-suffix s %h"}) {
+        "\"/usr/bin/coder ssh --stdio --hostname-suffix s %h",
+        "\"\\\\server\\coder\" ssh --stdio --hostname-suffix s %h", "nc %h 22", "",
+        "coder ssh --stdio --hostname-suffix '' %h", "\"/usr/bin/coder\"ssh --stdio --hostname-suffix s %h"}) {
     INFO(other);
     CHECK_FALSE(coder::read_coder_proxy_command(other, "ws.s"));
   }
@@ -127,7 +128,8 @@ TEST_CASE("config block: appended after the user's lines, replaced in place, rem
 }
 
 TEST_CASE("config block: write then remove gives the user's file back", "[coder][config]") {
-  for (std::string original : {std::string(""), kUserLines, std::string("Host x"), std::string("Host a\r\n  User b\r\n")}) {
+  for (std::string original :
+       {std::string(""), kUserLines, std::string("Host x"), std::string("Host a\r\n  User b\r\n")}) {
     auto added = coder::with_block(original, *coder::render_block(block()), "config");
     REQUIRE(added);
     auto again = coder::with_block(*added, *coder::render_block(block()), "config");

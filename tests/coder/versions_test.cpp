@@ -15,8 +15,8 @@ TEST_CASE("versions: parsed from what the CLI prints", "[coder][versions]") {
     int major, minor, patch;
   };
   const std::vector<Row> rows{
-      {"v2.31.6+abcdef0", 2, 31, 6}, {"2.25.0", 2, 25, 0},        {"v2.30.0-rc.1", 2, 30, 0},
-      {"v0.0.0-devel+4f2a", 0, 0, 0}, {" v2.9.10\n", 2, 9, 10},     {"v2.26", 2, 26, 0},
+      {"v2.31.6+abcdef0", 2, 31, 6},  {"2.25.0", 2, 25, 0},     {"v2.30.0-rc.1", 2, 30, 0},
+      {"v0.0.0-devel+4f2a", 0, 0, 0}, {" v2.9.10\n", 2, 9, 10}, {"v2.26", 2, 26, 0},
   };
   for (const auto& row : rows) {
     INFO(row.text);
@@ -40,8 +40,8 @@ TEST_CASE("versions: major.minor must match, dev builds match all", "[coder][ver
     bool compatible;
   };
   const std::vector<Row> rows{
-      {"v2.31.6+abc", "v2.31.0", true},  {"v2.31.6", "v2.31.9-rc.0", true}, {"v2.31.6", "v2.30.6", false},
-      {"v2.31.6", "v3.31.6", false},     {"v0.0.0-devel+1", "v2.12.0", true}, {"v2.12.0", "v0.0.0-devel", true},
+      {"v2.31.6+abc", "v2.31.0", true}, {"v2.31.6", "v2.31.9-rc.0", true},   {"v2.31.6", "v2.30.6", false},
+      {"v2.31.6", "v3.31.6", false},    {"v0.0.0-devel+1", "v2.12.0", true}, {"v2.12.0", "v0.0.0-devel", true},
       {"garbage", "v2.31.0", false},
   };
   for (const auto& row : rows) {
@@ -145,7 +145,8 @@ TEST_CASE("versions: `coder version --output json` with missing or malformed fie
   CHECK(huge.error().find_evidence("stdout")->text.size() < 1000);
 }
 
-TEST_CASE("versions: check_versions reads the stand-in's version and its mismatch warning", "[coder][versions][standin]") {
+TEST_CASE("versions: check_versions reads the stand-in's version and its mismatch warning",
+          "[coder][versions][standin]") {
   SECTION("matching") {
     test::CoderStandin standin({{"version", "v2.31.6+abcdef0"}, {"server_version", "v2.31.2"}, {"username", "alice"}});
     auto report = test::run(coder::check_versions(standin.cli()));

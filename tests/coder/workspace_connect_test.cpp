@@ -171,7 +171,8 @@ TEST_CASE("workspace connect: versions, readiness, then a command, as a host wou
   CHECK_THAT(ran.proxy_stderr, Contains("version mismatch"));
 }
 
-TEST_CASE("workspace connect: an OpenSSH server behind `coder ssh` refuses none, and auth says so", "[coder][e2e][sshd]") {
+TEST_CASE("workspace connect: an OpenSSH server behind `coder ssh` refuses none, and auth says so",
+          "[coder][e2e][sshd]") {
   test::Sshd sshd;
   const auto command = sshd.proxy_command();  // "/usr/sbin/sshd -i -f <config>"
   const auto config = command.substr(command.rfind(' ') + 1);
@@ -197,8 +198,7 @@ Json slow_start(int lists, Json extra = Json::object()) {
 }
 
 struct Connected {
-  runtime::Result<ssh::ExecResult> result =
-      runtime::fail(runtime::Errc::cancelled, runtime::Layer::coder, "not run");
+  runtime::Result<ssh::ExecResult> result = runtime::fail(runtime::Errc::cancelled, runtime::Layer::coder, "not run");
   std::vector<coder::ReadinessEvent> progress;
   std::vector<std::string> warnings;
 };
@@ -292,8 +292,8 @@ TEST_CASE("connect_workspace: a failed dial is explained by one `coder list`", "
   SECTION("an agent whose startup failed") {
     Json state = {{"status", "running"},
                   {"agents", {{{"name", "main"}, {"status", "connected"}, {"lifecycle_state", "start_error"}}}}};
-    test::CoderStandin standin(
-        {{"workspaces", {{{"name", "ws"}, {"timeline", {state}}}}}, {"fail", {{"ssh", {{"message", "error: agent"}}}}}});
+    test::CoderStandin standin({{"workspaces", {{{"name", "ws"}, {"timeline", {state}}}}},
+                                {"fail", {{"ssh", {{"message", "error: agent"}}}}}});
     auto connected = connect_and_exec("true");
     REQUIRE_FALSE(connected.result);
     CHECK(connected.result.error().layer == runtime::Layer::coder);

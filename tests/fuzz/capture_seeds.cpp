@@ -4,8 +4,8 @@
 //   kex_reply/NAME            the kex and host key algorithm indexes, then its KEX reply payload
 //   transport_messages/NAME   with --messages: every message it sends after the key exchange,
 //                             re-framed as null-cipher packets, for a client that authenticates
-//                             (none, then the password; a refusal ends the seed), opens a session and runs a command with a
-//                             variable and stdin, in the order the fuzz target does.
+//                             (none, then the password; a refusal ends the seed), opens a session and runs a command
+//                             with a variable and stdin, in the order the fuzz target does.
 // Usage: fuzz_capture_seeds CORPUS NAME "SERVER COMMAND" KEX HOST_KEY [--messages [PASSWORD]]
 
 #include <algorithm>
@@ -110,9 +110,10 @@ asio::awaitable<int> capture(Capture c) {
   write_seed(c.corpus, "transport_handshake", c.name, handshake);
   const auto& kexes = ssh::crypto::supported_kex();
   const auto& host_keys = ssh::crypto::supported_host_key_algorithms();
-  Bytes indexed{static_cast<std::uint8_t>(std::find(kexes.begin(), kexes.end(), (*transport)->algorithms().kex) - kexes.begin()),
-                static_cast<std::uint8_t>(std::find(host_keys.begin(), host_keys.end(), (*transport)->algorithms().host_key) -
-                                          host_keys.begin())};
+  Bytes indexed{
+      static_cast<std::uint8_t>(std::find(kexes.begin(), kexes.end(), (*transport)->algorithms().kex) - kexes.begin()),
+      static_cast<std::uint8_t>(std::find(host_keys.begin(), host_keys.end(), (*transport)->algorithms().host_key) -
+                                host_keys.begin())};
   indexed.insert(indexed.end(), reply.begin(), reply.end());
   write_seed(c.corpus, "kex_reply", c.name, indexed);
   if (!c.messages) co_return 0;

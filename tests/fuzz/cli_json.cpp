@@ -1,6 +1,6 @@
 // The Coder CLI's JSON output as this library reads it: `coder list --output json` (a workspace's
-// build status, transition and agents) and `coder version --output json`, and the version mismatch warning on stderr; with notices before the
-// document, documents that are not JSON, and fields of the wrong type or missing.
+// build status, transition and agents) and `coder version --output json`, and the version mismatch warning on stderr;
+// with notices before the document, documents that are not JSON, and fields of the wrong type or missing.
 
 #include "coder/versions.hpp"
 #include "coder/workspace.hpp"

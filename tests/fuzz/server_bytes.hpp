@@ -81,8 +81,8 @@ inline bool run_against_server_bytes(std::span<const std::uint8_t> bytes, const 
   });
   asio::co_spawn(io, drop_everything(*server_end), asio::detached);
   io.poll();
-  const auto pieces = pacing == Pacing::packet_by_packet ? packet_pieces(bytes)
-                                                         : std::vector<std::span<const std::uint8_t>>{bytes};
+  const auto pieces =
+      pacing == Pacing::packet_by_packet ? packet_pieces(bytes) : std::vector<std::span<const std::uint8_t>>{bytes};
   for (const auto piece : pieces) {
     // The stream buffers far more than an input holds, so each write completes within the poll.
     asio::co_spawn(io, runtime::write_all(*server_end, piece), asio::detached);

@@ -50,8 +50,8 @@ inline asio::awaitable<void> authenticate_and_exec(std::unique_ptr<runtime::Asyn
   std::string command = "true";
   auto result = co_await connection->exec(std::move(command), std::move(exec));
   if (std::getenv("FUZZ_LOG")) {
-    std::fprintf(stderr, "exec: %s\n", result ? fmt::format("stdout {:?}", result->stdout_data).c_str()
-                                             : result.error().detailed().c_str());
+    std::fprintf(stderr, "exec: %s\n",
+                 result ? fmt::format("stdout {:?}", result->stdout_data).c_str() : result.error().detailed().c_str());
   }
   co_await connection->close();
 }

@@ -9,6 +9,7 @@
 #include "fuzz/session_client.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  cr::fuzz::fuzz_against_server_bytes({data, size}, cr::fuzz::authenticate_and_exec, cr::fuzz::Pacing::packet_by_packet);
+  cr::fuzz::fuzz_against_server_bytes({data, size}, cr::fuzz::authenticate_and_exec,
+                                      cr::fuzz::Pacing::packet_by_packet);
   return 0;
 }

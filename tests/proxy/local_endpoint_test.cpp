@@ -83,7 +83,8 @@ TEST_CASE("unix listener: another user's connection is closed unread, our own is
   CHECK(refused == 1);
 }
 
-TEST_CASE("unix listener: the socket's folder must be ours and 0700, and is made so when missing", "[proxy][unix][security]") {
+TEST_CASE("unix listener: the socket's folder must be ours and 0700, and is made so when missing",
+          "[proxy][unix][security]") {
   test::TemporaryDirectory base;
   const auto made = base.path() / "made";
   REQUIRE(proxy::private_directory(made));

@@ -61,8 +61,7 @@ TEST_CASE("the stderr tail keeps the last 4 KiB", "[process]") {
   test::run([]() -> asio::awaitable<int> {
     // 10000 bytes of 'a' then a marker: the tail must end with the marker and be 4096 bytes long.
     auto ex = co_await asio::this_coro::executor;
-    auto child = start(ex,
-                       "head -c 10000 /dev/zero | tr '\\0' a >&2; echo END >&2; exit 1");
+    auto child = start(ex, "head -c 10000 /dev/zero | tr '\\0' a >&2; echo END >&2; exit 1");
     std::array<std::uint8_t, 16> buffer;
     auto output = co_await child->read_some(buffer);
     REQUIRE_FALSE(output);

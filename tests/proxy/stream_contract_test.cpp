@@ -78,8 +78,8 @@ asio::awaitable<EchoStream> make_echo_stream(std::string kind) {
     out.stream = std::move(a);
     asio::co_spawn(ex, echo(std::move(b)), asio::detached);
   } else if (kind == "tcp") {
-    out.acceptor = std::make_shared<asio::ip::tcp::acceptor>(
-        ex, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    out.acceptor =
+        std::make_shared<asio::ip::tcp::acceptor>(ex, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     const auto port = out.acceptor->local_endpoint().port();
     asio::co_spawn(ex, test::serve_tcp_echo(out.acceptor), asio::detached);
     auto connected = co_await proxy::connect_tcp("127.0.0.1", port, runtime::Deadline::after(std::chrono::seconds(5)));

@@ -31,7 +31,8 @@ TEST_CASE("a deadline that passes cancels the operation and keeps its evidence a
   asio::io_context io;
   auto [a, b] = make_memory_stream_pair(io.get_executor());
   const auto start = Clock::now();
-  auto r = test::run(io, with_deadline(Deadline::after(50ms), wait_forever(*a), Layer::banner, "waiting for the banner"));
+  auto r =
+      test::run(io, with_deadline(Deadline::after(50ms), wait_forever(*a), Layer::banner, "waiting for the banner"));
   REQUIRE_FALSE(r);
   CHECK(Clock::now() - start >= 50ms);
   CHECK(r.error().code == Errc::timed_out);
@@ -57,7 +58,8 @@ TEST_CASE("the caller's cancellation reaches an operation under a deadline", "[d
   asio::cancellation_signal cancel;
   std::optional<Result<int>> outcome;
   asio::co_spawn(io, with_deadline(Deadline::after(10s), wait_forever(*a), Layer::runtime, "read"),
-                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, Result<int> r) { outcome.emplace(std::move(r)); }));
+                 asio::bind_cancellation_slot(
+                     cancel.slot(), [&](std::exception_ptr, Result<int> r) { outcome.emplace(std::move(r)); }));
   io.poll();  // the read is now waiting
   cancel.emit(asio::cancellation_type::terminal);
   io.run_for(5s);

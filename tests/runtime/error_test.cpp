@@ -7,8 +7,9 @@ using namespace cr::runtime;
 TEST_CASE("an error's summary names the layer, cause and evidence on one line", "[error]") {
   auto error = Error(Errc::end_of_stream, Layer::proxy, "ProxyCommand `coder ssh --stdio ws` exited with status 1")
                    .with("stderr", "error: workspace \"ws\" not found\n");
-  CHECK(error.summary() ==
-        "proxy: ProxyCommand `coder ssh --stdio ws` exited with status 1; stderr: error: workspace \"ws\" not found\\n");
+  CHECK(
+      error.summary() ==
+      "proxy: ProxyCommand `coder ssh --stdio ws` exited with status 1; stderr: error: workspace \"ws\" not found\\n");
   error.context.push_back("connecting to ws.coder");
   CHECK_THAT(error.detailed(), Catch::Contains("while:   connecting to ws.coder"));
   CHECK_THAT(error.detailed(), Catch::Contains("layer:   proxy"));

@@ -23,9 +23,7 @@ asio::awaitable<bool> wait_once(Event& event) {
   co_return co_await event.wait();
 }
 
-asio::awaitable<void> hold(AsyncMutex& mutex, bool& held) {
-  held = co_await mutex.lock();
-}
+asio::awaitable<void> hold(AsyncMutex& mutex, bool& held) { held = co_await mutex.lock(); }
 
 // Runs with Asio's default throw_if_cancelled(true), as each branch of asio's awaitable operators
 // does (they co_spawn their operands).
@@ -44,9 +42,8 @@ std::optional<bool> woken_by_notify(bool cancelled_too) {
   Event event(io.get_executor());
   asio::cancellation_signal cancel;
   std::optional<bool> woken;
-  asio::co_spawn(io, wait_once(event), asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, bool w) {
-                   woken = w;
-                 }));
+  asio::co_spawn(io, wait_once(event),
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, bool w) { woken = w; }));
   io.poll();
   REQUIRE_FALSE(woken);
   if (cancelled_too) cancel.emit(asio::cancellation_type::terminal);

@@ -50,7 +50,8 @@ asio::awaitable<json> next_message(service::FrameReader& reader) {
 }  // namespace
 
 TEST_CASE("frames: each kind round-trips, and what is malformed is refused with the reason", "[service][frame]") {
-  const auto data = service::parse_frame(bytes_of(service::encode_data(7, service::StreamId::stderr_stream, "bytes\0x")));
+  const auto data =
+      service::parse_frame(bytes_of(service::encode_data(7, service::StreamId::stderr_stream, "bytes\0x")));
   REQUIRE(data);
   CHECK(data->kind == service::FrameKind::data);
   CHECK(data->handle == 7);
@@ -72,21 +73,24 @@ TEST_CASE("frames: each kind round-trips, and what is malformed is refused with 
   };
   CHECK(refused(std::string("\x07", 1)) == "a frame of unknown kind 7");
   CHECK(refused(std::string("\x01\x00\x00", 3)) == "a 2-byte stream frame, under its 5-byte header");
-  CHECK(refused(std::string("\x01\x00\x00\x00\x01\x03", 6)) == "a frame for stream 3, which is none of stdin, stdout, stderr");
+  CHECK(refused(std::string("\x01\x00\x00\x00\x01\x03", 6)) ==
+        "a frame for stream 3, which is none of stdin, stdout, stderr");
   CHECK(refused(std::string("\x02\x00\x00\x00\x01\x00x", 7)) == "an end frame with a payload");
   CHECK(refused(std::string(1, '\x01') + std::string(5, '\0') + std::string(service::kMaxDataPayload + 1, 'x')) ==
         "a data frame of 65537 bytes, over the 65536-byte limit");
 }
 
-TEST_CASE("frames: one read may bring several frames and a frame may take several reads, and an end inside one is an error",
-          "[service][frame]") {
+TEST_CASE(
+    "frames: one read may bring several frames and a frame may take several reads, and an end inside one is an error",
+    "[service][frame]") {
   test::run([]() -> asio::awaitable<bool> {
     auto executor = co_await asio::this_coro::executor;
     auto [writer, reader_end] = runtime::make_memory_stream_pair(executor);
     service::FrameReader reader(*reader_end);
     const auto big = std::string(service::kMaxDataPayload, 'b');
     // Three frames in one write, then one frame written a byte at a time, then half a frame.
-    const auto together = service::encode_message("{\"n\":1}") + service::encode_data(3, service::StreamId::stdout_stream, "out") +
+    const auto together = service::encode_message("{\"n\":1}") +
+                          service::encode_data(3, service::StreamId::stdout_stream, "out") +
                           service::encode_end(3, service::StreamId::stdout_stream);
     // Each co_await on a line of its own: GCC 12 miscompiles one inside a condition or a macro.
     auto wrote = co_await runtime::write_all(*writer, runtime::as_bytes(together));
@@ -137,7 +141,8 @@ TEST_CASE("errors: every code travels by its protocol name and comes back as its
     CHECK(back.layer == runtime::Layer::channel);
     CHECK(back.evidence.size() == 1);
   }
-  CHECK(service::error_data(runtime::Error(runtime::Errc::end_of_stream, runtime::Layer::runtime, "m"))["code"] == "end_of_stream");
+  CHECK(service::error_data(runtime::Error(runtime::Errc::end_of_stream, runtime::Layer::runtime, "m"))["code"] ==
+        "end_of_stream");
   // What a holder of an older coder-runtime sends.
   CHECK(service::error_from_data(nlohmann::json{{"code", "timed out"}}, "fallback").code == runtime::Errc::timed_out);
 }
@@ -193,20 +198,24 @@ TEST_CASE("server: a client's mistakes get their JSON-RPC errors and the session
     co_await send(R"({"jsonrpc":"2.0","id":32,"method":"exec","params":{"handle":1,"workspace":"ws","shell":false}})");
     answer = co_await next_message(reader);
     CHECK(answer["error"]["message"] == "params.shell must be true (the user's login shell)");
-    co_await send(R"({"jsonrpc":"2.0","id":4,"method":"exec","params":{"handle":0,"workspace":"ws","command":"true"}})");
+    co_await send(
+        R"({"jsonrpc":"2.0","id":4,"method":"exec","params":{"handle":0,"workspace":"ws","command":"true"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
-    co_await send(R"({"jsonrpc":"2.0","id":5,"method":"exec","params":{"handle":1,"workspace":"a b","command":"true"}})");
+    co_await send(
+        R"({"jsonrpc":"2.0","id":5,"method":"exec","params":{"handle":1,"workspace":"a b","command":"true"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
     co_await send(R"({"jsonrpc":"2.0","id":6,"method":"exec","params":{"handle":1,"workspace":"ws","argv":["a"],)"
                   R"("remote_shell":"cmd"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
-    co_await send(R"({"jsonrpc":"2.0","id":61,"method":"files.write","params":{"handle":2,"workspace":"ws","path":"/x"}})");
+    co_await send(
+        R"({"jsonrpc":"2.0","id":61,"method":"files.write","params":{"handle":2,"workspace":"ws","path":"/x"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
-    CHECK(answer["error"]["message"] == "params.size is required: the file is replaced only once that many bytes have arrived");
+    CHECK(answer["error"]["message"] ==
+          "params.size is required: the file is replaced only once that many bytes have arrived");
     co_await send(R"({"jsonrpc":"2.0","id":62,"method":"files.stat","params":{"workspace":"ws"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
@@ -257,11 +266,18 @@ TEST_CASE("server: stdin and its end in the same write as the exec request reach
                               {"workspaces", {{{"name", "ws"}, {"timeline", {{{"status", "running"}}}}}}}});
   test::run([&]() -> asio::awaitable<bool> {
     auto served = co_await serve_one();
-    const json request{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "exec"},
-                       {"params", {{"handle", 7}, {"workspace", "ws"}, {"coder", test::CoderStandin::program().string()},
-                                   {"command", "cat; exit 3"}, {"stdin", true},
-                                   {"coder_env", {{"CODER_STANDIN_STATE", standin.state().string()},
-                                                  {"CODER_STANDIN_GO_SSHD", CODER_RUNTIME_GO_SSHD}}}}}};
+    const json request{
+        {"jsonrpc", "2.0"},
+        {"id", 1},
+        {"method", "exec"},
+        {"params",
+         {{"handle", 7},
+          {"workspace", "ws"},
+          {"coder", test::CoderStandin::program().string()},
+          {"command", "cat; exit 3"},
+          {"stdin", true},
+          {"coder_env",
+           {{"CODER_STANDIN_STATE", standin.state().string()}, {"CODER_STANDIN_GO_SSHD", CODER_RUNTIME_GO_SSHD}}}}}};
     const auto together = service::encode_message(request.dump()) +
                           service::encode_data(7, service::StreamId::stdin_stream, "from stdin\n") +
                           service::encode_end(7, service::StreamId::stdin_stream);
@@ -274,7 +290,8 @@ TEST_CASE("server: stdin and its end in the same write as the exec request reach
     while (answer.is_null()) {
       auto frame = co_await reader.read();
       REQUIRE(frame);
-      if (frame->kind == service::FrameKind::data && frame->stream == service::StreamId::stdout_stream) out += frame->body;
+      if (frame->kind == service::FrameKind::data && frame->stream == service::StreamId::stdout_stream)
+        out += frame->body;
       if (frame->kind != service::FrameKind::message) continue;
       auto message = json::parse(frame->body);
       if (message.contains("id")) answer = std::move(message);
@@ -293,12 +310,16 @@ TEST_CASE("server: doctor sends each step as it ends, then the diagnosis with th
                               {"workspaces", {{{"name", "ws"}, {"timeline", {{{"status", "running"}}}}}}}});
   test::run([&]() -> asio::awaitable<bool> {
     auto served = co_await serve_one();
-    const json params{{"handle", 3}, {"workspace", "ws"}, {"coder", test::CoderStandin::program().string()},
-                      {"timeout_ms", 15000},
-                      {"coder_env", {{"CODER_STANDIN_STATE", standin.state().string()},
-                                     {"CODER_STANDIN_GO_SSHD", CODER_RUNTIME_GO_SSHD}}}};
+    const json params{
+        {"handle", 3},
+        {"workspace", "ws"},
+        {"coder", test::CoderStandin::program().string()},
+        {"timeout_ms", 15000},
+        {"coder_env",
+         {{"CODER_STANDIN_STATE", standin.state().string()}, {"CODER_STANDIN_GO_SSHD", CODER_RUNTIME_GO_SSHD}}}};
     const json request{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "doctor"}, {"params", params}};
-    auto written = co_await runtime::write_all(*served.peer, runtime::as_bytes(service::encode_message(request.dump())));
+    auto written =
+        co_await runtime::write_all(*served.peer, runtime::as_bytes(service::encode_message(request.dump())));
     REQUIRE(written);
     service::FrameReader reader(*served.peer);
     std::vector<std::string> notified;
@@ -317,12 +338,14 @@ TEST_CASE("server: doctor sends each step as it ends, then the diagnosis with th
     CHECK(result["passed"] == true);
     std::vector<std::string> steps;
     for (const auto& step : result["steps"]) steps.push_back(step["step"]);
-    CHECK(steps == std::vector<std::string>{"Coder CLI", "workspace", "ProxyCommand", "SSH banner", "key exchange", "auth",
-                                            "test exec", "round trip", "shared"});
+    CHECK(steps == std::vector<std::string>{"Coder CLI", "workspace", "ProxyCommand", "SSH banner", "key exchange",
+                                            "auth", "test exec", "round trip", "shared"});
     CHECK(notified == steps);  // each announced as it ended
     CHECK_THAT(result["steps"].back()["detail"].get<std::string>(), Catch::Contains("on the shared connection"));
 
-    const json broken{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "doctor"},
+    const json broken{{"jsonrpc", "2.0"},
+                      {"id", 2},
+                      {"method", "doctor"},
                       {"params", {{"workspace", "ws"}, {"coder", "/nonexistent/coder"}}}};
     written = co_await runtime::write_all(*served.peer, runtime::as_bytes(service::encode_message(broken.dump())));
     REQUIRE(written);

@@ -100,8 +100,8 @@ std::vector<Bytes> with_agent(std::deque<Bytes> replies, Body body,
 }  // namespace
 
 TEST_CASE("agent: SIGN_REQUEST carries the key, the data and the rsa-sha2 flag", "[agent]") {
-  const auto generated = GENERATE(values<std::pair<std::string, std::uint32_t>>(
-      {{"rsa-sha2-512", 4}, {"rsa-sha2-256", 2}, {"ssh-rsa", 0}}));
+  const auto generated = GENERATE(
+      values<std::pair<std::string, std::uint32_t>>({{"rsa-sha2-512", 4}, {"rsa-sha2-256", 2}, {"ssh-rsa", 0}}));
   const std::string algorithm = generated.first;
   const std::uint32_t flags = generated.second;
   const auto requests = with_agent({sign_response(algorithm)}, [&](auto client) -> asio::awaitable<void> {
@@ -151,13 +151,19 @@ TEST_CASE("agent: malformed replies are errors that say what was wrong", "[agent
   const auto generated = GENERATE(values<Case>({
       {framed(message(99)), "the ssh-agent answered with an unexpected message"},
       {framed(message(12, [](ssh::Writer& w) { w.uint32(100000); })), "the ssh-agent lists 100000 keys (at most 2048)"},
-      {framed(message(12, [](ssh::Writer& w) {
-         w.uint32(2);
-         w.string(kBlob);
-         w.string("only one");
-       })),
+      {framed(message(12,
+                      [](ssh::Writer& w) {
+                        w.uint32(2);
+                        w.string(kBlob);
+                        w.string("only one");
+                      })),
        "malformed ssh-agent IDENTITIES_ANSWER"},
-      {framed(message(12, [](ssh::Writer& w) { w.uint32(0); w.byte(0); })), "1 unexpected bytes at the end"},
+      {framed(message(12,
+                      [](ssh::Writer& w) {
+                        w.uint32(0);
+                        w.byte(0);
+                      })),
+       "1 unexpected bytes at the end"},
   }));
   const std::string expected = generated.second;
   with_agent({generated.first}, [&](auto client) -> asio::awaitable<void> {
@@ -182,14 +188,15 @@ TEST_CASE("agent: a signature made with another algorithm than asked is refused"
 
 TEST_CASE("agent: an oversized length is refused before allocating, and the stream is done with", "[agent]") {
   const Bytes huge{0x7f, 0xff, 0xff, 0xff};
-  with_agent({huge, framed(message(12, [](ssh::Writer& w) { w.uint32(0); }))}, [](auto client) -> asio::awaitable<void> {
-    auto first = co_await client->list_keys();
-    REQUIRE_FALSE(first);
-    CHECK(first.error().message == "the ssh-agent sent a 2147483647-byte message (at most 262144)");
-    auto second = co_await client->list_keys();
-    REQUIRE_FALSE(second);
-    CHECK(second.error().message == first.error().message);
-  });
+  with_agent({huge, framed(message(12, [](ssh::Writer& w) { w.uint32(0); }))},
+             [](auto client) -> asio::awaitable<void> {
+               auto first = co_await client->list_keys();
+               REQUIRE_FALSE(first);
+               CHECK(first.error().message == "the ssh-agent sent a 2147483647-byte message (at most 262144)");
+               auto second = co_await client->list_keys();
+               REQUIRE_FALSE(second);
+               CHECK(second.error().message == first.error().message);
+             });
 }
 
 TEST_CASE("agent: a silent agent times out within the request deadline, a closed one ends the stream", "[agent]") {

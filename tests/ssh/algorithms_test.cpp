@@ -10,7 +10,9 @@ using ssh::NameList;
 TEST_CASE("ssh_config list edits: replace, +append, -remove with patterns, ^front", "[algorithms]") {
   const NameList defaults{"a", "b-etm", "c", "d-etm"};
   const NameList implemented{"a", "b-etm", "c", "d-etm", "e"};
-  const auto edit = [&](std::string_view spec) { return ssh::edit_algorithm_list(AlgorithmCategory::macs, defaults, spec, implemented); };
+  const auto edit = [&](std::string_view spec) {
+    return ssh::edit_algorithm_list(AlgorithmCategory::macs, defaults, spec, implemented);
+  };
   CHECK(*edit("c,a") == NameList{"c", "a"});
   CHECK(*edit("+e") == NameList{"a", "b-etm", "c", "d-etm", "e"});
   CHECK(*edit("-*-etm") == NameList{"a", "c"});

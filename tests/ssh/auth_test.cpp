@@ -147,7 +147,8 @@ TEST_CASE("sshd: an RSA key signs with rsa-sha2-512, and a server refusing it sa
   {
     AuthorizedSshd server;
     KeyRing::authorize(server.sshd, key);
-    auto authenticated = test::run(test::authenticate_through(server.sshd.proxy_command(), as_root({KeyRing::load(key)})));
+    auto authenticated =
+        test::run(test::authenticate_through(server.sshd.proxy_command(), as_root({KeyRing::load(key)})));
     INFO((authenticated ? "" : authenticated.error().detailed()));
     REQUIRE(authenticated);
     CHECK(authenticated->result.method == "publickey");
@@ -175,8 +176,8 @@ TEST_CASE("sshd: a refused key is named by fingerprint with the reason, and the 
   const auto stranger_identity = KeyRing::load(stranger);
   const auto fingerprint = ssh::crypto::fingerprint_sha256(stranger_identity.signer->public_key_blob());
 
-  auto accepted =
-      test::run(test::authenticate_through(server.sshd.proxy_command(), as_root({stranger_identity, KeyRing::load(friend_key)})));
+  auto accepted = test::run(
+      test::authenticate_through(server.sshd.proxy_command(), as_root({stranger_identity, KeyRing::load(friend_key)})));
   REQUIRE(accepted);
   CHECK(accepted->result.identity == friend_key.string());
 
@@ -291,7 +292,8 @@ TEST_CASE("Go server: password, asked for only once the server offers it", "[aut
     CHECK(user == "coder");
     return given;
   };
-  auto authenticated = test::run(test::authenticate_through(go_server(fmt::format("-password '{}'", kGoPassword)), auth));
+  auto authenticated =
+      test::run(test::authenticate_through(go_server(fmt::format("-password '{}'", kGoPassword)), auth));
   CHECK(asked == 1);
   if (given == kGoPassword) {
     INFO((authenticated ? "" : authenticated.error().detailed()));
@@ -345,7 +347,9 @@ TEST_CASE("Go server: a password login runs a command", "[auth][go]") {
   ssh::ClientOptions options;
   options.transport.verify_host_key = ssh::accept_any_host_key();  // the test's own server
   options.auth = as_user("coder", {}, {"publickey", "password"});
-  options.auth.password = [](const std::string&, const std::string&) { return std::optional<std::string>(kGoPassword); };
+  options.auth.password = [](const std::string&, const std::string&) {
+    return std::optional<std::string>(kGoPassword);
+  };
   auto ran = test::run(
       test::exec_through(go_server(fmt::format("-password '{}'", kGoPassword)), std::move(options), "echo in"));
   INFO((ran ? "" : ran.error().detailed()));

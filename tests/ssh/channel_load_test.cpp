@@ -68,7 +68,8 @@ TEST_CASE("sshd: 200 commands at once on one connection each get their own outpu
       60s);
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(runtime::Clock::now() - started);
   WARN(fmt::format("{} concurrent execs on one connection: {} ms", kCount, elapsed.count()));
-  for (int i = 0; i < kCount; ++i) CHECK(outputs[static_cast<std::size_t>(i)] == fmt::format("{0}\n|err{0}\n|{1}", i, i % 7));
+  for (int i = 0; i < kCount; ++i)
+    CHECK(outputs[static_cast<std::size_t>(i)] == fmt::format("{0}\n|err{0}\n|{1}", i, i % 7));
 }
 
 TEST_CASE("sshd: a large download arrives complete and in order", "[load][sshd]") {
@@ -136,7 +137,8 @@ TEST_CASE("sshd with RekeyLimit 1M: data stays intact both ways across many key 
   CHECK(((*uploaded)->stdout_data == upload));
   // The first exchange counts too. With a 1 MiB limit and this much data sshd re-exchanges many
   // times; at least one re-exchange must have happened whatever the timing.
-  WARN(fmt::format("{} key exchanges for {} MiB down and {} MiB up", exchanges, kRekeyTransfer >> 20, upload.size() >> 20));
+  WARN(fmt::format("{} key exchanges for {} MiB down and {} MiB up", exchanges, kRekeyTransfer >> 20,
+                   upload.size() >> 20));
   CHECK(exchanges >= 2);
 }
 
@@ -154,7 +156,9 @@ TEST_CASE("sshd: our own frequent re-exchanges while 100 channels open and close
         auto proxy_command = server.proxy_command();
         auto connection = co_await test::connect_through(std::move(proxy_command), std::move(options));
         REQUIRE(connection);
-        std::function<std::string(int)> command = [](int i) { return fmt::format("head -c {} /dev/zero; exit {}", i * 1000, i % 5); };
+        std::function<std::string(int)> command = [](int i) {
+          return fmt::format("head -c {} /dev/zero; exit {}", i * 1000, i % 5);
+        };
         auto seen = co_await test::exec_concurrently(**connection, kCount, std::move(command));
         exchanges = (*connection)->transport().completed_key_exchanges();
         co_await (*connection)->close();
@@ -162,7 +166,8 @@ TEST_CASE("sshd: our own frequent re-exchanges while 100 channels open and close
       }(),
       60s);
   for (int i = 0; i < kCount; ++i) {
-    CHECK(outputs[static_cast<std::size_t>(i)] == fmt::format("{}||{}", std::string(static_cast<std::size_t>(i) * 1000, '\0'), i % 5));
+    CHECK(outputs[static_cast<std::size_t>(i)] ==
+          fmt::format("{}||{}", std::string(static_cast<std::size_t>(i) * 1000, '\0'), i % 5));
   }
   WARN(fmt::format("{} key exchanges", exchanges));
   CHECK(exchanges >= 2);

@@ -88,23 +88,26 @@ TEST_CASE("the command line's user and port beat the file's, and the file's beat
 }
 
 TEST_CASE("the block the desktop app writes for Coder workspaces", "[config]") {
-  const auto planned = plan_for("ws.mux--coder",
-                                "Host *.mux--coder\n"
-                                "  ConnectTimeout 0\n"
-                                "  LogLevel ERROR\n"
-                                "  StrictHostKeyChecking no\n"
-                                "  UserKnownHostsFile /dev/null\n"
-                                "  ProxyCommand \"/usr/bin/coder\" \"ssh\" \"--stdio\" \"--hostname-suffix\" \"mux--coder\" \"%h\"\n");
+  const auto planned =
+      plan_for("ws.mux--coder",
+               "Host *.mux--coder\n"
+               "  ConnectTimeout 0\n"
+               "  LogLevel ERROR\n"
+               "  StrictHostKeyChecking no\n"
+               "  UserKnownHostsFile /dev/null\n"
+               "  ProxyCommand \"/usr/bin/coder\" \"ssh\" \"--stdio\" \"--hostname-suffix\" \"mux--coder\" \"%h\"\n");
   REQUIRE(planned.plan);
-  CHECK(planned.plan->proxy_command == "\"/usr/bin/coder\" \"ssh\" \"--stdio\" \"--hostname-suffix\" \"mux--coder\" \"%h\"");
+  CHECK(planned.plan->proxy_command ==
+        "\"/usr/bin/coder\" \"ssh\" \"--stdio\" \"--hostname-suffix\" \"mux--coder\" \"%h\"");
   CHECK_FALSE(planned.plan->connect_timeout);  // 0: no limit of ours, as ssh
   CHECK(planned.plan->log_level == runtime::LogLevel::error);
   CHECK(planned.plan->options.transport.verify_host_key);
 }
 
 TEST_CASE("algorithm options edit our defaults the way ssh's do", "[config]") {
-  const auto planned = plan_for("box", "Ciphers ^aes256-ctr\nMACs -*-etm@openssh.com\nHostKeyAlgorithms +ssh-rsa\n"
-                                       "KexAlgorithms curve25519-sha256\nRekeyLimit 64M 10m\n");
+  const auto planned = plan_for("box",
+                                "Ciphers ^aes256-ctr\nMACs -*-etm@openssh.com\nHostKeyAlgorithms +ssh-rsa\n"
+                                "KexAlgorithms curve25519-sha256\nRekeyLimit 64M 10m\n");
   REQUIRE(planned.plan);
   const auto& transport = planned.plan->options.transport;
   CHECK(transport.algorithms.ciphers.front() == "aes256-ctr");
@@ -117,15 +120,17 @@ TEST_CASE("algorithm options edit our defaults the way ssh's do", "[config]") {
 }
 
 TEST_CASE("PreferredAuthentications, less what *Authentication no turns off", "[config]") {
-  const auto planned = plan_for("box", "PreferredAuthentications password,publickey,keyboard-interactive\n"
-                                       "PasswordAuthentication no\n");
+  const auto planned = plan_for("box",
+                                "PreferredAuthentications password,publickey,keyboard-interactive\n"
+                                "PasswordAuthentication no\n");
   REQUIRE(planned.plan);
   CHECK(planned.plan->options.auth.preferred == std::vector<std::string>{"publickey", "keyboard-interactive"});
 }
 
 TEST_CASE("identity, environment and agent options", "[config]") {
-  const auto planned = plan_for("box", "IdentityFile ~/.ssh/work_%r\nIdentitiesOnly yes\nIdentityAgent none\n"
-                                       "SendEnv LANG LC_*\nSetEnv A=1 B=two=2\nRequestTTY force\n",
+  const auto planned = plan_for("box",
+                                "IdentityFile ~/.ssh/work_%r\nIdentitiesOnly yes\nIdentityAgent none\n"
+                                "SendEnv LANG LC_*\nSetEnv A=1 B=two=2\nRequestTTY force\n",
                                 {"User=ops"});
   REQUIRE(planned.plan);
   const auto& plan = *planned.plan;
@@ -147,7 +152,8 @@ TEST_CASE("values ssh would refuse are errors naming where they came from", "[co
   };
   CHECK_THAT(error_for("Port 0\n"), Catch::Contains("config:1: Port takes a whole number from 1 to 65535"));
   CHECK_THAT(error_for("Ciphers rot13\n"), Catch::Contains("config:1: Ciphers: unsupported algorithm \"rot13\""));
-  CHECK_THAT(error_for("StrictHostKeyChecking maybe\n"), Catch::Contains("StrictHostKeyChecking takes yes, accept-new"));
+  CHECK_THAT(error_for("StrictHostKeyChecking maybe\n"),
+             Catch::Contains("StrictHostKeyChecking takes yes, accept-new"));
   CHECK_THAT(error_for("\n\nRekeyLimit lots\n"), Catch::Contains("config:3: RekeyLimit cannot read 'lots'"));
   CHECK_THAT(error_for("ProxyJump bastion\n"), Catch::Contains("ProxyJump is not supported yet"));
   CHECK_THAT(error_for("SetEnv =x\n"), Catch::Contains("SetEnv takes NAME=VALUE"));
@@ -160,8 +166,9 @@ TEST_CASE("without HostKeyAlgorithms, the key types known_hosts has for the host
   const auto known = dir.path() / "known_hosts";
   // Blobs need only their type name here: planning reads the types, the verifier the keys.
   const std::string rsa = "AAAAB3NzaC1yc2EAAAADAQABAAAAAgDA";
-  const std::string ecdsa = "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBERERERERERERERERERERERERERERERERERER"
-                            "ERERERERERERERERERERERERERERERERERERERERERERERERERERE=";
+  const std::string ecdsa =
+      "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBBERERERERERERERERERERERERERERERERERER"
+      "ERERERERERERERERERERERERERERERERERERERERERERERERERERE=";
   const auto host_keys_for = [&](const std::string& known_text, const std::string& extra = "") {
     test::write_text(known, known_text);
     const auto planned = plan_for("box", "UserKnownHostsFile " + known.string() + "\n" + extra);
@@ -170,17 +177,16 @@ TEST_CASE("without HostKeyAlgorithms, the key types known_hosts has for the host
   };
   const auto defaults = ssh::AlgorithmPreferences::defaults().host_key;
 
-  CHECK(host_keys_for("box ssh-rsa " + rsa + "\n") ==
-        ssh::NameList{"rsa-sha2-512", "rsa-sha2-256", "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-                      "ecdsa-sha2-nistp521"});
+  CHECK(host_keys_for("box ssh-rsa " + rsa + "\n") == ssh::NameList{"rsa-sha2-512", "rsa-sha2-256", "ssh-ed25519",
+                                                                    "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+                                                                    "ecdsa-sha2-nistp521"});
   CHECK(host_keys_for("other ecdsa-sha2-nistp256 " + ecdsa + "\nbox,b2 ssh-rsa " + rsa + "\nbox ecdsa-sha2-nistp256 " +
-                      ecdsa + "\n") ==
-        ssh::NameList{"ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256", "ssh-ed25519", "ecdsa-sha2-nistp384",
-                      "ecdsa-sha2-nistp521"});
+                      ecdsa + "\n") == ssh::NameList{"ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256",
+                                                     "ssh-ed25519", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"});
   // Another host's keys, a revoked key and a CA change nothing; nor does a known_hosts the user
   // overrode with HostKeyAlgorithms.
-  CHECK(host_keys_for("other ssh-rsa " + rsa + "\n@revoked box ssh-rsa " + rsa + "\n@cert-authority box ssh-rsa " + rsa +
-                      "\n") == defaults);
+  CHECK(host_keys_for("other ssh-rsa " + rsa + "\n@revoked box ssh-rsa " + rsa + "\n@cert-authority box ssh-rsa " +
+                      rsa + "\n") == defaults);
   CHECK(host_keys_for("box ssh-rsa " + rsa + "\n", "HostKeyAlgorithms ssh-ed25519,rsa-sha2-256\n") ==
         ssh::NameList{"ssh-ed25519", "rsa-sha2-256"});
   CHECK(host_keys_for("alias ssh-rsa " + rsa + "\n", "HostKeyAlias alias\n").front() == "rsa-sha2-512");

@@ -16,7 +16,8 @@ using test::as_user;
 using test::connect_through;
 
 TEST_CASE("Go server: none auth, then a command's stdout, stderr and exit code", "[client][go]") {
-  auto result = test::run(test::exec_through(CODER_RUNTIME_GO_SSHD, as_user("coder"), "echo hello; echo oops >&2; exit 3"));
+  auto result =
+      test::run(test::exec_through(CODER_RUNTIME_GO_SSHD, as_user("coder"), "echo hello; echo oops >&2; exit 3"));
   INFO((result ? "ok" : result.error().summary()));
   REQUIRE(result);
   CHECK(result->stdout_data == "hello\n");

@@ -138,9 +138,10 @@ TEST_CASE("Host patterns: wildcards, several patterns, negation vetoes", "[confi
 
 TEST_CASE("ProxyCommand keeps the rest of the line as written, quotes and all", "[config]") {
   TempHome home;
-  const auto file = home.write(".ssh/config",
-                               "Host *.mux--coder\n"
-                               "  ProxyCommand \"/opt/my coder/coder\" \"ssh\" \"--stdio\" \"--hostname-suffix\" \"mux--coder\" \"%h\"  \n");
+  const auto file = home.write(
+      ".ssh/config",
+      "Host *.mux--coder\n"
+      "  ProxyCommand \"/opt/my coder/coder\" \"ssh\" \"--stdio\" \"--hostname-suffix\" \"mux--coder\" \"%h\"  \n");
   CHECK(read(home, "ws.mux--coder", file).text("ProxyCommand") ==
         "\"/opt/my coder/coder\" \"ssh\" \"--stdio\" \"--hostname-suffix\" \"mux--coder\" \"%h\"");
 }
@@ -291,11 +292,13 @@ TEST_CASE("OpenSSH's own ssh -G resolves the same files the same way", "[config]
                                "  IdentityFile /keys/coder\n"
                                "Match originalhost alias !user nobody\n"
                                "  User aliased\n"
-                               "Include " + (home.path() / ".ssh/extra").string() + "\n"
-                               "Host *\n"
-                               "  ConnectTimeout 11\n"
-                               "  IdentityFile /keys/all\n"
-                               "  ServerAliveCountMax 4\n");
+                               "Include " +
+                                   (home.path() / ".ssh/extra").string() +
+                                   "\n"
+                                   "Host *\n"
+                                   "  ConnectTimeout 11\n"
+                                   "  IdentityFile /keys/all\n"
+                                   "  ServerAliveCountMax 4\n");
   for (const std::string host : {"alias", "ws.coder", "bad.coder", "plain"}) {
     INFO(host);
     const auto theirs = openssh_resolves(file, host);

@@ -69,7 +69,8 @@ std::string pattern(std::size_t size) {
 
 }  // namespace
 
-TEST_CASE("sshd: a direct-tcpip stream carries 2 MiB to an echo server and back, then half-closes", "[direct-tcpip][sshd]") {
+TEST_CASE("sshd: a direct-tcpip stream carries 2 MiB to an echo server and back, then half-closes",
+          "[direct-tcpip][sshd]") {
   test::LoggedInSshd server("AllowTcpForwarding yes");
   const std::string sent = pattern(2 << 20);
   std::string description;
@@ -110,7 +111,8 @@ TEST_CASE("sshd: a direct-tcpip stream carries 2 MiB to an echo server and back,
   CHECK_THAT(description, Catch::Matchers::Contains("via ProxyCommand"));
 }
 
-TEST_CASE("sshd: a direct-tcpip target that refuses the connection is a refused channel with the server's words", "[direct-tcpip][sshd]") {
+TEST_CASE("sshd: a direct-tcpip target that refuses the connection is a refused channel with the server's words",
+          "[direct-tcpip][sshd]") {
   test::LoggedInSshd server("AllowTcpForwarding yes");
   auto opened = test::run([&]() -> asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> {
     auto ex = co_await asio::this_coro::executor;

@@ -15,7 +15,8 @@ namespace {
 
 std::vector<std::filesystem::path> inputs(const std::string& target) {
   std::vector<std::filesystem::path> found;
-  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(CODER_RUNTIME_TEST_DATA) / "fuzz" / target)) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::filesystem::path(CODER_RUNTIME_TEST_DATA) / "fuzz" / target)) {
     found.push_back(entry.path());
   }
   std::sort(found.begin(), found.end());

@@ -36,8 +36,8 @@ struct Vector {
 std::vector<Vector> read_vectors() {
   std::vector<Vector> vectors;
   for (auto& block : test::read_kat_maps("host_key_kat.txt")) {
-    vectors.push_back(
-        {block.at("algorithm"), test::from_hex(block.at("key_blob")), test::from_hex(block.at("data")), test::from_hex(block.at("signature_blob")), block});
+    vectors.push_back({block.at("algorithm"), test::from_hex(block.at("key_blob")), test::from_hex(block.at("data")),
+                       test::from_hex(block.at("signature_blob")), block});
   }
   return vectors;
 }
@@ -212,7 +212,8 @@ TEST_CASE("truncated blobs and trailing bytes are refused", "[hostkey]") {
 
 TEST_CASE("an RSA modulus under 1024 bits is refused even with a valid signature", "[hostkey]") {
   const auto vectors = read_vectors();
-  const auto small = std::find_if(vectors.begin(), vectors.end(), [](const Vector& v) { return v.fields.contains("rejected"); });
+  const auto small =
+      std::find_if(vectors.begin(), vectors.end(), [](const Vector& v) { return v.fields.contains("rejected"); });
   REQUIRE(small != vectors.end());
   check_refused(small->verify(), "768-bit modulus");
 }

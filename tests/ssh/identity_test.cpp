@@ -86,7 +86,8 @@ TEST_CASE("identity files: missing, unreadable and too-open files are named with
   auto error = ssh::load_identity_file(missing);
   REQUIRE_FALSE(error);
   CHECK(error.error().layer == runtime::Layer::auth);
-  CHECK(error.error().message == fmt::format("cannot read identity file {}: No such file or directory", missing.string()));
+  CHECK(error.error().message ==
+        fmt::format("cannot read identity file {}: No such file or directory", missing.string()));
 
   // A folder, or a FIFO that would block the open forever, is not read at all.
   const auto fifo = keys.directory.path() / "fifo";
@@ -98,10 +99,12 @@ TEST_CASE("identity files: missing, unreadable and too-open files are named with
   }
 
   const auto open = keys.make("id_open");
-  fs::permissions(open, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  fs::permissions(open,
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
   auto too_open = ssh::load_identity_file(open);
   REQUIRE_FALSE(too_open);
-  CHECK(too_open.error().message.starts_with(fmt::format("permissions 0644 for identity file {} are too open", open.string())));
+  CHECK(too_open.error().message.starts_with(
+      fmt::format("permissions 0644 for identity file {} are too open", open.string())));
   ssh::IdentityFileOptions unchecked;
   unchecked.check_permissions = false;
   CHECK(ssh::load_identity_file(open, unchecked));

@@ -35,7 +35,8 @@ TEST_CASE("keepalive: sshd and the Go server both answer keepalive@openssh.com",
   for (const bool openssh : {true, false}) {
     INFO((openssh ? "sshd" : "Go server"));
     auto answered = test::run([&]() -> asio::awaitable<runtime::Result<void>> {
-      runtime::Result<std::shared_ptr<ssh::Connection>> connection = runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::runtime, "not connected");
+      runtime::Result<std::shared_ptr<ssh::Connection>> connection =
+          runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::runtime, "not connected");
       if (openssh) {
         connection = co_await sshd.connect();
       } else {
@@ -78,7 +79,8 @@ TEST_CASE("keepalive: a server that stops answering fails the connection after c
   CHECK_THAT(waited.error().message, Catch::Contains("did not answer 2 keepalives in a row, 200 ms apart"));
 }
 
-TEST_CASE("keepalive: ServerAliveInterval and ServerAliveCountMax from ssh_config reach the connection", "[keepalive][config]") {
+TEST_CASE("keepalive: ServerAliveInterval and ServerAliveCountMax from ssh_config reach the connection",
+          "[keepalive][config]") {
   test::TemporaryDirectory dir{"keepalive_test"};
   const auto file = dir.path() / "config";
   test::write_text(file, "ServerAliveInterval 5\nServerAliveCountMax 2\n");

@@ -24,9 +24,14 @@ using Block = std::map<std::string, std::string>;
 
 TEST_CASE("supported_kex lists what make_key_exchange builds, in preference order", "[kex]") {
   const std::vector<std::string> expected{
-      "curve25519-sha256",          "curve25519-sha256@libssh.org",  "ecdh-sha2-nistp256",
-      "ecdh-sha2-nistp384",         "ecdh-sha2-nistp521",            "diffie-hellman-group16-sha512",
-      "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256",
+      "curve25519-sha256",
+      "curve25519-sha256@libssh.org",
+      "ecdh-sha2-nistp256",
+      "ecdh-sha2-nistp384",
+      "ecdh-sha2-nistp521",
+      "diffie-hellman-group16-sha512",
+      "diffie-hellman-group18-sha512",
+      "diffie-hellman-group14-sha256",
   };
   CHECK(ssh::crypto::supported_kex() == expected);
 
@@ -98,7 +103,9 @@ TEST_CASE("the all-zero curve25519 secret is named as such", "[kex]") {
 
 TEST_CASE("two fresh exchanges of each kind agree with each other", "[kex]") {
   const std::map<std::string, std::size_t> public_sizes{
-      {"curve25519-sha256", 32},  {"ecdh-sha2-nistp256", 65}, {"ecdh-sha2-nistp384", 97},
+      {"curve25519-sha256", 32},
+      {"ecdh-sha2-nistp256", 65},
+      {"ecdh-sha2-nistp384", 97},
       {"ecdh-sha2-nistp521", 133},
   };
   for (const auto& name : ssh::crypto::supported_kex()) {

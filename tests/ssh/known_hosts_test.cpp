@@ -76,8 +76,9 @@ struct Outcome {
 
 Outcome verify(const std::string& host, std::uint16_t port, ssh::KnownHostsOptions options, const TestKey& k) {
   auto log = std::make_shared<std::vector<std::string>>();
-  options.log = runtime::Logger([log](runtime::LogLevel, std::string_view, std::string_view message) { log->emplace_back(message); },
-                                runtime::LogLevel::trace);
+  options.log = runtime::Logger(
+      [log](runtime::LogLevel, std::string_view, std::string_view message) { log->emplace_back(message); },
+      runtime::LogLevel::trace);
   auto verifier = ssh::known_hosts_verifier(host, port, std::move(options));
   auto result = verifier(k.host_key());
   return {std::move(result), *log};
@@ -247,8 +248,8 @@ TEST_CASE("known_hosts: @revoked keys are refused under every policy", "[knownho
   const auto file = directory.path() / "known_hosts";
   const auto& a = key("a");
   const auto& b = key("b");
-  write_text(file, line_for("example.com", a) + "\n" + line_for("@revoked *", a) + "\n" + line_for("@revoked other.test", b) +
-                       "\n");
+  write_text(file, line_for("example.com", a) + "\n" + line_for("@revoked *", a) + "\n" +
+                       line_for("@revoked other.test", b) + "\n");
   const auto found = lookup(read_text(file), "example.com", 22, a);
   CHECK(found.status == ssh::HostKeyStatus::revoked);
   REQUIRE(found.keys.size() == 1);
@@ -364,7 +365,8 @@ TEST_CASE("known_hosts: an unknown host under each policy", "[knownhosts]") {
     CHECK_FALSE(fs::exists(user));
   }
   for (auto strict : {kAcceptNew, kNo}) {
-    SECTION(strict == kNo ? "no adds the key to the first user file" : "accept-new adds the key to the first user file") {
+    SECTION(strict == kNo ? "no adds the key to the first user file"
+                          : "accept-new adds the key to the first user file") {
       auto outcome = verify("example.com", 2222, policy(strict, {user, second}, {global}), a);
       CHECK(outcome.result);
       CHECK(contains_line(outcome.log, "Permanently added '[example.com]:2222'"));
@@ -437,16 +439,16 @@ TEST_CASE("known_hosts: malformed lines are skipped and reported with their line
   const auto& a = key("a");
   const auto& ecdsa = key("ecdsa", "ecdsa");
   const std::vector<std::string> lines{
-      line_for("good.test", a) + "\r",                              // 1: CRLF is fine
-      "@trusted " + line_for("x.test", a),                          // 2: unknown marker
-      "lonely.test ssh-ed25519",                                    // 3: no key
-      "bad64.test ssh-ed25519 !!!notbase64!!!",                     // 4
-      "mismatch.test ssh-rsa " + a.base64,                          // 5: type field is not the key's
-      line_for("|1|c2FsdA==|aGFzaA==", a),                          // 6: salt and hash too short
-      "# comment",                                                  // 7: not reported
-      "@revoked",                                                   // 8: marker only
-      "junk.test ssh-ed25519 AAAA",                                 // 9: base64, but not a key blob
-      "",                                                           // 10
+      line_for("good.test", a) + "\r",                               // 1: CRLF is fine
+      "@trusted " + line_for("x.test", a),                           // 2: unknown marker
+      "lonely.test ssh-ed25519",                                     // 3: no key
+      "bad64.test ssh-ed25519 !!!notbase64!!!",                      // 4
+      "mismatch.test ssh-rsa " + a.base64,                           // 5: type field is not the key's
+      line_for("|1|c2FsdA==|aGFzaA==", a),                           // 6: salt and hash too short
+      "# comment",                                                   // 7: not reported
+      "@revoked",                                                    // 8: marker only
+      "junk.test ssh-ed25519 AAAA",                                  // 9: base64, but not a key blob
+      "",                                                            // 10
       "\t " + line_for("indented.test", ecdsa) + " trailing words",  // 11: fine
   };
   std::string text;
@@ -494,7 +496,8 @@ TEST_CASE("known_hosts: concurrent appends all land, and the file stays well for
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       for (int h = 0; h < kHostsEach; ++h) {
-        if (!ssh::add_known_host(file, "host" + std::to_string(w) + "-" + std::to_string(h) + ".test", 22, a.blob, w % 2 == 0)) {
+        if (!ssh::add_known_host(file, "host" + std::to_string(w) + "-" + std::to_string(h) + ".test", 22, a.blob,
+                                 w % 2 == 0)) {
           ++failures;
         }
       }

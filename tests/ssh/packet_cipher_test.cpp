@@ -333,7 +333,8 @@ TEST_CASE("a packet opened under the wrong sequence number or out of order fails
   }
 }
 
-TEST_CASE("truncated packets and sizes that disagree with packet_length fail without reading past the end", "[cipher]") {
+TEST_CASE("truncated packets and sizes that disagree with packet_length fail without reading past the end",
+          "[cipher]") {
   std::mt19937 rng(4);
   std::vector<Mode> modes = negotiable_modes();
   modes.push_back({"none", "none"});

@@ -69,15 +69,16 @@ TEST_CASE("lead_with moves the server's first choices to the front, and says whe
 
 TEST_CASE("Go server: a right kex guess is used, a wrong kex or host key guess is replaced", "[pipelining][go]") {
   // The Go server's RSA host key: it lists curve25519-sha256 and rsa-sha2-256 first.
-  auto right = test::run(guess_and_run(CODER_RUNTIME_GO_SSHD, leading_with(as_user("coder"), "curve25519-sha256", "rsa-sha2-256")));
+  auto right = test::run(
+      guess_and_run(CODER_RUNTIME_GO_SSHD, leading_with(as_user("coder"), "curve25519-sha256", "rsa-sha2-256")));
   check_ran(right, Guess::right);
   CHECK(right->agreed.host_key == "rsa-sha2-256");
-  auto wrong_host_key =
-      test::run(guess_and_run(CODER_RUNTIME_GO_SSHD, leading_with(as_user("coder"), "curve25519-sha256", "rsa-sha2-512")));
+  auto wrong_host_key = test::run(
+      guess_and_run(CODER_RUNTIME_GO_SSHD, leading_with(as_user("coder"), "curve25519-sha256", "rsa-sha2-512")));
   check_ran(wrong_host_key, Guess::wrong);
   CHECK(wrong_host_key->agreed.host_key == "rsa-sha2-512");
-  auto wrong_kex =
-      test::run(guess_and_run(CODER_RUNTIME_GO_SSHD, leading_with(as_user("coder"), "ecdh-sha2-nistp256", "rsa-sha2-256")));
+  auto wrong_kex = test::run(
+      guess_and_run(CODER_RUNTIME_GO_SSHD, leading_with(as_user("coder"), "ecdh-sha2-nistp256", "rsa-sha2-256")));
   check_ran(wrong_kex, Guess::wrong);
   CHECK(wrong_kex->agreed.kex == "ecdh-sha2-nistp256");
   auto options = as_user("coder");
@@ -88,19 +89,21 @@ TEST_CASE("Go server: a right kex guess is used, a wrong kex or host key guess i
 TEST_CASE("sshd: a right kex guess under strict kex, and wrong ones by kex or by host key", "[pipelining][sshd]") {
   {
     test::LoggedInSshd sshd("KexAlgorithms curve25519-sha256");
-    auto right = test::run(guess_and_run(sshd.proxy_command(), leading_with(sshd.options(), "curve25519-sha256", "ssh-ed25519")));
+    auto right = test::run(
+        guess_and_run(sshd.proxy_command(), leading_with(sshd.options(), "curve25519-sha256", "ssh-ed25519")));
     check_ran(right, Guess::right);
     CHECK(right->agreed.strict_kex);
     // sshd has only an ed25519 host key: leading with RSA is a wrong guess by host key alone.
-    auto wrong_host_key =
-        test::run(guess_and_run(sshd.proxy_command(), leading_with(sshd.options(), "curve25519-sha256", "rsa-sha2-512")));
+    auto wrong_host_key = test::run(
+        guess_and_run(sshd.proxy_command(), leading_with(sshd.options(), "curve25519-sha256", "rsa-sha2-512")));
     check_ran(wrong_host_key, Guess::wrong);
     CHECK(wrong_host_key->agreed.host_key == "ssh-ed25519");
     CHECK(wrong_host_key->agreed.strict_kex);
   }
   {
     test::LoggedInSshd sshd("KexAlgorithms ecdh-sha2-nistp384,curve25519-sha256");
-    auto wrong_kex = test::run(guess_and_run(sshd.proxy_command(), leading_with(sshd.options(), "curve25519-sha256", "ssh-ed25519")));
+    auto wrong_kex = test::run(
+        guess_and_run(sshd.proxy_command(), leading_with(sshd.options(), "curve25519-sha256", "ssh-ed25519")));
     check_ran(wrong_kex, Guess::wrong);
     CHECK(wrong_kex->agreed.kex == "curve25519-sha256");
     CHECK(wrong_kex->agreed.strict_kex);

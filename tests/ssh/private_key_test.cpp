@@ -54,7 +54,8 @@ const KeyFile& key_file(const std::string& spec, std::string_view passphrase = "
   return made[name] = KeyFile{path, as_bytes(test::read_text(path)), *blob};
 }
 
-runtime::Result<std::unique_ptr<ssh::crypto::PrivateKey>> parse(const Bytes& contents, std::string_view passphrase = "") {
+runtime::Result<std::unique_ptr<ssh::crypto::PrivateKey>> parse(const Bytes& contents,
+                                                                std::string_view passphrase = "") {
   return ssh::crypto::parse_private_key(contents, passphrase, "/keys/id_test");
 }
 

@@ -25,9 +25,7 @@ struct Case {
   Bytes signature;
   std::string verdict;
 
-  RsaVerdict verify() const {
-    return ssh::crypto::rsa_pkcs1v15_verify(modulus, exponent, hash, signature, message);
-  }
+  RsaVerdict verify() const { return ssh::crypto::rsa_pkcs1v15_verify(modulus, exponent, hash, signature, message); }
 };
 
 std::vector<Case> read_cases() {
@@ -42,10 +40,14 @@ std::vector<Case> read_cases() {
 
 std::string name_of(RsaVerdict verdict) {
   switch (verdict) {
-    case RsaVerdict::valid: return "valid";
-    case RsaVerdict::invalid: return "invalid";
-    case RsaVerdict::unsupported_hash: return "unsupported_hash";
-    case RsaVerdict::key_unusable: return "key_unusable";
+    case RsaVerdict::valid:
+      return "valid";
+    case RsaVerdict::invalid:
+      return "invalid";
+    case RsaVerdict::unsupported_hash:
+      return "unsupported_hash";
+    case RsaVerdict::key_unusable:
+      return "key_unusable";
   }
   return "?";
 }

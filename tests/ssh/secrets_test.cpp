@@ -97,8 +97,8 @@ TEST_CASE("a password login to the Go server logs neither the password nor key m
   options.auth.preferred = {"password"};
   options.auth.password = [&](const std::string&, const std::string&) { return std::optional<std::string>(given); };
   log.attach(options);
-  auto result = test::run(test::exec_through(go_server(fmt::format("-password '{}'", kGoPassword)), std::move(options),
-                                             "echo logged-in"));
+  auto result = test::run(
+      test::exec_through(go_server(fmt::format("-password '{}'", kGoPassword)), std::move(options), "echo logged-in"));
   std::string text = *log.text;
   if (given == kGoPassword) {
     REQUIRE(result);

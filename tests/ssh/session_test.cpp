@@ -239,7 +239,8 @@ namespace {
 
 // Starts a command that prints "started" and then ticks; closes the channel once it has started.
 // The command dies of SIGPIPE at its next tick after the server lets go of the channel.
-asio::awaitable<runtime::Result<ssh::SessionExit>> close_while_running(std::string proxy_command, ssh::ClientOptions options) {
+asio::awaitable<runtime::Result<ssh::SessionExit>> close_while_running(std::string proxy_command,
+                                                                       ssh::ClientOptions options) {
   std::string command = "echo started; while echo tick; do sleep 0.2; done";
   auto running = co_await start_running(std::move(proxy_command), std::move(options), std::move(command), "started\n");
   co_await running.session->close();
@@ -314,7 +315,8 @@ asio::awaitable<std::string> each_echo_comes_back(ssh::Connection& connection, i
     if (!ran) co_return fmt::format("round {}: {}", round, ran.error().detailed());
     std::string echo = "echo whole";
     auto echoed = co_await test::exec(connection, std::move(echo));
-    if (!echoed || echoed->stdout_data != "whole\n") co_return fmt::format("round {}: then {}", round, describe(echoed));
+    if (!echoed || echoed->stdout_data != "whole\n")
+      co_return fmt::format("round {}: then {}", round, describe(echoed));
   }
   co_return std::string();
 }
@@ -325,23 +327,27 @@ asio::awaitable<std::string> each_echo_comes_back(ssh::Connection& connection, i
 // a data packet is going out; were the packet cut short, every later message on the connection
 // would be garbage to the server (or wait for good behind a lock never given back).
 TEST_CASE("Go server: commands that exit while their stdin flows leave the connection whole", "[session][go]") {
-  const auto failure = test::run([]() -> asio::awaitable<std::string> {
-    ssh::ClientOptions options;
-    options.transport.verify_host_key = ssh::accept_any_host_key();  // the test's own server
-    options.auth.user = "coder";
-    auto connection = co_await test::connect_through(CODER_RUNTIME_GO_SSHD, std::move(options));
-    REQUIRE(connection);
-    co_return co_await exit_while_stdin_flows(std::move(*connection), 20);
-  }(), 60s);
+  const auto failure = test::run(
+      []() -> asio::awaitable<std::string> {
+        ssh::ClientOptions options;
+        options.transport.verify_host_key = ssh::accept_any_host_key();  // the test's own server
+        options.auth.user = "coder";
+        auto connection = co_await test::connect_through(CODER_RUNTIME_GO_SSHD, std::move(options));
+        REQUIRE(connection);
+        co_return co_await exit_while_stdin_flows(std::move(*connection), 20);
+      }(),
+      60s);
   CHECK(failure == "");
 }
 
 TEST_CASE("sshd: commands that exit while their stdin flows leave the connection whole", "[session][sshd]") {
   test::LoggedInSshd server;
-  const auto failure = test::run([&]() -> asio::awaitable<std::string> {
-    auto connection = co_await server.connect();
-    REQUIRE(connection);
-    co_return co_await exit_while_stdin_flows(std::move(*connection), 20);
-  }(), 60s);
+  const auto failure = test::run(
+      [&]() -> asio::awaitable<std::string> {
+        auto connection = co_await server.connect();
+        REQUIRE(connection);
+        co_return co_await exit_while_stdin_flows(std::move(*connection), 20);
+      }(),
+      60s);
   CHECK(failure == "");
 }

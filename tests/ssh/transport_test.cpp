@@ -188,7 +188,8 @@ TEST_CASE("every cipher, and every MAC with the CTR ciphers, forced on the serve
   const std::string cipher = GENERATE(from_range(ssh::crypto::supported_ciphers()));
   const bool aead = ssh::crypto::requirements(cipher, "").aead;
   // An AEAD cipher ignores the MAC lists; the others are tried with each MAC.
-  const std::vector<std::string> macs = aead ? std::vector<std::string>{"hmac-sha2-256"} : ssh::crypto::supported_macs();
+  const std::vector<std::string> macs =
+      aead ? std::vector<std::string>{"hmac-sha2-256"} : ssh::crypto::supported_macs();
   for (const auto& mac : macs) {
     test::Sshd sshd(fmt::format("Ciphers {}\nMACs {}", cipher, mac));
     auto options = only(ssh::AlgorithmCategory::ciphers, cipher);
@@ -282,9 +283,9 @@ TEST_CASE("a host key the verifier refuses ends the connection with its reason",
   test::Sshd sshd;
   ssh::TransportOptions options;
   options.verify_host_key = [](const ssh::HostKey& key) -> runtime::Result<void> {
-    return runtime::fail(std::move(runtime::Error(runtime::Errc::protocol_error, runtime::Layer::kex,
-                                                  "host key not in known_hosts")
-                                       .with("fingerprint", key.fingerprint)));
+    return runtime::fail(
+        std::move(runtime::Error(runtime::Errc::protocol_error, runtime::Layer::kex, "host key not in known_hosts")
+                      .with("fingerprint", key.fingerprint)));
   };
   const auto out = handshake(sshd.proxy_command(), std::move(options));
   REQUIRE_FALSE(out.result);
@@ -319,7 +320,8 @@ TEST_CASE("strict kex: an IGNORE slipped in before NEWKEYS (Terrapin) is refused
 
 TEST_CASE("the same relay without the injection connects: the IGNORE alone was refused", "[transport][sshd]") {
   test::Sshd sshd;
-  const std::string relay = std::string(CODER_RUNTIME_TEST_SERVERS) + "/inject_ignore.py --pass " + sshd.proxy_command();
+  const std::string relay =
+      std::string(CODER_RUNTIME_TEST_SERVERS) + "/inject_ignore.py --pass " + sshd.proxy_command();
   const auto out = handshake(relay, any_key());
   INFO((out.result ? "ok" : out.result.error().summary()));
   REQUIRE(out.result);
@@ -343,8 +345,8 @@ ssh::Writer global_request(bool want_reply) {
 // stand when their KEXINITs cross, so rounds go on until `wanted` exchanges have completed, or
 // `max_rounds` have passed: the volume bound is what the test asserts, not a timing. The watchdog
 // of test::run bounds the waits.
-Outcome push_volume(const std::string& proxy_command, ssh::TransportOptions options, std::size_t wanted,
-                    int per_round, int max_rounds) {
+Outcome push_volume(const std::string& proxy_command, ssh::TransportOptions options, std::size_t wanted, int per_round,
+                    int max_rounds) {
   return test::run([&]() -> asio::awaitable<Outcome> {
     using namespace asio::experimental::awaitable_operators;
     auto ex = co_await asio::this_coro::executor;

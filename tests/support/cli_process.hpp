@@ -78,7 +78,8 @@ inline asio::awaitable<Ran> run_cli_async(std::vector<std::string> args, std::st
     if (!n && n.error().code == runtime::Errc::timed_out) {
       ::kill(child.pid(), SIGKILL);
       co_await child.wait_exit(runtime::Deadline::after(std::chrono::seconds(15)));
-      co_return Ran{-1, out, fmt::format("{}[killed: its output did not end within {} s]", child.stderr_tail(), limit.count())};
+      co_return Ran{-1, out,
+                    fmt::format("{}[killed: its output did not end within {} s]", child.stderr_tail(), limit.count())};
     }
     if (!n) break;
     out.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));

@@ -20,7 +20,8 @@ namespace cr::test {
 
 // Appends a session's stdout to `seen` until it contains `needle` (then true) or the output ends.
 // The needle is a view so that a string literal makes no temporary in the caller's co_await.
-inline asio::awaitable<runtime::Result<bool>> read_until(ssh::Session& session, std::string& seen, std::string_view needle) {
+inline asio::awaitable<runtime::Result<bool>> read_until(ssh::Session& session, std::string& seen,
+                                                         std::string_view needle) {
   std::array<std::uint8_t, 4096> buffer;
   while (seen.find(needle) == std::string::npos) {
     auto n = co_await session.read_stdout(buffer);
@@ -33,8 +34,8 @@ inline asio::awaitable<runtime::Result<bool>> read_until(ssh::Session& session, 
   co_return true;
 }
 
-inline asio::awaitable<runtime::Result<bool>> read_until(ssh::Session& session, std::string& seen, std::string_view needle,
-                                                         std::chrono::seconds budget) {
+inline asio::awaitable<runtime::Result<bool>> read_until(ssh::Session& session, std::string& seen,
+                                                         std::string_view needle, std::chrono::seconds budget) {
   const auto deadline = runtime::Deadline::after(budget);
   auto reading = read_until(session, seen, needle);
   std::string what = fmt::format("waiting for \"{}\" in the output", needle);

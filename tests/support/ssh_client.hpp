@@ -24,7 +24,7 @@ inline ssh::ClientOptions as_user(std::string user) {
 }
 
 inline runtime::Result<std::unique_ptr<runtime::AsyncStream>> start_proxy(asio::any_io_executor ex,
-                                                                         const std::string& proxy_command) {
+                                                                          const std::string& proxy_command) {
   const proxy::ProxyTokens tokens{"test-host", "22", "coder", "test-host"};
   auto proxy = proxy::start_proxy_command(ex, proxy_command, tokens);
   if (!proxy) return runtime::fail(std::move(proxy.error()));
@@ -32,7 +32,7 @@ inline runtime::Result<std::unique_ptr<runtime::AsyncStream>> start_proxy(asio::
 }
 
 inline asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> connect_through(std::string proxy_command,
-                                                                                         ssh::ClientOptions options) {
+                                                                                          ssh::ClientOptions options) {
   auto ex = co_await asio::this_coro::executor;
   auto stream = start_proxy(ex, proxy_command);
   REQUIRE(stream);
@@ -43,8 +43,9 @@ inline asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> connec
 }
 
 // Connect, run one command, close: the command's result, or why there was none.
-inline asio::awaitable<runtime::Result<ssh::ExecResult>> exec_through(std::string proxy_command, ssh::ClientOptions options,
-                                                                     std::string command, ssh::ExecOptions exec = {}) {
+inline asio::awaitable<runtime::Result<ssh::ExecResult>> exec_through(std::string proxy_command,
+                                                                      ssh::ClientOptions options, std::string command,
+                                                                      ssh::ExecOptions exec = {}) {
   auto connection = co_await connect_through(std::move(proxy_command), std::move(options));
   if (!connection) co_return runtime::fail(std::move(connection.error()));
   auto result = co_await (*connection)->exec(std::move(command), std::move(exec));
@@ -77,7 +78,8 @@ inline asio::awaitable<runtime::Result<Authenticated>> authenticate_through(std:
   REQUIRE(stream);
   const auto deadline = runtime::Deadline::after(kConnectBudget);
   auto authenticating = authenticate_steps(**stream, std::move(auth));
-  auto result = co_await runtime::with_deadline(deadline, std::move(authenticating), runtime::Layer::auth, "authenticating");
+  auto result =
+      co_await runtime::with_deadline(deadline, std::move(authenticating), runtime::Layer::auth, "authenticating");
   co_await (*stream)->close();
   co_return result;
 }

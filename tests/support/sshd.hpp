@@ -26,7 +26,8 @@ class Sshd {
       const auto colon = spec.find(':');
       const std::string type = spec.substr(0, colon);
       const std::string bits = colon == std::string::npos ? "" : " -b " + spec.substr(colon + 1);
-      const auto key = dir_ / fmt::format("host_{}", spec.substr(0, colon) + (bits.empty() ? "" : spec.substr(colon + 1)));
+      const auto key =
+          dir_ / fmt::format("host_{}", spec.substr(0, colon) + (bits.empty() ? "" : spec.substr(colon + 1)));
       if (std::system(fmt::format("ssh-keygen -q -t {}{} -N '' -f {}", type, bits, key.string()).c_str()) != 0) {
         throw std::runtime_error("ssh-keygen failed: is openssh-client installed?");
       }
@@ -36,8 +37,7 @@ class Sshd {
     // sshd refuses to start without its privilege separation folder.
     std::filesystem::create_directories("/run/sshd");
     // Keys a test authorizes go into the fixture's own file, never the account's.
-    std::ofstream(dir_ / "sshd_config") << config
-                                        << "PidFile none\nUsePAM no\nStrictModes no\nLogLevel ERROR\n"
+    std::ofstream(dir_ / "sshd_config") << config << "PidFile none\nUsePAM no\nStrictModes no\nLogLevel ERROR\n"
                                         << "AuthorizedKeysFile " << authorized_keys().string() << "\n"
                                         << extra_config << "\n";
   }

@@ -47,7 +47,8 @@ class AgentStandIn {
     if (!thread_.joinable()) return;
     if (!served_) {
       // Connect as a client once so a ConnectNamedPipe still waiting returns.
-      HANDLE poke = CreateFileW(runtime::widen(name_).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING, 0, nullptr);
+      HANDLE poke = CreateFileW(runtime::widen(name_).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+                                0, nullptr);
       if (poke != INVALID_HANDLE_VALUE) CloseHandle(poke);
     }
     thread_.join();
@@ -100,7 +101,8 @@ asio::awaitable<runtime::Result<std::vector<ssh::AgentKey>>> list_keys(std::opti
 
 }  // namespace
 
-TEST_CASE("windows: the agent on \\\\.\\pipe\\openssh-ssh-agent lists its keys (SSH_AUTH_SOCK unset)", "[windows][agent]") {
+TEST_CASE("windows: the agent on \\\\.\\pipe\\openssh-ssh-agent lists its keys (SSH_AUTH_SOCK unset)",
+          "[windows][agent]") {
   _putenv("SSH_AUTH_SOCK=");  // Wine passes the host's environment through
   AgentStandIn agent{std::string(proxy::kWindowsAgentPipe)};
   auto keys = test::run(list_keys(std::nullopt));

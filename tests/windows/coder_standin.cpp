@@ -23,7 +23,8 @@ void log_call(int argc, char** argv) {
   char calls[MAX_PATH];
   const DWORD length = GetEnvironmentVariableA("CODER_STANDIN_CALLS", calls, sizeof calls);
   if (length == 0 || length >= sizeof calls) return;
-  HANDLE file = CreateFileA(calls, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr, OPEN_ALWAYS, 0, nullptr);
+  HANDLE file =
+      CreateFileA(calls, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr, OPEN_ALWAYS, 0, nullptr);
   if (file == INVALID_HANDLE_VALUE) return;
   std::string line;
   for (int i = 1; i < argc; ++i) line += (i > 1 ? " " : "") + std::string(argv[i]);
@@ -44,7 +45,8 @@ int run_server() {
   startup.hStdOutput = GetStdHandle(STD_OUTPUT_HANDLE);
   startup.hStdError = GetStdHandle(STD_ERROR_HANDLE);
   PROCESS_INFORMATION started{};
-  if (!CreateProcessW(server.c_str(), command_line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &startup, &started)) {
+  if (!CreateProcessW(server.c_str(), command_line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &startup,
+                      &started)) {
     write_all(GetStdHandle(STD_ERROR_HANDLE), "coder stand-in: could not start go_sshd.exe\n");
     return 1;
   }
@@ -64,14 +66,16 @@ int main(int argc, char** argv) {
   HANDLE out = GetStdHandle(STD_OUTPUT_HANDLE);
   if (command == "ssh") return run_server();
   if (command == "list") {
-    write_all(out, R"([{"id":"00000000-0000-0000-0000-000000000001","name":"ws","owner_name":"tester","outdated":false,)"
-                   R"("health":{"healthy":true},"latest_build":{"transition":"start","status":"running","resources":)"
-                   R"([{"name":"dev","agents":[{"name":"main","status":"connected","lifecycle_state":"ready"}]}]}}])"
-                   "\n");
+    write_all(out,
+              R"([{"id":"00000000-0000-0000-0000-000000000001","name":"ws","owner_name":"tester","outdated":false,)"
+              R"("health":{"healthy":true},"latest_build":{"transition":"start","status":"running","resources":)"
+              R"([{"name":"dev","agents":[{"name":"main","status":"connected","lifecycle_state":"ready"}]}]}}])"
+              "\n");
     return 0;
   }
   if (command == "version") {
-    write_all(out, R"({"version":"v2.31.6+abcdef0","build_time":"0001-01-01T00:00:00Z","slim":false,"agpl":false})" "\n");
+    write_all(out, R"({"version":"v2.31.6+abcdef0","build_time":"0001-01-01T00:00:00Z","slim":false,"agpl":false})"
+                   "\n");
     return 0;
   }
   write_all(GetStdHandle(STD_ERROR_HANDLE), "error: unknown command \"" + command + "\" for \"coder\"\n");

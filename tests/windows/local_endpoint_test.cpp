@@ -29,11 +29,13 @@ std::string unique_pipe_name() {
 asio::awaitable<std::string> read_some_text(runtime::AsyncStream& stream) {
   std::array<std::uint8_t, 64> buffer{};
   auto n = co_await stream.read_some(buffer);
-  co_return n ? std::string(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*n)) : std::string("error: " + n.error().summary());
+  co_return n ? std::string(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*n))
+              : std::string("error: " + n.error().summary());
 }
 
 asio::awaitable<void> write_text(runtime::AsyncStream& stream, std::string_view text) {
-  auto written = co_await runtime::write_all(stream, runtime::ConstBytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  auto written = co_await runtime::write_all(
+      stream, runtime::ConstBytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
   REQUIRE(written);
 }
 
@@ -57,8 +59,7 @@ asio::awaitable<std::pair<std::unique_ptr<runtime::AsyncStream>, std::unique_ptr
 
 }  // namespace
 
-TEST_CASE("windows pipe: clients in turn are served, and closing removes it",
-          "[windows][pipe]") {
+TEST_CASE("windows pipe: clients in turn are served, and closing removes it", "[windows][pipe]") {
   const auto name = unique_pipe_name();
   CHECK(test::run([&]() -> asio::awaitable<bool> {
     auto executor = co_await asio::this_coro::executor;
@@ -99,13 +100,14 @@ TEST_CASE("windows pipe: its owner is our user, whose SID alone the DACL allows"
     PSID owner = nullptr;
     PACL dacl = nullptr;
     PSECURITY_DESCRIPTOR descriptor = nullptr;
-    const DWORD status = GetSecurityInfo(client, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
-                                         &owner, nullptr, &dacl, nullptr, &descriptor);
+    const DWORD status =
+        GetSecurityInfo(client, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, &owner,
+                        nullptr, &dacl, nullptr, &descriptor);
     CloseHandle(client);
     REQUIRE(status == ERROR_SUCCESS);
     LPWSTR text = nullptr;
-    REQUIRE(ConvertSecurityDescriptorToStringSecurityDescriptorW(descriptor, SDDL_REVISION_1,
-                                                                 OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, &text, nullptr));
+    REQUIRE(ConvertSecurityDescriptorToStringSecurityDescriptorW(
+        descriptor, SDDL_REVISION_1, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, &text, nullptr));
     const auto sddl = runtime::narrow(text);
     LocalFree(text);
     LocalFree(descriptor);

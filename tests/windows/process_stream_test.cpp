@@ -127,7 +127,8 @@ TEST_CASE("windows: a read cut by its deadline leaves the stream usable, and aft
   }());
 }
 
-TEST_CASE("windows: a child that exits at once: the read error carries its exit code and stderr", "[windows][process]") {
+TEST_CASE("windows: a child that exits at once: the read error carries its exit code and stderr",
+          "[windows][process]") {
   test::run([]() -> asio::awaitable<int> {
     auto ex = co_await asio::this_coro::executor;
     auto child = start(ex, {"fail", "3", "error: workspace not found"});
@@ -192,7 +193,8 @@ TEST_CASE("windows: a program that cannot be run is a spawn error naming it", "[
 TEST_CASE("windows: a ProxyCommand quoted the coder config-ssh way runs from a path with spaces", "[windows][proxy]") {
   test::run([]() -> asio::awaitable<int> {
     auto ex = co_await asio::this_coro::executor;
-    auto child = start_proxy(ex, quoted_command({"args", "ssh", "--stdio", "--hostname-suffix", "mux--coder", "%h", "two words"}));
+    auto child = start_proxy(
+        ex, quoted_command({"args", "ssh", "--stdio", "--hostname-suffix", "mux--coder", "%h", "two words"}));
     auto output = co_await test::read_to_end(*child);
     REQUIRE(output);
     CHECK(*output == "ssh|--stdio|--hostname-suffix|mux--coder|ws.mux--coder|two words\n");
@@ -210,7 +212,8 @@ TEST_CASE("windows: a ProxyCommand quoted the coder config-ssh way runs from a p
   }());
 }
 
-TEST_CASE("windows: a ProxyCommand that exits 1 before any banner: its code and stderr, not 'premature close'", "[windows][proxy]") {
+TEST_CASE("windows: a ProxyCommand that exits 1 before any banner: its code and stderr, not 'premature close'",
+          "[windows][proxy]") {
   test::run([]() -> asio::awaitable<int> {
     auto ex = co_await asio::this_coro::executor;
     auto child = start_proxy(ex, quoted_command({"fail", "1", "error: workspace \\\"dev\\\" not found"}));

@@ -33,8 +33,9 @@ TEST_CASE("windows: key exchange, none auth and exec through a quoted ProxyComma
 
 TEST_CASE("windows: a proxy that exits 1 before the banner: the error quotes its code and stderr", "[windows][ssh]") {
   // go_sshd refuses an unreadable host key file at once, on stderr, with status 1.
-  auto result = test::run(test::connect_through(quoted_go_sshd(R"( "-hostkey" "C:\no such folder\key.pem")"), test::as_user("coder")),
-                          std::chrono::seconds(60));
+  auto result = test::run(
+      test::connect_through(quoted_go_sshd(R"( "-hostkey" "C:\no such folder\key.pem")"), test::as_user("coder")),
+      std::chrono::seconds(60));
   REQUIRE_FALSE(result);
   INFO(result.error().summary());
   CHECK(result.error().layer == runtime::Layer::proxy);
@@ -48,7 +49,8 @@ TEST_CASE("windows: a proxy that exits 1 before the banner: the error quotes its
 TEST_CASE("windows: a host key for UserKnownHostsFile /dev/null or NUL is dropped, as OpenSSH for Windows does",
           "[windows][ssh][known_hosts]") {
   std::vector<std::uint8_t> key_blob;
-  for (const char c : std::string_view("\0\0\0\x0bssh-ed25519\0\0\0\x20", 19)) key_blob.push_back(static_cast<std::uint8_t>(c));
+  for (const char c : std::string_view("\0\0\0\x0bssh-ed25519\0\0\0\x20", 19))
+    key_blob.push_back(static_cast<std::uint8_t>(c));
   key_blob.resize(key_blob.size() + 32, 7);
   for (const char* null_device : {"/dev/null", "NUL", "nul"}) {
     auto added = ssh::add_known_host(null_device, "ws.mux--coder", 22, key_blob, false);

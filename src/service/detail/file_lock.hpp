@@ -23,7 +23,8 @@ class FileLock {
   static runtime::Result<FileLock> open(const std::filesystem::path& path) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-      runtime::Error error(runtime::Errc::io_error, runtime::Layer::runtime, fmt::format("could not open {}", path.string()));
+      runtime::Error error(runtime::Errc::io_error, runtime::Layer::runtime,
+                           fmt::format("could not open {}", path.string()));
       return runtime::fail(std::move(error).with_system({errno, std::system_category()}));
     }
     return FileLock(fd);

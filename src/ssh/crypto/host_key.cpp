@@ -54,7 +54,8 @@ using PublicKey = runtime::Result<std::unique_ptr<Botan::Public_Key>>;
 PublicKey ed25519_key(Reader& blob) {
   const auto point = blob.string();
   if (auto done = blob.finish(true); !done) return runtime::fail(as_kex_error(done.error()));
-  if (point.size() != 32) return runtime::fail(kex_error(fmt::format("ssh-ed25519 key is {} bytes, not 32", point.size())));
+  if (point.size() != 32)
+    return runtime::fail(kex_error(fmt::format("ssh-ed25519 key is {} bytes, not 32", point.size())));
   return std::make_unique<Botan::Ed25519_PublicKey>(point.data(), point.size());
 }
 
@@ -75,8 +76,8 @@ PublicKey ecdsa_key(const HostKeyAlgorithm& algorithm, Reader& blob) {
   const Botan::BigInt x(point.data() + 1, field_bytes);
   const Botan::BigInt y(point.data() + 1 + field_bytes, field_bytes);
   const auto not_on_curve = [&] {
-    return runtime::fail(
-        kex_error(fmt::format("{} key is not a point on the curve", algorithm.key_type)).with("point", runtime::hex_preview(point)));
+    return runtime::fail(kex_error(fmt::format("{} key is not a point on the curve", algorithm.key_type))
+                             .with("point", runtime::hex_preview(point)));
   };
   if (x >= group.get_p() || y >= group.get_p()) return not_on_curve();
   const auto public_point = group.point(x, y);
@@ -98,7 +99,8 @@ runtime::Result<bool> rsa_signature_valid(const HostKeyAlgorithm& algorithm, Rea
   // RFC 8332 wants the modulus length; OpenSSH accepts shorter (a leading zero dropped), so do we.
   const auto verdict = rsa_pkcs1v15_verify(modulus, exponent, algorithm.rsa_hash, signature, data);
   if (verdict == RsaVerdict::key_unusable) {
-    return runtime::fail(kex_error("ssh-rsa key has an unusable public exponent").with("e", runtime::hex_preview(exponent)));
+    return runtime::fail(
+        kex_error("ssh-rsa key has an unusable public exponent").with("e", runtime::hex_preview(exponent)));
   }
   return verdict == RsaVerdict::valid;
 }
@@ -163,7 +165,8 @@ runtime::Result<void> verify(const HostKeyAlgorithm& algorithm, ConstBytes key_b
                                                      : botan_signature_valid(algorithm, key_reader, signature, data);
   if (!valid) return runtime::fail(valid.error());
   if (!*valid) {
-    return runtime::fail(kex_error(fmt::format("{} signature does not verify with the server's host key", algorithm.name)));
+    return runtime::fail(
+        kex_error(fmt::format("{} signature does not verify with the server's host key", algorithm.name)));
   }
   return {};
 }
@@ -189,8 +192,8 @@ runtime::Result<void> verify_host_signature(std::string_view host_key_algorithm,
                                             std::span<const std::uint8_t> data) {
   const auto* algorithm = find_algorithm(host_key_algorithm);
   if (!algorithm) {
-    return runtime::fail(kex_error(fmt::format("host key algorithm \"{}\" is not one we can verify",
-                                               runtime::printable(host_key_algorithm, 64))));
+    return runtime::fail(kex_error(
+        fmt::format("host key algorithm \"{}\" is not one we can verify", runtime::printable(host_key_algorithm, 64))));
   }
   auto verified = [&]() -> runtime::Result<void> {
     try {

@@ -226,7 +226,8 @@ std::unique_ptr<KeyExchange> make_key_exchange(std::string_view name) {
   return method ? make(*method, std::nullopt) : nullptr;
 }
 
-std::unique_ptr<KeyExchange> make_key_exchange_for_test(std::string_view name, std::span<const std::uint8_t> private_key) {
+std::unique_ptr<KeyExchange> make_key_exchange_for_test(std::string_view name,
+                                                        std::span<const std::uint8_t> private_key) {
   const auto* method = find_method(name);
   return method ? make(*method, private_key) : nullptr;
 }

@@ -44,7 +44,8 @@ std::unique_ptr<KeyExchange> make_key_exchange(std::string_view name);
 // For known-answer tests only: the exchange with a fixed private key instead of a fresh random one
 // (curve25519: the 32-byte scalar; ecdh and dh: the private exponent, big-endian). nullptr for a
 // name we do not implement or a key out of range.
-std::unique_ptr<KeyExchange> make_key_exchange_for_test(std::string_view name, std::span<const std::uint8_t> private_key);
+std::unique_ptr<KeyExchange> make_key_exchange_for_test(std::string_view name,
+                                                        std::span<const std::uint8_t> private_key);
 
 // `hash_name` is one that KeyExchange::hash_name() returns; any other name is a programming error
 // (std::invalid_argument).

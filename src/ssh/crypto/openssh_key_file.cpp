@@ -67,7 +67,8 @@ constexpr std::array kCiphers{
 };
 
 const KeyCipher* find_cipher(std::string_view name) {
-  const auto* found = std::find_if(kCiphers.begin(), kCiphers.end(), [&](const KeyCipher& c) { return c.name == name; });
+  const auto* found =
+      std::find_if(kCiphers.begin(), kCiphers.end(), [&](const KeyCipher& c) { return c.name == name; });
   return found == kCiphers.end() ? nullptr : found;
 }
 
@@ -149,8 +150,8 @@ runtime::Result<Header> read_header(const Secure& decoded, std::string_view sour
   if (auto read = fields.finish(source); !read) return runtime::fail(std::move(read.error()));
   const auto* cipher = find_cipher(header.cipher_name);
   if (!cipher) {
-    return runtime::fail(key_file_error(
-        source, fmt::format("unsupported cipher \"{}\"", runtime::printable(header.cipher_name, 64))));
+    return runtime::fail(
+        key_file_error(source, fmt::format("unsupported cipher \"{}\"", runtime::printable(header.cipher_name, 64))));
   }
   header.private_section = fields.string("private section");
   header.tag = fields.raw(cipher->tag_size, "authentication tag");
@@ -183,8 +184,8 @@ runtime::Result<Secure> decrypt(const Header& header, const KeyCipher& cipher, s
   }
   const auto size = header.private_section.size();
   if (size == 0 || size % cipher.block_size != 0) {
-    return runtime::fail(corrupt(
-        source, fmt::format("the private section is {} bytes, not a multiple of {}", size, cipher.block_size)));
+    return runtime::fail(
+        corrupt(source, fmt::format("the private section is {} bytes, not a multiple of {}", size, cipher.block_size)));
   }
   if (passphrase.empty()) return runtime::fail(passphrase_needed(source));
 
@@ -217,8 +218,8 @@ runtime::Result<std::unique_ptr<Botan::Private_Key>> read_ed25519(Fields& fields
   const auto private_key = fields.string("ed25519 private key");
   if (auto read = fields.finish(source); !read) return runtime::fail(std::move(read.error()));
   if (public_key.size() != 32 || private_key.size() != 64) {
-    return runtime::fail(corrupt(source, fmt::format("ed25519 keys of {} and {} bytes, not 32 and 64",
-                                                     public_key.size(), private_key.size())));
+    return runtime::fail(corrupt(
+        source, fmt::format("ed25519 keys of {} and {} bytes, not 32 and 64", public_key.size(), private_key.size())));
   }
   // The private key is seed || public key; the seed alone determines both.
   const Secure seed(private_key.begin(), private_key.begin() + 32);
@@ -236,12 +237,13 @@ runtime::Result<std::unique_ptr<Botan::Private_Key>> read_ecdsa(Fields& fields, 
   const auto scalar = fields.mpint("private scalar");
   if (auto read = fields.finish(source); !read) return runtime::fail(std::move(read.error()));
   if (curve != kind.curve_id) {
-    return runtime::fail(corrupt(
-        source, fmt::format("a {} key names curve \"{}\"", kind.key_type, runtime::printable(curve, 64))));
+    return runtime::fail(
+        corrupt(source, fmt::format("a {} key names curve \"{}\"", kind.key_type, runtime::printable(curve, 64))));
   }
   const Botan::EC_Group group{std::string(kind.botan_curve)};
   const Botan::BigInt x(scalar.data(), scalar.size());
-  if (x.is_zero() || x >= group.get_order()) return runtime::fail(corrupt(source, "the ecdsa private scalar is out of range"));
+  if (x.is_zero() || x >= group.get_order())
+    return runtime::fail(corrupt(source, "the ecdsa private scalar is out of range"));
   auto key = std::make_unique<Botan::ECDSA_PrivateKey>(Botan::system_rng(), group, x);
   const auto derived = key->public_point().encode(Botan::PointGFp::UNCOMPRESSED);
   const bool consistent = std::equal(derived.begin(), derived.end(), point.begin(), point.end());
@@ -327,7 +329,8 @@ runtime::Result<bool> openssh_key_is_encrypted(std::string_view body, std::strin
   return header->cipher_name != "none";
 }
 
-runtime::Result<LoadedKey> read_openssh_key(std::string_view body, std::string_view passphrase, std::string_view source) {
+runtime::Result<LoadedKey> read_openssh_key(std::string_view body, std::string_view passphrase,
+                                            std::string_view source) {
   try {
     const auto decoded = decode_body(body, source);
     if (!decoded) return runtime::fail(decoded.error());

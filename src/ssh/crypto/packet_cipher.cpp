@@ -92,11 +92,13 @@ runtime::Result<Recipe> resolve(std::string_view cipher_name, std::string_view m
     return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::kex,
                          fmt::format("no packet protection named cipher '{}' with MAC '{}'", cipher_name, mac_name));
   }
-  if (keys.key.size() != needed.key_size || keys.iv.size() != needed.iv_size || keys.mac_key.size() != needed.mac_key_size) {
-    return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::kex,
-                         fmt::format("{} with {} takes a {}-byte key, a {}-byte IV and a {}-byte MAC key, not {}, {} and {}",
-                                     cipher_name, mac_name, needed.key_size, needed.iv_size, needed.mac_key_size,
-                                     keys.key.size(), keys.iv.size(), keys.mac_key.size()));
+  if (keys.key.size() != needed.key_size || keys.iv.size() != needed.iv_size ||
+      keys.mac_key.size() != needed.mac_key_size) {
+    return runtime::fail(
+        runtime::Errc::invalid_argument, runtime::Layer::kex,
+        fmt::format("{} with {} takes a {}-byte key, a {}-byte IV and a {}-byte MAC key, not {}, {} and {}",
+                    cipher_name, mac_name, needed.key_size, needed.iv_size, needed.mac_key_size, keys.key.size(),
+                    keys.iv.size(), keys.mac_key.size()));
   }
   const CipherSpec* cipher = find_cipher(cipher_name);
   return Recipe{cipher->construction, cipher, needed.aead ? nullptr : find_mac(mac_name)};
@@ -171,8 +173,8 @@ runtime::Result<std::unique_ptr<PacketSealer>> make_sealer(std::string_view ciph
       case Construction::aes_gcm:
         return make_aes_gcm_sealer(recipe->cipher->botan_name, keys);
       case Construction::ctr_hmac:
-        return make_ctr_hmac_sealer(recipe->cipher->botan_name, recipe->mac->botan_name,
-                                    recipe->mac->encrypt_then_mac, keys);
+        return make_ctr_hmac_sealer(recipe->cipher->botan_name, recipe->mac->botan_name, recipe->mac->encrypt_then_mac,
+                                    keys);
     }
   } catch (const std::exception& e) {
     return runtime::fail(runtime::Errc::internal_error, runtime::Layer::kex,
@@ -194,8 +196,8 @@ runtime::Result<std::unique_ptr<PacketOpener>> make_opener(std::string_view ciph
       case Construction::aes_gcm:
         return make_aes_gcm_opener(recipe->cipher->botan_name, keys);
       case Construction::ctr_hmac:
-        return make_ctr_hmac_opener(recipe->cipher->botan_name, recipe->mac->botan_name,
-                                    recipe->mac->encrypt_then_mac, keys);
+        return make_ctr_hmac_opener(recipe->cipher->botan_name, recipe->mac->botan_name, recipe->mac->encrypt_then_mac,
+                                    keys);
     }
   } catch (const std::exception& e) {
     return runtime::fail(runtime::Errc::internal_error, runtime::Layer::kex,

@@ -29,7 +29,9 @@ namespace {
 
 using Secure = Botan::secure_vector<std::uint8_t>;
 
-bool has_legacy_encryption(std::string_view armored) { return armored.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos; }
+bool has_legacy_encryption(std::string_view armored) {
+  return armored.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
+}
 
 Secure pem_body(std::string_view armored) {
   Botan::DataSource_Memory source{std::string(armored)};
@@ -61,7 +63,11 @@ bool encrypted_pkcs8_structure_reads(std::string_view armored) {
     const auto der = pem_body(armored);
     Botan::AlgorithmIdentifier scheme;
     std::vector<std::uint8_t> encrypted;
-    Botan::BER_Decoder(der).start_cons(Botan::SEQUENCE).decode(scheme).decode(encrypted, Botan::OCTET_STRING).end_cons();
+    Botan::BER_Decoder(der)
+        .start_cons(Botan::SEQUENCE)
+        .decode(scheme)
+        .decode(encrypted, Botan::OCTET_STRING)
+        .end_cons();
     return true;
   } catch (const std::exception&) {
     return false;
@@ -74,7 +80,8 @@ std::unique_ptr<Botan::Private_Key> traditional_key(std::string_view label, cons
   return ec_private_key(der);
 }
 
-std::unique_ptr<Botan::Private_Key> load(std::string_view armored, std::string_view label, std::string_view passphrase) {
+std::unique_ptr<Botan::Private_Key> load(std::string_view armored, std::string_view label,
+                                         std::string_view passphrase) {
   Botan::DataSource_Memory source{std::string(armored)};
   if (label == "ENCRYPTED PRIVATE KEY") return Botan::PKCS8::load_key(source, std::string(passphrase));
   if (label == "PRIVATE KEY") return Botan::PKCS8::load_key(source);
@@ -143,8 +150,8 @@ runtime::Result<Secure> decrypt_legacy(std::string_view armored, std::string_vie
   const auto comma = pem.dek_info.find(',');
   std::string name = pem.dek_info.substr(0, comma);
   name.erase(0, name.find_first_not_of(' '));
-  const auto* cipher = std::find_if(kLegacyCiphers.begin(), kLegacyCiphers.end(),
-                                    [&](const LegacyCipher& c) { return c.name == name; });
+  const auto* cipher =
+      std::find_if(kLegacyCiphers.begin(), kLegacyCiphers.end(), [&](const LegacyCipher& c) { return c.name == name; });
   if (cipher == kLegacyCiphers.end()) {
     return runtime::fail(key_file_error(
         source, fmt::format("unsupported PEM encryption \"{}\"; convert the key with `ssh-keygen -p -f FILE`, which "
@@ -160,8 +167,8 @@ runtime::Result<Secure> decrypt_legacy(std::string_view armored, std::string_vie
     return runtime::fail(corrupt(source, "the DEK-Info IV or the body does not decode"));
   }
   if (iv.size() != cipher->iv_size || data.empty() || data.size() % cipher->iv_size != 0) {
-    return runtime::fail(corrupt(source, fmt::format("a {}-byte IV and a {}-byte body do not fit {}", iv.size(),
-                                                     data.size(), cipher->name)));
+    return runtime::fail(corrupt(
+        source, fmt::format("a {}-byte IV and a {}-byte body do not fit {}", iv.size(), data.size(), cipher->name)));
   }
   if (passphrase.empty()) return runtime::fail(passphrase_needed(source));
   const auto key = legacy_key(passphrase, iv, cipher->key_size);
@@ -200,7 +207,8 @@ bool pem_key_is_encrypted(std::string_view armored, std::string_view label) {
 
 runtime::Result<LoadedKey> read_pem_key(std::string_view armored, std::string_view label, std::string_view passphrase,
                                         std::string_view source) {
-  if (label != "PRIVATE KEY" && label != "ENCRYPTED PRIVATE KEY" && label != "RSA PRIVATE KEY" && label != "EC PRIVATE KEY") {
+  if (label != "PRIVATE KEY" && label != "ENCRYPTED PRIVATE KEY" && label != "RSA PRIVATE KEY" &&
+      label != "EC PRIVATE KEY") {
     return runtime::fail(key_file_error(
         source, fmt::format("unsupported PEM block \"{}\": not a private key we read", runtime::printable(label, 64))));
   }

@@ -84,7 +84,9 @@ constexpr std::size_t kMaximumFileSize = 1 << 20;
 class SshPrivateKey final : public PrivateKey {
  public:
   SshPrivateKey(detail::LoadedKey loaded, const SignatureAlgorithm& kind)
-      : key_(std::move(loaded.key)), kind_(kind), blob_(detail::public_key_blob_of(*key_, kind)),
+      : key_(std::move(loaded.key)),
+        kind_(kind),
+        blob_(detail::public_key_blob_of(*key_, kind)),
         comment_(std::move(loaded.comment)) {}
 
   std::string key_type() const override { return std::string(kind_.key_type); }
@@ -96,9 +98,9 @@ class SshPrivateKey final : public PrivateKey {
   runtime::Result<std::vector<std::uint8_t>> sign(std::string_view algorithm_name, ConstBytes data) const override {
     const auto* algorithm = find_signature_algorithm(algorithm_name);
     if (!algorithm || algorithm->key_type != kind_.key_type) {
-      return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::auth,
-                           fmt::format("a {} key cannot sign with \"{}\"", kind_.key_type,
-                                       runtime::printable(algorithm_name, 64)));
+      return runtime::fail(
+          runtime::Errc::invalid_argument, runtime::Layer::auth,
+          fmt::format("a {} key cannot sign with \"{}\"", kind_.key_type, runtime::printable(algorithm_name, 64)));
     }
     try {
       auto& rng = Botan::system_rng();
@@ -204,7 +206,7 @@ bool private_key_is_encrypted(std::span<const std::uint8_t> file_contents) {
 }
 
 runtime::Result<std::unique_ptr<PrivateKey>> parse_private_key(std::span<const std::uint8_t> file_contents,
-                                                              std::string_view passphrase, std::string_view source) {
+                                                               std::string_view passphrase, std::string_view source) {
   auto armor = frame(file_contents, source);
   if (!armor) return runtime::fail(std::move(armor.error()));
   auto loaded = is_openssh(*armor) ? detail::read_openssh_key(armor->body, passphrase, source)
@@ -217,9 +219,9 @@ runtime::Result<std::unique_ptr<PrivateKey>> parse_private_key(std::span<const s
                             loaded->key->algo_name())));
   }
   if (kind->scheme == Scheme::rsa && loaded->key->key_length() < kRsaMinimumBits) {
-    return runtime::fail(detail::key_file_error(
-        source, fmt::format("RSA key of {} bits is too small (servers refuse under {})", loaded->key->key_length(),
-                            kRsaMinimumBits)));
+    return runtime::fail(
+        detail::key_file_error(source, fmt::format("RSA key of {} bits is too small (servers refuse under {})",
+                                                   loaded->key->key_length(), kRsaMinimumBits)));
   }
   return std::make_unique<SshPrivateKey>(std::move(*loaded), *kind);
 }

@@ -30,7 +30,7 @@ class PrivateKey {
   virtual std::vector<std::string> signature_algorithms() const = 0;
   // An SSH signature blob (string algorithm || string signature) over `data`.
   virtual runtime::Result<std::vector<std::uint8_t>> sign(std::string_view algorithm,
-                                                           std::span<const std::uint8_t> data) const = 0;
+                                                          std::span<const std::uint8_t> data) const = 0;
   // The comment stored in the file (often user@host), or empty.
   virtual std::string comment() const = 0;
 };
@@ -47,7 +47,7 @@ bool private_key_is_encrypted(std::span<const std::uint8_t> file_contents);
 // corrupt file (with the field where parsing stopped). Never a crash on malformed input; the
 // bcrypt rounds read from a file are capped.
 runtime::Result<std::unique_ptr<PrivateKey>> parse_private_key(std::span<const std::uint8_t> file_contents,
-                                                              std::string_view passphrase, std::string_view source);
+                                                               std::string_view passphrase, std::string_view source);
 
 // True for parse_private_key's "wrong passphrase" error, so a caller may ask again.
 bool is_wrong_passphrase(const runtime::Error& error);

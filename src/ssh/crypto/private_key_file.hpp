@@ -37,7 +37,8 @@ const SignatureAlgorithm* algorithm_for(const Botan::Private_Key& key);
 std::vector<std::uint8_t> public_key_blob_of(const Botan::Private_Key& key, const SignatureAlgorithm& kind);
 
 // `body` is the base64 between the BEGIN and END lines of an "OPENSSH PRIVATE KEY".
-runtime::Result<LoadedKey> read_openssh_key(std::string_view body, std::string_view passphrase, std::string_view source);
+runtime::Result<LoadedKey> read_openssh_key(std::string_view body, std::string_view passphrase,
+                                            std::string_view source);
 runtime::Result<bool> openssh_key_is_encrypted(std::string_view body, std::string_view source);
 
 // `armored` is the whole PEM block (BEGIN line to END line) with the given label.

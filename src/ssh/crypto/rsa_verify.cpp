@@ -185,8 +185,8 @@ class Montgomery {
     Limbs x(w, 0);
     x[top / kLimbBits] = Limb{1} << (top % kLimbBits);
     for (std::size_t bit = top; bit < kLimbBits * w; ++bit) double_mod(x);  // R mod n
-    for (std::size_t k = 0; k < w; ++k) double_mod(x);                       // 2^w, in Montgomery form
-    for (int k = 0; k < 6; ++k) x = mul(x, x);                                // 2^(64 w) = R, in form
+    for (std::size_t k = 0; k < w; ++k) double_mod(x);                      // 2^w, in Montgomery form
+    for (int k = 0; k < 6; ++k) x = mul(x, x);                              // 2^(64 w) = R, in form
     return x;
   }
 
@@ -245,7 +245,8 @@ RsaVerdict rsa_pkcs1v15_verify(std::span<const std::uint8_t> modulus, std::span<
   const std::size_t k = (n_bits + 7) / 8;
   if (signature.size() > k) return RsaVerdict::invalid;
   const Limbs s = to_limbs(signature, w);
-  if (at_least(s.data(), n.data(), w)) return RsaVerdict::invalid;  // RFC 8017 section 5.2.2: "signature representative out of range"
+  if (at_least(s.data(), n.data(), w))
+    return RsaVerdict::invalid;  // RFC 8017 section 5.2.2: "signature representative out of range"
   const auto em = to_big_endian(public_operation(Montgomery(n), s, exponent), k);
   const auto expected = expected_encoding(*info, message, k);
   if (expected.empty()) return RsaVerdict::invalid;

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "coder/atomic_file.hpp"
+#include "runtime/atomic_file.hpp"
 #include "ssh/digest.hpp"
 
 namespace cr::coder {
@@ -62,7 +62,7 @@ struct Memory {
 };
 
 std::vector<Line> read_lines(const std::filesystem::path& file, const runtime::Logger& log) {
-  auto text = read_file_if_exists(file);
+  auto text = runtime::read_file_if_exists(file);
   if (!text) {
     log.debug("remembered server choices not read: {}", text.error().summary());
     return {};
@@ -110,7 +110,7 @@ void remember_first_choice(const std::string& destination, const ssh::ServerFirs
     const std::string_view host_key = line.choice.host_key.empty() ? kNoHostKey : line.choice.host_key;
     text += fmt::format("{} {} {}\n", line.key, line.choice.kex, host_key);
   }
-  if (auto written = write_file_atomically(*file, text); !written) {
+  if (auto written = runtime::write_file_atomically(*file, text); !written) {
     log.debug("remembered server choices not written: {}", written.error().summary());
   }
 }

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "coder/atomic_file.hpp"
+#include "runtime/atomic_file.hpp"
 
 namespace cr::coder {
 
@@ -144,23 +144,23 @@ runtime::Result<std::string> without_block(std::string_view text, std::string_vi
 runtime::Result<void> write_block(const std::filesystem::path& config_file, const SshConfigBlock& block) {
   auto rendered = render_block(block);
   if (!rendered) return runtime::fail(std::move(rendered.error()));
-  auto current = read_file_if_exists(config_file);
+  auto current = runtime::read_file_if_exists(config_file);
   if (!current) return runtime::fail(std::move(current.error()));
   const std::string old_text = current->value_or("");
   auto updated = with_block(old_text, *rendered, config_file.string());
   if (!updated) return runtime::fail(std::move(updated.error()));
   if (*current && *updated == old_text) return {};
-  return write_file_atomically(config_file, *updated);
+  return runtime::write_file_atomically(config_file, *updated);
 }
 
 runtime::Result<bool> remove_block(const std::filesystem::path& config_file) {
-  auto current = read_file_if_exists(config_file);
+  auto current = runtime::read_file_if_exists(config_file);
   if (!current) return runtime::fail(std::move(current.error()));
   if (!*current) return false;
   auto updated = without_block(**current, config_file.string());
   if (!updated) return runtime::fail(std::move(updated.error()));
   if (*updated == **current) return false;
-  auto written = write_file_atomically(config_file, *updated);
+  auto written = runtime::write_file_atomically(config_file, *updated);
   if (!written) return runtime::fail(std::move(written.error()));
   return true;
 }

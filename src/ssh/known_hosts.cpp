@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/atomic_file.hpp"
 #include "ssh/crypto/encoding.hpp"
 #include "ssh/crypto/hmac.hpp"
 #include "ssh/crypto/host_key.hpp"
@@ -139,16 +140,12 @@ class Descriptor {
   explicit Descriptor(int fd) : fd_(fd) {}
   Descriptor(const Descriptor&) = delete;
   Descriptor& operator=(const Descriptor&) = delete;
-  ~Descriptor() { close(); }
+  ~Descriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
 
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
-  // Returns close()'s result, so a write error reported only at close is not lost.
-  int close() {
-    const int result = fd_ >= 0 ? ::close(fd_) : 0;
-    fd_ = -1;
-    return result;
-  }
 
  private:
   int fd_;
@@ -174,16 +171,6 @@ runtime::Result<std::optional<std::string>> read_whole_file(const fs::path& path
   }
 }
 
-runtime::Result<void> write_all(int fd, std::string_view data, const fs::path& path) {
-  while (!data.empty()) {
-    const auto n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return runtime::fail(file_error(last_system_error(), "cannot write", path));
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
-}
-
 // Creates the missing directories of `directory` with mode 0700, as ssh does for ~/.ssh.
 runtime::Result<void> make_private_directories(const fs::path& directory) {
   std::error_code ignored;
@@ -195,42 +182,9 @@ runtime::Result<void> make_private_directories(const fs::path& directory) {
   return {};
 }
 
-// A temporary file that is removed unless it was renamed into place.
-struct TemporaryFile {
-  std::string path;
-  bool renamed = false;
-  ~TemporaryFile() {
-    if (!renamed) ::unlink(path.c_str());
-  }
-};
-
-// Replaces `file` with `content` through a temporary file in the same directory (`directory_fd`),
-// so the rename is atomic and the directory entry is synced with it.
-runtime::Result<void> replace_file(const fs::path& file, std::string_view content, mode_t mode, int directory_fd) {
-  const auto directory = file.parent_path().empty() ? fs::path(".") : file.parent_path();
-  TemporaryFile temporary{(directory / ("." + file.filename().string() + ".XXXXXX")).string()};
-  Descriptor out(::mkostemp(temporary.path.data(), O_CLOEXEC));
-  if (!out.valid()) {
-    temporary.renamed = true;  // nothing was created
-    return runtime::fail(file_error(last_system_error(), "cannot create a temporary file beside", file));
-  }
-  const fs::path temporary_path = temporary.path;
-  if (auto written = write_all(out.get(), content, temporary_path); !written) return written;
-  if (::fchmod(out.get(), mode) != 0 || ::fsync(out.get()) != 0 || out.close() != 0) {
-    return runtime::fail(file_error(last_system_error(), "cannot write", temporary_path));
-  }
-  if (::rename(temporary.path.c_str(), file.c_str()) != 0) {
-    return runtime::fail(file_error(last_system_error(), "cannot replace", file));
-  }
-  temporary.renamed = true;
-  if (::fsync(directory_fd) != 0) return runtime::fail(file_error(last_system_error(), "cannot sync", directory));
-  return {};
-}
-
 #else
 // Windows: the same steps through the standard library. No directory lock (like OpenSSH for
-// Windows, a second writer may race between our read and our rename) and no mode bits (the
-// profile folder's ACL keeps the file private).
+// Windows, a second writer may race between our read and our rename).
 
 runtime::Result<std::optional<std::string>> read_whole_file(const fs::path& path) {
   std::error_code missing;
@@ -259,26 +213,6 @@ runtime::Result<void> write_file(const fs::path& file, std::string_view content,
   return {};
 }
 
-// Replaces `file` through a temporary file beside it and a rename (MoveFileExW, replacing).
-runtime::Result<void> replace_file(const fs::path& file, std::string_view content) {
-  std::array<std::uint8_t, 8> nonce;
-  crypto::random_bytes(nonce);
-  auto temporary = file;
-  temporary += fmt::format(".{:02x}.tmp", fmt::join(nonce, ""));
-  if (auto written = write_file(temporary, content, std::ios::trunc); !written) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    return written;
-  }
-  std::error_code ec;
-  fs::rename(temporary, file, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    return runtime::fail(file_error(ec, "cannot replace", file));
-  }
-  return {};
-}
 #endif
 
 KnownKey known_key(const KnownHostLine& line) {
@@ -542,13 +476,14 @@ runtime::Result<void> add_known_host(const fs::path& file, std::string_view host
 
   if (!content.empty() && !content.ends_with('\n')) content += '\n';
   content += known_hosts_line(host, port, *key_type, key_blob, hash_name);
-#ifdef _WIN32
-  return replace_file(target, content);
-#else
-  mode_t mode = 0600;
-  if (struct stat status; existing->has_value() && ::stat(target.c_str(), &status) == 0) mode = status.st_mode & 07777;
-  return replace_file(target, content, mode, directory_fd.get());
-#endif
+  // A new file is 0600, an existing one keeps its mode.
+  auto replaced = runtime::write_file_atomically(target, content);
+  if (!replaced) {
+    auto error = std::move(replaced.error());
+    error.layer = Layer::kex;
+    return runtime::fail(std::move(error).while_("adding the host key to " + target.string()));
+  }
+  return {};
 }
 
 HostKeyVerifier known_hosts_verifier(std::string host, std::uint16_t port, KnownHostsOptions options) {

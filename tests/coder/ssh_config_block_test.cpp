@@ -5,7 +5,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "coder/atomic_file.hpp"
+#include "runtime/atomic_file.hpp"
 #include "coder/ssh_config_block.hpp"
 #include "support/files.hpp"
 

@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 #include <windows.h>
 
-#include "coder/atomic_file.hpp"
+#include "runtime/atomic_file.hpp"
 #include "coder/cli_driver.hpp"
 #include "runtime/paths.hpp"
 
@@ -34,14 +34,14 @@ struct ScratchFolder {
 TEST_CASE("windows: write_file_atomically creates, then replaces, leaving no temporary file", "[windows][coder]") {
   ScratchFolder scratch;
   const auto config = scratch.path / ".ssh" / "config";
-  REQUIRE(coder::write_file_atomically(config, "Host a\r\n"));
-  REQUIRE(coder::write_file_atomically(config, "Host b\r\n"));
-  auto content = coder::read_file_if_exists(config);
+  REQUIRE(runtime::write_file_atomically(config, "Host a\r\n"));
+  REQUIRE(runtime::write_file_atomically(config, "Host b\r\n"));
+  auto content = runtime::read_file_if_exists(config);
   REQUIRE(content);
   REQUIRE(*content);
   CHECK(**content == "Host b\r\n");
   CHECK(std::distance(fs::directory_iterator(config.parent_path()), fs::directory_iterator()) == 1);
-  auto missing = coder::read_file_if_exists(scratch.path / "no such file");
+  auto missing = runtime::read_file_if_exists(scratch.path / "no such file");
   REQUIRE(missing);
   CHECK_FALSE(*missing);
 }
@@ -50,7 +50,7 @@ TEST_CASE("windows: write_file_atomically names the file when the folder cannot 
   ScratchFolder scratch;
   // A file where the parent folder should be: nothing can be created under it.
   std::ofstream(scratch.path / "not a folder") << "x";
-  auto written = coder::write_file_atomically(scratch.path / "not a folder" / "config", "Host a\n");
+  auto written = runtime::write_file_atomically(scratch.path / "not a folder" / "config", "Host a\n");
   REQUIRE_FALSE(written);
   CHECK(written.error().summary().find("not a folder") != std::string::npos);
 }

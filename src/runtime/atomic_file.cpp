@@ -1,4 +1,4 @@
-#include "coder/atomic_file.hpp"
+#include "runtime/atomic_file.hpp"
 
 #include <cerrno>
 #include <fstream>
@@ -17,18 +17,15 @@
 
 #include "runtime/paths.hpp"
 
-namespace cr::coder {
+namespace cr::runtime {
 
-using runtime::Errc;
-using runtime::Error;
-using runtime::Layer;
 namespace fs = std::filesystem;
 
 namespace {
 
 Error io_error(std::string message, const fs::path& path, int code) {
   return std::move(Error(Errc::io_error, Layer::config, std::move(message))
-                       .with("file", runtime::path_to_utf8(path))
+                       .with("file", path_to_utf8(path))
                        .with_system({code, std::system_category()}));
 }
 
@@ -37,21 +34,20 @@ Error io_error(std::string message, const fs::path& path, int code) {
 // Windows has no mkstemp: a random name created with CREATE_NEW is as exclusive. MoveFileExW
 // with REPLACE_EXISTING replaces the target in one step, and WRITE_THROUGH returns only once the
 // move is on disk, the counterpart of fsyncing the folder.
-runtime::Result<void> replace_file(const fs::path& path, const fs::path& folder, std::string_view content, fs::perms) {
+Result<void> replace_file(const fs::path& path, const fs::path& folder, std::string_view content, fs::perms) {
   std::random_device random;
   const fs::path temporary =
-      folder / runtime::utf8_to_path(fmt::format(".{}.{:08x}.tmp", runtime::path_to_utf8(path.filename()), random()));
+      folder / utf8_to_path(fmt::format(".{}.{:08x}.tmp", path_to_utf8(path.filename()), random()));
   const HANDLE file =
       CreateFileW(temporary.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
   if (file == INVALID_HANDLE_VALUE) {
-    return runtime::fail(
-        io_error("could not create a temporary file beside it", path, static_cast<int>(GetLastError())));
+    return fail(io_error("could not create a temporary file beside it", path, static_cast<int>(GetLastError())));
   }
   const auto give_up = [&](std::string message, const fs::path& about) {
     const auto code = static_cast<int>(GetLastError());
     CloseHandle(file);
     DeleteFileW(temporary.c_str());
-    return runtime::fail(io_error(std::move(message), about, code));
+    return fail(io_error(std::move(message), about, code));
   };
   for (std::string_view rest = content; !rest.empty();) {
     DWORD written = 0;
@@ -65,7 +61,7 @@ runtime::Result<void> replace_file(const fs::path& path, const fs::path& folder,
   if (!MoveFileExW(temporary.c_str(), path.c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
     const auto code = static_cast<int>(GetLastError());
     DeleteFileW(temporary.c_str());
-    return runtime::fail(io_error("could not replace the file", path, code));
+    return fail(io_error("could not replace the file", path, code));
   }
   return {};
 }
@@ -93,8 +89,8 @@ bool write_all(int fd, std::string_view content) {
   return true;
 }
 
-runtime::Result<void> replace_file(const fs::path& path, const fs::path& folder, std::string_view content,
-                                   fs::perms new_file_mode) {
+Result<void> replace_file(const fs::path& path, const fs::path& folder, std::string_view content,
+                          fs::perms new_file_mode) {
   mode_t mode = static_cast<mode_t>(new_file_mode);
   struct stat existing {};
   if (::stat(path.c_str(), &existing) == 0) mode = existing.st_mode & 07777;
@@ -104,14 +100,13 @@ runtime::Result<void> replace_file(const fs::path& path, const fs::path& folder,
   temporary.fd = ::mkstemp(temporary.path.data());
   if (temporary.fd < 0) {
     temporary.path.clear();
-    return runtime::fail(io_error("could not create a temporary file beside it", path, errno));
+    return fail(io_error("could not create a temporary file beside it", path, errno));
   }
-  if (!write_all(temporary.fd, content)) return runtime::fail(io_error("could not write", temporary.path, errno));
-  if (::fchmod(temporary.fd, mode) != 0)
-    return runtime::fail(io_error("could not set the mode", temporary.path, errno));
-  if (::fsync(temporary.fd) != 0) return runtime::fail(io_error("could not flush", temporary.path, errno));
+  if (!write_all(temporary.fd, content)) return fail(io_error("could not write", temporary.path, errno));
+  if (::fchmod(temporary.fd, mode) != 0) return fail(io_error("could not set the mode", temporary.path, errno));
+  if (::fsync(temporary.fd) != 0) return fail(io_error("could not flush", temporary.path, errno));
   if (::rename(temporary.path.c_str(), path.c_str()) != 0) {
-    return runtime::fail(io_error("could not replace the file", path, errno));
+    return fail(io_error("could not replace the file", path, errno));
   }
   temporary.renamed = true;
   // The rename itself survives a crash once the folder is flushed too.
@@ -127,45 +122,45 @@ runtime::Result<void> replace_file(const fs::path& path, const fs::path& folder,
 
 }  // namespace
 
-runtime::Result<fs::path> resolve_symlinks(const fs::path& path) {
+Result<fs::path> resolve_symlinks(const fs::path& path) {
   fs::path current = path;
   for (int hops = 0; hops < 40; ++hops) {
     std::error_code ec;
     if (!fs::is_symlink(fs::symlink_status(current, ec))) return current;
     fs::path target = fs::read_symlink(current, ec);
-    if (ec) return runtime::fail(io_error("could not read the symbolic link", current, ec.value()));
+    if (ec) return fail(io_error("could not read the symbolic link", current, ec.value()));
     current = target.is_absolute() ? target : current.parent_path() / target;
   }
-  return runtime::fail(std::move(Error(Errc::invalid_argument, Layer::config, "too many levels of symbolic links")
-                                     .with("file", runtime::path_to_utf8(path))));
+  return fail(std::move(Error(Errc::invalid_argument, Layer::config, "too many levels of symbolic links")
+                            .with("file", path_to_utf8(path))));
 }
 
-runtime::Result<std::optional<std::string>> read_file_if_exists(const fs::path& path) {
+Result<std::optional<std::string>> read_file_if_exists(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::error_code ec;
     if (!fs::exists(path, ec) && !ec) return std::optional<std::string>();
-    return runtime::fail(io_error("could not read the file", path, errno));
+    return fail(io_error("could not read the file", path, errno));
   }
   std::ostringstream content;
   content << in.rdbuf();
-  if (in.bad()) return runtime::fail(io_error("could not read the file", path, EIO));
+  if (in.bad()) return fail(io_error("could not read the file", path, EIO));
   return std::optional<std::string>(content.str());
 }
 
-runtime::Result<void> write_file_atomically(const fs::path& requested, std::string_view content,
-                                            fs::perms new_file_mode, fs::perms new_folder_mode) {
+Result<void> write_file_atomically(const fs::path& requested, std::string_view content, fs::perms new_file_mode,
+                                   fs::perms new_folder_mode) {
   auto resolved = resolve_symlinks(requested);
-  if (!resolved) return runtime::fail(std::move(resolved.error()));
+  if (!resolved) return fail(std::move(resolved.error()));
   const fs::path path = *resolved;
   const fs::path folder = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   std::error_code ec;
   if (!fs::exists(folder, ec)) {
     fs::create_directories(folder, ec);
-    if (ec) return runtime::fail(io_error("could not create the folder", folder, ec.value()));
+    if (ec) return fail(io_error("could not create the folder", folder, ec.value()));
 #ifndef _WIN32  // a Windows folder takes its parent's access control list instead
     fs::permissions(folder, new_folder_mode, ec);
-    if (ec) return runtime::fail(io_error("could not set the folder's mode", folder, ec.value()));
+    if (ec) return fail(io_error("could not set the folder's mode", folder, ec.value()));
 #else
     (void)new_folder_mode;
 #endif
@@ -173,4 +168,4 @@ runtime::Result<void> write_file_atomically(const fs::path& requested, std::stri
   return replace_file(path, folder, content, new_file_mode);
 }
 
-}  // namespace cr::coder
+}  // namespace cr::runtime

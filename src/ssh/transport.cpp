@@ -195,61 +195,12 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> Transport::read_kex_message(s
   }
 }
 
+// The key exchange, RFC 4253 sections 7 and 8: agree on the algorithms, exchange the ephemeral
+// keys, check the server's host key against the exchange hash, then switch to the derived keys.
 asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> server_kexinit) {
-  if (!kex_in_progress_) {  // the server started this exchange: answer with ours
-    auto sent = co_await send_kexinit();
-    if (!sent) co_return sent;
-  }
-  auto server = KexInit::parse(server_kexinit);
-  if (!server) co_return runtime::fail(std::move(server.error()));
-  auto client = KexInit::parse(client_kexinit_);
-  auto chosen = negotiate(*client, *server);
-  if (!chosen) co_return runtime::fail(std::move(chosen.error()));
-  if (completed_kex_ == 0) {
-    strict_kex_ = chosen->strict_kex;
-    // Strict kex: the KEXINIT had to be the first packet, so its sequence number is 0.
-    if (strict_kex_ && packets_->receive_sequence() != 1) {
-      co_return runtime::fail(kex_error("strict key exchange: the server's KEXINIT was not its first packet"));
-    }
-  }
-  negotiated_ = *chosen;
-  options_.log.debug("kex: {}, host key: {}, ciphers: {} / {}, MACs: {} / {}{}", negotiated_.kex, negotiated_.host_key,
-                     negotiated_.cipher_client_to_server, negotiated_.cipher_server_to_client,
-                     negotiated_.mac_client_to_server, negotiated_.mac_server_to_client,
-                     strict_kex_ ? ", strict kex" : "");
-  if (completed_kex_ == 0 && options_.on_server_first_choice && !server->kex.empty() && !server->host_key.empty()) {
-    options_.on_server_first_choice(ServerFirstChoice{server->kex.front(), server->host_key.front()});
-  }
-  // RFC 4253 section 7.1: a guess is right when both sides list the same kex and host key
-  // algorithms first (everything else was agreed above); a wrong one is discarded unread, by the
-  // server (ours) and by us (the server's).
-  const auto guessed_right = [&](const KexInit& guesser, const KexInit& other) {
-    return !guesser.kex.empty() && !other.kex.empty() && guesser.kex[0] == other.kex[0] && !guesser.host_key.empty() &&
-           !other.host_key.empty() && guesser.host_key[0] == other.host_key[0];
-  };
-  if (server->first_kex_packet_follows && !guessed_right(*server, *client)) {
-    auto guess = co_await packets_->read_packet();
-    if (!guess) co_return runtime::fail(std::move(guess.error()));
-  }
-  std::unique_ptr<crypto::KeyExchange> exchange = std::move(guessed_exchange_);
-  if (exchange) {
-    const bool right = guessed_right(*client, *server);
-    if (completed_kex_ == 0) first_guess_ = right ? Guess::right : Guess::wrong;
-    if (right) options_.log.debug("kex guess {} / {} was right", client->kex[0], client->host_key[0]);
-    if (!right) {
-      options_.log.debug("kex guess {} / {} was wrong: the server prefers {} / {}", client->kex[0], client->host_key[0],
-                         server->kex.empty() ? "" : server->kex[0],
-                         server->host_key.empty() ? "" : server->host_key[0]);
-      exchange.reset();
-    }
-  }
-  if (!exchange) {
-    exchange = crypto::make_key_exchange(negotiated_.kex);
-    if (!exchange)
-      co_return runtime::fail(kex_error(fmt::format("key exchange {} is not implemented", negotiated_.kex)));
-    auto init_sent = co_await send_kex_init_packet(*exchange);
-    if (!init_sent) co_return init_sent;
-  }
+  auto agreed = co_await agree_on_kex(server_kexinit);
+  if (!agreed) co_return runtime::fail(std::move(agreed.error()));
+  const auto exchange = std::move(*agreed);
   const auto client_public = exchange->client_public();
 
   auto reply = co_await read_kex_message(msg::kex_ecdh_reply);
@@ -284,21 +235,93 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
   const auto exchange_hash = crypto::hash(exchange->hash_name(), h_input);
   crypto::wipe(h_input);  // it holds K
 
-  auto verified = crypto::verify_host_signature(negotiated_.host_key, host_key_blob, signature, exchange_hash);
-  if (!verified) co_return runtime::fail(std::move(verified.error()).with("server", server_version_.line));
-  HostKey key{
-      negotiated_.host_key, {host_key_blob.begin(), host_key_blob.end()}, crypto::fingerprint_sha256(host_key_blob)};
+  auto accepted = accept_host_key(host_key_blob, signature, exchange_hash);
+  if (!accepted) co_return accepted;
+  if (session_id_.empty()) session_id_ = exchange_hash;
+  co_return co_await switch_keys(exchange->hash_name(), k, exchange_hash);
+}
+
+// Both KEXINITs: the algorithms agreed, strict kex, and the exchange to run (the one guessed, when
+// the guess was right; RFC 4253 section 7.1: a wrong guess is discarded unread by both sides).
+asio::awaitable<Result<std::unique_ptr<crypto::KeyExchange>>> Transport::agree_on_kex(
+    const std::vector<std::uint8_t>& server_kexinit) {
+  if (!kex_in_progress_) {  // the server started this exchange: answer with ours
+    auto sent = co_await send_kexinit();
+    if (!sent) co_return runtime::fail(std::move(sent.error()));
+  }
+  auto server = KexInit::parse(server_kexinit);
+  if (!server) co_return runtime::fail(std::move(server.error()));
+  auto client = KexInit::parse(client_kexinit_);
+  auto chosen = negotiate(*client, *server);
+  if (!chosen) co_return runtime::fail(std::move(chosen.error()));
+  if (completed_kex_ == 0) {
+    strict_kex_ = chosen->strict_kex;
+    // Strict kex: the KEXINIT had to be the first packet, so its sequence number is 0.
+    if (strict_kex_ && packets_->receive_sequence() != 1) {
+      co_return runtime::fail(kex_error("strict key exchange: the server's KEXINIT was not its first packet"));
+    }
+  }
+  negotiated_ = *chosen;
+  options_.log.debug("kex: {}, host key: {}, ciphers: {} / {}, MACs: {} / {}{}", negotiated_.kex, negotiated_.host_key,
+                     negotiated_.cipher_client_to_server, negotiated_.cipher_server_to_client,
+                     negotiated_.mac_client_to_server, negotiated_.mac_server_to_client,
+                     strict_kex_ ? ", strict kex" : "");
+  if (completed_kex_ == 0 && options_.on_server_first_choice && !server->kex.empty() && !server->host_key.empty()) {
+    options_.on_server_first_choice(ServerFirstChoice{server->kex.front(), server->host_key.front()});
+  }
+  // A guess is right when both sides list the same kex and host key algorithms first (everything
+  // else was agreed above).
+  const auto guessed_right = [&](const KexInit& guesser, const KexInit& other) {
+    return !guesser.kex.empty() && !other.kex.empty() && guesser.kex[0] == other.kex[0] && !guesser.host_key.empty() &&
+           !other.host_key.empty() && guesser.host_key[0] == other.host_key[0];
+  };
+  if (server->first_kex_packet_follows && !guessed_right(*server, *client)) {
+    auto guess = co_await packets_->read_packet();
+    if (!guess) co_return runtime::fail(std::move(guess.error()));
+  }
+  std::unique_ptr<crypto::KeyExchange> exchange = std::move(guessed_exchange_);
+  if (exchange) {
+    const bool right = guessed_right(*client, *server);
+    if (completed_kex_ == 0) first_guess_ = right ? Guess::right : Guess::wrong;
+    if (right) options_.log.debug("kex guess {} / {} was right", client->kex[0], client->host_key[0]);
+    if (!right) {
+      options_.log.debug("kex guess {} / {} was wrong: the server prefers {} / {}", client->kex[0], client->host_key[0],
+                         server->kex.empty() ? "" : server->kex[0],
+                         server->host_key.empty() ? "" : server->host_key[0]);
+      exchange.reset();
+    }
+  }
+  if (!exchange) {
+    exchange = crypto::make_key_exchange(negotiated_.kex);
+    if (!exchange)
+      co_return runtime::fail(kex_error(fmt::format("key exchange {} is not implemented", negotiated_.kex)));
+    auto init_sent = co_await send_kex_init_packet(*exchange);
+    if (!init_sent) co_return runtime::fail(std::move(init_sent.error()));
+  }
+  co_return exchange;
+}
+
+// The server proves it holds the host key by signing the exchange hash; the key must then pass the
+// caller's verifier, and a re-exchange must not bring a different one.
+Result<void> Transport::accept_host_key(ConstBytes blob, ConstBytes signature, ConstBytes exchange_hash) {
+  auto verified = crypto::verify_host_signature(negotiated_.host_key, blob, signature, exchange_hash);
+  if (!verified) return runtime::fail(std::move(verified.error()).with("server", server_version_.line));
+  HostKey key{negotiated_.host_key, {blob.begin(), blob.end()}, crypto::fingerprint_sha256(blob)};
   if (completed_kex_ > 0 && key.blob != host_key_.blob) {
-    co_return runtime::fail(std::move(kex_error("the server's host key changed during key re-exchange")
-                                          .with("before", host_key_.fingerprint)
-                                          .with("now", key.fingerprint)));
+    return runtime::fail(std::move(kex_error("the server's host key changed during key re-exchange")
+                                       .with("before", host_key_.fingerprint)
+                                       .with("now", key.fingerprint)));
   }
   auto accepted = options_.verify_host_key(key);
-  if (!accepted) co_return runtime::fail(std::move(accepted.error()));
+  if (!accepted) return runtime::fail(std::move(accepted.error()));
   host_key_ = std::move(key);
-  if (session_id_.empty()) session_id_ = exchange_hash;
+  return {};
+}
 
-  const auto& hash_name = exchange->hash_name();
+// RFC 4253 section 7.2's keys for each direction, then NEWKEYS both ways: from there each
+// direction uses its new keys, and strict kex restarts its sequence numbers.
+asio::awaitable<Result<void>> Transport::switch_keys(const std::string& hash_name, ConstBytes k,
+                                                     ConstBytes exchange_hash) {
   const auto c2s = crypto::requirements(negotiated_.cipher_client_to_server, negotiated_.mac_client_to_server);
   const auto s2c = crypto::requirements(negotiated_.cipher_server_to_client, negotiated_.mac_server_to_client);
   auto c2s_keys = derive_direction(hash_name, k, exchange_hash, session_id_, c2s, 'A');
@@ -309,7 +332,6 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
   auto opener = crypto::make_opener(negotiated_.cipher_server_to_client, negotiated_.mac_server_to_client, s2c_keys);
   if (!opener) co_return runtime::fail(std::move(opener.error()));
 
-  // NEWKEYS: from here each direction uses the new keys; strict kex restarts its sequence numbers.
   const std::uint8_t newkeys[] = {msg::newkeys};
   const bool locked = co_await send_lock_.lock();
   if (!locked) co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");

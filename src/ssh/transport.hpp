@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,12 @@ class Transport {
   asio::awaitable<runtime::Result<void>> send_kexinit();
   asio::awaitable<runtime::Result<void>> send_kex_init_packet(const crypto::KeyExchange& exchange);
   asio::awaitable<runtime::Result<void>> run_kex(std::vector<std::uint8_t> server_kexinit);
+  asio::awaitable<runtime::Result<std::unique_ptr<crypto::KeyExchange>>> agree_on_kex(
+      const std::vector<std::uint8_t>& server_kexinit);
+  runtime::Result<void> accept_host_key(std::span<const std::uint8_t> blob, std::span<const std::uint8_t> signature,
+                                        std::span<const std::uint8_t> exchange_hash);
+  asio::awaitable<runtime::Result<void>> switch_keys(const std::string& hash_name, std::span<const std::uint8_t> k,
+                                                     std::span<const std::uint8_t> exchange_hash);
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_kex_message(std::uint8_t expected);
   asio::awaitable<runtime::Result<void>> write_locked(std::span<const std::uint8_t> payload);
   asio::awaitable<runtime::Result<void>> write_outside_kex(std::span<const std::uint8_t> payload);

@@ -63,6 +63,22 @@ struct ChannelState {
   runtime::Event changed;
 };
 
+// What a message for a channel asks of the connection once the channel has taken it.
+struct ChannelReaction {
+  bool send_close = false;    // closed by the server, or confirmed after its opener gave up
+  bool send_failure = false;  // a request we do not serve wanted a reply
+  bool forget = false;        // refused or closed: the connection no longer knows it
+};
+
+// Takes one message addressed to `channel` (its recipient field already read): the open's answer,
+// window adjustments, data, EOF, CLOSE, requests and replies (RFC 4254 sections 5 and 6). Every
+// field is read before anything changes, so a message that fails to parse (r.failed()) changes
+// nothing. A message the channel's state does not allow is a protocol error.
+runtime::Result<ChannelReaction> take_channel_message(ChannelState& channel, std::uint8_t type, Reader& r);
+
+// A protocol error in the connection layer, quoting what the server did.
+runtime::Error channel_protocol_error(std::string message);
+
 // A message that names only its channel: EOF, CLOSE, FAILURE.
 inline std::vector<std::uint8_t> channel_message(std::uint8_t type, std::uint32_t recipient) {
   Writer message;

@@ -18,24 +18,7 @@ using runtime::Layer;
 using runtime::Result;
 
 namespace {
-constexpr std::uint32_t kExtendedDataStderr = 1;
 constexpr std::uint32_t kOpenAdministrativelyProhibited = 1;
-
-Error channel_error(std::string message) { return Error(Errc::protocol_error, Layer::channel, std::move(message)); }
-
-std::string_view open_failure_reason(std::uint32_t code) {
-  switch (code) {
-    case 1:
-      return "administratively prohibited";
-    case 2:
-      return "connect failed";
-    case 3:
-      return "unknown channel type";
-    case 4:
-      return "resource shortage";
-  }
-  return "unknown reason";
-}
 
 std::vector<std::uint8_t> encode_channel_open(std::string_view type, std::uint32_t local_id,
                                               const ConnectionOptions& options, ConstBytes fields) {
@@ -168,7 +151,8 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
     return r.finish();
   }
   if (type == msg::request_success || type == msg::request_failure) {
-    if (pending_replies_.empty()) return runtime::fail(channel_error("a global request reply that answers no request"));
+    if (pending_replies_.empty())
+      return runtime::fail(channel_protocol_error("a global request reply that answers no request"));
     auto pending = std::move(pending_replies_.front());
     pending_replies_.pop_front();
     pending->accepted = type == msg::request_success;
@@ -189,8 +173,8 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
     return {};
   }
   if (type < msg::channel_open_confirmation || type > msg::channel_failure) {
-    return runtime::fail(
-        std::move(channel_error("unexpected message on the connection").with("message number", std::to_string(type))));
+    return runtime::fail(std::move(
+        channel_protocol_error("unexpected message on the connection").with("message number", std::to_string(type))));
   }
   // Every field is read before anything changes: a channel changed (refused, closed, forgotten)
   // by a message that then fails to parse would be left waiting, unseen by fail_all.
@@ -198,108 +182,22 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
   if (r.failed()) return r.finish();
   auto channel = find(recipient);
   if (!channel) {
-    return runtime::fail(std::move(channel_error("the server sent a message for a channel that does not exist")
+    return runtime::fail(std::move(channel_protocol_error("the server sent a message for a channel that does not exist")
                                        .with("channel", std::to_string(recipient))
                                        .with("message number", std::to_string(type))));
   }
   if (!channel->confirmed && type != msg::channel_open_confirmation && type != msg::channel_open_failure) {
-    return runtime::fail(std::move(channel_error("the server used a channel before confirming it")
+    return runtime::fail(std::move(channel_protocol_error("the server used a channel before confirming it")
                                        .with("channel", std::to_string(recipient))
                                        .with("message number", std::to_string(type))));
   }
-  switch (type) {
-    case msg::channel_open_confirmation: {
-      if (channel->confirmed) return runtime::fail(channel_error("the server confirmed a channel twice"));
-      channel->remote_id = r.uint32();
-      const std::uint32_t window = r.uint32();
-      const std::uint32_t max_packet = r.uint32();
-      if (r.failed()) break;
-      if (max_packet == 0) return runtime::fail(channel_error("the server's maximum packet size for a channel is 0"));
-      channel->send = SendWindow(window, max_packet);
-      channel->confirmed = true;
-      if (channel->abandoned) queue_close(*channel);
-      break;
-    }
-    case msg::channel_open_failure: {
-      if (channel->confirmed) return runtime::fail(channel_error("the server refused a channel it had confirmed"));
-      const std::uint32_t reason = r.uint32();
-      const std::string description = r.text();
-      if (r.failed()) break;
-      channel->error = std::move(Error(Errc::refused, Layer::channel,
-                                       fmt::format("the server refused the channel: {}", open_failure_reason(reason)))
-                                     .with("server said", description));
-      channels_.erase(recipient);
-      break;
-    }
-    case msg::channel_window_adjust: {
-      const std::uint32_t bytes = r.uint32();
-      if (r.failed()) break;
-      auto grown = channel->send.grow(bytes);
-      if (!grown) return grown;
-      break;
-    }
-    case msg::channel_data:
-    case msg::channel_extended_data: {
-      const std::uint32_t data_type = type == msg::channel_extended_data ? r.uint32() : 0;
-      const auto data = r.string();
-      if (r.failed()) break;
-      auto received = channel->receive.receive(data.size());
-      if (!received) return received;
-      if (type == msg::channel_data) {
-        channel->out.append(runtime::as_text(data));
-      } else if (data_type == kExtendedDataStderr) {
-        channel->err.append(runtime::as_text(data));
-      } else {
-        // No reader will take it: it counts as read at once, or the window would shrink for good.
-        channel->receive.consumed(data.size());
-      }
-      break;
-    }
-    case msg::channel_eof:
-      channel->eof_received = true;
-      break;
-    case msg::channel_close:
-      channel->close_received = true;
-      queue_close(*channel);
-      channels_.erase(recipient);
-      break;
-    case msg::channel_request: {
-      auto handled = dispatch_channel_request(*channel, r);
-      if (!handled) return handled;
-      break;
-    }
-    case msg::channel_success:
-    case msg::channel_failure:
-      if (channel->replies.size() >= channel->requests_sent) {
-        return runtime::fail(channel_error("the server answered a channel request that was not made"));
-      }
-      channel->replies.push_back(type == msg::channel_success);
-      break;
-  }
+  auto reaction = take_channel_message(*channel, type, r);
+  if (!reaction) return runtime::fail(std::move(reaction.error()));
   if (auto parsed = r.finish(); !parsed) return parsed;
+  if (reaction->send_failure) queue(channel_message(msg::channel_failure, channel->remote_id));
+  if (reaction->send_close) queue_close(*channel);
+  if (reaction->forget) channels_.erase(recipient);
   channel->changed.notify();
-  return {};
-}
-
-Result<void> Connection::dispatch_channel_request(ChannelState& channel, Reader& r) {
-  const std::string request = r.text();
-  const bool want_reply = r.boolean();
-  if (request == "exit-status") {
-    channel.exit_status = r.uint32();
-  } else if (request == "exit-signal") {
-    // RFC 4254 section 6.10: name, core dumped, message, language. Some servers stop after the
-    // name; what is there is kept.
-    ExitSignal signal;
-    signal.name = r.text();
-    if (r.remaining() > 0) signal.core_dumped = r.boolean();
-    if (r.remaining() > 0) signal.message = r.text();
-    if (r.remaining() > 0) r.text();
-    channel.exit_signal = std::move(signal);
-  } else {
-    // keepalive@openssh.com and anything else we do not know.
-    r.rest();
-    if (want_reply) queue(channel_message(msg::channel_failure, channel.remote_id));
-  }
   return {};
 }
 

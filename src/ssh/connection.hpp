@@ -115,7 +115,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static asio::awaitable<void> keep_alive(std::weak_ptr<Connection> weak, std::shared_ptr<asio::steady_timer> tick,
                                           std::chrono::milliseconds interval, int count_max);
   runtime::Result<void> dispatch(const std::vector<std::uint8_t>& message);
-  runtime::Result<void> dispatch_channel_request(ChannelState& channel, Reader& r);
   void fail_all(runtime::Error error);
   std::shared_ptr<ChannelState> find(std::uint32_t local_id) const;
   std::shared_ptr<ChannelState> new_channel();

@@ -128,7 +128,8 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_bounded(
 }  // namespace
 
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial(ssh::ClientPlan plan, DialOptions options) {
-  co_return co_await dial_bounded(nullptr, std::move(plan), std::move(options));
+  Stream none;
+  co_return co_await dial_bounded(std::move(none), std::move(plan), std::move(options));
 }
 
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_over(Stream stream, ssh::ClientPlan plan,

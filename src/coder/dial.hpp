@@ -44,7 +44,8 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial(ssh::Cli
 
 // The same over a stream the caller already has (a socket, a tunnel of its own), which the
 // connection then owns: the plan's HostName, Port and ProxyCommand are not used to reach the
-// server, and ConnectTimeout bounds the handshake and authentication.
+// server, but still name it where its first choices are remembered; ConnectTimeout bounds the
+// handshake and authentication.
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_over(
     std::unique_ptr<runtime::AsyncStream> stream, ssh::ClientPlan plan, DialOptions options);
 

@@ -238,7 +238,8 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
   auto accepted = accept_host_key(host_key_blob, signature, exchange_hash);
   if (!accepted) co_return accepted;
   if (session_id_.empty()) session_id_ = exchange_hash;
-  co_return co_await switch_keys(exchange->hash_name(), k, exchange_hash);
+  const auto hash_name = exchange->hash_name();
+  co_return co_await switch_keys(hash_name, k, exchange_hash);
 }
 
 // Both KEXINITs: the algorithms agreed, strict kex, and the exchange to run (the one guessed, when

@@ -78,7 +78,8 @@ TEST_CASE("dial_over: ConnectTimeout bounds a caller's stream that never answers
     client.transport.verify_host_key = ssh::accept_any_host_key();
     auto plan = typed_plan(std::move(client), 1s);
     coder::DialOptions options;
-    co_return co_await coder::dial_over(nullptr, std::move(plan), std::move(options));
+    std::unique_ptr<runtime::AsyncStream> none;
+    co_return co_await coder::dial_over(std::move(none), std::move(plan), std::move(options));
   }());
   REQUIRE_FALSE(nothing);
   CHECK(nothing.error().code == runtime::Errc::invalid_argument);

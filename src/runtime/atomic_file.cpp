@@ -97,24 +97,34 @@ Result<void> replace_file(const fs::path& path, const fs::path& folder, std::str
 
   TemporaryFile temporary;
   temporary.path = (folder / fmt::format(".{}.XXXXXX", path.filename().string())).string();
-  temporary.fd = ::mkstemp(temporary.path.data());
+  temporary.fd = ::mkostemp(temporary.path.data(), O_CLOEXEC);
   if (temporary.fd < 0) {
+    const int code = errno;
     temporary.path.clear();
-    return fail(io_error("could not create a temporary file beside it", path, errno));
+    return fail(io_error("could not create a temporary file beside it", path, code));
   }
-  if (!write_all(temporary.fd, content)) return fail(io_error("could not write", temporary.path, errno));
-  if (::fchmod(temporary.fd, mode) != 0) return fail(io_error("could not set the mode", temporary.path, errno));
-  if (::fsync(temporary.fd) != 0) return fail(io_error("could not flush", temporary.path, errno));
-  if (::rename(temporary.path.c_str(), path.c_str()) != 0) {
-    return fail(io_error("could not replace the file", path, errno));
-  }
+  const fs::path temporary_path = temporary.path;
+  // errno is read before anything allocates: the arguments are a literal and an existing path.
+  const auto failed = [](const char* what, const fs::path& about) {
+    const int code = errno;
+    return fail(io_error(what, about, code));
+  };
+  if (!write_all(temporary.fd, content)) return failed("could not write", temporary_path);
+  if (::fchmod(temporary.fd, mode) != 0) return failed("could not set the mode", temporary_path);
+  if (::fsync(temporary.fd) != 0) return failed("could not flush", temporary_path);
+  // A write error may be reported only at close.
+  const int closed = ::close(temporary.fd);
+  temporary.fd = -1;
+  if (closed != 0) return failed("could not write", temporary_path);
+  if (::rename(temporary.path.c_str(), path.c_str()) != 0) return failed("could not replace the file", path);
   temporary.renamed = true;
   // The rename itself survives a crash once the folder is flushed too.
   const int folder_fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (folder_fd >= 0) {
-    ::fsync(folder_fd);
-    ::close(folder_fd);
-  }
+  if (folder_fd < 0) return failed("could not open the folder to flush it", folder);
+  const int flushed = ::fsync(folder_fd);
+  const int code = errno;
+  ::close(folder_fd);
+  if (flushed != 0) return fail(io_error("could not flush the folder", folder, code));
   return {};
 }
 

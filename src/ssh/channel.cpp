@@ -141,7 +141,8 @@ asio::awaitable<void> Channel::close() {
   if (state_->close_sent || state_->close_received || state_->error) co_return;
   state_->close_sent = true;
   const auto close = channel_message(msg::channel_close, state_->remote_id);
-  // Its Result is not needed: a connection that cannot send has already failed every channel.
+  // Its Result is not needed: CLOSE is the channel's last word, and one that could not be sent
+  // leaves the channel to end with the connection.
   co_await connection_->send(close);
 }
 

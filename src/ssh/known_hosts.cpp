@@ -183,7 +183,7 @@ runtime::Result<void> make_private_directories(const fs::path& directory) {
 }
 
 #else
-// Windows: the same steps through the standard library. No directory lock (like OpenSSH for
+// Windows: reading, folders and appending through the standard library. No directory lock (like OpenSSH for
 // Windows, a second writer may race between our read and our rename).
 
 runtime::Result<std::optional<std::string>> read_whole_file(const fs::path& path) {

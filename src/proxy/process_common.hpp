@@ -175,7 +175,8 @@ class PipeProcessStream : public ProcessStream {
     auto exited = co_await wait_exit(deadline);
     // Its last words may still be in the stderr pipe (or held open by a grandchild: not for long);
     // the error quotes whatever arrived by the deadline.
-    co_await runtime::with_deadline(deadline, child_->err_tail.drained(), runtime::Layer::proxy, "reading stderr");
+    [[maybe_unused]] auto drained =
+        co_await runtime::with_deadline(deadline, child_->err_tail.drained(), runtime::Layer::proxy, "reading stderr");
     co_return detail::ended_error(code, child_->options, exited, child_->err_tail.text());
   }
 

@@ -143,7 +143,7 @@ asio::awaitable<void> Channel::close() {
   const auto close = channel_message(msg::channel_close, state_->remote_id);
   // Its Result is not needed: CLOSE is the channel's last word, and one that could not be sent
   // leaves the channel to end with the connection.
-  co_await connection_->send(close);
+  [[maybe_unused]] auto sent = co_await connection_->send(close);
 }
 
 }  // namespace cr::ssh

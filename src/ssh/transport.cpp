@@ -491,7 +491,7 @@ asio::awaitable<void> Transport::disconnect(DisconnectReason reason, std::string
   w.string(description);
   w.string("");
   // Its Result is not needed: the connection ends whether or not the server hears why.
-  co_await write_locked(w.bytes());
+  [[maybe_unused]] auto sent = co_await write_locked(w.bytes());
   mark_broken(Error(Errc::stream_closed, Layer::transport, "the connection was closed"));
   co_await stream_.close();
 }

@@ -181,11 +181,11 @@ asio::awaitable<runtime::Result<void>> start_program(ssh::Session& session,
     if (!granted) co_return granted;
     raw.emplace();
   }
-  if (command.empty()) co_return co_await session.shell();
+  if (command.empty()) co_return co_await session.request_shell();
   // As ssh: the words joined by spaces, for the remote shell to split again.
   std::string line = command.front();
   for (auto word = std::next(command.begin()); word != command.end(); ++word) line += " " + *word;
-  co_return co_await session.exec(std::move(line));
+  co_return co_await session.request_exec(std::move(line));
 }
 
 struct WorkspaceRoute {

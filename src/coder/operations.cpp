@@ -90,7 +90,7 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
                            std::move(request.on_stderr),
                            std::move(request.pace_output)};
   const auto started = runtime::Clock::now();
-  asio::co_spawn(executor, ssh::run_command(*session, std::move(*line), std::move(options)),
+  asio::co_spawn(executor, session->exec(std::move(*line), std::move(options)),
                  [running, session](std::exception_ptr failure, Result<ssh::ExecResult> result) {
                    if (failure) {
                      result = runtime::fail(

@@ -31,7 +31,7 @@ using runtime::Error;
 using runtime::Layer;
 using runtime::Result;
 
-// A read of stdout or stderr takes up to this much (ssh::run_command's buffer): a stream is read
+// A read of stdout or stderr takes up to this much (ssh::Session::exec's buffer): a stream is read
 // only while its receiver has granted at least as much.
 constexpr std::int64_t kLargestRead = 32 * 1024;
 constexpr std::size_t kKeptStderr = 4096;

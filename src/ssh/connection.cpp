@@ -283,7 +283,7 @@ asio::awaitable<Result<ExecResult>> Connection::exec(std::string command, ExecOp
   const auto started = runtime::Clock::now();
   auto session = co_await open_session();
   if (!session) co_return runtime::fail(std::move(session.error()));
-  auto result = co_await run_command(*session, std::move(command), std::move(options));
+  auto result = co_await session->exec(std::move(command), std::move(options));
   if (result) result->duration = std::chrono::duration_cast<std::chrono::milliseconds>(runtime::Clock::now() - started);
   co_return result;
 }

@@ -85,7 +85,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // keepalive@openssh.com: succeeds when the server answers at all (servers refuse it, and a
   // refusal is an answer), within the deadline.
   asio::awaitable<runtime::Result<void>> ping(runtime::Deadline deadline);
-  // Runs one command on its own session channel.
+  // Runs one command to its end on a session channel of its own (Session::exec).
   asio::awaitable<runtime::Result<ExecResult>> exec(std::string command, ExecOptions options = {});
   // Sends DISCONNECT and closes the stream; every channel sees the connection end. The reader
   // keeps the connection alive until then (or until the server ends it): close it when done.

@@ -75,7 +75,7 @@ asio::awaitable<Result<void>> Session::set_env(std::string name, std::string val
   co_return co_await notify("env", fields.bytes());
 }
 
-asio::awaitable<Result<void>> Session::exec(std::string command) {
+asio::awaitable<Result<void>> Session::request_exec(std::string command) {
   auto ticket = co_await send_exec(command);
   if (!ticket) co_return runtime::fail(std::move(ticket.error()).with("command", command));
   co_return co_await exec_answer(*ticket, std::move(command));
@@ -96,7 +96,7 @@ asio::awaitable<Result<void>> Session::exec_answer(std::uint64_t ticket, std::st
   co_return answer;
 }
 
-asio::awaitable<Result<void>> Session::shell() { co_return co_await start("shell", {}, "a shell"); }
+asio::awaitable<Result<void>> Session::request_shell() { co_return co_await start("shell", {}, "a shell"); }
 
 asio::awaitable<Result<std::uint64_t>> Session::send_shell() {
   co_return co_await channel_->send_request("shell", true, {});
@@ -107,7 +107,7 @@ asio::awaitable<Result<void>> Session::shell_answer(std::uint64_t ticket) {
   co_return started(std::move(agreed), "shell", "a shell");
 }
 
-asio::awaitable<Result<void>> Session::subsystem(std::string name) {
+asio::awaitable<Result<void>> Session::request_subsystem(std::string name) {
   Writer fields;
   fields.string(name);
   co_return co_await start("subsystem", fields.bytes(), fmt::format("the subsystem \"{}\"", name));
@@ -139,50 +139,49 @@ asio::awaitable<Result<SessionExit>> Session::wait() {
   co_return exit;
 }
 
-asio::awaitable<Result<ExecResult>> run_command(Session& session, std::optional<std::string> command,
-                                                ExecOptions options) {
+asio::awaitable<Result<ExecResult>> Session::exec(std::optional<std::string> command, ExecOptions options) {
   for (auto& [name, value] : options.env) {
-    auto sent = co_await session.set_env(std::move(name), std::move(value));
+    auto sent = co_await set_env(std::move(name), std::move(value));
     if (!sent) co_return runtime::fail(std::move(sent.error()));
   }
   if (options.pty) {
-    auto pty = co_await session.request_pty(std::move(*options.pty));
+    auto pty = co_await request_pty(std::move(*options.pty));
     if (!pty) co_return runtime::fail(std::move(pty.error()));
   }
   // (Not a ?: around co_await: GCC 12 destroys such an operand's temporaries twice.)
   Result<std::uint64_t> ticket;
   if (command) {
-    ticket = co_await session.send_exec(*command);
+    ticket = co_await send_exec(*command);
     if (!ticket) co_return runtime::fail(std::move(ticket.error()).with("command", *command));
   } else {
-    ticket = co_await session.send_shell();
+    ticket = co_await send_shell();
     if (!ticket) co_return runtime::fail(std::move(ticket.error()));
   }
   ExecResult result;
   auto answered = [&]() -> asio::awaitable<Result<void>> {
     Result<void> answer;
     if (command) {
-      answer = co_await session.exec_answer(*ticket, *command);
+      answer = co_await exec_answer(*ticket, *command);
     } else {
-      answer = co_await session.shell_answer(*ticket);
+      answer = co_await shell_answer(*ticket);
     }
-    if (!answer) co_await session.close();  // the server's CLOSE then ends stdin and the drains
+    if (!answer) co_await close();  // the server's CLOSE then ends stdin and the drains
     co_return answer;
   };
   // stdin, stdout and stderr move at once: they share one window, and a command may not read its
   // input before its output has somewhere to go.
   auto feed_stdin = [&]() -> asio::awaitable<Result<void>> {
     if (options.stdin_data) {
-      auto written = co_await session.write_stdin(runtime::as_bytes(*options.stdin_data));
+      auto written = co_await write_stdin(runtime::as_bytes(*options.stdin_data));
       if (!written) co_return written;
     }
     while (options.stdin_source) {
       auto chunk = co_await options.stdin_source();
       if (!chunk) break;
-      auto written = co_await session.write_stdin(runtime::as_bytes(*chunk));
+      auto written = co_await write_stdin(runtime::as_bytes(*chunk));
       if (!written) co_return written;
     }
-    co_return co_await session.close_stdin();
+    co_return co_await close_stdin();
   };
   // Fed (or refused: a command that exits without reading its stdin closes the channel for
   // writing, which is no error), stdin waits for the session's end to cancel it. That cancellation
@@ -203,7 +202,7 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::optional<
     std::array<std::uint8_t, 32 * 1024> buffer;
     for (;;) {
       if (options.pace_output) co_await options.pace_output(stream);
-      auto n = co_await session.channel().read(stream, buffer);
+      auto n = co_await channel_->read(stream, buffer);
       if (!n) {
         if (n.error().code == Errc::end_of_stream) co_return Result<void>{};
         co_return runtime::fail(std::move(n.error()));
@@ -222,7 +221,7 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::optional<
         thrown = std::current_exception();
       }
       if (thrown) {
-        co_await session.close();
+        co_await close();
         co_return runtime::fail(
             Errc::internal_error, Layer::channel,
             fmt::format("the {} callback threw: {}", stream == Channel::Stream::out ? "stdout" : "stderr",
@@ -237,7 +236,7 @@ asio::awaitable<Result<ExecResult>> run_command(Session& session, std::optional<
       if (!*drained && drained->error().code != Errc::stream_closed)
         co_return runtime::fail(std::move(drained->error()));
     }
-    co_return co_await session.wait();
+    co_return co_await wait();
   };
   using namespace asio::experimental::awaitable_operators;
   // Stdin does not wait for exec's answer; the answer, the output and the exit come together.

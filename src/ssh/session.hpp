@@ -64,57 +64,6 @@ struct SessionExit {
 inline constexpr std::size_t kMaxExecCommandBytes = 256 * 1024 - 1024;
 runtime::Result<void> check_exec_command(std::string_view command);
 
-class Session {
- public:
-  explicit Session(std::unique_ptr<Channel> channel) : channel_(std::move(channel)) {}
-
-  // Before the program starts. A refusal is Errc::refused.
-  asio::awaitable<runtime::Result<void>> request_pty(PtyRequest pty);
-  // Sent without asking for a reply, as OpenSSH does: servers drop variables they do not accept
-  // (sshd's AcceptEnv) and a round trip per variable would buy nothing.
-  asio::awaitable<runtime::Result<void>> set_env(std::string name, std::string value);
-  // Exactly one of these starts the program; a refusal is Errc::refused naming it.
-  asio::awaitable<runtime::Result<void>> exec(std::string command);
-  // exec's (or shell's) request and its answer apart: stdin may follow the request at once
-  // (servers handle a channel's messages in order, so it reaches the program).
-  asio::awaitable<runtime::Result<std::uint64_t>> send_exec(std::string command);
-  asio::awaitable<runtime::Result<void>> exec_answer(std::uint64_t ticket, std::string command);
-  asio::awaitable<runtime::Result<void>> shell();
-  asio::awaitable<runtime::Result<std::uint64_t>> send_shell();
-  asio::awaitable<runtime::Result<void>> shell_answer(std::uint64_t ticket);
-  asio::awaitable<runtime::Result<void>> subsystem(std::string name);
-
-  // While it runs (no reply asked; servers ignore what they do not support).
-  asio::awaitable<runtime::Result<void>> window_change(std::uint32_t columns, std::uint32_t rows,
-                                                       std::uint32_t width_pixels = 0, std::uint32_t height_pixels = 0);
-  // A signal name without "SIG" ("TERM", "INT", "KILL"); a leading "SIG" is dropped.
-  asio::awaitable<runtime::Result<void>> signal(std::string name);
-
-  asio::awaitable<runtime::Result<void>> write_stdin(runtime::ConstBytes data) { return channel_->write(data); }
-  asio::awaitable<runtime::Result<void>> close_stdin() { return channel_->send_eof(); }
-  // end_of_stream once the server has sent EOF and the stream is drained.
-  asio::awaitable<runtime::Result<std::size_t>> read_stdout(runtime::Bytes buffer) {
-    return channel_->read(Channel::Stream::out, buffer);
-  }
-  asio::awaitable<runtime::Result<std::size_t>> read_stderr(runtime::Bytes buffer) {
-    return channel_->read(Channel::Stream::err, buffer);
-  }
-
-  // Waits for the server's CLOSE, whatever the order of EOF, exit-status and exit-signal before it.
-  asio::awaitable<runtime::Result<SessionExit>> wait();
-  // Closes our side now; a running program is then ended by the server (SIGHUP on sshd).
-  asio::awaitable<void> close() { return channel_->close(); }
-
-  Channel& channel() { return *channel_; }
-
- private:
-  asio::awaitable<runtime::Result<void>> start(std::string_view type, runtime::ConstBytes fields, std::string what);
-  static runtime::Result<void> started(runtime::Result<bool> agreed, std::string_view type, const std::string& what);
-  // A request that asks for no reply.
-  asio::awaitable<runtime::Result<void>> notify(std::string_view type, runtime::ConstBytes fields);
-  std::unique_ptr<Channel> channel_;
-};
-
 // A command's stdin as it arrives: the next chunk, or nullopt at its end. Called again once the
 // previous chunk is sent (the channel's window paces it). A call still pending when the command
 // ends is cancelled through its cancellation slot, as an Asio operation is, so a source that never
@@ -146,11 +95,62 @@ struct ExecResult : SessionExit {
   std::chrono::milliseconds duration{0};
 };
 
-// Runs `command` (nullopt: the user's login shell) on a fresh session: env and pty, exec (or
-// shell), stdin fed while stdout and stderr drain, then the exit. Feeding stops when the session
-// ends, whether or not stdin has. Stdin does not wait for exec's answer, so a command costs one
-// round trip; a refused exec closes the channel and is the error.
-asio::awaitable<runtime::Result<ExecResult>> run_command(Session& session, std::optional<std::string> command,
-                                                         ExecOptions options);
+class Session {
+ public:
+  explicit Session(std::unique_ptr<Channel> channel) : channel_(std::move(channel)) {}
+
+  // Before the program starts. A refusal is Errc::refused.
+  asio::awaitable<runtime::Result<void>> request_pty(PtyRequest pty);
+  // Sent without asking for a reply, as OpenSSH does: servers drop variables they do not accept
+  // (sshd's AcceptEnv) and a round trip per variable would buy nothing.
+  asio::awaitable<runtime::Result<void>> set_env(std::string name, std::string value);
+  // Exactly one of these requests starts the program; a refusal is Errc::refused naming it.
+  asio::awaitable<runtime::Result<void>> request_exec(std::string command);
+  // The exec (or shell) request and its answer apart: stdin may follow the request at once
+  // (servers handle a channel's messages in order, so it reaches the program).
+  asio::awaitable<runtime::Result<std::uint64_t>> send_exec(std::string command);
+  asio::awaitable<runtime::Result<void>> exec_answer(std::uint64_t ticket, std::string command);
+  asio::awaitable<runtime::Result<void>> request_shell();
+  asio::awaitable<runtime::Result<std::uint64_t>> send_shell();
+  asio::awaitable<runtime::Result<void>> shell_answer(std::uint64_t ticket);
+  asio::awaitable<runtime::Result<void>> request_subsystem(std::string name);
+
+  // While it runs (no reply asked; servers ignore what they do not support).
+  asio::awaitable<runtime::Result<void>> window_change(std::uint32_t columns, std::uint32_t rows,
+                                                       std::uint32_t width_pixels = 0, std::uint32_t height_pixels = 0);
+  // A signal name without "SIG" ("TERM", "INT", "KILL"); a leading "SIG" is dropped.
+  asio::awaitable<runtime::Result<void>> signal(std::string name);
+
+  asio::awaitable<runtime::Result<void>> write_stdin(runtime::ConstBytes data) { return channel_->write(data); }
+  asio::awaitable<runtime::Result<void>> close_stdin() { return channel_->send_eof(); }
+  // end_of_stream once the server has sent EOF and the stream is drained.
+  asio::awaitable<runtime::Result<std::size_t>> read_stdout(runtime::Bytes buffer) {
+    return channel_->read(Channel::Stream::out, buffer);
+  }
+  asio::awaitable<runtime::Result<std::size_t>> read_stderr(runtime::Bytes buffer) {
+    return channel_->read(Channel::Stream::err, buffer);
+  }
+
+  // Waits for the server's CLOSE, whatever the order of EOF, exit-status and exit-signal before it.
+  asio::awaitable<runtime::Result<SessionExit>> wait();
+
+  // Runs `command` (nullopt: the user's login shell) to its end on this fresh session: env and
+  // pty, the exec (or shell) request, stdin fed while stdout and stderr drain, then the exit.
+  // Feeding stops when the session ends, whether or not stdin has. Stdin does not wait for the
+  // request's answer, so a command costs one round trip; a refused request closes the channel and
+  // is the error.
+  asio::awaitable<runtime::Result<ExecResult>> exec(std::optional<std::string> command, ExecOptions options = {});
+  // Closes our side now; a running program is then ended by the server (SIGHUP on sshd).
+  asio::awaitable<void> close() { return channel_->close(); }
+
+  Channel& channel() { return *channel_; }
+
+ private:
+  asio::awaitable<runtime::Result<void>> start(std::string_view type, runtime::ConstBytes fields, std::string what);
+  static runtime::Result<void> started(runtime::Result<bool> agreed, std::string_view type, const std::string& what);
+  // A request that asks for no reply.
+  asio::awaitable<runtime::Result<void>> notify(std::string_view type, runtime::ConstBytes fields);
+  std::unique_ptr<Channel> channel_;
+};
 
 }  // namespace cr::ssh

@@ -42,7 +42,7 @@ asio::awaitable<Running> start_running(std::string proxy_command, ssh::ClientOpt
   REQUIRE(connection);
   auto session = co_await (*connection)->open_session();
   REQUIRE(session);
-  auto started = co_await session->exec(std::move(command));
+  auto started = co_await session->request_exec(std::move(command));
   REQUIRE(started);
   std::string seen;
   auto shown = co_await test::read_until(*session, seen, marker, 10s);
@@ -102,7 +102,7 @@ TEST_CASE("sshd: window-change reaches the shell's terminal", "[session][sshd]")
     ssh::PtyRequest terminal;
     auto pty = co_await session->request_pty(std::move(terminal));
     REQUIRE(pty);
-    auto shell = co_await session->shell();
+    auto shell = co_await session->request_shell();
     REQUIRE(shell);
     // The marker's echo ("size-$(stty size)-end") cannot match what the command prints.
     const std::string ask_size = "echo size-$(stty size)-end\n";
@@ -190,7 +190,7 @@ TEST_CASE("sshd: an unknown subsystem is refused cleanly and the connection carr
     auto session = co_await (*connection)->open_session();
     REQUIRE(session);
     std::string name = "no-such-subsystem";
-    auto started = co_await session->subsystem(std::move(name));
+    auto started = co_await session->request_subsystem(std::move(name));
     if (!started) refusal = started.error();
     std::string command = "echo still-here";
     auto ran = co_await test::exec(**connection, std::move(command));
@@ -215,7 +215,7 @@ TEST_CASE("sshd: a shell runs the script it reads on stdin", "[session][sshd]") 
     REQUIRE(connection);
     auto session = co_await (*connection)->open_session();
     REQUIRE(session);
-    auto shell = co_await session->shell();
+    auto shell = co_await session->request_shell();
     REQUIRE(shell);
     const std::string script = "echo from-script\nx=$((6 * 7)); echo $x\nexit 5\n";
     auto written = co_await session->write_stdin(runtime::as_bytes(script));
@@ -323,7 +323,7 @@ asio::awaitable<std::string> each_echo_comes_back(ssh::Connection& connection, i
 
 }  // namespace
 
-// run_command stops feeding stdin once the session has ended. That cancellation often lands while
+// Session::exec stops feeding stdin once the session has ended. That cancellation often lands while
 // a data packet is going out; were the packet cut short, every later message on the connection
 // would be garbage to the server (or wait for good behind a lock never given back).
 TEST_CASE("Go server: commands that exit while their stdin flows leave the connection whole", "[session][go]") {

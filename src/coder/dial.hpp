@@ -18,6 +18,8 @@
 #include "ssh/connection.hpp"
 #include "ssh/identity.hpp"
 
+// Coder workspaces over the SSH client: the Coder CLI, starting and reaching a workspace,
+// dialling a plan, running commands and moving files, and a pool of warm connections.
 namespace cr::coder {
 
 struct DialOptions {

@@ -9,6 +9,8 @@
 
 #include "proxy/process_stream.hpp"
 
+// Byte streams to a server: a ProxyCommand's process (its stdin and stdout, its exit and stderr
+// kept as evidence) and a TCP connection.
 namespace cr::proxy {
 
 // Values for %h (host name), %p (port), %r (remote user) and %n (the host as given on the command

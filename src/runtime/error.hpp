@@ -13,6 +13,8 @@
 
 #include <tl/expected.hpp>
 
+// What every layer shares and depends on nothing of ours: errors with evidence, deadlines,
+// cancellation, logging, and the byte stream the SSH client runs over.
 namespace cr::runtime {
 
 // Where in the stack a failure was detected. The CLI prints it first, so it says what a person

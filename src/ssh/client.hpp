@@ -8,6 +8,9 @@
 #include "ssh/connection.hpp"
 #include "ssh/transport.hpp"
 
+// The SSH client (RFC 4251-4254) over any runtime::AsyncStream: ssh_config and the connection
+// plan, the transport and its key exchange, host keys, authentication, and the connection's
+// channels and sessions.
 namespace cr::ssh {
 
 struct ClientOptions {

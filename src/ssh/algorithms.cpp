@@ -7,9 +7,8 @@
 #include "ssh/crypto/host_key.hpp"
 #include "ssh/crypto/kex.hpp"
 #include "ssh/crypto/packet_cipher.hpp"
-#include "ssh/messages.hpp"
 #include "ssh/pattern.hpp"
-#include "ssh/wire.hpp"
+#include "ssh/transport_messages.hpp"
 
 namespace cr::ssh {
 
@@ -121,39 +120,6 @@ runtime::Result<NameList> edit_algorithm_list(AlgorithmCategory category, const 
                          fmt::format("{} \"{}\" leaves no algorithm to offer", option_name(category), spec));
   }
   return result;
-}
-
-std::vector<std::uint8_t> KexInit::encode() const {
-  Writer w;
-  w.byte(msg::kexinit);
-  w.raw(cookie);
-  for (const NameList* list :
-       {&kex, &host_key, &ciphers_client_to_server, &ciphers_server_to_client, &macs_client_to_server,
-        &macs_server_to_client, &compression_client_to_server, &compression_server_to_client,
-        &languages_client_to_server, &languages_server_to_client}) {
-    w.name_list(*list);
-  }
-  w.boolean(first_kex_packet_follows);
-  w.uint32(0);  // reserved
-  return w.take();
-}
-
-runtime::Result<KexInit> KexInit::parse(std::span<const std::uint8_t> payload) {
-  Reader r(payload, "KEXINIT");
-  KexInit k;
-  r.byte();
-  const auto cookie = r.raw(16);
-  if (!r.failed()) std::copy(cookie.begin(), cookie.end(), k.cookie.begin());
-  for (NameList* list :
-       {&k.kex, &k.host_key, &k.ciphers_client_to_server, &k.ciphers_server_to_client, &k.macs_client_to_server,
-        &k.macs_server_to_client, &k.compression_client_to_server, &k.compression_server_to_client,
-        &k.languages_client_to_server, &k.languages_server_to_client}) {
-    *list = r.name_list();
-  }
-  k.first_kex_packet_follows = r.boolean();
-  r.uint32();
-  if (auto done = r.finish(); !done) return runtime::fail(std::move(done.error()));
-  return k;
 }
 
 namespace {

@@ -2,9 +2,6 @@
 // Which algorithms we offer, the OpenSSH-style edits a user makes to them, and negotiation
 // (RFC 4253 section 7.1): per category, the first of the client's names the server also lists.
 
-#include <array>
-#include <cstdint>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,30 +48,14 @@ std::string_view option_name(AlgorithmCategory category);  // "KexAlgorithms", "
 runtime::Result<NameList> edit_algorithm_list(AlgorithmCategory category, const NameList& defaults,
                                               std::string_view spec, const NameList& implemented);
 
-// The 10 name-lists of a KEXINIT (RFC 4253 section 7.1), in wire order.
-struct KexInit {
-  std::array<std::uint8_t, 16> cookie{};
-  NameList kex;
-  NameList host_key;
-  NameList ciphers_client_to_server;
-  NameList ciphers_server_to_client;
-  NameList macs_client_to_server;
-  NameList macs_server_to_client;
-  NameList compression_client_to_server;
-  NameList compression_server_to_client;
-  NameList languages_client_to_server;
-  NameList languages_server_to_client;
-  bool first_kex_packet_follows = false;
-
-  std::vector<std::uint8_t> encode() const;  // the whole payload, message number included
-  static runtime::Result<KexInit> parse(std::span<const std::uint8_t> payload);
-};
-
 // Pseudo-algorithms in the kex list that signal extensions, not key exchanges.
 inline constexpr std::string_view kExtInfoClient = "ext-info-c";
 inline constexpr std::string_view kExtInfoServer = "ext-info-s";
 inline constexpr std::string_view kStrictKexClient = "kex-strict-c-v00@openssh.com";
 inline constexpr std::string_view kStrictKexServer = "kex-strict-s-v00@openssh.com";
+
+// SSH_MSG_KEXINIT's fields (ssh/transport_messages.hpp, internal to src/ssh).
+struct KexInit;
 
 struct Negotiated {
   std::string kex;

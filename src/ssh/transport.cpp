@@ -5,9 +5,9 @@
 #include "ssh/crypto/host_key.hpp"
 #include "ssh/crypto/kex.hpp"
 #include "ssh/crypto/random.hpp"
-#include "ssh/kex_reply.hpp"
 #include "ssh/messages.hpp"
 #include "ssh/packet_stream.hpp"
+#include "ssh/transport_messages.hpp"
 #include "ssh/wire.hpp"
 
 namespace cr::ssh {
@@ -160,14 +160,9 @@ asio::awaitable<Result<void>> Transport::send_kexinit() {
 }
 
 asio::awaitable<Result<void>> Transport::send_kex_init_packet(const crypto::KeyExchange& exchange) {
-  Writer init;
-  init.byte(msg::kex_ecdh_init);
-  if (exchange.family() == crypto::KexFamily::ecdh) {
-    init.string(exchange.client_public());
-  } else {
-    init.mpint(exchange.client_public());
-  }
-  co_return co_await write_locked(init.bytes());
+  const auto client_public = exchange.client_public();
+  const auto init = KexEcdhInit{exchange.family(), client_public}.encode();
+  co_return co_await write_locked(init);
 }
 
 asio::awaitable<Result<void>> Transport::write_locked(std::span<const std::uint8_t> payload) {
@@ -333,7 +328,7 @@ asio::awaitable<Result<void>> Transport::switch_keys(const std::string& hash_nam
   auto opener = crypto::make_opener(negotiated_.cipher_server_to_client, negotiated_.mac_server_to_client, s2c_keys);
   if (!opener) co_return runtime::fail(std::move(opener.error()));
 
-  const std::uint8_t newkeys[] = {msg::newkeys};
+  const auto newkeys = NewKeys{}.encode();
   const bool locked = co_await send_lock_.lock();
   if (!locked) co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");
   runtime::AsyncMutex::Unlocker unlock(send_lock_);
@@ -365,16 +360,15 @@ Result<bool> Transport::handle_transport_message(const std::vector<std::uint8_t>
     case msg::ignore:
       return true;
     case msg::debug: {
-      Reader r(payload, "DEBUG");
-      r.byte();
-      r.boolean();
-      options_.log.debug("server debug message: {}", runtime::printable(r.text()));
+      // Only ever logged: a malformed one is dropped like an IGNORE.
+      const auto debug = Debug::parse(payload);
+      if (debug) options_.log.debug("server debug message: {}", runtime::printable(debug->message));
       return true;
     }
     case msg::unimplemented: {
-      Reader r(payload, "UNIMPLEMENTED");
-      r.byte();
-      const std::uint32_t sequence = r.uint32();
+      const auto unimplemented = Unimplemented::parse(payload);
+      if (!unimplemented) return true;  // it names no packet of ours, so nothing waits on it
+      const std::uint32_t sequence = unimplemented->packet_sequence_number;
       // OpenSSH's sshd refuses a re-exchange while it authenticates: carry on with the current
       // keys rather than hold every write back for an exchange that will not come.
       if (kex_in_progress_ && completed_kex_ > 0 && sequence == client_kexinit_sequence_) {
@@ -387,27 +381,23 @@ Result<bool> Transport::handle_transport_message(const std::vector<std::uint8_t>
       return true;
     }
     case msg::ext_info: {
-      Reader r(payload, "EXT_INFO");
-      r.byte();
-      const std::uint32_t count = r.uint32();
-      for (std::uint32_t i = 0; i < count && !r.failed(); ++i) {
-        const std::string name = r.text();
-        const std::string value = r.text();
+      auto info = ExtInfo::parse(payload);
+      if (!info) return runtime::fail(std::move(info.error()));
+      for (const auto& [name, value] : info->extensions) {
         // The value's bytes are the comma-separated list itself (RFC 8308 section 3.1).
         if (name == "server-sig-algs") server_sig_algs_ = split_names(value);
       }
-      if (auto parsed = r.finish(); !parsed) return runtime::fail(std::move(parsed.error()));
       return true;
     }
     case msg::disconnect: {
-      Reader r(payload, "DISCONNECT");
-      r.byte();
-      const std::uint32_t reason = r.uint32();
-      const std::string description = r.text();
-      return runtime::fail(std::move(Error(Errc::end_of_stream, Layer::transport,
-                                           fmt::format("the server disconnected: {}", disconnect_reason_name(reason)))
-                                         .with("reason code", std::to_string(reason))
-                                         .with("server said", description)));
+      // The server is gone whatever its message says: a malformed one ends the connection too.
+      auto parsed = Disconnect::parse(payload);
+      const Disconnect disconnect = parsed ? std::move(*parsed) : Disconnect{};
+      return runtime::fail(
+          std::move(Error(Errc::end_of_stream, Layer::transport,
+                          fmt::format("the server disconnected: {}", disconnect_reason_name(disconnect.reason_code)))
+                        .with("reason code", std::to_string(disconnect.reason_code))
+                        .with("server said", disconnect.description)));
     }
   }
   return false;
@@ -485,13 +475,9 @@ asio::awaitable<Result<void>> Transport::write_outside_kex(std::span<const std::
 }
 
 asio::awaitable<void> Transport::disconnect(DisconnectReason reason, std::string_view description) {
-  Writer w;
-  w.byte(msg::disconnect);
-  w.uint32(static_cast<std::uint32_t>(reason));
-  w.string(description);
-  w.string("");
+  const auto message = Disconnect{static_cast<std::uint32_t>(reason), std::string(description), ""}.encode();
   // Its Result is not needed: the connection ends whether or not the server hears why.
-  [[maybe_unused]] auto sent = co_await write_locked(w.bytes());
+  [[maybe_unused]] auto sent = co_await write_locked(message);
   mark_broken(Error(Errc::stream_closed, Layer::transport, "the connection was closed"));
   co_await stream_.close();
 }

@@ -70,4 +70,11 @@ class Reader {
   std::optional<runtime::Error> error_;
 };
 
+// The end of a message's parse function: the message read, or the reader's first error.
+template <class Message>
+runtime::Result<Message> finish_parse(Reader& r, Message message) {
+  if (auto done = r.finish(); !done) return runtime::fail(std::move(done.error()));
+  return message;
+}
+
 }  // namespace cr::ssh

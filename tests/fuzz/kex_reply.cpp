@@ -10,7 +10,7 @@
 
 #include "ssh/crypto/host_key.hpp"
 #include "ssh/crypto/kex.hpp"
-#include "ssh/kex_reply.hpp"
+#include "ssh/transport_messages.hpp"
 
 using namespace cr;
 

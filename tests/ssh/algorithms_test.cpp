@@ -2,6 +2,7 @@
 
 #include "ssh/algorithms.hpp"
 #include "ssh/pattern.hpp"
+#include "ssh/transport_messages.hpp"
 
 using namespace cr;
 using ssh::AlgorithmCategory;

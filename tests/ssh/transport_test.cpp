@@ -16,6 +16,7 @@
 #include "ssh/messages.hpp"
 #include "ssh/packet_stream.hpp"
 #include "ssh/transport.hpp"
+#include "ssh/transport_messages.hpp"
 #include "ssh/wire.hpp"
 #include "support/run.hpp"
 #include "support/sshd.hpp"

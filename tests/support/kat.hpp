@@ -53,6 +53,15 @@ inline std::vector<std::uint8_t> from_hex(std::string_view text) {
   return out;
 }
 
+// Hex with a space between fields, for a message laid out as its RFC lists the fields.
+inline std::vector<std::uint8_t> from_fields_hex(std::string_view text) {
+  std::string digits;
+  for (const char c : text) {
+    if (c != ' ') digits += c;
+  }
+  return from_hex(digits);
+}
+
 inline std::string to_hex(const std::vector<std::uint8_t>& bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;

@@ -4,9 +4,11 @@
 
 #include <fmt/format.h>
 
+#include "ssh/auth_messages.hpp"
 #include "ssh/crypto/host_key.hpp"
 #include "ssh/crypto/secret.hpp"
 #include "ssh/messages.hpp"
+#include "ssh/transport_messages.hpp"
 #include "ssh/wire.hpp"
 
 namespace cr::ssh {
@@ -46,7 +48,8 @@ class Authenticator {
 
  private:
   asio::awaitable<Result<Answer>> next_answer();
-  asio::awaitable<Result<void>> send_request(std::string_view method, const Writer& method_fields);
+  // A request or response that may hold a password or a signature: wiped once sent.
+  asio::awaitable<Result<void>> send_and_wipe(std::vector<std::uint8_t> message);
   asio::awaitable<Result<Answer>> try_publickey(const Identity& identity);
   // The signed request alone: the algorithm it was signed with, or "" when the key could not sign.
   asio::awaitable<Result<std::string>> send_publickey(const Identity& identity);
@@ -65,16 +68,9 @@ class Authenticator {
   std::vector<runtime::Evidence> refused_keys_;
 };
 
-asio::awaitable<Result<void>> Authenticator::send_request(std::string_view method, const Writer& method_fields) {
-  Writer w;
-  w.byte(msg::userauth_request);
-  w.string(options_.user);
-  w.string(kConnectionService);
-  w.string(method);
-  w.raw(method_fields.bytes());
-  auto request = w.take();
-  auto sent = co_await transport_.write_message(request);
-  crypto::wipe(request);  // a password, or a signature we need no more
+asio::awaitable<Result<void>> Authenticator::send_and_wipe(std::vector<std::uint8_t> message) {
+  auto sent = co_await transport_.write_message(message);
+  crypto::wipe(message);
   co_return sent;
 }
 
@@ -85,17 +81,20 @@ asio::awaitable<Result<Answer>> Authenticator::next_answer() {
     Reader r(*message, "authentication reply");
     Answer answer;
     answer.type = r.byte();
+    if (auto parsed = r.finish(); !parsed) co_return runtime::fail(std::move(parsed.error()));
     if (answer.type == msg::userauth_banner) {
-      const std::string banner = r.text();
-      if (options_.on_banner) options_.on_banner(banner);
+      // Only ever shown: a malformed banner is passed over.
+      const auto banner = UserauthBanner::parse(*message);
+      if (banner && options_.on_banner) options_.on_banner(banner->message);
       continue;
     }
     if (answer.type == msg::userauth_failure) {
-      answer.can_continue = r.name_list();
-      answer.partial_success = r.boolean();
+      auto failure = UserauthFailure::parse(*message);
+      if (!failure) co_return runtime::fail(std::move(failure.error()));
+      answer.can_continue = std::move(failure->authentications_that_can_continue);
+      answer.partial_success = failure->partial_success;
       server_accepts_ = answer.can_continue;
     }
-    if (auto parsed = r.finish(); !parsed) co_return runtime::fail(std::move(parsed.error()));
     if (answer.type != msg::userauth_success && answer.type != msg::userauth_failure &&
         answer.type != msg::userauth_info_request && answer.type != msg::service_accept) {
       co_return runtime::fail(
@@ -126,28 +125,16 @@ asio::awaitable<Result<std::string>> Authenticator::send_publickey(const Identit
     co_return std::string();
   }
   const auto blob = key.public_key_blob();
-  // RFC 4252 section 7: the signature covers the session identifier and the request itself.
-  Writer signed_data;
-  signed_data.string(transport_.session_id());
-  signed_data.byte(msg::userauth_request);
-  signed_data.string(options_.user);
-  signed_data.string(kConnectionService);
-  signed_data.string("publickey");
-  signed_data.boolean(true);
-  signed_data.string(algorithm);
-  signed_data.string(blob);
-  std::vector<std::uint8_t> to_sign = signed_data.take();
+  UserauthRequestPublickey request{options_.user, kConnectionService, algorithm, blob, {}};
+  std::vector<std::uint8_t> to_sign = request.signed_data(transport_.session_id());
   auto signature = co_await key.sign(algorithm, std::move(to_sign));
   if (!signature) {
     refuse_key(identity, fmt::format("could not sign with {}: {}", algorithm, signature.error().summary()));
     co_return std::string();
   }
-  Writer fields;
-  fields.boolean(true);
-  fields.string(algorithm);
-  fields.string(blob);
-  fields.string(*signature);
-  auto sent = co_await send_request("publickey", fields);
+  request.signature = *signature;
+  auto signed_request = request.encode();
+  auto sent = co_await send_and_wipe(std::move(signed_request));
   if (!sent) co_return runtime::fail(std::move(sent.error()));
   co_return algorithm;
 }
@@ -183,13 +170,9 @@ bool Authenticator::server_ignores_requests_after_success() const {
 asio::awaitable<Result<Answer>> Authenticator::try_password() {
   auto password = options_.password ? options_.password(options_.user, "") : std::nullopt;
   if (!password) co_return Answer{};
-  Writer fields;
-  fields.boolean(false);
-  fields.string(*password);
-  auto sent = co_await send_request("password", fields);
-  auto used = fields.take();
-  crypto::wipe(used);
+  auto request = UserauthRequestPassword{options_.user, kConnectionService, *password}.encode();
   crypto::wipe(*password);
+  auto sent = co_await send_and_wipe(std::move(request));
   if (!sent) co_return runtime::fail(std::move(sent.error()));
   auto answer = co_await next_answer();
   if (answer && answer->type == msg::userauth_info_request) {
@@ -200,40 +183,19 @@ asio::awaitable<Result<Answer>> Authenticator::try_password() {
 
 asio::awaitable<Result<Answer>> Authenticator::try_keyboard_interactive() {
   if (!options_.keyboard_interactive) co_return Answer{};
-  Writer fields;
-  fields.string("");  // language tag
-  fields.string("");  // submethods
-  auto sent = co_await send_request("keyboard-interactive", fields);
+  auto request = UserauthRequestKeyboardInteractive{options_.user, kConnectionService, "", ""}.encode();
+  auto sent = co_await send_and_wipe(std::move(request));
   if (!sent) co_return runtime::fail(std::move(sent.error()));
   for (;;) {
     auto answer = co_await next_answer();
     if (!answer || answer->type != msg::userauth_info_request) co_return answer;
-    Reader r(answer->payload, "USERAUTH_INFO_REQUEST");
-    r.byte();
-    const std::string name = r.text();
-    const std::string instruction = r.text();
-    r.text();  // language tag
-    const std::uint32_t count = r.uint32();
-    std::vector<Prompt> prompts;
-    for (std::uint32_t i = 0; i < count && !r.failed() && i < 64; ++i) {
-      Prompt prompt;
-      prompt.text = r.text();
-      prompt.echo = r.boolean();
-      prompts.push_back(std::move(prompt));
-    }
-    if (auto parsed = r.finish(); !parsed) co_return runtime::fail(std::move(parsed.error()));
-    auto responses = options_.keyboard_interactive(name, instruction, prompts);
-    if (!responses || responses->size() != prompts.size()) co_return Answer{};
-    Writer reply;
-    reply.byte(msg::userauth_info_response);
-    reply.uint32(static_cast<std::uint32_t>(responses->size()));
-    for (auto& response : *responses) {
-      reply.string(response);
-      crypto::wipe(response);
-    }
-    auto sent_reply = reply.take();
-    auto replied = co_await transport_.write_message(sent_reply);
-    crypto::wipe(sent_reply);
+    auto info = UserauthInfoRequest::parse(answer->payload);
+    if (!info) co_return runtime::fail(std::move(info.error()));
+    auto responses = options_.keyboard_interactive(info->name, info->instruction, info->prompts);
+    if (!responses || responses->size() != info->prompts.size()) co_return Answer{};
+    auto reply = UserauthInfoResponse{*responses}.encode();
+    for (auto& response : *responses) crypto::wipe(response);
+    auto replied = co_await send_and_wipe(std::move(reply));
     if (!replied) co_return runtime::fail(std::move(replied.error()));
   }
 }
@@ -248,12 +210,11 @@ Error Authenticator::denied() const {
 
 asio::awaitable<Result<AuthResult>> Authenticator::run() {
   // SERVICE_REQUEST and the "none" attempt leave together: one round trip for both.
-  Writer service;
-  service.byte(msg::service_request);
-  service.string("ssh-userauth");
-  auto requested = co_await transport_.write_message(service.bytes());
+  const auto service = ServiceRequest{"ssh-userauth"}.encode();
+  auto requested = co_await transport_.write_message(service);
   if (!requested) co_return runtime::fail(std::move(requested.error()));
-  auto none_sent = co_await send_request("none", Writer{});
+  const auto none = UserauthRequestNone{options_.user, kConnectionService}.encode();
+  auto none_sent = co_await transport_.write_message(none);
   if (!none_sent) co_return runtime::fail(std::move(none_sent.error()));
   if (!options_.behind_none.empty()) {
     auto behind = co_await transport_.write_message(options_.behind_none);

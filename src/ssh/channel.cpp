@@ -4,8 +4,7 @@
 
 #include "ssh/channel_state.hpp"
 #include "ssh/connection.hpp"
-#include "ssh/messages.hpp"
-#include "ssh/wire.hpp"
+#include "ssh/connection_messages.hpp"
 
 namespace cr::ssh {
 
@@ -39,11 +38,8 @@ asio::awaitable<Result<std::size_t>> Channel::read(Stream stream, runtime::Bytes
   const std::size_t n = source.take(buffer);
   const std::uint32_t adjust = state_->receive.consumed(n);
   if (adjust > 0 && !state_->close_received && !state_->close_sent) {
-    Writer message;
-    message.byte(msg::channel_window_adjust);
-    message.uint32(state_->remote_id);
-    message.uint32(adjust);
-    auto sent = co_await connection_->send(message.bytes());
+    const auto message = ChannelWindowAdjust{state_->remote_id, adjust}.encode();
+    auto sent = co_await connection_->send(message);
     if (!sent) co_return runtime::fail(std::move(sent.error()));
   }
   co_return n;
@@ -61,13 +57,10 @@ asio::awaitable<Result<std::size_t>> Channel::write_some(runtime::ConstBytes dat
     if (!woken) co_return runtime::fail(Errc::cancelled, Layer::channel, "write cancelled");
   }
   const std::size_t chunk = state_->send.next_chunk(data.size());
-  Writer message;
-  message.byte(msg::channel_data);
-  message.uint32(state_->remote_id);
-  message.string(data.first(chunk));
+  const auto message = ChannelData{state_->remote_id, data.first(chunk)}.encode();
   // Taken before the write: a concurrent writer must not count the same window twice.
   state_->send.consume(chunk);
-  auto sent = co_await connection_->send(message.bytes());
+  auto sent = co_await connection_->send(message);
   if (!sent) co_return runtime::fail(std::move(sent.error()));
   co_return chunk;
 }
@@ -84,14 +77,14 @@ asio::awaitable<Result<void>> Channel::write(runtime::ConstBytes data) {
 asio::awaitable<Result<void>> Channel::send_eof() {
   if (state_->eof_sent || state_->close_sent) co_return Result<void>{};
   state_->eof_sent = true;
-  const auto eof = channel_message(msg::channel_eof, state_->remote_id);
+  const auto eof = ChannelEof{state_->remote_id}.encode();
   co_return co_await connection_->send(eof);
 }
 
 void Channel::queue_eof() {
   if (state_->eof_sent || state_->close_sent || state_->error) return;
   state_->eof_sent = true;
-  connection_->queue(channel_message(msg::channel_eof, state_->remote_id));
+  connection_->queue(ChannelEof{state_->remote_id}.encode());
 }
 
 asio::awaitable<Result<bool>> Channel::request(std::string_view type, bool want_reply, runtime::ConstBytes fields) {
@@ -104,15 +97,10 @@ asio::awaitable<Result<bool>> Channel::request(std::string_view type, bool want_
 asio::awaitable<Result<std::uint64_t>> Channel::send_request(std::string_view type, bool want_reply,
                                                              runtime::ConstBytes fields) {
   if (state_->error) co_return runtime::fail(*state_->error);
-  Writer message;
-  message.byte(msg::channel_request);
-  message.uint32(state_->remote_id);
-  message.string(type);
-  message.boolean(want_reply);
-  message.raw(fields);
+  const auto message = ChannelRequest{state_->remote_id, type, want_reply, fields}.encode();
   // The ticket is taken before the send, so overlapping requests keep their order.
   const std::uint64_t ticket = want_reply ? state_->requests_sent++ : 0;
-  auto sent = co_await connection_->send(message.bytes());
+  auto sent = co_await connection_->send(message);
   if (!sent) co_return runtime::fail(std::move(sent.error()));
   co_return ticket;
 }
@@ -140,7 +128,7 @@ asio::awaitable<Result<void>> Channel::wait_closed() {
 asio::awaitable<void> Channel::close() {
   if (state_->close_sent || state_->close_received || state_->error) co_return;
   state_->close_sent = true;
-  const auto close = channel_message(msg::channel_close, state_->remote_id);
+  const auto close = ChannelClose{state_->remote_id}.encode();
   // Its Result is not needed: CLOSE is the channel's last word, and one that could not be sent
   // leaves the channel to end with the connection.
   [[maybe_unused]] auto sent = co_await connection_->send(close);

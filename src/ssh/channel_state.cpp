@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "ssh/connection_messages.hpp"
 #include "ssh/messages.hpp"
 
 namespace cr::ssh {
@@ -12,8 +13,6 @@ using runtime::Layer;
 using runtime::Result;
 
 namespace {
-
-constexpr std::uint32_t kExtendedDataStderr = 1;
 
 std::string_view open_failure_reason(std::uint32_t code) {
   switch (code) {
@@ -31,26 +30,33 @@ std::string_view open_failure_reason(std::uint32_t code) {
 
 // RFC 4254 section 6.10's exit-status and exit-signal; any other request is answered with
 // CHANNEL_FAILURE when it wants a reply (keepalive@openssh.com among them).
-ChannelReaction take_request(ChannelState& channel, Reader& r) {
-  const std::string request = r.text();
-  const bool want_reply = r.boolean();
-  if (request == "exit-status") {
-    const std::uint32_t status = r.uint32();
-    if (!r.failed()) channel.exit_status = status;
-    return {};
+Result<ChannelReaction> take_request(ChannelState& channel, const ChannelRequest& request) {
+  if (request.request_type == "exit-status") {
+    auto status = parse_exit_status(request.type_specific_data);
+    if (!status) return runtime::fail(std::move(status.error()));
+    channel.exit_status = *status;
+    return ChannelReaction{};
   }
-  if (request == "exit-signal") {
-    // Name, core dumped, message, language. Some servers stop after the name; what is there is kept.
-    ExitSignal signal;
-    signal.name = r.text();
-    if (r.remaining() > 0) signal.core_dumped = r.boolean();
-    if (r.remaining() > 0) signal.message = r.text();
-    if (r.remaining() > 0) r.text();
-    if (!r.failed()) channel.exit_signal = std::move(signal);
-    return {};
+  if (request.request_type == "exit-signal") {
+    auto signal = parse_exit_signal(request.type_specific_data);
+    if (!signal) return runtime::fail(std::move(signal.error()));
+    channel.exit_signal = std::move(*signal);
+    return ChannelReaction{};
   }
-  r.rest();
-  return ChannelReaction{.send_failure = want_reply};
+  return ChannelReaction{.send_failure = request.want_reply};
+}
+
+// Data counts against our window whether or not anyone reads it: with no `reader` it counts as
+// read at once, or the window would shrink for good.
+Result<ChannelReaction> take_data(ChannelState& channel, ConstBytes data, ByteQueue* reader) {
+  auto received = channel.receive.receive(data.size());
+  if (!received) return runtime::fail(std::move(received.error()));
+  if (reader) {
+    reader->append(runtime::as_text(data));
+  } else {
+    channel.receive.consumed(data.size());
+  }
+  return ChannelReaction{};
 }
 
 }  // namespace
@@ -59,56 +65,49 @@ Error channel_protocol_error(std::string message) {
   return Error(Errc::protocol_error, Layer::channel, std::move(message));
 }
 
-Result<ChannelReaction> take_channel_message(ChannelState& channel, std::uint8_t type, Reader& r) {
+Result<ChannelReaction> take_channel_message(ChannelState& channel, ConstBytes payload) {
+  const std::uint8_t type = payload.empty() ? 0 : payload[0];
   switch (type) {
     case msg::channel_open_confirmation: {
       if (channel.confirmed) return runtime::fail(channel_protocol_error("the server confirmed a channel twice"));
-      const std::uint32_t remote_id = r.uint32();
-      const std::uint32_t window = r.uint32();
-      const std::uint32_t max_packet = r.uint32();
-      if (r.failed()) return ChannelReaction{};
-      if (max_packet == 0) {
+      auto confirmation = ChannelOpenConfirmation::parse(payload);
+      if (!confirmation) return runtime::fail(std::move(confirmation.error()));
+      if (confirmation->maximum_packet_size == 0) {
         return runtime::fail(channel_protocol_error("the server's maximum packet size for a channel is 0"));
       }
-      channel.remote_id = remote_id;
-      channel.send = SendWindow(window, max_packet);
+      channel.remote_id = confirmation->sender_channel;
+      channel.send = SendWindow(confirmation->initial_window_size, confirmation->maximum_packet_size);
       channel.confirmed = true;
       return ChannelReaction{.send_close = channel.abandoned};
     }
     case msg::channel_open_failure: {
       if (channel.confirmed)
         return runtime::fail(channel_protocol_error("the server refused a channel it had confirmed"));
-      const std::uint32_t reason = r.uint32();
-      const std::string description = r.text();
-      if (r.failed()) return ChannelReaction{};
-      channel.error = std::move(Error(Errc::refused, Layer::channel,
-                                      fmt::format("the server refused the channel: {}", open_failure_reason(reason)))
-                                    .with("server said", description));
+      auto failure = ChannelOpenFailure::parse(payload);
+      if (!failure) return runtime::fail(std::move(failure.error()));
+      channel.error =
+          std::move(Error(Errc::refused, Layer::channel,
+                          fmt::format("the server refused the channel: {}", open_failure_reason(failure->reason_code)))
+                        .with("server said", std::string(failure->description)));
       return ChannelReaction{.forget = true};
     }
     case msg::channel_window_adjust: {
-      const std::uint32_t bytes = r.uint32();
-      if (r.failed()) return ChannelReaction{};
-      auto grown = channel.send.grow(bytes);
+      auto adjust = ChannelWindowAdjust::parse(payload);
+      if (!adjust) return runtime::fail(std::move(adjust.error()));
+      auto grown = channel.send.grow(adjust->bytes_to_add);
       if (!grown) return runtime::fail(std::move(grown.error()));
       return ChannelReaction{};
     }
-    case msg::channel_data:
+    case msg::channel_data: {
+      auto message = ChannelData::parse(payload);
+      if (!message) return runtime::fail(std::move(message.error()));
+      return take_data(channel, message->data, &channel.out);
+    }
     case msg::channel_extended_data: {
-      const std::uint32_t data_type = type == msg::channel_extended_data ? r.uint32() : 0;
-      const auto data = r.string();
-      if (r.failed()) return ChannelReaction{};
-      auto received = channel.receive.receive(data.size());
-      if (!received) return runtime::fail(std::move(received.error()));
-      if (type == msg::channel_data) {
-        channel.out.append(runtime::as_text(data));
-      } else if (data_type == kExtendedDataStderr) {
-        channel.err.append(runtime::as_text(data));
-      } else {
-        // No reader will take it: it counts as read at once, or the window would shrink for good.
-        channel.receive.consumed(data.size());
-      }
-      return ChannelReaction{};
+      auto message = ChannelExtendedData::parse(payload);
+      if (!message) return runtime::fail(std::move(message.error()));
+      const bool stderr_data = message->data_type_code == ChannelExtendedData::kStderr;
+      return take_data(channel, message->data, stderr_data ? &channel.err : nullptr);
     }
     case msg::channel_eof:
       channel.eof_received = true;
@@ -116,8 +115,11 @@ Result<ChannelReaction> take_channel_message(ChannelState& channel, std::uint8_t
     case msg::channel_close:
       channel.close_received = true;
       return ChannelReaction{.send_close = true, .forget = true};
-    case msg::channel_request:
-      return take_request(channel, r);
+    case msg::channel_request: {
+      auto request = ChannelRequest::parse(payload);
+      if (!request) return runtime::fail(std::move(request.error()));
+      return take_request(channel, *request);
+    }
     case msg::channel_success:
     case msg::channel_failure:
       if (channel.replies.size() >= channel.requests_sent) {

@@ -70,21 +70,13 @@ struct ChannelReaction {
   bool forget = false;        // refused or closed: the connection no longer knows it
 };
 
-// Takes one message addressed to `channel` (its recipient field already read): the open's answer,
-// window adjustments, data, EOF, CLOSE, requests and replies (RFC 4254 sections 5 and 6). Every
-// field is read before anything changes, so a message that fails to parse (r.failed()) changes
-// nothing. A message the channel's state does not allow is a protocol error.
-runtime::Result<ChannelReaction> take_channel_message(ChannelState& channel, std::uint8_t type, Reader& r);
+// Takes one message addressed to `channel` (`payload`, message number first, its recipient channel
+// already checked): the open's answer, window adjustments, data, EOF, CLOSE, requests and replies
+// (RFC 4254 sections 5 and 6). Every field is read before anything changes, so a message that
+// fails to parse changes nothing. A message the channel's state does not allow is a protocol error.
+runtime::Result<ChannelReaction> take_channel_message(ChannelState& channel, ConstBytes payload);
 
 // A protocol error in the connection layer, quoting what the server did.
 runtime::Error channel_protocol_error(std::string message);
-
-// A message that names only its channel: EOF, CLOSE, FAILURE.
-inline std::vector<std::uint8_t> channel_message(std::uint8_t type, std::uint32_t recipient) {
-  Writer message;
-  message.byte(type);
-  message.uint32(recipient);
-  return message.take();
-}
 
 }  // namespace cr::ssh

@@ -8,6 +8,7 @@
 
 #include "ssh/channel_state.hpp"
 #include "ssh/channel_stream.hpp"
+#include "ssh/connection_messages.hpp"
 #include "ssh/messages.hpp"
 
 namespace cr::ssh {
@@ -18,18 +19,9 @@ using runtime::Layer;
 using runtime::Result;
 
 namespace {
-constexpr std::uint32_t kOpenAdministrativelyProhibited = 1;
-
 std::vector<std::uint8_t> encode_channel_open(std::string_view type, std::uint32_t local_id,
                                               const ConnectionOptions& options, ConstBytes fields) {
-  Writer open;
-  open.byte(msg::channel_open);
-  open.string(type);
-  open.uint32(local_id);
-  open.uint32(options.window_size);
-  open.uint32(options.max_packet);
-  open.raw(fields);
-  return open.take();
+  return ChannelOpen{type, local_id, options.window_size, options.max_packet, fields}.encode();
 }
 }  // namespace
 
@@ -83,7 +75,7 @@ void Connection::queue(std::vector<std::uint8_t> message) {
 void Connection::queue_close(ChannelState& channel) {
   if (channel.close_sent) return;
   channel.close_sent = true;
-  queue(channel_message(msg::channel_close, channel.remote_id));
+  queue(ChannelClose{channel.remote_id}.encode());
 }
 
 asio::awaitable<void> Connection::send_queued(std::shared_ptr<Connection> self) {
@@ -139,16 +131,15 @@ asio::awaitable<void> Connection::read_loop(std::shared_ptr<Connection> self) {
 }
 
 Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
-  Reader r(message, "connection message");
-  const std::uint8_t type = r.byte();
+  const std::uint8_t type = message.empty() ? 0 : message[0];
   if (type == msg::global_request) {
     // Nothing the server asks of a client is supported (hostkeys-00@openssh.com wants no reply;
     // keepalive@openssh.com does, and a failure answers it as well as a success).
-    const std::string name = r.text();
-    const bool want_reply = r.boolean();
-    options_.log.debug("server global request {}", name);
-    if (want_reply) queue({msg::request_failure});
-    return r.finish();
+    auto request = GlobalRequest::parse(message);
+    if (!request) return runtime::fail(std::move(request.error()));
+    options_.log.debug("server global request {}", request->request_name);
+    if (request->want_reply) queue(RequestFailure{}.encode());
+    return {};
   }
   if (type == msg::request_success || type == msg::request_failure) {
     if (pending_replies_.empty())
@@ -157,19 +148,14 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
     pending_replies_.pop_front();
     pending->accepted = type == msg::request_success;
     pending->answered.notify();
-    return r.finish();  // REQUEST_SUCCESS may carry request-specific data
+    return {};  // REQUEST_SUCCESS may carry request-specific data: not read
   }
   if (type == msg::channel_open) {
-    r.text();
-    const std::uint32_t sender = r.uint32();
-    if (auto parsed = r.finish(); !parsed) return parsed;
-    Writer refusal;
-    refusal.byte(msg::channel_open_failure);
-    refusal.uint32(sender);
-    refusal.uint32(kOpenAdministrativelyProhibited);
-    refusal.string("the client accepts no channels");
-    refusal.string("");
-    queue(refusal.take());
+    auto open = ChannelOpen::parse(message);
+    if (!open) return runtime::fail(std::move(open.error()));
+    const ChannelOpenFailure refusal{open->sender_channel, ChannelOpenFailure::kAdministrativelyProhibited,
+                                     "the client accepts no channels", ""};
+    queue(refusal.encode());
     return {};
   }
   if (type < msg::channel_open_confirmation || type > msg::channel_failure) {
@@ -178,8 +164,9 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
   }
   // Every field is read before anything changes: a channel changed (refused, closed, forgotten)
   // by a message that then fails to parse would be left waiting, unseen by fail_all.
-  const std::uint32_t recipient = r.uint32();
-  if (r.failed()) return r.finish();
+  auto parsed_recipient = parse_recipient_channel(message);
+  if (!parsed_recipient) return runtime::fail(std::move(parsed_recipient.error()));
+  const std::uint32_t recipient = *parsed_recipient;
   auto channel = find(recipient);
   if (!channel) {
     return runtime::fail(std::move(channel_protocol_error("the server sent a message for a channel that does not exist")
@@ -191,10 +178,9 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
                                        .with("channel", std::to_string(recipient))
                                        .with("message number", std::to_string(type))));
   }
-  auto reaction = take_channel_message(*channel, type, r);
+  auto reaction = take_channel_message(*channel, message);
   if (!reaction) return runtime::fail(std::move(reaction.error()));
-  if (auto parsed = r.finish(); !parsed) return parsed;
-  if (reaction->send_failure) queue(channel_message(msg::channel_failure, channel->remote_id));
+  if (reaction->send_failure) queue(ChannelFailure{channel->remote_id}.encode());
   if (reaction->send_close) queue_close(*channel);
   if (reaction->forget) channels_.erase(recipient);
   channel->changed.notify();
@@ -265,12 +251,8 @@ asio::awaitable<Result<Session>> Connection::open_session() {
 }
 
 asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> Connection::open_direct_tcpip(DirectTcpip target) {
-  Writer fields;
-  fields.string(target.host);
-  fields.uint32(target.port);
-  fields.string(target.originator_address);
-  fields.uint32(target.originator_port);
-  auto channel = co_await open_channel("direct-tcpip", fields.take());
+  auto fields = DirectTcpipData{target.host, target.port, target.originator_address, target.originator_port}.encode();
+  auto channel = co_await open_channel("direct-tcpip", std::move(fields));
   if (!channel) {
     co_return runtime::fail(std::move(channel.error())
                                 .with("target", fmt::format("{}:{}", target.host, target.port))
@@ -290,17 +272,13 @@ asio::awaitable<Result<ExecResult>> Connection::exec(std::string command, ExecOp
 
 asio::awaitable<Result<bool>> Connection::global_request(std::string name, bool want_reply,
                                                          std::vector<std::uint8_t> fields) {
-  Writer request;
-  request.byte(msg::global_request);
-  request.string(name);
-  request.boolean(want_reply);
-  request.raw(fields);
+  const auto request = GlobalRequest{name, want_reply, fields}.encode();
   std::shared_ptr<PendingReply> pending;
   if (want_reply) {
     pending = std::make_shared<PendingReply>(PendingReply{std::nullopt, runtime::Event(executor())});
     pending_replies_.push_back(pending);
   }
-  auto sent = co_await send(request.bytes());
+  auto sent = co_await send(request);
   if (!sent) co_return runtime::fail(std::move(sent.error()));
   if (!want_reply) co_return false;
   while (!pending->accepted && !failure_) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "runtime/event.hpp"
+#include "ssh/connection_messages.hpp"
 #include "ssh/wire.hpp"
 
 namespace cr::ssh {
@@ -58,21 +59,13 @@ asio::awaitable<Result<void>> Session::notify(std::string_view type, runtime::Co
 asio::awaitable<Result<void>> Session::request_pty(PtyRequest pty) {
   auto modes = encode_terminal_modes(pty.modes);
   if (!modes) co_return runtime::fail(std::move(modes.error()));
-  Writer fields;
-  fields.string(pty.term);
-  fields.uint32(pty.columns);
-  fields.uint32(pty.rows);
-  fields.uint32(pty.width_pixels);
-  fields.uint32(pty.height_pixels);
-  fields.string(*modes);
-  co_return co_await start("pty-req", fields.bytes(), "a pseudo-terminal");
+  const auto fields = PtyReqData{pty.term, pty.columns, pty.rows, pty.width_pixels, pty.height_pixels, *modes}.encode();
+  co_return co_await start("pty-req", fields, "a pseudo-terminal");
 }
 
 asio::awaitable<Result<void>> Session::set_env(std::string name, std::string value) {
-  Writer fields;
-  fields.string(name);
-  fields.string(value);
-  co_return co_await notify("env", fields.bytes());
+  const auto fields = EnvData{name, value}.encode();
+  co_return co_await notify("env", fields);
 }
 
 asio::awaitable<Result<void>> Session::request_exec(std::string command) {
@@ -84,9 +77,8 @@ asio::awaitable<Result<void>> Session::request_exec(std::string command) {
 asio::awaitable<Result<std::uint64_t>> Session::send_exec(std::string command) {
   auto fits = check_exec_command(command);
   if (!fits) co_return runtime::fail(std::move(fits.error()));
-  Writer fields;
-  fields.string(command);
-  co_return co_await channel_->send_request("exec", true, fields.bytes());
+  const auto fields = ExecData{command}.encode();
+  co_return co_await channel_->send_request("exec", true, fields);
 }
 
 asio::awaitable<Result<void>> Session::exec_answer(std::uint64_t ticket, std::string command) {
@@ -108,26 +100,20 @@ asio::awaitable<Result<void>> Session::shell_answer(std::uint64_t ticket) {
 }
 
 asio::awaitable<Result<void>> Session::request_subsystem(std::string name) {
-  Writer fields;
-  fields.string(name);
-  co_return co_await start("subsystem", fields.bytes(), fmt::format("the subsystem \"{}\"", name));
+  const auto fields = SubsystemData{name}.encode();
+  co_return co_await start("subsystem", fields, fmt::format("the subsystem \"{}\"", name));
 }
 
 asio::awaitable<Result<void>> Session::window_change(std::uint32_t columns, std::uint32_t rows,
                                                      std::uint32_t width_pixels, std::uint32_t height_pixels) {
-  Writer fields;
-  fields.uint32(columns);
-  fields.uint32(rows);
-  fields.uint32(width_pixels);
-  fields.uint32(height_pixels);
-  co_return co_await notify("window-change", fields.bytes());
+  const auto fields = WindowChangeData{columns, rows, width_pixels, height_pixels}.encode();
+  co_return co_await notify("window-change", fields);
 }
 
 asio::awaitable<Result<void>> Session::signal(std::string name) {
   if (name.starts_with("SIG")) name.erase(0, 3);
-  Writer fields;
-  fields.string(name);
-  co_return co_await notify("signal", fields.bytes());
+  const auto fields = SignalData{name}.encode();
+  co_return co_await notify("signal", fields);
 }
 
 asio::awaitable<Result<SessionExit>> Session::wait() {

@@ -1,6 +1,6 @@
 #pragma once
-// Which algorithms we offer, the OpenSSH-style edits a user makes to them, and negotiation
-// (RFC 4253 section 7.1): per category, the first of the client's names the server also lists.
+// Which algorithms we offer, the OpenSSH-style edits a user makes to them, and what negotiation
+// (RFC 4253 section 7.1, over the two KEXINITs: ssh/transport_messages.hpp) agreed on.
 
 #include <string>
 #include <string_view>
@@ -54,9 +54,6 @@ inline constexpr std::string_view kExtInfoServer = "ext-info-s";
 inline constexpr std::string_view kStrictKexClient = "kex-strict-c-v00@openssh.com";
 inline constexpr std::string_view kStrictKexServer = "kex-strict-s-v00@openssh.com";
 
-// SSH_MSG_KEXINIT's fields (ssh/transport_messages.hpp, internal to src/ssh).
-struct KexInit;
-
 struct Negotiated {
   std::string kex;
   std::string host_key;
@@ -66,8 +63,5 @@ struct Negotiated {
   std::string mac_server_to_client;
   bool strict_kex = false;  // both sides offered strict kex (only read on the first kex)
 };
-
-// Layer::kex error on failure, naming the category, what we offered and what the server offered.
-runtime::Result<Negotiated> negotiate(const KexInit& client, const KexInit& server);
 
 }  // namespace cr::ssh

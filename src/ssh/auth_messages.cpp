@@ -77,8 +77,6 @@ runtime::Result<UserauthBanner> UserauthBanner::parse(ConstBytes payload) {
   r.byte();
   UserauthBanner banner;
   banner.message = r.text();
-  // Some servers leave the language tag out; their banner is shown all the same.
-  if (r.remaining() > 0) banner.language_tag = r.text();
   return finish_parse(r, std::move(banner));
 }
 

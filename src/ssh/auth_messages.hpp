@@ -68,10 +68,10 @@ struct UserauthFailure {
   static runtime::Result<UserauthFailure> parse(ConstBytes payload);
 };
 
-// SSH_MSG_USERAUTH_BANNER (RFC 4252 section 5.4).
+// SSH_MSG_USERAUTH_BANNER (RFC 4252 section 5.4), up to the message: the language tag that may
+// follow is not read (some servers leave it out).
 struct UserauthBanner {
   std::string message;
-  std::string language_tag;
 
   static runtime::Result<UserauthBanner> parse(ConstBytes payload);
 };

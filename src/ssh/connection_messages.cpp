@@ -112,8 +112,6 @@ runtime::Result<ChannelOpenFailure> ChannelOpenFailure::parse(ConstBytes payload
   failure.recipient_channel = r.uint32();
   failure.reason_code = r.uint32();
   failure.description = text_view(r);
-  // Some servers leave the language tag out; their refusal is read all the same.
-  if (r.remaining() > 0) failure.language_tag = text_view(r);
   return finish_parse(r, failure);
 }
 
@@ -235,7 +233,6 @@ runtime::Result<ExitSignal> parse_exit_signal(ConstBytes type_specific_data) {
   signal.name = r.text();
   if (r.remaining() > 0) signal.core_dumped = r.boolean();
   if (r.remaining() > 0) signal.message = r.text();
-  if (r.remaining() > 0) r.text();  // language tag
   return finish_parse(r, std::move(signal));
 }
 

@@ -66,14 +66,15 @@ struct ChannelOpenConfirmation {
   static runtime::Result<ChannelOpenConfirmation> parse(ConstBytes payload);
 };
 
-// SSH_MSG_CHANNEL_OPEN_FAILURE (RFC 4254 section 5.1).
+// SSH_MSG_CHANNEL_OPEN_FAILURE (RFC 4254 section 5.1). A server's language tag is not read: nothing
+// uses it, some servers leave it out, and a malformed one must not hide the refusal.
 struct ChannelOpenFailure {
   static constexpr std::uint32_t kAdministrativelyProhibited = 1;  // SSH_OPEN_ADMINISTRATIVELY_PROHIBITED
 
   std::uint32_t recipient_channel = 0;
   std::uint32_t reason_code = 0;
   std::string_view description;
-  std::string_view language_tag;
+  std::string_view language_tag;  // sent
 
   std::vector<std::uint8_t> encode() const;
   static runtime::Result<ChannelOpenFailure> parse(ConstBytes payload);
@@ -181,7 +182,8 @@ struct SignalData {  // "signal", section 6.9: the name without "SIG"
 runtime::Result<std::uint32_t> parse_exit_status(ConstBytes type_specific_data);
 
 // "exit-signal"'s type specific data (RFC 4254 section 6.10): signal name, core dumped, error
-// message, language tag. Some servers stop after the name; what is there is kept.
+// message (the language tag after it is not read). Some servers stop after the name; what is
+// there is kept.
 runtime::Result<ExitSignal> parse_exit_signal(ConstBytes type_specific_data);
 
 }  // namespace cr::ssh

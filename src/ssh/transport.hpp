@@ -27,8 +27,9 @@
 
 namespace cr::ssh {
 
-// The packet layer and the key exchange maths stay behind this header.
+// The packet layer, the messages' wire form and the key exchange maths stay behind this header.
 class PacketStream;
+struct KexInit;
 namespace crypto {
 class KeyExchange;
 }

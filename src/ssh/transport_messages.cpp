@@ -6,14 +6,6 @@
 
 namespace cr::ssh {
 
-namespace {
-
-// RFC 4253 section 11 puts a language tag last in DISCONNECT and DEBUG; some servers leave it
-// out, and their message is read all the same.
-std::string optional_language_tag(Reader& r) { return r.remaining() > 0 ? r.text() : std::string(); }
-
-}  // namespace
-
 std::vector<std::uint8_t> KexInit::encode() const {
   Writer w;
   w.byte(msg::kexinit);
@@ -85,7 +77,6 @@ runtime::Result<Disconnect> Disconnect::parse(ConstBytes payload) {
   Disconnect disconnect;
   disconnect.reason_code = r.uint32();
   disconnect.description = r.text();
-  disconnect.language_tag = optional_language_tag(r);
   return finish_parse(r, std::move(disconnect));
 }
 
@@ -95,7 +86,6 @@ runtime::Result<Debug> Debug::parse(ConstBytes payload) {
   Debug debug;
   debug.always_display = r.boolean();
   debug.message = r.text();
-  debug.language_tag = optional_language_tag(r);
   return finish_parse(r, std::move(debug));
 }
 

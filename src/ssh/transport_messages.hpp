@@ -37,6 +37,10 @@ struct KexInit {
   static runtime::Result<KexInit> parse(ConstBytes payload);
 };
 
+// Per category, the first of the client's names the server also lists (RFC 4253 section 7.1). A
+// Layer::kex error on failure, naming the category, what we offered and what the server offered.
+runtime::Result<Negotiated> negotiate(const KexInit& client, const KexInit& server);
+
 // SSH_MSG_KEX_ECDH_INIT (RFC 5656 section 4) and SSH_MSG_KEXDH_INIT (RFC 4253 section 8) share a
 // number: the client's ephemeral public key, Q_C as a string or e as an mpint.
 struct KexEcdhInit {
@@ -63,21 +67,21 @@ struct NewKeys {
   std::vector<std::uint8_t> encode() const;
 };
 
-// SSH_MSG_DISCONNECT (RFC 4253 section 11.1).
+// SSH_MSG_DISCONNECT (RFC 4253 section 11.1). A server's language tag is not read: nothing uses
+// it, some servers leave it out, and a malformed one must not hide the reason and description.
 struct Disconnect {
   std::uint32_t reason_code = 0;
   std::string description;
-  std::string language_tag;
+  std::string language_tag;  // sent
 
   std::vector<std::uint8_t> encode() const;
   static runtime::Result<Disconnect> parse(ConstBytes payload);
 };
 
-// SSH_MSG_DEBUG (RFC 4253 section 11.3).
+// SSH_MSG_DEBUG (RFC 4253 section 11.3), up to the message: the language tag is not read.
 struct Debug {
   bool always_display = false;
   std::string message;
-  std::string language_tag;
 
   static runtime::Result<Debug> parse(ConstBytes payload);
 };

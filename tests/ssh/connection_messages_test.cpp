@@ -52,7 +52,8 @@ TEST_CASE("connection messages: CHANNEL_OPEN with direct-tcpip's fields survives
         "malformed CHANNEL_OPEN: a uint32 of 4 bytes at offset 10 runs past the end (10 bytes)");
 }
 
-TEST_CASE("connection messages: the open's answers parse, OPEN_FAILURE with or without a language tag", "[messages]") {
+TEST_CASE("connection messages: the open's answers parse, OPEN_FAILURE whatever follows its description",
+          "[messages]") {
   auto confirmation = ssh::ChannelOpenConfirmation::parse(from_fields_hex("5b 00000001 00000007 00010000 00008000"));
   REQUIRE(confirmation);
   CHECK(confirmation->recipient_channel == 1);
@@ -71,6 +72,10 @@ TEST_CASE("connection messages: the open's answers parse, OPEN_FAILURE with or w
   auto untagged = ssh::ChannelOpenFailure::parse(from_fields_hex("5c 00000004 00000002 00000002 6e6f"));
   REQUIRE(untagged);
   CHECK(untagged->reason_code == 2);
+  const auto broken_tag_bytes = from_fields_hex("5c 00000004 00000002 00000002 6e6f 0000ff");
+  auto broken_tag = ssh::ChannelOpenFailure::parse(broken_tag_bytes);
+  REQUIRE(broken_tag);
+  CHECK(broken_tag->description == "no");
   auto short_refusal = ssh::ChannelOpenFailure::parse(from_fields_hex("5c 00000004 00000002 00000009 6e6f"));
   REQUIRE_FALSE(short_refusal);
   CHECK_THAT(short_refusal.error().message, Catch::StartsWith("malformed CHANNEL_OPEN_FAILURE: a string"));

@@ -225,7 +225,7 @@ asio::awaitable<Result<ExecResult>> Session::exec(std::optional<std::string> com
     co_return co_await wait();
   };
   using namespace asio::experimental::awaitable_operators;
-  // Stdin does not wait for exec's answer; the answer, the output and the exit come together.
+  // Stdin does not wait for the request's answer; the answer, the output and the exit come together.
   auto ended = co_await ((answered() && drain_and_wait()) || feed_then_idle());
   if (ended.index() == 1) co_return runtime::fail(std::move(std::get<1>(ended).error()));
   auto [began, exit] = std::get<0>(std::move(ended));

@@ -70,13 +70,7 @@ void ServiceClient::on_message(const std::string& text) {
   if (message.contains("result")) {
     pending.answer = message["result"];
   } else {
-    const auto& error = message.value("error", json::object());
-    const auto code = error.value("code", 0);
-    const auto text_of = error.value("message", std::string("the service refused the request"));
-    pending.answer = runtime::fail(
-        code == kOperationFailed && error.contains("data")
-            ? error_from_data(error["data"], text_of)
-            : Error(Errc::protocol_error, Layer::runtime, fmt::format("{} (JSON-RPC error {})", text_of, code)));
+    pending.answer = runtime::fail(error_from_response(message.value("error", json::object())));
   }
   answered_.notify();
 }

@@ -111,46 +111,37 @@ runtime::Result<Frame> parse_frame(runtime::ConstBytes kind_and_body) {
   return frame;
 }
 
-asio::awaitable<runtime::Result<Frame>> FrameReader::read() {
-  for (;;) {
-    const auto buffered = end_ - start_;
-    std::size_t wanted = 4;
-    if (buffered >= 4) {
-      const auto length = get_u32(buffer_.get() + start_);
-      if (length == 0 || length > kMaxFrameLength) {
-        co_return runtime::fail(malformed(fmt::format("a frame length of {}, outside 1..{}", length, kMaxFrameLength)));
-      }
-      wanted = 4 + std::size_t{length};
-      if (buffered >= wanted) {
-        auto frame = parse_frame(runtime::ConstBytes(buffer_.get() + start_ + 4, length));
-        start_ += wanted;
-        if (start_ == end_) {
-          start_ = end_ = 0;
-          // A large frame's buffer is not kept for the small ones that usually follow.
-          if (capacity_ > kReadChunk) {
-            buffer_.reset();
-            capacity_ = 0;
-          }
-        }
-        co_return frame;
-      }
-    }
-    make_room(wanted);
-    auto n = co_await stream_.read_some(runtime::Bytes(buffer_.get() + end_, capacity_ - end_));
-    if (!n) {
-      if (n.error().code != Errc::end_of_stream || end_ == 0) co_return runtime::fail(std::move(n.error()));
-      if (end_ < 4) co_return runtime::fail(malformed("the stream ended inside a frame's length"));
-      co_return runtime::fail(malformed(fmt::format("the stream ended inside a {}-byte frame", wanted - 4)));
-    }
-    end_ += *n;
-  }
+std::size_t FrameBuffer::wanted() const {
+  if (end_ - start_ < 4) return 4;
+  return 4 + std::size_t{get_u32(buffer_.get() + start_)};
 }
 
-void FrameReader::make_room(std::size_t wanted) {
+runtime::Result<std::optional<Frame>> FrameBuffer::next() {
+  if (end_ - start_ < 4) return std::nullopt;
+  const auto length = get_u32(buffer_.get() + start_);
+  if (length == 0 || length > kMaxFrameLength) {
+    return runtime::fail(malformed(fmt::format("a frame length of {}, outside 1..{}", length, kMaxFrameLength)));
+  }
+  if (end_ - start_ < 4 + std::size_t{length}) return std::nullopt;
+  auto frame = parse_frame(runtime::ConstBytes(buffer_.get() + start_ + 4, length));
+  start_ += 4 + std::size_t{length};
+  if (start_ == end_) {
+    start_ = end_ = 0;
+    // A large frame's buffer is not kept for the small ones that usually follow.
+    if (capacity_ > kReadChunk) {
+      buffer_.reset();
+      capacity_ = 0;
+    }
+  }
+  if (!frame) return runtime::fail(std::move(frame.error()));
+  return std::optional<Frame>(std::move(*frame));
+}
+
+runtime::Bytes FrameBuffer::room() {
   // What is left moves to the front, with room for the rest of this frame and for whatever else
   // the peer has already sent. Not zeroed: a read touches only the pages it fills.
   const auto buffered = end_ - start_;
-  const auto capacity = std::max({capacity_, wanted, kReadChunk});
+  const auto capacity = std::max({capacity_, wanted(), kReadChunk});
   if (capacity > capacity_) {
     auto larger = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
     std::copy(buffer_.get() + start_, buffer_.get() + end_, larger.get());
@@ -161,6 +152,24 @@ void FrameReader::make_room(std::size_t wanted) {
   }
   start_ = 0;
   end_ = buffered;
+  return runtime::Bytes(buffer_.get() + end_, capacity_ - end_);
+}
+
+Error FrameBuffer::ended(Error stream_error) const {
+  if (stream_error.code != Errc::end_of_stream || end_ == start_) return stream_error;
+  if (end_ - start_ < 4) return malformed("the stream ended inside a frame's length");
+  return malformed(fmt::format("the stream ended inside a {}-byte frame", wanted() - 4));
+}
+
+asio::awaitable<runtime::Result<Frame>> FrameReader::read() {
+  for (;;) {
+    auto frame = buffer_.next();
+    if (!frame) co_return runtime::fail(std::move(frame.error()));
+    if (*frame) co_return std::move(**frame);
+    auto n = co_await stream_.read_some(buffer_.room());
+    if (!n) co_return runtime::fail(buffer_.ended(std::move(n.error())));
+    buffer_.filled(*n);
+  }
 }
 
 void FrameWriter::send(std::string frame) {

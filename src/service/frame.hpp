@@ -49,6 +49,28 @@ std::string encode_end(std::uint32_t handle, StreamId stream);
 // naming what is wrong.
 runtime::Result<Frame> parse_frame(runtime::ConstBytes kind_and_body);
 
+// Cuts whole frames out of the bytes as they arrive, whoever reads them (FrameReader here, the
+// front's blocking relay).
+class FrameBuffer {
+ public:
+  // The next whole frame; nullopt until more bytes have arrived; protocol_error for a length out
+  // of bounds or a malformed frame.
+  runtime::Result<std::optional<Frame>> next();
+  // Where the next read goes: room for at least the rest of the frame being cut.
+  runtime::Bytes room();
+  void filled(std::size_t count) { end_ += count; }
+  // What the stream's end (or failure) means here: itself between frames, protocol_error inside one.
+  runtime::Error ended(runtime::Error stream_error) const;
+
+ private:
+  std::size_t wanted() const;
+
+  std::unique_ptr<std::uint8_t[]> buffer_;  // [start_, end_) arrived and not yet returned
+  std::size_t capacity_ = 0;
+  std::size_t start_ = 0;
+  std::size_t end_ = 0;
+};
+
 class FrameReader {
  public:
   explicit FrameReader(runtime::AsyncStream& stream) : stream_(stream) {}
@@ -57,13 +79,8 @@ class FrameReader {
   asio::awaitable<runtime::Result<Frame>> read();
 
  private:
-  void make_room(std::size_t wanted);
-
   runtime::AsyncStream& stream_;
-  std::unique_ptr<std::uint8_t[]> buffer_;  // [start_, end_) arrived and not yet returned
-  std::size_t capacity_ = 0;
-  std::size_t start_ = 0;
-  std::size_t end_ = 0;
+  FrameBuffer buffer_;
 };
 
 class FrameWriter : public std::enable_shared_from_this<FrameWriter> {

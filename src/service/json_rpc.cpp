@@ -213,6 +213,17 @@ runtime::Error error_from_data(const json& data, std::string_view fallback_messa
   return error;
 }
 
+runtime::Error error_from_response(const json& error) {
+  const bool object = error.is_object();
+  const int code = object && error.contains("code") && error["code"].is_number_integer() ? error["code"].get<int>() : 0;
+  const auto message = object && error.contains("message") && error["message"].is_string()
+                           ? error["message"].get<std::string>()
+                           : std::string("the service refused the request");
+  if (code == kOperationFailed && object && error.contains("data")) return error_from_data(error["data"], message);
+  return runtime::Error(runtime::Errc::protocol_error, runtime::Layer::runtime,
+                        fmt::format("{} (JSON-RPC error {})", message, code));
+}
+
 tl::expected<std::string, ReplyError> string_param(const json& params, std::string_view name) {
   const auto found = params.find(name);
   if (found == params.end() || !found->is_string()) return tl::unexpected(invalid_param(name, "a string"));

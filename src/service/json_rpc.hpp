@@ -52,6 +52,9 @@ std::string notification(std::string_view method, nlohmann::json params);
 nlohmann::json error_data(const runtime::Error& error);
 // And back, for clients: an error a peer described (its layer and code names read back).
 runtime::Error error_from_data(const nlohmann::json& data, std::string_view fallback_message);
+// A response's error member, for clients: the peer's own error for a failed operation, else a
+// runtime protocol_error naming the JSON-RPC code (a request the peer refused).
+runtime::Error error_from_response(const nlohmann::json& error);
 
 // Typed access to params: a missing or mistyped member is an invalid-params error naming it.
 tl::expected<std::string, ReplyError> string_param(const nlohmann::json& params, std::string_view name);

@@ -3,8 +3,11 @@
 // its own (exec_own_connection.cpp) and through the connection holder (exec_shared.cpp).
 
 #include <filesystem>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -12,6 +15,7 @@
 #include <asio/cancellation_signal.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/commands.hpp"
 #include "cli/control_options.hpp"
 #include "cli/exec_report.hpp"
 #include "coder/operations.hpp"
@@ -62,8 +66,26 @@ struct ReachedHolder {
 asio::awaitable<runtime::Result<ReachedHolder>> reach_holder(const ControlOptions& control, int verbosity,
                                                              runtime::Logger log);
 
+// The handle an exec through the holder has: one command per client connection.
+inline constexpr std::uint32_t kHolderExecHandle = 1;
+
 // The holder's exec params for a prepared request (docs/protocol.md, exec).
 nlohmann::json holder_exec_params(const ExecCommandOptions& o, const PreparedExec& prepared);
+
+// The holder's progress and warning notifications, shown as exec shows its own.
+void show_holder_notice(const Reporter& report, bool json_events, std::string_view method,
+                        const nlohmann::json& params);
+
+// Reports the holder's answer to exec (the command's end, or the error) and returns the exit
+// code. `holder_stream_failure`: why the stream to the holder ended before it answered, if it did.
+int finish_holder_exec(const Reporter& report, const ExecCommandOptions& o, const service::HolderPaths& paths,
+                       const runtime::Result<nlohmann::json>& answer,
+                       const std::optional<runtime::Error>& holder_stream_failure, const runtime::Logger& log);
+
+// exec's options and words as CLI11 reads them, on a new `exec` subcommand of `app`; after the
+// parse, take_exec_words adds the command's words that CLI11 leaves unread.
+CLI::App* add_exec_options(CLI::App& app, ExecCommandOptions& o, GlobalOptions& global);
+void take_exec_words(CLI::App& exec, ExecCommandOptions& o);
 
 // Runs `command` on an io_context of its own to its exit code. Ctrl-C and SIGTERM emit a terminal
 // cancellation on the slot it is given, instead of killing us mid-session.

@@ -29,7 +29,7 @@ namespace {
 using nlohmann::json;
 using service::StreamId;
 
-constexpr std::uint32_t kHandle = 1;
+constexpr std::uint32_t kHandle = kHolderExecHandle;
 
 // What stdin may still send: the holder's credit.
 struct StdinCredit {
@@ -78,58 +78,7 @@ asio::awaitable<void> relay_input(std::shared_ptr<service::ServiceClient> client
   }
 }
 
-coder::ExecOutcome outcome_from(const json& result) {
-  coder::ExecOutcome outcome;
-  const auto end = result.value("end", std::string());
-  outcome.end = end == "exited"      ? coder::ExecEnd::exited
-                : end == "signalled" ? coder::ExecEnd::signalled
-                : end == "timed_out" ? coder::ExecEnd::timed_out
-                : end == "cancelled" ? coder::ExecEnd::cancelled
-                                     : coder::ExecEnd::closed_without_status;
-  if (result.contains("exit_code") && result["exit_code"].is_number_integer())
-    outcome.exit_code = result["exit_code"].get<int>();
-  if (outcome.end == coder::ExecEnd::exited && !outcome.exit_code) outcome.end = coder::ExecEnd::closed_without_status;
-  if (result.contains("signal") && result["signal"].is_string()) {
-    ssh::ExitSignal signal;
-    signal.name = result["signal"].get<std::string>();
-    outcome.signal = std::move(signal);
-  }
-  outcome.duration = std::chrono::milliseconds(result.value("duration_ms", std::int64_t{0}));
-  return outcome;
-}
-
 }  // namespace
-
-json holder_exec_params(const ExecCommandOptions& o, const PreparedExec& prepared) {
-  const auto& request = prepared.request;
-  const auto& cli = prepared.cli;
-  json params{
-      {"handle", kHandle}, {"workspace", o.workspace},      {"coder", runtime::path_to_utf8(cli)}, {"suffix", o.suffix},
-      {"stdin", true},     {"remote_shell", o.remote_shell}};
-  if (request.login_shell) {
-    params["shell"] = true;
-  } else if (request.argv.empty()) {
-    params["command"] = service::bytes_value(request.command);
-  } else {
-    json words = json::array();
-    for (const auto& word : request.argv) words.push_back(service::bytes_value(word));
-    params["argv"] = std::move(words);
-  }
-  json coder_env = json::object();
-  for (const auto& [name, value] : service::coder_environment()) coder_env[name] = service::bytes_value(value);
-  params["coder_env"] = std::move(coder_env);
-  if (!request.cwd.empty()) params["cwd"] = service::bytes_value(request.cwd);
-  json variables = json::object();
-  for (const auto& [name, value] : request.env) variables[name] = service::bytes_value(value);
-  params["env"] = std::move(variables);
-  if (request.timeout) params["timeout_ms"] = request.timeout->count();
-  if (o.tty) {
-    const auto size = terminal_size();
-    const char* term = std::getenv("TERM");
-    params["pty"] = {{"term", term ? term : "xterm-256color"}, {"columns", size.columns}, {"rows", size.rows}};
-  }
-  return params;
-}
 
 asio::awaitable<runtime::Result<ReachedHolder>> reach_holder(const ControlOptions& control, int verbosity,
                                                              runtime::Logger log) {
@@ -180,15 +129,8 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
     if (method == "credit" && params.value("stream", "") == "stdin") {
       credit->available += params.value("bytes", std::int64_t{0});
       credit->granted.notify();
-    } else if (method == "progress") {
-      const auto text = params.value("text", std::string());
-      if (o.json) {
-        report.progress(text);
-      } else {
-        write_stderr(fmt::format("coder-runtime: {}\n", text));
-      }
-    } else if (method == "warning") {
-      report.warning(params.value("text", std::string()), !o.json && stderr_is_terminal());
+    } else {
+      show_holder_notice(report, o.json, method, params);
     }
   };
   client = service::ServiceClient::start(std::move(holder->stream), std::move(handlers));
@@ -204,23 +146,7 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
   raw.reset();
   auto result = std::get<0>(std::move(ended));
   co_await client->close();
-  if (!result) {
-    if (client->failure()) {
-      auto error = runtime::Error(
-                       runtime::Errc::end_of_stream, runtime::Layer::runtime,
-                       fmt::format("the connection holder ended while the command ran; the next call starts a new one"))
-                       .with("holder endpoint", paths.endpoint)
-                       .with("holder log", runtime::path_to_utf8(paths.log))
-                       .with("stream", client->failure()->message);
-      co_return report.failure(error, kExitConnectionFailed, log);
-    }
-    const int code = result.error().layer == runtime::Layer::coder ? o.coder_failed_exit : kExitConnectionFailed;
-    co_return report.failure(result.error(), exit_code_for(result.error(), code), log);
-  }
-  const auto outcome = outcome_from(*result);
-  const int code = exit_code_of(outcome);
-  report.exit(outcome, code);
-  co_return code;
+  co_return finish_holder_exec(report, o, paths, result, client->failure(), log);
 }
 
 }  // namespace cr::cli

@@ -1,9 +1,10 @@
 // coder-runtime's front (POSIX): the executable a script starts for every command. A script's
 // commands are mostly `exec` through the user's connection holder, where the process's own start is
-// most of what the user waits for; so this executable carries that path and no SSH client, and
-// starts in a fraction of the full program's time. Any other command line, and an exec on a
-// connection of its own, is handed whole to the full program beside it (coder-runtime-full) with
-// execv: the same process, arguments, descriptors and environment.
+// most of what the user waits for; so this executable runs that exec itself, read without CLI11 and
+// relayed without an io_context (front_command_line.hpp, exec_front.hpp), and carries no SSH
+// client. Any other command line, an exec it does not read as plain, one on a connection of its
+// own, and one that finds no holder running are handed whole to the full program beside it
+// (coder-runtime-full) with execv: the same process, arguments, descriptors and environment.
 
 #include <unistd.h>
 
@@ -12,32 +13,18 @@
 #include <cstring>
 #include <filesystem>
 #include <string_view>
+#include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "cli/commands.hpp"
-#include "cli/exec_command.hpp"
+#include "cli/exec_front.hpp"
+#include "cli/front_command_line.hpp"
 #include "service/holder.hpp"
 
 namespace cr::cli {
 namespace {
 
-char** command_line = nullptr;
-
-// Only `exec` is served here; the global -v flags may come before it.
-bool front_serves(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view word = argv[i];
-    const bool verbose =
-        word == "--verbose" || (word.starts_with("-v") && word.find_first_not_of('v', 1) == std::string_view::npos);
-    if (verbose) continue;
-    return word == "exec";
-  }
-  return false;
-}
-
-[[noreturn]] void hand_to_full_program() {
+[[noreturn]] void hand_to_full_program(char** command_line) {
   auto self = service::current_executable();
   if (!self) {
     fmt::print(stderr, "coder-runtime: {}\n", self.error().summary());
@@ -53,23 +40,21 @@ bool front_serves(int argc, char** argv) {
 }
 
 }  // namespace
-
-int exec_on_own_connection(const ExecCommandOptions&, runtime::Logger) { hand_to_full_program(); }
-
 }  // namespace cr::cli
 
 int main(int argc, char** argv) {
   using namespace cr::cli;
-  command_line = argv;
-  if (!front_serves(argc, argv)) hand_to_full_program();
+  const std::vector<std::string_view> args(argv + 1, argv + argc);
+  const auto exec = read_front_exec(args);
+  if (!exec) hand_to_full_program(argv);
+  const auto control = parse_control_options(exec->ssh_options);
+  if (!control || !control->shared) hand_to_full_program(argv);
   // As ssh: a write to a closed pipe (stdout piped into `head`) is an error to handle, not death.
   std::signal(SIGPIPE, SIG_IGN);
-  CLI::App app{kProgramDescription};
-  app.require_subcommand(1);
-  GlobalOptions global;
-  app.add_flag("-v,--verbose", global.verbosity, "More detail on stderr (repeat for more)");
-  int exit_code = 0;
-  add_exec_command(app, global, exit_code);
-  CLI11_PARSE(app, argc, argv);
-  return exit_code;
+  const auto exit_code = exec_through_running_holder(*exec, *control);
+  if (!exit_code) {
+    std::signal(SIGPIPE, SIG_DFL);
+    hand_to_full_program(argv);
+  }
+  return *exit_code;
 }

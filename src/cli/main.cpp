@@ -3,12 +3,9 @@
 #include <csignal>
 
 #include <CLI/CLI.hpp>
-#include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
-#include "runtime/paths.hpp"
 #include "ssh/client.hpp"
 
 #ifdef _WIN32
@@ -36,23 +33,6 @@ class Utf8ConsoleOutput {
   UINT saved_;
 };
 #endif
-
-int run_to_exit_code(asio::awaitable<int> command) {
-  asio::io_context io;
-  int exit_code = 0;
-  asio::co_spawn(io, std::move(command), [&](std::exception_ptr e, int code) {
-    if (e) std::rethrow_exception(e);
-    exit_code = code;
-  });
-  io.run();
-  return exit_code;
-}
-
-std::optional<std::filesystem::path> remembered_choices_file() {
-  const auto cache = runtime::cache_directory();
-  if (!cache) return std::nullopt;
-  return *cache / "coder-runtime" / "server-first-choices";
-}
 
 }  // namespace cr::cli
 

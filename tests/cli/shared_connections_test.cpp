@@ -293,6 +293,44 @@ TEST_CASE("shared: a client killed mid-command ends its own command, and another
   CHECK(standin.count_calls("ssh") == 1);
 }
 
+// The front relays a warm exec itself: Ctrl-C and SIGTERM must still reach the holder as a
+// cancellation, whose outcome comes back, rather than kill the client and leave the command.
+TEST_CASE("shared: SIGINT or SIGTERM to a warm exec cancels its command (130), and the connection stays",
+          "[cli][shared][signal]") {
+  const int signal = GENERATE(SIGINT, SIGTERM);
+  INFO("signal " << signal);
+  test::CoderStandin standin(scenario({"ws"}));
+  test::HolderScope holder;
+  REQUIRE(test::run_cli(exec_args({"ws", "--", "true"})).status == 0);
+  test::run(
+      [&]() -> asio::awaitable<bool> {
+        auto executor = co_await asio::this_coro::executor;
+        auto child = test::start_cli(executor, exec_args({"ws", "--", "echo $$; exec sleep 60"}));
+        std::string out;
+        const bool started = co_await test::read_until(*child, out, "\n");
+        REQUIRE(started);
+        const pid_t remote = std::stoi(out);
+        ::kill(child->pid(), signal);
+        const int status = co_await exit_code_of(*child);
+        INFO(child->stderr_tail());
+        CHECK(status == 130);
+        CHECK_THAT(child->stderr_tail(), Catch::Contains("coder-runtime: the command cancelled after"));
+        CHECK(test::ends_within(remote, 10000ms));
+        co_return true;
+      }(),
+      60s);
+  const auto json = test::run_cli(exec_args({"--json", "ws", "--", "echo after"}));
+  INFO(json.err);
+  CHECK(json.status == 0);
+  const auto newline = json.out.find('\n');
+  REQUIRE(newline != std::string::npos);
+  CHECK(nlohmann::json::parse(json.out.substr(0, newline)) == nlohmann::json{{"event", "stdout"}, {"data", "after\n"}});
+  const auto ended = nlohmann::json::parse(json.out.substr(newline + 1));
+  CHECK(ended["event"] == "exit");
+  CHECK(ended["exit_code"] == 0);
+  CHECK(standin.count_calls("ssh") == 1);
+}
+
 TEST_CASE(
     "shared: a holder killed mid-command gives its client 255 and one line, and the next exec starts a new holder",
     "[cli][shared][fault]") {

@@ -73,7 +73,9 @@ class SignalPipe {
       struct sigaction action {};
       action.sa_handler = note_signal;
       sigemptyset(&action.sa_mask);
-      action.sa_flags = SA_RESTART;
+      // No SA_RESTART: a signal ends a blocking read of stdin (another reader of a shared terminal
+      // or pipe may take what poll saw), so that it is acted on at once.
+      action.sa_flags = 0;
       struct sigaction previous {};
       ::sigaction(number, &action, &previous);
       saved_.emplace_back(number, previous);
@@ -132,7 +134,7 @@ class HolderExec {
       pollfd watched[3] = {{socket_, POLLIN, 0}, {signals.output(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
       const nfds_t count = stdin_open_ && stdin_credit_ > 0 ? 3 : 2;
       // Whatever is queued goes out before a wait, in one write with what this round adds.
-      const int ready = ::poll(watched, count, outbox_.empty() ? -1 : 0);
+      const int ready = ::poll(watched, count, outbox_.empty() || !sending_ ? -1 : 0);
       if (ready < 0 && errno != EINTR) {
         failure_ = stream_error("waiting for the connection holder", errno);
         break;
@@ -161,13 +163,16 @@ class HolderExec {
     send(service::encode_message(service::notification(method, std::move(params))));
   }
 
+  // A failed write stops sending, stdin included, but not reading: the answer, or the stream's
+  // end that says why, may already be on its way.
   void flush() {
-    std::string_view rest = outbox_;
+    std::string_view rest = sending_ ? std::string_view(outbox_) : std::string_view();
     while (!rest.empty()) {
       const auto n = ::send(socket_, rest.data(), rest.size(), MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        failure_ = stream_error("writing to the connection holder", errno);
+        sending_ = false;
+        stdin_open_ = false;
         break;
       }
       rest.remove_prefix(static_cast<std::size_t>(n));
@@ -178,8 +183,9 @@ class HolderExec {
   void relay_stdin(bool closed) {
     const auto size = std::min(service::kMaxDataPayload, static_cast<std::size_t>(stdin_credit_));
     if (!stdin_buffer_) stdin_buffer_ = std::make_unique_for_overwrite<char[]>(service::kMaxDataPayload);
+    const auto n = closed ? 0 : ::read(STDIN_FILENO, stdin_buffer_.get(), size);
+    if (n < 0 && errno == EINTR) return;
     // A read error ends input, as it does for ssh.
-    const auto n = closed ? 0 : cli::read_stdin(std::span<char>(stdin_buffer_.get(), size));
     if (n <= 0) {
       send(service::encode_end(kHolderExecHandle, StreamId::stdin_stream));
       stdin_open_ = false;
@@ -254,7 +260,9 @@ class HolderExec {
     if (number == SIGWINCH) {
       const auto size = terminal_size();
       notify("exec.resize", {{"handle", kHolderExecHandle}, {"columns", size.columns}, {"rows", size.rows}});
-    } else {
+    } else if (!cancel_sent_) {
+      // Once: a second cancellation on the holder would cut the command's TERM grace short.
+      cancel_sent_ = true;
       notify("exec.cancel", {{"handle", kHolderExecHandle}});
     }
   }
@@ -266,6 +274,8 @@ class HolderExec {
   service::FrameBuffer frames_;
   std::int64_t stdin_credit_ = static_cast<std::int64_t>(service::kInitialCredit);
   bool stdin_open_ = true;
+  bool sending_ = true;
+  bool cancel_sent_ = false;
   std::unique_ptr<char[]> stdin_buffer_;
   std::optional<runtime::Result<json>> answer_;
   std::optional<Error> failure_;

@@ -19,7 +19,8 @@ std::optional<double> plain_number(std::string_view text) {
   const bool plain =
       point == std::string_view::npos ? digits(text) : digits(text.substr(0, point)) && digits(text.substr(point + 1));
   if (!plain) return std::nullopt;
-  return std::strtod(std::string(text).c_str(), nullptr);
+  // As CLI11 converts it.
+  return static_cast<double>(std::strtold(std::string(text).c_str(), nullptr));
 }
 
 }  // namespace
@@ -87,7 +88,8 @@ std::optional<ExecCommandOptions> read_front_exec(std::span<const std::string_vi
   if (o.shell && o.argv) return std::nullopt;
   if (o.remote_shell != "posix" && o.remote_shell != "cmd" && o.remote_shell != "powershell") return std::nullopt;
   // WORKSPACE -- WORD...
-  if (i + 2 >= args.size() || args[i + 1] != "--") return std::nullopt;
+  // CLI11 reads `++` as the end of the subcommand.
+  if (i + 2 >= args.size() || args[i] == "++" || args[i + 1] != "--") return std::nullopt;
   o.workspace = args[i];
   for (auto word : args.subspan(i + 2)) o.command.emplace_back(word);
   return o;

@@ -6,6 +6,7 @@
 // own, and one that finds no holder running are handed whole to the full program beside it
 // (coder-runtime-full) with execv: the same process, arguments, descriptors and environment.
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,6 +40,19 @@ namespace {
   std::_Exit(127);
 }
 
+// A standard descriptor the caller closed is /dev/null here, as OpenSSH's sanitise_stdfd makes
+// it: otherwise the holder's socket would take its number, and output would go into the protocol.
+void open_closed_standard_descriptors() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    const int opened = ::open("/dev/null", O_RDWR);
+    if (opened >= 0 && opened != fd) {
+      ::dup2(opened, fd);
+      ::close(opened);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cr::cli
 
@@ -49,6 +63,7 @@ int main(int argc, char** argv) {
   if (!exec) hand_to_full_program(argv);
   const auto control = parse_control_options(exec->ssh_options);
   if (!control || !control->shared) hand_to_full_program(argv);
+  open_closed_standard_descriptors();
   // As ssh: a write to a closed pipe (stdout piped into `head`) is an error to handle, not death.
   std::signal(SIGPIPE, SIG_IGN);
   const auto exit_code = exec_through_running_holder(*exec, *control);

@@ -97,6 +97,7 @@ TEST_CASE("front command line: any other line is the full program's, mistakes in
       {"exec", "-oControlMaster=no", "ws", "--", "true"},
       {"exec", "--unknown", "ws", "--", "true"},
       {"exec", "--coder"},
+      {"exec", "++", "--", "true"},
   };
   for (const auto& line : lines) {
     INFO(fmt::format("{}", line));

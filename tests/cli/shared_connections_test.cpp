@@ -319,6 +319,12 @@ TEST_CASE("shared: SIGINT or SIGTERM to a warm exec cancels its command (130), a
         co_return true;
       }(),
       60s);
+  // A closed stderr or stdin: the holder's socket must not take its number.
+  auto closing = exec_args({"ws", "--", "read line; echo \"out $line\"; echo err >&2"});
+  closing.insert(closing.begin(), {"-c", "exec \"$0\" \"$@\" 2>&- <&-", CODER_RUNTIME_EXECUTABLE});
+  const auto closed = test::run_executable("/bin/sh", closing);
+  CHECK(closed.status == 0);
+  CHECK(closed.out == "out \n");
   const auto json = test::run_cli(exec_args({"--json", "ws", "--", "echo after"}));
   INFO(json.err);
   CHECK(json.status == 0);

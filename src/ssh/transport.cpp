@@ -119,24 +119,37 @@ asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::
   transport->options_.log.debug("server version: {}", version->peer.line);
   transport->server_version_ = std::move(version->peer);
   transport->packets_->push_received(version->leftover);
+  // From here a failure says who answered: a relay or proxy that prints a version line and ends
+  // is told apart from a server that ended mid-exchange.
+  const auto with_server_version = [&transport](Error error) {
+    return std::move(error.with("server version", transport->server_version_.line));
+  };
 
   // The server's KEXINIT must come first (strict kex requires it; others may precede it otherwise).
   for (;;) {
     auto packet = co_await transport->packets_->read_packet();
-    if (!packet)
-      co_return runtime::fail(or_write_failure(std::move(packet.error()).while_("waiting for the server's KEXINIT")));
+    if (!packet) {
+      auto error =
+          with_server_version(or_write_failure(std::move(packet.error()).while_("waiting for the server's KEXINIT")));
+      if (error.code == Errc::end_of_stream)
+        error.with("handshake", "the stream ended after the version line, before the server's KEXINIT");
+      co_return runtime::fail(std::move(error));
+    }
     if (!packet->empty() && (*packet)[0] == msg::kexinit) {
       auto done = co_await transport->run_kex(std::move(*packet));
-      if (!done && done.error().layer == Layer::kex) co_return runtime::fail(std::move(done.error()));
-      if (!done || !sent)
-        co_return runtime::fail(or_write_failure(done ? Error(sent.error()) : std::move(done.error())));
+      if (!done && done.error().layer == Layer::kex)
+        co_return runtime::fail(with_server_version(std::move(done.error())));
+      if (!done || !sent) {
+        co_return runtime::fail(
+            with_server_version(or_write_failure(done ? Error(sent.error()) : std::move(done.error()))));
+      }
       co_return transport;
     }
     auto handled = transport->handle_transport_message(*packet);
-    if (!handled) co_return runtime::fail(std::move(handled.error()));
+    if (!handled) co_return runtime::fail(with_server_version(std::move(handled.error())));
     if (!*handled) {
-      co_return runtime::fail(std::move(kex_error("the server sent another message before its KEXINIT")
-                                            .with("message number", std::to_string((*packet)[0]))));
+      co_return runtime::fail(with_server_version(kex_error("the server sent another message before its KEXINIT")
+                                                      .with("message number", std::to_string((*packet)[0]))));
     }
   }
 }

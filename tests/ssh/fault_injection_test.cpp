@@ -158,6 +158,10 @@ TEST_CASE("fault: the banner, then the peer closes", "[fault]") {
   CHECK(error.layer == runtime::Layer::proxy);
   CHECK_THAT(evidence(error, "stderr"), Catch::Contains("bad_peer: closing after the banner"));
   CHECK(in_context(error, "waiting for the server's KEXINIT"));
+  // What arrived, in the one line a user sees: who answered, and how far it got.
+  CHECK(evidence(error, "server version") == "SSH-2.0-bad_peer_1.0");
+  CHECK_THAT(error.summary(), Catch::Contains("server version: SSH-2.0-bad_peer_1.0; handshake: the stream ended "
+                                              "after the version line, before the server's KEXINIT"));
 }
 
 TEST_CASE("fault: the peer closes in the middle of the key exchange", "[fault]") {
@@ -167,6 +171,7 @@ TEST_CASE("fault: the peer closes in the middle of the key exchange", "[fault]")
   CHECK(error.layer == runtime::Layer::proxy);
   CHECK_THAT(evidence(error, "stderr"), Catch::Contains("bad_peer: closing in the middle of the key exchange"));
   CHECK(in_context(error, "waiting for the server's key exchange reply"));
+  CHECK(evidence(error, "server version") == "SSH-2.0-bad_peer_1.0");
 }
 
 TEST_CASE("fault: a wrong host key signature", "[fault]") {

@@ -265,6 +265,21 @@ Error unknown_error(const Offered& offered, const HostKeyLookup& found, const st
   return error;
 }
 
+// The null device as ssh_config names it (the Coder profile's UserKnownHostsFile /dev/null), and on
+// Windows also NUL: OpenSSH for Windows maps /dev/null to NUL, where a file path would make
+// \dev\null on the current drive. What is written to it is dropped.
+bool is_null_device(const fs::path& file) {
+  const auto text = file.generic_string();
+#ifdef _WIN32
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower == "/dev/null" || lower == "nul";
+#else
+  return text == "/dev/null";
+#endif
+}
+
 runtime::Result<void> record_new_key(std::string_view host, std::uint16_t port, const KnownHostsOptions& options,
                                      const Offered& offered, const HostKeyLookup& found, const HostKey& key) {
   for (const auto& other : found.keys) {
@@ -276,6 +291,13 @@ runtime::Result<void> record_new_key(std::string_view host, std::uint16_t port, 
     return {};
   }
   const auto& file = options.user_files.front();
+  // The Coder profile's choice (its agents' host keys are vouched for by the Coder connection):
+  // nothing is written, so nothing is said to be added.
+  if (is_null_device(file)) {
+    options.log.debug("not recording the new host key {} of {}: the user known hosts file is {}", offered.describe(),
+                      offered.name, file.string());
+    return {};
+  }
   if (auto added = add_known_host(file, host, port, key.blob, options.hash_new_entries); !added) {
     options.log.warning("Failed to add the host to the list of known hosts ({}): {}", file.string(),
                         added.error().summary());
@@ -421,21 +443,6 @@ runtime::Result<void> append_line(const fs::path& file, std::string_view line) {
     return runtime::fail(file_error(last_system_error(), "cannot write", file));
   }
   return {};
-#endif
-}
-
-// The null device as ssh_config names it (the Coder profile's UserKnownHostsFile /dev/null), and on
-// Windows also NUL: OpenSSH for Windows maps /dev/null to NUL, where a file path would make
-// \dev\null on the current drive. What is written to it is dropped.
-bool is_null_device(const fs::path& file) {
-  const auto text = file.generic_string();
-#ifdef _WIN32
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower == "/dev/null" || lower == "nul";
-#else
-  return text == "/dev/null";
 #endif
 }
 

@@ -518,6 +518,14 @@ TEST_CASE("known_hosts: concurrent appends all land, and the file stays well for
   CHECK(std::distance(fs::directory_iterator(file.parent_path()), fs::directory_iterator()) == 1);
 }
 
+// The Coder profile's UserKnownHostsFile keeps nothing: a log line must not say a key was added.
+TEST_CASE("known_hosts: a new key is not said to be added to /dev/null", "[knownhosts]") {
+  const auto outcome = verify("example.com", 22, policy(kNo, {"/dev/null"}), key("a"));
+  CHECK(outcome.result);
+  CHECK_FALSE(contains_line(outcome.log, "Permanently added"));
+  CHECK(contains_line(outcome.log, "not recording the new host key"));
+}
+
 // UserKnownHostsFile /dev/null is what the Coder profile writes; with StrictHostKeyChecking no a
 // new key is "recorded" there. A null device made in the test's folder stands in for it, so that a
 // regression replaces that node, not /dev/null on the machine. Making a device node needs root,

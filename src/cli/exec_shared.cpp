@@ -38,10 +38,8 @@ struct StdinCredit {
   runtime::Event granted;
 };
 
-// Stdin as it arrives, within the holder's credit, then its end; then, as ssh does for a remote
-// terminal, the local window's size follows it. Until the command ends and cancels this.
-asio::awaitable<void> relay_input(std::shared_ptr<service::ServiceClient> client, std::shared_ptr<StdinCredit> credit,
-                                  bool follow_window) {
+// Stdin as it arrives, within the holder's credit, then its end.
+asio::awaitable<void> relay_stdin(std::shared_ptr<service::ServiceClient> client, std::shared_ptr<StdinCredit> credit) {
   co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
   const auto cancelled = [&]() -> asio::awaitable<bool> {
@@ -67,7 +65,14 @@ asio::awaitable<void> relay_input(std::shared_ptr<service::ServiceClient> client
     }
   }
   client->send_end(kHandle, StreamId::stdin_stream);
-  if (!follow_window) {
+}
+
+// The local window's size each time it changes, as ssh sends it for a remote terminal, while stdin
+// is relayed and after; or nothing without one. Until the command ends and cancels this.
+asio::awaitable<void> follow_window(std::shared_ptr<service::ServiceClient> client, bool remote_terminal) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto executor = co_await asio::this_coro::executor;
+  if (!remote_terminal) {
     runtime::Event never(executor);
     co_await never.wait();
     co_return;
@@ -141,7 +146,8 @@ asio::awaitable<int> exec_through_holder(ExecCommandOptions o, ControlOptions co
   if (o.tty) raw.emplace();
   auto params = holder_exec_params(o, *prepared);
   using namespace asio::experimental::awaitable_operators;
-  auto ended = co_await (client->call("exec", std::move(params)) || relay_input(client, credit, o.tty));
+  auto ended = co_await (client->call("exec", std::move(params)) ||
+                         (relay_stdin(client, credit) && follow_window(client, o.tty)));
   interrupts.clear();
   raw.reset();
   auto result = std::get<0>(std::move(ended));

@@ -182,6 +182,10 @@ asio::awaitable<Result<ExecResult>> Session::exec(std::optional<std::string> com
     co_await idle.wait();
     co_return Result<void>{};
   };
+  // A command cut short says how much of its output had come (a caller's callbacks may have
+  // consumed it already).
+  std::uint64_t received_out = 0;
+  std::uint64_t received_err = 0;
   auto drain = [&](Channel::Stream stream) -> asio::awaitable<Result<void>> {
     auto& sink = stream == Channel::Stream::out ? options.on_stdout : options.on_stderr;
     auto& collected = stream == Channel::Stream::out ? result.stdout_data : result.stderr_data;
@@ -194,6 +198,7 @@ asio::awaitable<Result<ExecResult>> Session::exec(std::optional<std::string> com
         co_return runtime::fail(std::move(n.error()));
       }
       const auto chunk = runtime::as_text(runtime::ConstBytes(buffer.data(), *n));
+      (stream == Channel::Stream::out ? received_out : received_err) += chunk.size();
       if (!sink) {
         collected.append(chunk);
         continue;
@@ -230,7 +235,10 @@ asio::awaitable<Result<ExecResult>> Session::exec(std::optional<std::string> com
   if (ended.index() == 1) co_return runtime::fail(std::move(std::get<1>(ended).error()));
   auto [began, exit] = std::get<0>(std::move(ended));
   if (!began) co_return runtime::fail(std::move(began.error()));
-  if (!exit) co_return runtime::fail(std::move(exit.error()));
+  if (!exit) {
+    co_return runtime::fail(std::move(exit.error().with(
+        "output received", fmt::format("{} bytes of stdout, {} of stderr", received_out, received_err))));
+  }
   static_cast<SessionExit&>(result) = *exit;
   co_return result;
 }

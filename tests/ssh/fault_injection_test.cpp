@@ -247,6 +247,8 @@ TEST_CASE("fault: the server disconnects while the command runs", "[fault]") {
   CHECK_THAT(error.message, Catch::Contains("by application"));
   CHECK(evidence(error, "reason code") == "11");
   CHECK(evidence(error, "server said") == kDisconnectReason);
+  // The first piece of output ("ran: ") had come.
+  CHECK(evidence(error, "output received") == "5 bytes of stdout, 0 of stderr");
 }
 
 TEST_CASE("fault: a peer that sends nothing: the connect deadline names the phase", "[fault]") {

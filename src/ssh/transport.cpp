@@ -31,17 +31,17 @@ crypto::SecretBytes hash_secret(const std::string& hash_name, Writer input) {
 
 // RFC 4253 section 7.2: HASH(K || H || letter || session_id), extended with HASH(K || H || K1 ...)
 // until `size` bytes.
-crypto::SecretBytes derive_key(const std::string& hash_name, ConstBytes shared_secret_mpint, ConstBytes exchange_hash,
+crypto::SecretBytes derive_key(const std::string& hash_name, ConstBytes shared_secret_encoded, ConstBytes exchange_hash,
                                char letter, ConstBytes session_id, std::size_t size) {
   Writer first;
-  first.raw(shared_secret_mpint);
+  first.raw(shared_secret_encoded);
   first.raw(exchange_hash);
   first.byte(static_cast<std::uint8_t>(letter));
   first.raw(session_id);
   crypto::SecretBytes key = hash_secret(hash_name, std::move(first));
   while (key.size() < size) {
     Writer more;
-    more.raw(shared_secret_mpint);
+    more.raw(shared_secret_encoded);
     more.raw(exchange_hash);
     more.raw(key);
     const auto next = hash_secret(hash_name, std::move(more));
@@ -219,9 +219,13 @@ asio::awaitable<Result<void>> Transport::run_kex(std::vector<std::uint8_t> serve
 
   auto shared = exchange->shared_secret(server_public);
   if (!shared) co_return runtime::fail(std::move(shared.error()));
-  Writer k_mpint;
-  k_mpint.mpint(*shared);
-  auto k_plain = k_mpint.take();
+  Writer k_encoded;
+  if (exchange->secret_encoding() == crypto::SecretEncoding::string) {
+    k_encoded.string(*shared);
+  } else {
+    k_encoded.mpint(*shared);
+  }
+  auto k_plain = k_encoded.take();
   const crypto::SecretBytes k = crypto::take_secret(k_plain);
 
   // H = HASH(V_C || V_S || I_C || I_S || K_S || Q_C/e || Q_S/f || K)

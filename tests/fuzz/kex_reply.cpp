@@ -1,15 +1,18 @@
 // The server's KEX reply under every key exchange and host key algorithm we implement: the reply's
 // fields, the server's public value checks (curve25519 length and the all-zero secret, NIST points
 // on the curve, DH f in range), the agreement, and the host key blob and signature blob parsing of
-// ssh-ed25519, ecdsa-sha2-nistp* and RSA keys. Input: one byte choosing the key exchange, one
+// ssh-ed25519, ecdsa-sha2-nistp* and RSA keys; for sntrup761x25519 the length checks and the
+// decapsulation of whatever ciphertext the input holds. Input: one byte choosing the key exchange, one
 // choosing the host key algorithm, then the reply's payload (message number 31 first).
 
-#include <array>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "ssh/crypto/host_key.hpp"
 #include "ssh/crypto/kex.hpp"
+#include "ssh/crypto/sntrup761.hpp"
+#include "support/deterministic_bytes.hpp"
 #include "ssh/transport_messages.hpp"
 
 using namespace cr;
@@ -23,8 +26,15 @@ ssh::crypto::KeyExchange& exchange_for(const std::string& name) {
   static auto& made = *new std::map<std::string, std::unique_ptr<ssh::crypto::KeyExchange>>;
   auto& exchange = made[name];
   if (!exchange) {
-    std::array<std::uint8_t, 32> private_key;
-    private_key.fill(0x42);
+    std::vector<std::uint8_t> private_key;
+    if (name.starts_with("sntrup761x25519")) {
+      // The KEM's secret key comes first, made from a fixed byte stream.
+      test::DeterministicBytes stream(0x42);
+      const auto pair = ssh::crypto::sntrup761::generate_key_pair(
+          [&stream](std::span<std::uint8_t> out) { stream.fill(out.data(), out.size()); });
+      private_key.assign(pair.secret_key.begin(), pair.secret_key.end());
+    }
+    private_key.insert(private_key.end(), 32, 0x42);
     exchange = ssh::crypto::make_key_exchange_for_test(name, private_key);
   }
   return *exchange;

@@ -24,6 +24,8 @@ using Block = std::map<std::string, std::string>;
 
 TEST_CASE("supported_kex lists what make_key_exchange builds, in preference order", "[kex]") {
   const std::vector<std::string> expected{
+      "sntrup761x25519-sha512",
+      "sntrup761x25519-sha512@openssh.com",
       "curve25519-sha256",
       "curve25519-sha256@libssh.org",
       "ecdh-sha2-nistp256",
@@ -36,6 +38,8 @@ TEST_CASE("supported_kex lists what make_key_exchange builds, in preference orde
   CHECK(ssh::crypto::supported_kex() == expected);
 
   const std::map<std::string, std::pair<KexFamily, std::string>> properties{
+      {"sntrup761x25519-sha512", {KexFamily::ecdh, "SHA-512"}},
+      {"sntrup761x25519-sha512@openssh.com", {KexFamily::ecdh, "SHA-512"}},
       {"curve25519-sha256", {KexFamily::ecdh, "SHA-256"}},
       {"curve25519-sha256@libssh.org", {KexFamily::ecdh, "SHA-256"}},
       {"ecdh-sha2-nistp256", {KexFamily::ecdh, "SHA-256"}},
@@ -51,9 +55,11 @@ TEST_CASE("supported_kex lists what make_key_exchange builds, in preference orde
     REQUIRE(kex);
     CHECK(kex->family() == family_and_hash.first);
     CHECK(kex->hash_name() == family_and_hash.second);
+    CHECK(kex->secret_encoding() == (name.starts_with("sntrup761x25519") ? ssh::crypto::SecretEncoding::string
+                                                                         : ssh::crypto::SecretEncoding::mpint));
   }
   CHECK_FALSE(ssh::crypto::make_key_exchange("diffie-hellman-group1-sha1"));
-  CHECK_FALSE(ssh::crypto::make_key_exchange("sntrup761x25519-sha512@openssh.com"));
+  CHECK_FALSE(ssh::crypto::make_key_exchange("mlkem768x25519-sha256"));
   CHECK_FALSE(ssh::crypto::make_key_exchange_for_test("diffie-hellman-group1-sha1", test::from_hex("01")));
 }
 
@@ -71,7 +77,12 @@ TEST_CASE("kex known answers: client public value and shared secret K", "[kex]")
     CHECK(test::to_hex(Bytes(secret->begin(), secret->end())) == block.at("shared_secret"));
     covered.insert(name);
   }
-  CHECK(covered == std::set<std::string>(ssh::crypto::supported_kex().begin(), ssh::crypto::supported_kex().end()));
+  // sntrup761x25519's known answers come from the reference at test time (sntrup761_test.cpp).
+  std::set<std::string> expected;
+  for (const auto& name : ssh::crypto::supported_kex()) {
+    if (!name.starts_with("sntrup761x25519")) expected.insert(name);
+  }
+  CHECK(covered == expected);
 }
 
 TEST_CASE("kex refuses server values that are malformed, out of range or give the all-zero secret", "[kex]") {
@@ -109,6 +120,8 @@ TEST_CASE("two fresh exchanges of each kind agree with each other", "[kex]") {
       {"ecdh-sha2-nistp521", 133},
   };
   for (const auto& name : ssh::crypto::supported_kex()) {
+    // A KEM: the server's half is not a second client (sntrup761_test.cpp plays it).
+    if (name.starts_with("sntrup761x25519")) continue;
     INFO(name);
     const auto ours = ssh::crypto::make_key_exchange(name);
     const auto theirs = ssh::crypto::make_key_exchange(name);

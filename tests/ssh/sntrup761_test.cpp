@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ssh/crypto/kex.hpp"
 #include "ssh/crypto/sntrup761.hpp"
 #include "support/deterministic_bytes.hpp"
 #include "support/kat.hpp"
@@ -118,4 +119,81 @@ TEST_CASE("sntrup761 refuses inputs of the wrong size as programming errors", "[
   CHECK_THROWS_AS(kem::decapsulate(Bytes(kem::kCiphertextBytes + 1), pair.secret_key), std::invalid_argument);
   CHECK_THROWS_AS(kem::decapsulate(Bytes(kem::kCiphertextBytes), Bytes(kem::kSecretKeyBytes - 1)),
                   std::invalid_argument);
+}
+
+namespace {
+
+// Our client for `name` with a key pair from the stream of `seed` and a fixed X25519 scalar.
+std::unique_ptr<ssh::crypto::KeyExchange> hybrid_client(const std::string& name, std::uint64_t seed,
+                                                        kem::KeyPair& pair) {
+  test::DeterministicBytes bytes(seed);
+  pair = kem::generate_key_pair(stream_of(bytes));
+  Bytes fixed(pair.secret_key.begin(), pair.secret_key.end());
+  fixed.insert(fixed.end(), 32, 0x11);
+  return ssh::crypto::make_key_exchange_for_test(name, fixed);
+}
+
+}  // namespace
+
+TEST_CASE("sntrup761x25519-sha512: Q_C, and K as SHA-512 of the KEM key and the X25519 secret", "[sntrup761][kex]") {
+  const std::string name = GENERATE("sntrup761x25519-sha512", "sntrup761x25519-sha512@openssh.com");
+  INFO(name);
+  kem::KeyPair pair;
+  const auto client = hybrid_client(name, 7, pair);
+  REQUIRE(client);
+  CHECK(client->hash_name() == "SHA-512");
+  CHECK(client->family() == ssh::crypto::KexFamily::ecdh);
+  CHECK(client->secret_encoding() == ssh::crypto::SecretEncoding::string);
+  const auto client_x25519 = ssh::crypto::make_key_exchange_for_test("curve25519-sha256", Bytes(32, 0x11));
+  auto expected_public = pair.public_key;
+  const auto x25519_public = client_x25519->client_public();
+  expected_public.insert(expected_public.end(), x25519_public.begin(), x25519_public.end());
+  REQUIRE(client->client_public() == expected_public);
+
+  // The server's half: an encapsulation to our key and an X25519 key of its own.
+  test::DeterministicBytes bytes(8);
+  const auto sent = kem::encapsulate(pair.public_key, stream_of(bytes));
+  const auto server_x25519 = ssh::crypto::make_key_exchange_for_test("curve25519-sha256", Bytes(32, 0x22));
+  const auto x25519_secret = server_x25519->shared_secret(x25519_public);
+  REQUIRE(x25519_secret);
+  REQUIRE(x25519_secret->size() == 32);  // no leading zero lost for these keys
+  auto server_public = sent.ciphertext;
+  const auto server_x25519_public = server_x25519->client_public();
+  server_public.insert(server_public.end(), server_x25519_public.begin(), server_x25519_public.end());
+
+  const auto k = client->shared_secret(server_public);
+  REQUIRE(k);
+  auto hashed = plain(sent.shared_key);
+  hashed.insert(hashed.end(), x25519_secret->begin(), x25519_secret->end());
+  CHECK(plain(*k) == ssh::crypto::hash("SHA-512", hashed));
+
+  // A fresh client agrees with itself through a real encapsulation too.
+  const auto fresh = ssh::crypto::make_key_exchange(name);
+  REQUIRE(fresh);
+  REQUIRE(fresh->client_public().size() == kem::kPublicKeyBytes + 32);
+}
+
+TEST_CASE("sntrup761x25519-sha512 refuses a Q_S of the wrong size or with a small-order X25519 key",
+          "[sntrup761][kex]") {
+  kem::KeyPair pair;
+  const auto client = hybrid_client("sntrup761x25519-sha512", 9, pair);
+  REQUIRE(client);
+  for (const std::size_t size : {0, 32, 1039, 1070, 1072, 1190, 4000}) {
+    INFO(size << " bytes");
+    const auto k = client->shared_secret(Bytes(size, 0x5a));
+    REQUIRE_FALSE(k);
+    CHECK(k.error().layer == runtime::Layer::kex);
+    CHECK(k.error().code == runtime::Errc::protocol_error);
+    CHECK_THAT(k.error().message, Catch::Contains("1071 bytes"));
+    CHECK(k.error().find_evidence("Q_S"));
+  }
+  // A ciphertext of the right size and the X25519 point 0.
+  const auto k = client->shared_secret(Bytes(kem::kCiphertextBytes + 32, 0));
+  REQUIRE_FALSE(k);
+  CHECK(k.error().layer == runtime::Layer::kex);
+  CHECK_THAT(k.error().message, Catch::Contains("all zeros"));
+  CHECK(k.error().find_evidence("Q_S"));
+
+  CHECK_FALSE(ssh::crypto::make_key_exchange_for_test("sntrup761x25519-sha512", Bytes(32, 0x11)));
+  CHECK_FALSE(ssh::crypto::make_key_exchange_for_test("sntrup761x25519-sha512", Bytes(kem::kSecretKeyBytes, 1)));
 }

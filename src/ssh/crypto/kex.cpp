@@ -16,13 +16,15 @@
 #include <botan/system_rng.h>
 #include <fmt/format.h>
 
+#include "ssh/crypto/sntrup761.hpp"
+
 namespace cr::ssh::crypto {
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 using ConstBytes = std::span<const std::uint8_t>;
 
-enum class Primitive { x25519, ecdh, dh };
+enum class Primitive { sntrup761_x25519, x25519, ecdh, dh };
 
 struct Method {
   std::string_view name;
@@ -34,6 +36,8 @@ struct Method {
 
 // In our preference order (OpenSSH's, less the methods Botan 2 cannot do).
 constexpr std::array kMethods{
+    Method{"sntrup761x25519-sha512", Primitive::sntrup761_x25519, "SHA-512", ""},
+    Method{"sntrup761x25519-sha512@openssh.com", Primitive::sntrup761_x25519, "SHA-512", ""},
     Method{"curve25519-sha256", Primitive::x25519, "SHA-256", ""},
     Method{"curve25519-sha256@libssh.org", Primitive::x25519, "SHA-256", ""},
     Method{"ecdh-sha2-nistp256", Primitive::ecdh, "SHA-256", "secp256r1"},
@@ -68,11 +72,10 @@ class Agreement : public KeyExchange {
     try {
       if (auto refused = check_server_value(server_public)) return runtime::fail(std::move(*refused));
       Botan::PK_Key_Agreement agreement(private_key(), rng_, "Raw");
-      const auto secret = agreement.derive_key(0, server_public.data(), server_public.size()).bits_of();
+      const auto agreed_public = agreement_input(server_public);
+      const auto secret = agreement.derive_key(0, agreed_public.data(), agreed_public.size()).bits_of();
       if (auto refused = check_secret(secret, server_public)) return runtime::fail(std::move(*refused));
-      // K is an integer: the fixed-width forms Botan returns (the x coordinate, g^xy mod p padded
-      // to the size of p) lose their leading zeros before the caller encodes the mpint.
-      return without_leading_zeros<SecretBytes>(secret);
+      return finish(secret, server_public);
     } catch (const std::exception& e) {
       return runtime::fail(refusal(fmt::format("key agreement failed: {}", e.what()), server_public));
     }
@@ -86,6 +89,14 @@ class Agreement : public KeyExchange {
     return std::nullopt;
   }
   virtual const Botan::PK_Key_Agreement_Key& private_key() const = 0;
+  // The part of the server's value that the agreement takes.
+  virtual ConstBytes agreement_input(ConstBytes server_public) const { return server_public; }
+  // K from the agreed secret.
+  virtual SecretBytes finish(const Botan::secure_vector<std::uint8_t>& secret, ConstBytes /*server_public*/) const {
+    // K is an integer: the fixed-width forms Botan returns (the x coordinate, g^xy mod p padded
+    // to the size of p) lose their leading zeros before the caller encodes the mpint.
+    return without_leading_zeros<SecretBytes>(secret);
+  }
 
   runtime::Error refusal(std::string reason, ConstBytes server_public) const {
     const bool dh = method_.primitive == Primitive::dh;
@@ -101,7 +112,7 @@ class Agreement : public KeyExchange {
 };
 
 // RFC 8731: X25519 with 32-byte public values.
-class Curve25519Agreement final : public Agreement {
+class Curve25519Agreement : public Agreement {
  public:
   Curve25519Agreement(const Method& method, std::optional<ConstBytes> fixed_private) : Agreement(method) {
     key_ = fixed_private ? std::make_unique<Botan::Curve25519_PrivateKey>(
@@ -130,6 +141,64 @@ class Curve25519Agreement final : public Agreement {
   const Botan::PK_Key_Agreement_Key& private_key() const override { return *key_; }
 
   std::unique_ptr<Botan::Curve25519_PrivateKey> key_;
+};
+
+// OpenSSH's sntrup761x25519-sha512 (its PROTOCOL, draft-josefsson-ntruprime-ssh): Q_C is an
+// sntrup761 public key and an X25519 one, Q_S a ciphertext to the first and an X25519 public key,
+// and K = SHA-512(sntrup761 key || X25519 secret), a string rather than an mpint.
+class Sntrup761X25519Agreement final : public Curve25519Agreement {
+ public:
+  static constexpr std::size_t kServerPublicBytes = sntrup761::kCiphertextBytes + 32;
+
+  // A fixed private key is the sntrup761 secret key and then the X25519 scalar.
+  Sntrup761X25519Agreement(const Method& method, std::optional<ConstBytes> fixed_private)
+      : Curve25519Agreement(method, fixed_private ? std::optional(fixed_private->last(32)) : std::nullopt) {
+    if (fixed_private) {
+      const auto kem_secret = fixed_private->first(sntrup761::kSecretKeyBytes);
+      kem_secret_.assign(kem_secret.begin(), kem_secret.end());
+      const auto public_key = kem_secret.subspan(sntrup761::kPublicKeyOffsetInSecretKey, sntrup761::kPublicKeyBytes);
+      kem_public_.assign(public_key.begin(), public_key.end());
+    } else {
+      auto pair = sntrup761::generate_key_pair();
+      kem_public_ = std::move(pair.public_key);
+      kem_secret_ = std::move(pair.secret_key);
+    }
+  }
+
+  Bytes client_public() const override {
+    Bytes out = kem_public_;
+    const auto x25519_public = Curve25519Agreement::client_public();
+    out.insert(out.end(), x25519_public.begin(), x25519_public.end());
+    return out;
+  }
+
+  SecretEncoding secret_encoding() const override { return SecretEncoding::string; }
+
+ private:
+  std::optional<runtime::Error> check_server_value(ConstBytes server_public) const override {
+    if (server_public.size() != kServerPublicBytes) {
+      return refusal(fmt::format("Q_S is {} bytes: an sntrup761 ciphertext ({}) and a curve25519 public key (32)",
+                                 kServerPublicBytes, sntrup761::kCiphertextBytes),
+                     server_public);
+    }
+    return std::nullopt;
+  }
+
+  ConstBytes agreement_input(ConstBytes server_public) const override {
+    return server_public.subspan(sntrup761::kCiphertextBytes);
+  }
+
+  SecretBytes finish(const Botan::secure_vector<std::uint8_t>& x25519_secret, ConstBytes server_public) const override {
+    const auto kem_key = sntrup761::decapsulate(server_public.first(sntrup761::kCiphertextBytes), kem_secret_);
+    const auto sha512 = Botan::HashFunction::create_or_throw("SHA-512");
+    sha512->update(kem_key.data(), kem_key.size());
+    sha512->update(x25519_secret);
+    const auto k = sha512->final();
+    return SecretBytes(k.begin(), k.end());
+  }
+
+  Bytes kem_public_;
+  SecretBytes kem_secret_;
 };
 
 // RFC 5656 section 4: Q_C and Q_S are uncompressed points (SEC 1 section 2.3.3), and K is the x
@@ -192,6 +261,10 @@ class DhAgreement final : public Agreement {
 // fixed it.
 std::unique_ptr<KeyExchange> make(const Method& method, std::optional<ConstBytes> fixed_private) {
   try {
+    if (method.primitive == Primitive::sntrup761_x25519) {
+      if (fixed_private && fixed_private->size() != sntrup761::kSecretKeyBytes + 32) return nullptr;
+      return std::make_unique<Sntrup761X25519Agreement>(method, fixed_private);
+    }
     if (method.primitive == Primitive::x25519) {
       if (fixed_private && fixed_private->size() != 32) return nullptr;
       return std::make_unique<Curve25519Agreement>(method, fixed_private);

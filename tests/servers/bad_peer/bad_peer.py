@@ -267,9 +267,16 @@ class Server:
         if server_kexinit is None:  # the client started it: answer with ours
             server_kexinit = self.kexinit()
             self.send(server_kexinit)
-        client_kex = Reader(client_kexinit[17:]).text().split(",")
+        fields = Reader(client_kexinit[17:])
+        client_kex = fields.text().split(",")
+        client_host_keys = fields.text().split(",")
+        for _ in range(8):
+            fields.string()
+        guess_follows = fields.boolean()
         if self.kex_done == 0:
             self.strict_kex = "kex-strict-c-v00@openssh.com" in client_kex
+        if guess_follows and (client_kex[0] != "curve25519-sha256" or client_host_keys[0] != "ssh-ed25519"):
+            self.receive()  # a wrong guess's init packet is discarded unread (RFC 4253 section 7.1)
         init = self.receive()
         if init[0] != MSG_KEX_ECDH_INIT:
             raise ValueError(f"expected KEX_ECDH_INIT, got message {init[0]}")

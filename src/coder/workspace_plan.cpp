@@ -40,6 +40,9 @@ runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, c
   // we do (Debian's 0.4.0). Newer agents list mlkem768x25519-sha256 first, which Botan 2 cannot
   // do: there the guess is wrong, and once dial has remembered that, it no longer guesses.
   set("hostkeyalgorithms", "^rsa-sha2-256");
+  // x/crypto has no sntrup761x25519-sha512: without it the profile's key exchanges stay as they
+  // were, curve25519-sha256 first, so the guess above holds.
+  set("kexalgorithms", "-sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com");
   if (!options.user.empty()) set("user", options.user);
   if (options.connect_timeout) set("connecttimeout", std::to_string(options.connect_timeout->count()));
 

@@ -30,7 +30,7 @@ cmake --build "$scratch/examples" --parallel 2 >/dev/null
   (cd "$prefix/include" && find coder_runtime -name '*.hpp' ! -name windows_handle.hpp | sort | sed 's/.*/#include <&>/')
   echo 'int main() { return cr::coder::shell_quote("x") == "'"'"'x'"'"'" ? 0 : 1; }'
 } > "$scratch/every_header.cpp"
-PKG_CONFIG_PATH=$(dirname "$(find "$prefix" -name coder-runtime.pc)")
+PKG_CONFIG_PATH=$(dirname "$(find "$prefix" -name coder-runtime.pc)")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 export PKG_CONFIG_PATH
 # shellcheck disable=SC2046
 c++ $(pkg-config --cflags coder-runtime) "$scratch/every_header.cpp" -o "$scratch/every_header" $(pkg-config --libs coder-runtime)

@@ -35,13 +35,12 @@ runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, c
   // The desktop app's keepalive: a dead tunnel is found within 10 s and evicted from the pool.
   set("serveraliveinterval", "5");
   set("serveralivecountmax", "2");
-  // The agent's host key is RSA and it lists rsa-sha2-256 first: leading with it makes the first
-  // dial's first_kex_packet_follows guess right where x/crypto lists curve25519-sha256 first, as
-  // we do (Debian's 0.4.0). Newer agents list mlkem768x25519-sha256 first, which Botan 2 cannot
-  // do: there the guess is wrong, and once dial has remembered that, it no longer guesses.
+  // The agent's host key is RSA and it lists rsa-sha2-256 first; current agents (x/crypto 0.38
+  // and later) lead their key exchanges with mlkem768x25519-sha256, as our defaults do, and have
+  // no sntrup761x25519-sha512. Leading with both makes the first dial's
+  // first_kex_packet_follows guess right against them; against an older agent it is wrong once,
+  // and dial remembers that agent's first choices.
   set("hostkeyalgorithms", "^rsa-sha2-256");
-  // x/crypto has no sntrup761x25519-sha512: without it the profile's key exchanges stay as they
-  // were, curve25519-sha256 first, so the guess above holds.
   set("kexalgorithms", "-sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com");
   if (!options.user.empty()) set("user", options.user);
   if (options.connect_timeout) set("connecttimeout", std::to_string(options.connect_timeout->count()));

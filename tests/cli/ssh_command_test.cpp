@@ -87,9 +87,9 @@ TEST_CASE("ssh: a server's first choices are remembered between runs, so the nex
   INFO(second.err);
   CHECK(first.status == 0);
   CHECK(second.status == 0);
-  // Our defaults lead with sntrup761x25519-sha512 and ssh-ed25519; the Go server has neither first
+  // Our defaults lead with mlkem768x25519-sha256 and ssh-ed25519; the Go server has neither first
   // (it lists curve25519-sha256 and, with its RSA key, rsa-sha2-256).
-  CHECK_THAT(first.err, Catch::Contains("kex guess sntrup761x25519-sha512 / ssh-ed25519 was wrong"));
+  CHECK_THAT(first.err, Catch::Contains("kex guess mlkem768x25519-sha256 / ssh-ed25519 was wrong"));
   CHECK_THAT(second.err, Catch::Contains("kex guess curve25519-sha256 / rsa-sha2-256 was right"));
   const auto remembered = test::read_text(cache.path() / "coder-runtime" / "server-first-choices");
   CHECK(std::count(remembered.begin(), remembered.end(), '\n') == 1);

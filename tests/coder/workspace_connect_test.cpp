@@ -95,11 +95,11 @@ TEST_CASE("workspace plan: the profile the config block gives OpenSSH", "[coder]
   CHECK(plan->connect_timeout == 15s);
   CHECK(plan->options.connection.keepalive_interval == 5s);
   CHECK(plan->options.connection.keepalive_count_max == 2);
-  // The agent's x/crypto lists curve25519-sha256 first and has no sntrup761x25519-sha512.
+  // A current agent's x/crypto lists mlkem768x25519-sha256 first and has no sntrup761x25519-sha512.
   auto kex = ssh::AlgorithmPreferences::defaults().kex;
   std::erase_if(kex, [](const std::string& name) { return name.starts_with("sntrup761x25519-sha512"); });
   CHECK(plan->options.transport.algorithms.kex == kex);
-  CHECK(kex.front() == "curve25519-sha256");
+  CHECK(kex.front() == "mlkem768x25519-sha256");
   CHECK(plan->options.transport.algorithms.host_key.front() == "rsa-sha2-256");
 
   auto theirs = coder::workspace_plan({"bob", "ws"}, plan_options());

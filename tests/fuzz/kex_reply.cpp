@@ -1,9 +1,10 @@
 // The server's KEX reply under every key exchange and host key algorithm we implement: the reply's
 // fields, the server's public value checks (curve25519 length and the all-zero secret, NIST points
 // on the curve, DH f in range), the agreement, and the host key blob and signature blob parsing of
-// ssh-ed25519, ecdsa-sha2-nistp* and RSA keys; for sntrup761x25519 the length checks and the
-// decapsulation of whatever ciphertext the input holds. Input: one byte choosing the key exchange, one
-// choosing the host key algorithm, then the reply's payload (message number 31 first).
+// ssh-ed25519, ecdsa-sha2-nistp* and RSA keys; for the hybrids (mlkem768x25519, sntrup761x25519)
+// the length checks and the decapsulation of whatever ciphertext the input holds. Input: one byte
+// choosing the key exchange, one choosing the host key algorithm, then the reply's payload (message
+// number 31 first).
 
 #include <map>
 #include <memory>
@@ -34,6 +35,7 @@ ssh::crypto::KeyExchange& exchange_for(const std::string& name) {
           [&stream](std::span<std::uint8_t> out) { stream.fill(out.data(), out.size()); });
       private_key.assign(pair.secret_key.begin(), pair.secret_key.end());
     }
+    if (name.starts_with("mlkem768x25519")) private_key.assign(64, 0x42);  // the ML-KEM seed d || z
     private_key.insert(private_key.end(), 32, 0x42);
     exchange = ssh::crypto::make_key_exchange_for_test(name, private_key);
   }

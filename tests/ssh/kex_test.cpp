@@ -20,10 +20,15 @@ namespace {
 using Bytes = std::vector<std::uint8_t>;
 using Block = std::map<std::string, std::string>;
 
+bool is_hybrid(std::string_view name) {
+  return name.starts_with("sntrup761x25519") || name.starts_with("mlkem768x25519");
+}
+
 }  // namespace
 
 TEST_CASE("supported_kex lists what make_key_exchange builds, in preference order", "[kex]") {
   const std::vector<std::string> expected{
+      "mlkem768x25519-sha256",
       "sntrup761x25519-sha512",
       "sntrup761x25519-sha512@openssh.com",
       "curve25519-sha256",
@@ -38,6 +43,7 @@ TEST_CASE("supported_kex lists what make_key_exchange builds, in preference orde
   CHECK(ssh::crypto::supported_kex() == expected);
 
   const std::map<std::string, std::pair<KexFamily, std::string>> properties{
+      {"mlkem768x25519-sha256", {KexFamily::ecdh, "SHA-256"}},
       {"sntrup761x25519-sha512", {KexFamily::ecdh, "SHA-512"}},
       {"sntrup761x25519-sha512@openssh.com", {KexFamily::ecdh, "SHA-512"}},
       {"curve25519-sha256", {KexFamily::ecdh, "SHA-256"}},
@@ -55,11 +61,11 @@ TEST_CASE("supported_kex lists what make_key_exchange builds, in preference orde
     REQUIRE(kex);
     CHECK(kex->family() == family_and_hash.first);
     CHECK(kex->hash_name() == family_and_hash.second);
-    CHECK(kex->secret_encoding() == (name.starts_with("sntrup761x25519") ? ssh::crypto::SecretEncoding::string
-                                                                         : ssh::crypto::SecretEncoding::mpint));
+    CHECK(kex->secret_encoding() ==
+          (is_hybrid(name) ? ssh::crypto::SecretEncoding::string : ssh::crypto::SecretEncoding::mpint));
   }
   CHECK_FALSE(ssh::crypto::make_key_exchange("diffie-hellman-group1-sha1"));
-  CHECK_FALSE(ssh::crypto::make_key_exchange("mlkem768x25519-sha256"));
+  CHECK_FALSE(ssh::crypto::make_key_exchange("mlkem1024nistp384-sha384"));
   CHECK_FALSE(ssh::crypto::make_key_exchange_for_test("diffie-hellman-group1-sha1", test::from_hex("01")));
 }
 
@@ -77,10 +83,11 @@ TEST_CASE("kex known answers: client public value and shared secret K", "[kex]")
     CHECK(test::to_hex(Bytes(secret->begin(), secret->end())) == block.at("shared_secret"));
     covered.insert(name);
   }
-  // sntrup761x25519's known answers come from the reference at test time (sntrup761_test.cpp).
+  // The hybrids' known answers: sntrup761_test.cpp against the reference at test time; for
+  // mlkem768x25519, the handshakes with OpenSSH 10 (openssh10_test.cpp).
   std::set<std::string> expected;
   for (const auto& name : ssh::crypto::supported_kex()) {
-    if (!name.starts_with("sntrup761x25519")) expected.insert(name);
+    if (!is_hybrid(name)) expected.insert(name);
   }
   CHECK(covered == expected);
 }
@@ -103,12 +110,43 @@ TEST_CASE("kex refuses server values that are malformed, out of range or give th
   CHECK(refusals >= 40);
 }
 
-TEST_CASE("the all-zero curve25519 secret is named as such", "[kex]") {
+TEST_CASE("mlkem768x25519: Q_C from a fixed seed, and a Q_S of the wrong shape refused", "[kex]") {
+  // The ML-KEM seed d || z, then the X25519 scalar of the curve25519 known answers above.
+  const auto seed = test::from_hex(std::string(128, '7'));
+  auto fixed_private = seed;
+  const auto scalar = test::from_hex("5160c8d2b5e2ad2a524d686224a82bf9cbb7da957229fdabfead35cffe2def40");
+  fixed_private.insert(fixed_private.end(), scalar.begin(), scalar.end());
+  const auto kex = ssh::crypto::make_key_exchange_for_test("mlkem768x25519-sha256", fixed_private);
+  REQUIRE(kex);
+  const auto q_c = kex->client_public();
+  REQUIRE(q_c.size() == 1184 + 32);
+  CHECK(test::to_hex(Bytes(q_c.end() - 32, q_c.end())) ==
+        "d0e506c0a83927184fa22263a57cbdbffdc517604853a398a6cb73b81001fd25");
+  CHECK(ssh::crypto::make_key_exchange_for_test("mlkem768x25519-sha256", fixed_private)->client_public() == q_c);
+  CHECK(ssh::crypto::make_key_exchange("mlkem768x25519-sha256")->client_public() != q_c);
+  CHECK_FALSE(ssh::crypto::make_key_exchange_for_test("mlkem768x25519-sha256", seed));
+
+  for (const std::size_t size : {std::size_t{0}, std::size_t{32}, std::size_t{1088}, std::size_t{1119},
+                                 std::size_t{1121}, std::size_t{1039 + 32}}) {
+    INFO(size << " bytes");
+    const auto secret = kex->shared_secret(Bytes(size, 0x42));
+    REQUIRE_FALSE(secret);
+    CHECK(secret.error().layer == runtime::Layer::kex);
+    CHECK_THAT(secret.error().message, Catch::Contains("the ML-KEM-768 ciphertext (1088)"));
+    CHECK(secret.error().find_evidence("Q_S"));
+  }
+  // The right length with an X25519 half of small order: refused as curve25519-sha256 refuses it.
+  const auto zero_x25519 = kex->shared_secret(Bytes(1088 + 32, 0));
+  REQUIRE_FALSE(zero_x25519);
+  CHECK_THAT(zero_x25519.error().message, Catch::Contains("low order"));
+}
+
+TEST_CASE("a curve25519 point of small order (the all-zero secret) is refused as such", "[kex]") {
   const auto kex = ssh::crypto::make_key_exchange("curve25519-sha256");
   REQUIRE(kex);
   const auto secret = kex->shared_secret(Bytes(32, 0));
   REQUIRE_FALSE(secret);
-  CHECK_THAT(secret.error().message, Catch::Contains("all zeros"));
+  CHECK_THAT(secret.error().message, Catch::Contains("low order"));
   CHECK(secret.error().find_evidence("Q_S")->text == std::string(64, '0') + " (32 bytes)");
 }
 
@@ -120,8 +158,8 @@ TEST_CASE("two fresh exchanges of each kind agree with each other", "[kex]") {
       {"ecdh-sha2-nistp521", 133},
   };
   for (const auto& name : ssh::crypto::supported_kex()) {
-    // A KEM: the server's half is not a second client (sntrup761_test.cpp plays it).
-    if (name.starts_with("sntrup761x25519")) continue;
+    // A KEM: the server's half is not a second client.
+    if (is_hybrid(name)) continue;
     INFO(name);
     const auto ours = ssh::crypto::make_key_exchange(name);
     const auto theirs = ssh::crypto::make_key_exchange(name);

@@ -191,7 +191,7 @@ TEST_CASE("sntrup761x25519-sha512 refuses a Q_S of the wrong size or with a smal
   const auto k = client->shared_secret(Bytes(kem::kCiphertextBytes + 32, 0));
   REQUIRE_FALSE(k);
   CHECK(k.error().layer == runtime::Layer::kex);
-  CHECK_THAT(k.error().message, Catch::Contains("all zeros"));
+  CHECK_THAT(k.error().message, Catch::Contains("low order"));
   CHECK(k.error().find_evidence("Q_S"));
 
   CHECK_FALSE(ssh::crypto::make_key_exchange_for_test("sntrup761x25519-sha512", Bytes(32, 0x11)));

@@ -161,10 +161,13 @@ TEST_CASE("default algorithms against OpenSSH: strict kex, EXT_INFO, the host ke
 }
 
 TEST_CASE("every key exchange we implement, forced on the server", "[transport][sshd]") {
+  const std::string program = GENERATE(test::kOpenssh10Sshd, test::kDebianSshd);
   const std::string kex = GENERATE(from_range(ssh::crypto::supported_kex()));
-  test::Sshd sshd("KexAlgorithms " + kex);
+  // OpenSSH 9.2 predates ML-KEM.
+  if (program == test::kDebianSshd && kex.starts_with("mlkem")) return;
+  test::Sshd sshd("KexAlgorithms " + kex, {"ed25519"}, program);
   const auto out = handshake(sshd.proxy_command(), only(ssh::AlgorithmCategory::kex, kex));
-  INFO(kex << ": " << (out.result ? "ok" : out.result.error().summary()));
+  INFO(program << ", " << kex << ": " << (out.result ? "ok" : out.result.error().summary()));
   REQUIRE(out.result);
   CHECK(out.algorithms.kex == kex);
   CHECK(out.algorithms.strict_kex);

@@ -59,8 +59,9 @@ class KeyLogin {
 };
 
 struct LoggedInSshd {
-  explicit LoggedInSshd(const std::string& extra_config = "", std::string user = "root")
-      : sshd(extra_config), login(std::move(user), sshd) {}
+  explicit LoggedInSshd(const std::string& extra_config = "", std::string user = "root",
+                        std::string program = kDebianSshd)
+      : sshd(extra_config, {"ed25519"}, std::move(program)), login(std::move(user), sshd) {}
   ssh::ClientOptions options() const {
     ssh::ClientOptions options;
     options.transport.verify_host_key = ssh::accept_any_host_key();  // the test's own server

@@ -14,10 +14,17 @@
 
 namespace cr::test {
 
+// Debian 12's sshd (OpenSSH 9.2), and OpenSSH 10.0 built from Debian 13's source by scripts/setup
+// (tests/support/openssh10/build).
+inline constexpr const char* kDebianSshd = "/usr/sbin/sshd";
+inline constexpr const char* kOpenssh10Sshd = CODER_RUNTIME_OPENSSH10 "/sbin/sshd";
+
 class Sshd {
  public:
   // host_keys: ssh-keygen key specs, e.g. "ed25519", "ecdsa:384", "rsa:2048".
-  explicit Sshd(const std::string& extra_config = "", const std::vector<std::string>& host_keys = {"ed25519"}) {
+  explicit Sshd(const std::string& extra_config = "", const std::vector<std::string>& host_keys = {"ed25519"},
+                std::string program = kDebianSshd)
+      : program_(std::move(program)) {
     char templ[] = "/tmp/coder-runtime-sshd-XXXXXX";
     if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
     dir_ = templ;
@@ -37,7 +44,9 @@ class Sshd {
     // sshd refuses to start without its privilege separation folder.
     std::filesystem::create_directories("/run/sshd");
     // Keys a test authorizes go into the fixture's own file, never the account's.
-    std::ofstream(dir_ / "sshd_config") << config << "PidFile none\nUsePAM no\nStrictModes no\nLogLevel ERROR\n"
+    // Only Debian's sshd is built with PAM; the other warns at the word.
+    if (program_ == kDebianSshd) config += "UsePAM no\n";
+    std::ofstream(dir_ / "sshd_config") << config << "PidFile none\nStrictModes no\nLogLevel ERROR\n"
                                         << "AuthorizedKeysFile " << authorized_keys().string() << "\n"
                                         << extra_config << "\n";
   }
@@ -48,12 +57,13 @@ class Sshd {
   Sshd(const Sshd&) = delete;
   Sshd& operator=(const Sshd&) = delete;
 
-  std::string proxy_command() const { return fmt::format("/usr/sbin/sshd -i -f {}/sshd_config", dir_.string()); }
+  std::string proxy_command() const { return fmt::format("{} -i -f {}/sshd_config", program_, dir_.string()); }
   const std::vector<std::filesystem::path>& host_key_files() const { return host_key_files_; }
   // sshd's AuthorizedKeysFile, in the fixture's folder; empty until a test appends .pub lines.
   std::filesystem::path authorized_keys() const { return dir_ / "authorized_keys"; }
 
  private:
+  std::string program_;
   std::filesystem::path dir_;
   std::vector<std::filesystem::path> host_key_files_;
 };

@@ -43,7 +43,7 @@ class GcmState {
     increment_invocation_counter();
     mode_->process(rest_with_tag.data(), in_place);
     const Bytes tail = rest_with_tag.subspan(in_place);
-    const std::size_t tail_input = direction_ == Botan::ENCRYPTION ? tail.size() - kTagSize : tail.size();
+    const std::size_t tail_input = direction_ == Botan::Cipher_Dir::Encryption ? tail.size() - kTagSize : tail.size();
     tail_.assign(tail.begin(), tail.begin() + static_cast<std::ptrdiff_t>(tail_input));
     mode_->finish(tail_);
     std::copy(tail_.begin(), tail_.end(), tail.begin());
@@ -64,7 +64,8 @@ class GcmState {
 
 class GcmSealer final : public PacketSealer {
  public:
-  GcmSealer(std::string_view botan_mode, const DirectionKeys& keys) : state_(botan_mode, Botan::ENCRYPTION, keys) {}
+  GcmSealer(std::string_view botan_mode, const DirectionKeys& keys)
+      : state_(botan_mode, Botan::Cipher_Dir::Encryption, keys) {}
 
   std::size_t block_size() const override { return kAesBlock; }
   bool length_outside_padding() const override { return true; }
@@ -81,7 +82,8 @@ class GcmSealer final : public PacketSealer {
 
 class GcmOpener final : public PacketOpener {
  public:
-  GcmOpener(std::string_view botan_mode, const DirectionKeys& keys) : state_(botan_mode, Botan::DECRYPTION, keys) {}
+  GcmOpener(std::string_view botan_mode, const DirectionKeys& keys)
+      : state_(botan_mode, Botan::Cipher_Dir::Decryption, keys) {}
 
   std::size_t block_size() const override { return kAesBlock; }
   bool length_outside_padding() const override { return true; }

@@ -12,11 +12,11 @@
 #include <algorithm>
 #include <array>
 
-#include <botan/loadstor.h>
 #include <botan/mac.h>
 #include <botan/mem_ops.h>
 #include <botan/stream_cipher.h>
 
+#include "ssh/crypto/big_endian.hpp"
 #include "ssh/crypto/packet_modes.hpp"
 
 namespace cr::ssh::crypto {
@@ -72,7 +72,7 @@ class ChaChaPoly {
  private:
   static std::array<std::uint8_t, 8> nonce_for(std::uint32_t sequence) {
     std::array<std::uint8_t, 8> nonce;
-    Botan::store_be(std::uint64_t{sequence}, nonce.data());
+    store_big_endian(std::uint64_t{sequence}, nonce.data());
     return nonce;
   }
 

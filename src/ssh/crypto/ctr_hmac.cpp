@@ -11,11 +11,11 @@
 #include <array>
 #include <string>
 
-#include <botan/loadstor.h>
 #include <botan/mac.h>
 #include <botan/mem_ops.h>
 #include <botan/stream_cipher.h>
 
+#include "ssh/crypto/big_endian.hpp"
 #include "ssh/crypto/packet_modes.hpp"
 
 namespace cr::ssh::crypto {
@@ -42,7 +42,7 @@ class CtrHmac {
   // HMAC over uint32 sequence || `covered`, into `out` (mac_size() bytes).
   void compute_mac(std::uint32_t sequence, ConstBytes covered, std::uint8_t* out) {
     std::array<std::uint8_t, 4> sequence_bytes;
-    Botan::store_be(sequence, sequence_bytes.data());
+    store_big_endian(sequence, sequence_bytes.data());
     mac_->update(sequence_bytes.data(), sequence_bytes.size());
     mac_->update(covered.data(), covered.size());
     mac_->final(out);

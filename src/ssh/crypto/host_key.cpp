@@ -6,7 +6,9 @@
 
 #include <botan/base64.h>
 #include <botan/bigint.h>
+#include <botan/ec_apoint.h>
 #include <botan/ec_group.h>
+#include <botan/ecc_key.h>
 #include <botan/ecdsa.h>
 #include <botan/ed25519.h>
 #include <botan/hex.h>
@@ -67,7 +69,7 @@ PublicKey ecdsa_key(const HostKeyAlgorithm& algorithm, Reader& blob) {
     return runtime::fail(kex_error(fmt::format("{} key names curve \"{}\", not \"{}\"", algorithm.key_type,
                                                runtime::printable(curve_id, 64), algorithm.curve_id)));
   }
-  const Botan::EC_Group group{std::string(algorithm.botan_curve)};
+  const auto group = Botan::EC_Group::from_name(algorithm.botan_curve);
   const auto field_bytes = group.get_p_bytes();
   if (point.size() != 1 + 2 * field_bytes || point[0] != 0x04) {
     return runtime::fail(kex_error(fmt::format("{} key is not an uncompressed point", algorithm.key_type))
@@ -80,9 +82,9 @@ PublicKey ecdsa_key(const HostKeyAlgorithm& algorithm, Reader& blob) {
                              .with("point", runtime::hex_preview(point)));
   };
   if (x >= group.get_p() || y >= group.get_p()) return not_on_curve();
-  const auto public_point = group.point(x, y);
-  if (!public_point.on_the_curve()) return not_on_curve();
-  return std::make_unique<Botan::ECDSA_PublicKey>(group, public_point);
+  const auto public_point = Botan::EC_AffinePoint::deserialize(group, point);
+  if (!public_point) return not_on_curve();
+  return std::make_unique<Botan::ECDSA_PublicKey>(group, *public_point);
 }
 
 // Whether an RSA signature verifies; an error when the key is unusable.
@@ -119,7 +121,7 @@ runtime::Result<std::vector<std::uint8_t>> botan_signature(const HostKeyAlgorith
   const auto r = rs.mpint();
   const auto s = rs.mpint();
   if (auto done = rs.finish(true); !done) return runtime::fail(as_kex_error(done.error()));
-  const auto width = key.message_part_size();
+  const auto width = dynamic_cast<const Botan::EC_PublicKey&>(key).domain().get_order_bytes();
   if (r.size() > width || s.size() > width) {
     return runtime::fail(kex_error(fmt::format("{} signature has r or s longer than the group order", algorithm.name)));
   }

@@ -192,7 +192,7 @@ runtime::Result<Secure> decrypt(const Header& header, const KeyCipher& cipher, s
   Secure key_and_iv(cipher.key_size + cipher.iv_size);
   const auto kdf = Botan::PasswordHashFamily::create_or_throw("Bcrypt-PBKDF")->from_iterations(rounds);
   kdf->derive_key(key_and_iv.data(), key_and_iv.size(), passphrase.data(), passphrase.size(), salt.data(), salt.size());
-  const auto mode = Botan::Cipher_Mode::create_or_throw(std::string(cipher.botan), Botan::DECRYPTION);
+  const auto mode = Botan::Cipher_Mode::create_or_throw(std::string(cipher.botan), Botan::Cipher_Dir::Decryption);
   mode->set_key(key_and_iv.data(), cipher.key_size);
   mode->start(key_and_iv.data() + cipher.key_size, cipher.iv_size);
   Secure plain(header.private_section.begin(), header.private_section.end());
@@ -240,12 +240,12 @@ runtime::Result<std::unique_ptr<Botan::Private_Key>> read_ecdsa(Fields& fields, 
     return runtime::fail(
         corrupt(source, fmt::format("a {} key names curve \"{}\"", kind.key_type, runtime::printable(curve, 64))));
   }
-  const Botan::EC_Group group{std::string(kind.botan_curve)};
+  const auto group = Botan::EC_Group::from_name(kind.botan_curve);
   const Botan::BigInt x(scalar.data(), scalar.size());
   if (x.is_zero() || x >= group.get_order())
     return runtime::fail(corrupt(source, "the ecdsa private scalar is out of range"));
-  auto key = std::make_unique<Botan::ECDSA_PrivateKey>(Botan::system_rng(), group, x);
-  const auto derived = key->public_point().encode(Botan::PointGFp::UNCOMPRESSED);
+  auto key = std::make_unique<Botan::ECDSA_PrivateKey>(group, Botan::EC_Scalar::from_bigint(group, x));
+  const auto derived = key->_public_ec_point().serialize_uncompressed();
   const bool consistent = std::equal(derived.begin(), derived.end(), point.begin(), point.end());
   return checked(std::move(key), consistent, source, "the ecdsa public point does not belong to the private scalar");
 }

@@ -7,15 +7,15 @@
 #include <cstdlib>
 #include <optional>
 
-#include <botan/loadstor.h>
 #include <fmt/format.h>
 
+#include "ssh/crypto/big_endian.hpp"
 #include "ssh/crypto/packet_modes.hpp"
 
 namespace cr::ssh::crypto {
 
 std::uint32_t read_length(ConstBytes packet) {
-  return packet.size() < kLengthSize ? 0 : Botan::load_be<std::uint32_t>(packet.data(), 0);
+  return packet.size() < kLengthSize ? 0 : load_big_endian32(packet.data());
 }
 
 void require_room_for_tag(ConstBytes packet, std::size_t tag_size) {

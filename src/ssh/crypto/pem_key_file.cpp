@@ -1,9 +1,9 @@
 // PEM key files that `ssh-keygen -m PEM` / `-m PKCS8` and OpenSSL write, read through Botan:
 // PKCS#8 "PRIVATE KEY" and "ENCRYPTED PRIVATE KEY" (PKCS8::load_key), and the traditional
-// "RSA PRIVATE KEY" (PKCS#1) and "EC PRIVATE KEY" (RFC 5915), which Botan 2's load_key refuses
+// "RSA PRIVATE KEY" (PKCS#1) and "EC PRIVATE KEY" (RFC 5915), which Botan's load_key refuses
 // by label but whose DER its key classes read. Traditional files may be encrypted the way
 // OpenSSL does it (RFC 1421 headers "Proc-Type: 4,ENCRYPTED" and "DEK-Info: cipher,IV"), which
-// OpenSSH wrote by default before 7.8, so old id_rsa files are this; Botan 2 has no reader for
+// OpenSSH wrote by default before 7.8, so old id_rsa files are this; Botan has no reader for
 // it, so the key derivation (OpenSSL's EVP_BytesToKey with MD5, one round) is done here.
 
 #include <algorithm>
@@ -46,10 +46,10 @@ std::unique_ptr<Botan::Private_Key> ec_private_key(const Secure& der) {
   Botan::BigInt scalar;
   Botan::OID curve;
   Botan::BER_Decoder(der)
-      .start_cons(Botan::SEQUENCE)
+      .start_sequence()
       .decode_and_check<std::size_t>(1, "unknown ECPrivateKey version")
       .decode_octet_string_bigint(scalar)
-      .decode_optional(curve, Botan::ASN1_Tag(0), Botan::PRIVATE, Botan::OID())
+      .decode_optional(curve, Botan::ASN1_Type(0), Botan::ASN1_Class::ExplicitContextSpecific, Botan::OID())
       .discard_remaining()
       .end_cons();
   if (curve.empty()) throw Botan::Decoding_Error("the EC PRIVATE KEY names no curve");
@@ -63,11 +63,7 @@ bool encrypted_pkcs8_structure_reads(std::string_view armored) {
     const auto der = pem_body(armored);
     Botan::AlgorithmIdentifier scheme;
     std::vector<std::uint8_t> encrypted;
-    Botan::BER_Decoder(der)
-        .start_cons(Botan::SEQUENCE)
-        .decode(scheme)
-        .decode(encrypted, Botan::OCTET_STRING)
-        .end_cons();
+    Botan::BER_Decoder(der).start_sequence().decode(scheme).decode(encrypted, Botan::ASN1_Type::OctetString).end_cons();
     return true;
   } catch (const std::exception&) {
     return false;
@@ -172,7 +168,7 @@ runtime::Result<Secure> decrypt_legacy(std::string_view armored, std::string_vie
   }
   if (passphrase.empty()) return runtime::fail(passphrase_needed(source));
   const auto key = legacy_key(passphrase, iv, cipher->key_size);
-  const auto mode = Botan::Cipher_Mode::create_or_throw(std::string(cipher->botan), Botan::DECRYPTION);
+  const auto mode = Botan::Cipher_Mode::create_or_throw(std::string(cipher->botan), Botan::Cipher_Dir::Decryption);
   mode->set_key(key);
   mode->start(iv);
   try {

@@ -43,7 +43,7 @@ const SignatureAlgorithm* algorithm_for(const Botan::Private_Key& key) {
   if (const auto* ecdsa = dynamic_cast<const Botan::ECDSA_PrivateKey*>(&key)) {
     for (const auto& algorithm : signature_algorithm_table()) {
       if (algorithm.scheme != Scheme::ecdsa) continue;
-      if (ecdsa->domain() == Botan::EC_Group(std::string(algorithm.botan_curve))) return &algorithm;
+      if (ecdsa->domain() == Botan::EC_Group::from_name(algorithm.botan_curve)) return &algorithm;
     }
   }
   return nullptr;
@@ -59,13 +59,13 @@ std::vector<std::uint8_t> public_key_blob_of(const Botan::Private_Key& key, cons
     case Scheme::ecdsa: {
       const auto& ecdsa = dynamic_cast<const Botan::ECDSA_PrivateKey&>(key);
       blob.string(kind.curve_id);
-      blob.string(ecdsa.public_point().encode(Botan::PointGFp::UNCOMPRESSED));
+      blob.string(ecdsa._public_ec_point().serialize_uncompressed());
       break;
     }
     case Scheme::rsa: {
       const auto& rsa = dynamic_cast<const Botan::RSA_PrivateKey&>(key);
-      blob.mpint(Botan::BigInt::encode(rsa.get_e()));
-      blob.mpint(Botan::BigInt::encode(rsa.get_n()));
+      blob.mpint(rsa.get_e().serialize());
+      blob.mpint(rsa.get_n().serialize());
       break;
     }
   }

@@ -6,7 +6,8 @@
 
 namespace cr::ssh::crypto {
 
-// Botan 2 reads the pool's size from this variable when it first allocates a secret.
+// Botan (built with its locking allocator) reads the pool's size from this variable when it first
+// allocates a secret.
 void use_unlocked_secret_memory() {
   constexpr const char* kPoolSize = "BOTAN_MLOCK_POOL_SIZE";
   if (std::getenv(kPoolSize) != nullptr) return;

@@ -8,15 +8,15 @@ namespace {
 
 constexpr std::array kAlgorithms{
     SignatureAlgorithm{"ssh-ed25519", "ssh-ed25519", Scheme::ed25519, "Pure", "", "", ""},
-    SignatureAlgorithm{"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256", Scheme::ecdsa, "EMSA1(SHA-256)", "nistp256",
-                       "secp256r1", ""},
-    SignatureAlgorithm{"ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384", Scheme::ecdsa, "EMSA1(SHA-384)", "nistp384",
-                       "secp384r1", ""},
-    SignatureAlgorithm{"ecdsa-sha2-nistp521", "ecdsa-sha2-nistp521", Scheme::ecdsa, "EMSA1(SHA-512)", "nistp521",
-                       "secp521r1", ""},
-    SignatureAlgorithm{"rsa-sha2-512", "ssh-rsa", Scheme::rsa, "EMSA3(SHA-512)", "", "", "SHA-512"},
-    SignatureAlgorithm{"rsa-sha2-256", "ssh-rsa", Scheme::rsa, "EMSA3(SHA-256)", "", "", "SHA-256"},
-    SignatureAlgorithm{"ssh-rsa", "ssh-rsa", Scheme::rsa, "EMSA3(SHA-1)", "", "", "SHA-1"},
+    SignatureAlgorithm{"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256", Scheme::ecdsa, "SHA-256", "nistp256", "secp256r1",
+                       ""},
+    SignatureAlgorithm{"ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384", Scheme::ecdsa, "SHA-384", "nistp384", "secp384r1",
+                       ""},
+    SignatureAlgorithm{"ecdsa-sha2-nistp521", "ecdsa-sha2-nistp521", Scheme::ecdsa, "SHA-512", "nistp521", "secp521r1",
+                       ""},
+    SignatureAlgorithm{"rsa-sha2-512", "ssh-rsa", Scheme::rsa, "PKCS1v15(SHA-512)", "", "", "SHA-512"},
+    SignatureAlgorithm{"rsa-sha2-256", "ssh-rsa", Scheme::rsa, "PKCS1v15(SHA-256)", "", "", "SHA-256"},
+    SignatureAlgorithm{"ssh-rsa", "ssh-rsa", Scheme::rsa, "PKCS1v15(SHA-1)", "", "", "SHA-1"},
 };
 
 template <class Predicate>

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include <botan/hash.h>
+#include <openssl/sha.h>
 
 #include "../deterministic_bytes.hpp"
 
@@ -37,9 +37,7 @@ void reference_random_bytes(void* out, unsigned long long size) {
 }
 
 int crypto_hash_sha512(unsigned char* out, const unsigned char* in, unsigned long long size) {
-  const auto sha512 = Botan::HashFunction::create_or_throw("SHA-512");
-  sha512->update(in, static_cast<std::size_t>(size));
-  sha512->final(out);
+  SHA512(in, static_cast<std::size_t>(size), out);
   return 0;
 }
 

@@ -632,7 +632,14 @@ def versions(build):
     ssh2 = json.loads((BENCH / "node" / "node_modules" / "ssh2" / "package.json").read_text())["version"]
     commit = out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     return (f"coder-runtime {commit}; {out(['ssh', '-V'])}; libssh {out(['pkg-config', '--modversion', 'libssh'])}; "
-            f"ssh2 {ssh2} on Node {out(['node', '--version'])}; Botan {out(['pkg-config', '--modversion', 'botan-2'])}")
+            f"ssh2 {ssh2} on Node {out(['node', '--version'])}; Botan {botan_version(build)}")
+
+
+def botan_version(build):
+    """The Botan the build linked, as CMake's pkg-config found it."""
+    cache = pathlib.Path(build) / "CMakeCache.txt"
+    found = re.search(r"^BOTAN_VERSION:INTERNAL=(.*)$", cache.read_text(), re.M) if cache.exists() else None
+    return found.group(1) if found else "unknown"
 
 
 def report(suite, command, started, load_before, elapsed):

@@ -36,10 +36,10 @@ runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, c
   set("serveraliveinterval", "5");
   set("serveralivecountmax", "2");
   // The agent's host key is RSA and it lists rsa-sha2-256 first; current agents (x/crypto 0.38
-  // and later) lead their key exchanges with mlkem768x25519-sha256, as our defaults do, and have
-  // no sntrup761x25519-sha512. Leading with both makes the first dial's
-  // first_kex_packet_follows guess right against them; against an older agent it is wrong once,
-  // and dial remembers that agent's first choices.
+  // and later) lead their key exchanges with mlkem768x25519-sha256, as our defaults do. Leading
+  // with both makes the first dial's first_kex_packet_follows guess right against them; against an
+  // older agent it is wrong once, and dial remembers that agent's first choices. x/crypto has no
+  // sntrup761x25519-sha512, so the profile does not offer it.
   set("hostkeyalgorithms", "^rsa-sha2-256");
   set("kexalgorithms", "-sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com");
   if (!options.user.empty()) set("user", options.user);

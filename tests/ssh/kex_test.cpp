@@ -1,7 +1,12 @@
 // Key exchange: known answers computed by tests/data/generate_kex_host_key_kat.py with Python's
-// cryptography package (and the RFC 3526 primes rebuilt from their definition), and the server
-// values that must be refused.
+// cryptography package (and the RFC 3526 primes rebuilt from their definition), mlkem768x25519's
+// server half played with Botan, and the server values that must be refused.
 
+#include <botan/hash.h>
+#include <botan/ml_kem.h>
+#include <botan/pubkey.h>
+#include <botan/system_rng.h>
+#include <botan/x25519.h>
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -84,7 +89,7 @@ TEST_CASE("kex known answers: client public value and shared secret K", "[kex]")
     covered.insert(name);
   }
   // The hybrids' known answers: sntrup761_test.cpp against the reference at test time; for
-  // mlkem768x25519, the handshakes with OpenSSH 10 (openssh10_test.cpp).
+  // mlkem768x25519, the handshakes with OpenSSH 10 (post_quantum_kex_test.cpp).
   std::set<std::string> expected;
   for (const auto& name : ssh::crypto::supported_kex()) {
     if (!is_hybrid(name)) expected.insert(name);
@@ -139,6 +144,43 @@ TEST_CASE("mlkem768x25519: Q_C from a fixed seed, and a Q_S of the wrong shape r
   const auto zero_x25519 = kex->shared_secret(Bytes(1088 + 32, 0));
   REQUIRE_FALSE(zero_x25519);
   CHECK_THAT(zero_x25519.error().message, Catch::Contains("low order"));
+}
+
+// The server's half played with Botan: an ML-KEM-768 encapsulation to our key and an X25519 key
+// pair of its own; K as draft-ietf-sshm-mlkem-hybrid-kex defines it, SHA-256(K_PQ || K_CL).
+TEST_CASE("mlkem768x25519: K is the server's SHA-256 of the ML-KEM key and the X25519 secret", "[kex]") {
+  const auto client = ssh::crypto::make_key_exchange("mlkem768x25519-sha256");
+  REQUIRE(client);
+  const auto q_c = client->client_public();
+  REQUIRE(q_c.size() == 1184 + 32);
+  auto& rng = Botan::system_rng();
+  const std::span<const std::uint8_t> q_c_parts(q_c);
+  const Botan::ML_KEM_PublicKey kem_public(q_c_parts.first(1184), Botan::ML_KEM_Mode::ML_KEM_768);
+  Botan::PK_KEM_Encryptor encryptor(kem_public, "Raw");
+  const auto encapsulation = encryptor.encrypt(rng, 0);
+  const Botan::X25519_PrivateKey server_x25519(rng);
+  Botan::PK_Key_Agreement agreement(server_x25519, rng, "Raw");
+  const auto x25519_secret = agreement.derive_key(0, q_c_parts.last(32)).bits_of();
+  const auto sha256 = Botan::HashFunction::create_or_throw("SHA-256");
+  sha256->update(encapsulation.shared_key());
+  sha256->update(x25519_secret);
+  const auto expected = sha256->final_stdvec();
+
+  Bytes q_s = encapsulation.encapsulated_shared_key();
+  REQUIRE(q_s.size() == 1088);
+  const auto server_public = server_x25519.public_value();
+  q_s.insert(q_s.end(), server_public.begin(), server_public.end());
+  const auto k = client->shared_secret(q_s);
+  REQUIRE(k);
+  CHECK(Bytes(k->begin(), k->end()) == expected);
+
+  // One bit of the ciphertext flipped: FIPS 203's implicit rejection gives another key, not an
+  // error; the server's signature over the exchange hash is what then fails.
+  q_s[100] ^= 1;
+  const auto other = client->shared_secret(q_s);
+  REQUIRE(other);
+  CHECK(Bytes(other->begin(), other->end()) != expected);
+  CHECK(other->size() == 32);
 }
 
 TEST_CASE("a curve25519 point of small order (the all-zero secret) is refused as such", "[kex]") {

@@ -223,7 +223,7 @@ class HybridAgreement final : public Curve25519Agreement {
  private:
   std::optional<runtime::Error> check_server_value(ConstBytes server_public) const override {
     if (server_public.size() != kem_->ciphertext_bytes() + 32) {
-      return refusal(fmt::format("Q_S is {} bytes: the {} ciphertext ({}) and a curve25519 public key (32)",
+      return refusal(fmt::format("Q_S must be {} bytes: the {} ciphertext ({}) and a curve25519 public key (32)",
                                  kem_->ciphertext_bytes() + 32, kem_->name(), kem_->ciphertext_bytes()),
                      server_public);
     }

@@ -245,7 +245,7 @@ runtime::Result<std::unique_ptr<Botan::Private_Key>> read_ecdsa(Fields& fields, 
   if (x.is_zero() || x >= group.get_order())
     return runtime::fail(corrupt(source, "the ecdsa private scalar is out of range"));
   auto key = std::make_unique<Botan::ECDSA_PrivateKey>(group, Botan::EC_Scalar::from_bigint(group, x));
-  const auto derived = key->_public_ec_point().serialize_uncompressed();
+  const auto derived = key->raw_public_key_bits();
   const bool consistent = std::equal(derived.begin(), derived.end(), point.begin(), point.end());
   return checked(std::move(key), consistent, source, "the ecdsa public point does not belong to the private scalar");
 }

@@ -59,7 +59,7 @@ std::vector<std::uint8_t> public_key_blob_of(const Botan::Private_Key& key, cons
     case Scheme::ecdsa: {
       const auto& ecdsa = dynamic_cast<const Botan::ECDSA_PrivateKey&>(key);
       blob.string(kind.curve_id);
-      blob.string(ecdsa._public_ec_point().serialize_uncompressed());
+      blob.string(ecdsa.raw_public_key_bits());
       break;
     }
     case Scheme::rsa: {

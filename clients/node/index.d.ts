@@ -7,9 +7,9 @@ export interface Evidence { label: string; text: string; }
 export declare class CoderRuntimeError extends Error {
   /** The JSON-RPC error code (-32000 when the operation failed); undefined when the service ended. */
   rpcCode?: number;
-  /** proxy, network, banner, transport, kex, auth, channel, coder, cli, config, runtime */
+  /** proxy, network, banner, transport, kex, auth, channel, sftp, coder, cli, config, runtime */
   layer?: string;
-  /** end_of_stream, timed_out, cancelled, io_error, spawn_failed, connect_failed, ... */
+  /** end_of_stream, timed_out, cancelled, io_error, spawn_failed, connect_failed, not_found, permission_denied, ... */
   code?: string;
   /** The peer's own words: a proxy's exit status and stderr, what arrived instead of a banner... */
   evidence: Evidence[];

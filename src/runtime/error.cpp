@@ -28,6 +28,8 @@ std::string_view to_string(Layer layer) {
       return "cli";
     case Layer::config:
       return "config";
+    case Layer::sftp:
+      return "sftp";
   }
   return "unknown";
 }
@@ -56,6 +58,10 @@ std::string_view to_string(Errc code) {
       return "stream closed";
     case Errc::refused:
       return "refused";
+    case Errc::not_found:
+      return "not found";
+    case Errc::permission_denied:
+      return "permission denied";
     case Errc::internal_error:
       return "internal error";
   }

@@ -31,21 +31,24 @@ enum class Layer {
   coder,
   cli,
   config,  // the user's configuration files and options
+  sftp,    // the SFTP subsystem: its packets and the server's answers
 };
 
 enum class Errc {
-  end_of_stream,     // the peer closed its sending side
-  timed_out,         // a deadline passed
-  cancelled,         // the caller cancelled
-  io_error,          // the OS reported an error on an established stream
-  spawn_failed,      // a child process could not be started
-  resolve_failed,    // a host name did not resolve
-  connect_failed,    // no endpoint accepted the connection
-  invalid_argument,  // the caller's input was malformed (a config value, a template)
-  protocol_error,    // the peer broke the protocol
-  stream_closed,     // the operation was attempted on a stream we closed ourselves
-  refused,           // the peer declined what it may decline (a channel, a pty, a subsystem)
-  internal_error,    // an exception escaped: a caller's callback threw, or memory ran out
+  end_of_stream,      // the peer closed its sending side
+  timed_out,          // a deadline passed
+  cancelled,          // the caller cancelled
+  io_error,           // the OS reported an error on an established stream
+  spawn_failed,       // a child process could not be started
+  resolve_failed,     // a host name did not resolve
+  connect_failed,     // no endpoint accepted the connection
+  invalid_argument,   // the caller's input was malformed (a config value, a template)
+  protocol_error,     // the peer broke the protocol
+  stream_closed,      // the operation was attempted on a stream we closed ourselves
+  refused,            // the peer declined what it may decline (a channel, a pty, a subsystem)
+  not_found,          // the peer has no such file or directory
+  permission_denied,  // the peer does not let this user do it
+  internal_error,     // an exception escaped: a caller's callback threw, or memory ran out
 };
 
 std::string_view to_string(Layer layer);

@@ -27,7 +27,7 @@ ReplyError invalid_param(std::string_view name, std::string_view what) {
 // The protocol's names for error codes (docs/protocol.md): identifiers a client compares, where
 // runtime::to_string gives words for a person.
 using runtime::Errc;
-constexpr std::array<std::pair<Errc, std::string_view>, 12> kCodeNames{{
+constexpr std::array<std::pair<Errc, std::string_view>, 14> kCodeNames{{
     {Errc::end_of_stream, "end_of_stream"},
     {Errc::timed_out, "timed_out"},
     {Errc::cancelled, "cancelled"},
@@ -39,6 +39,8 @@ constexpr std::array<std::pair<Errc, std::string_view>, 12> kCodeNames{{
     {Errc::protocol_error, "protocol_error"},
     {Errc::stream_closed, "stream_closed"},
     {Errc::refused, "refused"},
+    {Errc::not_found, "not_found"},
+    {Errc::permission_denied, "permission_denied"},
     {Errc::internal_error, "internal_error"},
 }};
 static_assert(kCodeNames.size() == static_cast<std::size_t>(Errc::internal_error) + 1, "a name for every code");
@@ -189,7 +191,7 @@ runtime::Error error_from_data(const json& data, std::string_view fallback_messa
                                                                            : std::string();
   };
   auto layer = runtime::Layer::runtime;
-  for (int i = 0; i <= static_cast<int>(runtime::Layer::config); ++i) {
+  for (int i = 0; i <= static_cast<int>(runtime::Layer::sftp); ++i) {
     if (runtime::to_string(static_cast<runtime::Layer>(i)) == text("layer")) layer = static_cast<runtime::Layer>(i);
   }
   auto code = runtime::Errc::protocol_error;

@@ -100,8 +100,19 @@ asio::awaitable<Result<void>> Session::shell_answer(std::uint64_t ticket) {
 }
 
 asio::awaitable<Result<void>> Session::request_subsystem(std::string name) {
+  auto ticket = co_await send_subsystem(name);
+  if (!ticket) co_return runtime::fail(std::move(ticket.error()));
+  co_return co_await subsystem_answer(*ticket, std::move(name));
+}
+
+asio::awaitable<Result<std::uint64_t>> Session::send_subsystem(std::string name) {
   const auto fields = SubsystemData{name}.encode();
-  co_return co_await start("subsystem", fields, fmt::format("the subsystem \"{}\"", name));
+  co_return co_await channel_->send_request("subsystem", true, fields);
+}
+
+asio::awaitable<Result<void>> Session::subsystem_answer(std::uint64_t ticket, std::string name) {
+  auto agreed = co_await channel_->reply(ticket);
+  co_return started(std::move(agreed), "subsystem", fmt::format("the subsystem \"{}\"", name));
 }
 
 asio::awaitable<Result<void>> Session::window_change(std::uint32_t columns, std::uint32_t rows,

@@ -114,6 +114,9 @@ class Session {
   asio::awaitable<runtime::Result<std::uint64_t>> send_shell();
   asio::awaitable<runtime::Result<void>> shell_answer(std::uint64_t ticket);
   asio::awaitable<runtime::Result<void>> request_subsystem(std::string name);
+  // Apart, as for exec: the subsystem's first message (SFTP's INIT) may follow the request at once.
+  asio::awaitable<runtime::Result<std::uint64_t>> send_subsystem(std::string name);
+  asio::awaitable<runtime::Result<void>> subsystem_answer(std::uint64_t ticket, std::string name);
 
   // While it runs (no reply asked; servers ignore what they do not support).
   asio::awaitable<runtime::Result<void>> window_change(std::uint32_t columns, std::uint32_t rows,

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""A real sftp-server behind a relay that alters its replies, as sshd's sftp subsystem, so that the
+client meets misbehaviour a healthy server never shows.
+
+Usage: sftp_shim.py MODE SFTP_SERVER
+  short-reads     every DATA reply carries at most 1000 bytes (a short read mid-file)
+  no-extensions   VERSION offers no extensions
+  die-after-1m    once 1 MiB of DATA has gone out, kills the server and exits with status 3
+  unknown-id      the first DATA reply comes back under an id nobody sent
+  oversized       the first DATA reply's length field claims 16 MiB
+"""
+import os
+import struct
+import subprocess
+import sys
+import threading
+
+
+def relay_requests(child):
+    while True:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            break
+        child.stdin.write(chunk)
+        child.stdin.flush()
+    child.stdin.close()
+
+
+def read_exactly(stream, n):
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def main():
+    mode, server = sys.argv[1], sys.argv[2]
+    child = subprocess.Popen([server], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    threading.Thread(target=relay_requests, args=(child,), daemon=True).start()
+    out = sys.stdout.buffer
+    data_sent = 0
+    altered = False
+    while True:
+        header = read_exactly(child.stdout, 4)
+        if header is None:
+            break
+        (length,) = struct.unpack(">I", header)
+        body = read_exactly(child.stdout, length)
+        if body is None:
+            break
+        kind = body[0]
+        if kind == 2 and mode == "no-extensions":
+            body = body[:5]
+        if kind == 103:
+            (request_id, size) = struct.unpack(">II", body[1:9])
+            if mode == "short-reads" and size > 1000:
+                body = body[:5] + struct.pack(">I", 1000) + body[9:1009]
+            elif mode == "unknown-id" and not altered:
+                altered = True
+                body = body[:1] + struct.pack(">I", request_id + 100000) + body[5:]
+            elif mode == "oversized" and not altered:
+                altered = True
+                out.write(struct.pack(">I", 16 * 1024 * 1024) + body[:64])
+                out.flush()
+                continue
+            data_sent += size
+        out.write(struct.pack(">I", len(body)) + body)
+        out.flush()
+        if mode == "die-after-1m" and data_sent >= 1024 * 1024:
+            child.kill()
+            os._exit(3)
+    child.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -21,6 +21,8 @@ constexpr std::uint32_t kAttrKnown = kAttrSize | kAttrUidGid | kAttrPermissions 
 
 constexpr std::uint32_t kTypeMask = 0170000;
 
+ConstBytes bytes_of(std::string_view text) { return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}; }
+
 // The wire reader's error, told as the SFTP layer's, with the packet that broke it.
 Error malformed(Error error, ConstBytes packet) {
   error.layer = Layer::sftp;
@@ -282,9 +284,11 @@ Result<Reply> parse_reply(ConstBytes packet) {
       reply.body = std::move(attrs);
       break;
     }
-    case PacketType::extended_reply:
-      reply.body = ExtendedReply{std::string(runtime::as_text(r.rest()))};
+    case PacketType::extended_reply: {
+      const auto rest = r.rest();
+      reply.body = ExtendedReply{std::string(rest.begin(), rest.end())};
       break;
+    }
     default:
       if (!r.failed()) wrong = fmt::format("packet type {} is not a reply", static_cast<int>(type));
   }
@@ -294,26 +298,24 @@ Result<Reply> parse_reply(ConstBytes packet) {
 }
 
 Result<StatVfs> parse_statvfs(std::string_view data) {
-  Reader r(runtime::as_bytes(data), "statvfs@openssh.com reply");
+  Reader r(bytes_of(data), "statvfs@openssh.com reply");
   StatVfs s;
   for (auto* field : {&s.block_size, &s.fragment_size, &s.blocks, &s.free_blocks, &s.available_blocks, &s.files,
                       &s.free_files, &s.available_files, &s.filesystem_id, &s.flags, &s.max_name_length}) {
     *field = r.uint64();
   }
-  if (auto read = r.finish(true); !read)
-    return runtime::fail(malformed(std::move(read.error()), runtime::as_bytes(data)));
+  if (auto read = r.finish(true); !read) return runtime::fail(malformed(std::move(read.error()), bytes_of(data)));
   return s;
 }
 
 Result<Limits> parse_limits(std::string_view data) {
-  Reader r(runtime::as_bytes(data), "limits@openssh.com reply");
+  Reader r(bytes_of(data), "limits@openssh.com reply");
   Limits limits;
   for (auto* field :
        {&limits.max_packet_length, &limits.max_read_length, &limits.max_write_length, &limits.max_open_handles}) {
     *field = r.uint64();
   }
-  if (auto read = r.finish(true); !read)
-    return runtime::fail(malformed(std::move(read.error()), runtime::as_bytes(data)));
+  if (auto read = r.finish(true); !read) return runtime::fail(malformed(std::move(read.error()), bytes_of(data)));
   return limits;
 }
 

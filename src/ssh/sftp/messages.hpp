@@ -12,7 +12,6 @@
 #include <variant>
 #include <vector>
 
-#include "runtime/async_stream.hpp"
 #include "runtime/error.hpp"
 #include "ssh/wire.hpp"
 

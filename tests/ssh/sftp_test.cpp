@@ -158,6 +158,21 @@ asio::awaitable<Result<std::uint64_t>> upload_from(ssh::sftp::Client& client, Se
   co_return co_await upload_from(client, sending, std::move(path), std::move(options));
 }
 
+// How many descriptors of any process on this machine refer to `path` (the tests run as root, so
+// sftp-server's are readable too).
+std::size_t open_anywhere(const std::string& path) {
+  std::size_t count = 0;
+  std::error_code ignored;
+  // Processes come and go while we look: every step takes its error rather than throwing.
+  const std::filesystem::directory_iterator end;
+  for (std::filesystem::directory_iterator process("/proc", ignored); process != end; process.increment(ignored)) {
+    for (std::filesystem::directory_iterator fd(process->path() / "fd", ignored); fd != end; fd.increment(ignored)) {
+      if (std::filesystem::read_symlink(fd->path(), ignored) == path) ++count;
+    }
+  }
+  return count;
+}
+
 std::string evidence(const runtime::Error& error, std::string_view label) {
   const auto* found = error.find_evidence(label);
   return found ? found->text : "";
@@ -653,10 +668,13 @@ TEST_CASE("sftp: a cancelled download or upload stops, and the client goes on se
     CHECK(uploaded.error().code == Errc::cancelled);
     CHECK(sending.at < content.size());
 
-    // The replies still in flight are dropped as they come; the client answers what follows.
+    // The replies still in flight are dropped as they come; the client answers what follows, after
+    // the server has closed both handles (it answers in order).
     auto size = co_await client.stat(source);
     REQUIRE(size);
     CHECK(size->size == content.size());
+    CHECK(open_anywhere(source) == 0);
+    CHECK(open_anywhere(target) == 0);
     Received again;
     auto whole = co_await download_into(client, source, again);
     REQUIRE(whole);

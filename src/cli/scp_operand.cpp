@@ -47,7 +47,8 @@ runtime::Result<std::string> percent_decoded(std::string_view text) {
     const bool valid = hex.size() == 2 && std::isxdigit(static_cast<unsigned char>(hex[0])) &&
                        std::isxdigit(static_cast<unsigned char>(hex[1]));
     if (!valid || std::sscanf(std::string(hex).c_str(), "%2x", &value) != 1 || value == 0) {
-      return runtime::fail(Errc::invalid_argument, Layer::cli, "a % in an scp:// path must start an escape such as %20");
+      return runtime::fail(Errc::invalid_argument, Layer::cli,
+                           "a % in an scp:// path must start an escape such as %20");
     }
     out += static_cast<char>(value);
     i += 2;

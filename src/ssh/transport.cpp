@@ -421,6 +421,7 @@ Result<bool> Transport::handle_transport_message(const std::vector<std::uint8_t>
 }
 
 bool Transport::rekey_due() const {
+  if (!authenticated_) return false;
   return packets_->bytes_sent() >= options_.rekey_after_bytes ||
          packets_->bytes_received() >= options_.rekey_after_bytes ||
          runtime::Clock::now() - last_kex_ >= options_.rekey_after_time;

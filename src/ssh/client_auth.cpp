@@ -301,7 +301,9 @@ std::string choose_signature_algorithm(const std::vector<std::string>& key_algor
 
 asio::awaitable<Result<AuthResult>> authenticate(Transport& transport, AuthOptions options) {
   Authenticator authenticator(transport, std::move(options));
-  co_return co_await authenticator.run();
+  auto result = co_await authenticator.run();
+  if (result) transport.authenticated();
+  co_return result;
 }
 
 }  // namespace cr::ssh

@@ -67,7 +67,8 @@ std::string choose_signature_algorithm(const std::vector<std::string>& key_algor
 
 // On failure: Layer::auth, with the methods tried, the ones the server accepts, and per key (type,
 // fingerprint, source) why it was refused. A key that cannot sign (an agent that says no) is
-// skipped with its reason, not the end of authentication.
+// skipped with its reason, not the end of authentication. On success the transport may start its
+// re-exchanges (Transport::authenticated).
 asio::awaitable<runtime::Result<AuthResult>> authenticate(Transport& transport, AuthOptions options);
 
 }  // namespace cr::ssh

@@ -421,6 +421,7 @@ Result<bool> Transport::handle_transport_message(const std::vector<std::uint8_t>
 }
 
 bool Transport::rekey_due() const {
+  if (!authenticated_) return false;
   return packets_->bytes_sent() >= options_.rekey_after_bytes ||
          packets_->bytes_received() >= options_.rekey_after_bytes ||
          runtime::Clock::now() - last_kex_ >= options_.rekey_after_time;
@@ -461,14 +462,17 @@ asio::awaitable<Result<void>> Transport::request_rekey() {
 }
 
 asio::awaitable<Result<void>> Transport::write_message(std::span<const std::uint8_t> payload) {
+  // Messages leave in the order they were sent: a CLOSE must not overtake the same channel's EOF.
+  // So the place in line is taken first, before the KEXINIT of a re-exchange that is due, whose
+  // sending suspends: a CLOSE the reader queued meanwhile would otherwise get ahead, and the EOF
+  // would reach a server that has freed the channel (sshd then ends the connection).
+  const bool in_line = co_await message_order_.lock();
+  if (!in_line) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled");
+  const runtime::AsyncMutex::Unlocker unlock(message_order_);
   if (!kex_in_progress_ && rekey_due()) {
     auto started = co_await request_rekey();
     if (!started) co_return started;
   }
-  // Messages leave in the order they were sent: a CLOSE must not overtake the same channel's EOF.
-  const bool in_line = co_await message_order_.lock();
-  if (!in_line) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled");
-  const runtime::AsyncMutex::Unlocker unlock(message_order_);
   co_return co_await write_outside_kex(payload);
 }
 

@@ -81,6 +81,11 @@ class Transport {
   asio::awaitable<runtime::Result<void>> write_message(std::span<const std::uint8_t> payload);
   // Starts a key re-exchange; it completes as read_message() reads the server's reply.
   asio::awaitable<runtime::Result<void>> request_rekey();
+  // Authentication has succeeded: from now on a write starts a re-exchange once one is due. Not
+  // before, as OpenSSH's client: authentication writes a request and then reads its answer, so
+  // nothing would read the server's reply to our KEXINIT while the write waits for the exchange
+  // to end (and OpenSSH's sshd refuses a re-exchange before authentication anyway).
+  void authenticated() { authenticated_ = true; }
   // Sends DISCONNECT (best effort) and closes the stream.
   asio::awaitable<void> disconnect(DisconnectReason reason, std::string_view description);
   // Marks the transport unusable (its reader failed or stopped): a write waiting for a key
@@ -130,6 +135,7 @@ class Transport {
   std::unique_ptr<crypto::KeyExchange> guessed_exchange_;  // its init packet followed our KEXINIT
   Guess first_guess_ = Guess::none;
   bool kex_in_progress_ = false;
+  bool authenticated_ = false;
   // Set once reading has failed or we disconnected: a write waiting for an exchange that can no
   // longer complete gets this error instead of waiting for good.
   std::optional<runtime::Error> broken_;

@@ -8,6 +8,7 @@
 #include <asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,14 @@ using namespace cr::runtime;
 using namespace std::chrono_literals;
 
 namespace {
-asio::awaitable<bool> wait_once(Event& event) {
+// With earlier_cancellation, the waiter waits again after a first wait was cancelled, as code that
+// cleans up after a cancellation does; what the last wait said.
+asio::awaitable<bool> wait_once(Event& event, bool earlier_cancellation) {
   co_await asio::this_coro::throw_if_cancelled(false);
+  if (earlier_cancellation) {
+    const bool first = co_await event.wait();
+    if (first) throw std::logic_error("the first wait was not cancelled");
+  }
   co_return co_await event.wait();
 }
 
@@ -37,15 +44,21 @@ asio::awaitable<void> take_turn(AsyncMutex& mutex, std::vector<std::string>& log
 namespace {
 
 // What wait() said after a notify, with a terminal cancellation emitted in the same turn or not.
-std::optional<bool> woken_by_notify(bool cancelled_too) {
+std::optional<bool> woken_by_notify(bool cancelled_too, bool earlier_cancellation = false) {
   asio::io_context io;
   Event event(io.get_executor());
   asio::cancellation_signal cancel;
   std::optional<bool> woken;
-  asio::co_spawn(io, wait_once(event),
+  asio::co_spawn(io, wait_once(event, earlier_cancellation),
                  asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, bool w) { woken = w; }));
   io.poll();
   REQUIRE_FALSE(woken);
+  if (earlier_cancellation) {
+    cancel.emit(asio::cancellation_type::terminal);
+    io.restart();
+    io.poll();
+    REQUIRE_FALSE(woken);
+  }
   if (cancelled_too) cancel.emit(asio::cancellation_type::terminal);
   event.notify();
   io.restart();
@@ -59,6 +72,20 @@ TEST_CASE("an Event waiter cancelled in the same turn as a notify sees the cance
   const auto woken = woken_by_notify(true);
   REQUIRE(woken);
   CHECK_FALSE(*woken);
+}
+
+// The coroutine's cancellation state already holds "terminal" from the first: only the wait itself
+// can tell that another came.
+TEST_CASE("an Event waiter cancelled a second time in the same turn as a notify sees the cancellation", "[event]") {
+  const auto woken = woken_by_notify(true, true);
+  REQUIRE(woken);
+  CHECK_FALSE(*woken);
+}
+
+TEST_CASE("an Event waiter notified after an earlier cancellation is woken", "[event]") {
+  const auto woken = woken_by_notify(false, true);
+  REQUIRE(woken);
+  CHECK(*woken);
 }
 
 TEST_CASE("an Event waiter notified without a cancellation is woken", "[event]") {

@@ -13,6 +13,7 @@
 #include "ssh/crypto/host_key.hpp"
 #include "ssh/crypto/private_key.hpp"
 #include "ssh/identity.hpp"
+#include "support/connect.hpp"
 #include "support/files.hpp"
 #include "support/ssh_agent.hpp"
 #include "support/run.hpp"
@@ -355,4 +356,43 @@ TEST_CASE("Go server: a password login runs a command", "[auth][go]") {
   INFO((ran ? "" : ran.error().detailed()));
   REQUIRE(ran);
   CHECK(ran->stdout_data == "in\n");
+}
+
+// With a re-exchange due from the first byte, one started while authentication writes would wait
+// for a reply that nothing reads (authentication reads only after its write): the connection hangs
+// until the deadline. It must instead start once authentication has succeeded.
+TEST_CASE("re-exchanges due during authentication start only after it, with publickey and password",
+          "[auth][rekey][sshd][go]") {
+  KeyRing keys;
+  AuthorizedSshd server;
+  const auto key = keys.make("-t ed25519", "");
+  KeyRing::authorize(server.sshd, key);
+  const bool with_password = GENERATE(false, true);
+  ssh::ClientOptions options;
+  options.transport.verify_host_key = ssh::accept_any_host_key();  // the test's own server
+  options.transport.rekey_after_bytes = 1;
+  std::string proxy_command = server.sshd.proxy_command();
+  options.auth = as_root({KeyRing::load(key, "")});
+  if (with_password) {
+    proxy_command = go_server(fmt::format("-password '{}'", kGoPassword));
+    options.auth = as_user("coder", {}, {"password"});
+    options.auth.password = [](const std::string&, const std::string&) {
+      return std::optional<std::string>(kGoPassword);
+    };
+  }
+  INFO(proxy_command);
+  const auto [exchanges_at_login, ran, exchanges_after] =
+      test::run([](std::string command_line,
+                   ssh::ClientOptions client) -> asio::awaitable<std::tuple<std::size_t, std::string, std::size_t>> {
+        auto connection = co_await test::connect_through(std::move(command_line), std::move(client));
+        REQUIRE(connection);
+        const auto at_login = (*connection)->transport().completed_key_exchanges();
+        auto result = co_await test::exec(**connection, "echo rekeyed");
+        const auto after = (*connection)->transport().completed_key_exchanges();
+        co_await (*connection)->close();
+        co_return std::tuple(at_login, result ? result->stdout_data : result.error().detailed(), after);
+      }(std::move(proxy_command), std::move(options)));
+  CHECK(exchanges_at_login == 1);
+  CHECK(ran == "rekeyed\n");
+  CHECK(exchanges_after >= 2);
 }

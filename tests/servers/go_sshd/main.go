@@ -2,9 +2,10 @@
 // on, for interop tests. It serves one connection on stdin/stdout, so a ProxyCommand reaches it
 // the way `coder ssh --stdio` reaches the agent: RSA host key, only "none" authentication (like
 // the agent) unless -password / -keyboard-interactive ask for more, session channels with exec
-// and an exit status.
+// and an exit status, and the "sftp" subsystem served by github.com/pkg/sftp as the agent serves it.
 //
-// Built offline in GOPATH mode from Debian's golang-golang-x-crypto-dev.
+// Built offline in GOPATH mode from Debian's golang-golang-x-crypto-dev and
+// golang-github-pkg-sftp-dev.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -123,6 +125,12 @@ func loadOrGenerateKey(path string) (ssh.Signer, error) {
 func serveSession(channel ssh.Channel, requests <-chan *ssh.Request) {
 	defer channel.Close()
 	for request := range requests {
+		if request.Type == "subsystem" && string(request.Payload) == "\x00\x00\x00\x04sftp" {
+			request.Reply(true, nil)
+			go ssh.DiscardRequests(requests)
+			serveSftp(channel)
+			return
+		}
 		var command *exec.Cmd
 		switch {
 		case request.Type == "shell":
@@ -162,6 +170,25 @@ func serveSession(channel ssh.Channel, requests <-chan *ssh.Request) {
 		channel.SendRequest("exit-status", false, exitStatus)
 		return
 	}
+}
+
+// As the Coder agent: the session ends with exit status 0 when the client ends the SFTP session
+// (its EOF), 1 when serving failed.
+func serveSftp(channel ssh.Channel) {
+	status := uint32(1)
+	server, err := sftp.NewServer(channel)
+	if err == nil {
+		if err = server.Serve(); err == io.EOF {
+			status = 0
+		}
+		server.Close()
+	}
+	if err != nil && err != io.EOF {
+		fmt.Fprintln(os.Stderr, "go_sshd: sftp:", err)
+	}
+	exitStatus := make([]byte, 4)
+	binary.BigEndian.PutUint32(exitStatus, status)
+	channel.SendRequest("exit-status", false, exitStatus)
 }
 
 // As the Coder agent: "signal" requests reach the running command, and a session the client closes

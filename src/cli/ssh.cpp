@@ -20,8 +20,7 @@
 #include "cli/commands.hpp"
 #include "cli/exec_command.hpp"
 #include "cli/local_terminal.hpp"
-#include "cli/prompt.hpp"
-#include "coder/dial.hpp"
+#include "cli/ssh_connect.hpp"
 #include "coder/proxy_command_line.hpp"
 #include "runtime/local_user.hpp"
 #include "runtime/paths.hpp"
@@ -32,44 +31,12 @@ namespace cr::cli {
 namespace {
 
 struct SshCommandOptions {
-  std::string config_file;
-  std::vector<std::string> identity_files;
-  std::string login;
-  std::optional<std::uint16_t> port;
-  std::vector<std::string> options;
+  SshCommandLine line;
   bool force_tty = false;
   bool no_tty = false;
   std::string destination;
   std::vector<std::string> command;
 };
-
-// An ssh_config argument: quoted so that spaces in a path survive the config reader's splitting.
-std::string quoted(const std::string& value) {
-  std::string out = "\"";
-  for (const char c : value) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-runtime::Result<ssh::SshConfig> read_user_config(const SshCommandOptions& o, const ssh::Destination& destination) {
-  ssh::ConfigInput input;
-  for (const auto& identity : o.identity_files) input.command_line.push_back("IdentityFile " + quoted(identity));
-  input.command_line.insert(input.command_line.end(), o.options.begin(), o.options.end());
-  const auto home = runtime::home_directory().value_or(".");
-  if (o.config_file.empty()) {
-    input.files = ssh::default_config_files(home);
-  } else if (o.config_file != "none") {
-    input.files = {o.config_file};
-  }
-  ssh::ConfigContext context;
-  context.host = destination.host;
-  context.local_user = runtime::local_user_name();
-  context.home = home;
-  context.run_exec = [](const std::string& command) { return std::system(command.c_str()) == 0; };
-  return ssh::read_config(input, std::move(context));
-}
 
 // SendEnv patterns pick local variables; SetEnv adds its own after them.
 std::vector<std::pair<std::string, std::string>> session_environment(const ssh::ClientPlan& plan) {
@@ -229,44 +196,16 @@ runtime::Result<std::optional<WorkspaceRoute>> workspace_route(const SshCommandO
   return route;
 }
 
-int report(const runtime::Error& error, const runtime::Logger& log) {
-  write_stderr(fmt::format("coder-runtime: {}\n", error.summary()));
-  if (log.enabled(runtime::LogLevel::debug)) write_stderr(error.detailed());
-  return kExitConnectionFailed;
-}
-
 asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
   auto destination = ssh::parse_destination(o.destination);
-  if (!destination) co_return report(destination.error(), {});
-  if (destination->user.empty()) destination->user = o.login;
-  if (!destination->port) destination->port = o.port;
-  auto config = read_user_config(o, *destination);
-  if (!config) co_return report(config.error(), {});
-  auto level = runtime::LogLevel::warning;  // ssh's default, INFO, shows warnings
-  if (const auto configured = config->text("LogLevel")) level = ssh::parse_log_level(*configured).value_or(level);
-  if (verbosity > 0)
-    level = verbosity >= 3   ? runtime::LogLevel::trace
-            : verbosity == 2 ? runtime::LogLevel::debug
-                             : runtime::LogLevel::info;
-  const runtime::Logger log(runtime::stderr_sink(), level);
-  auto plan = ssh::plan_connection(*config, *destination, log);
-  if (!plan) co_return report(plan.error(), log);
-
-  coder::DialOptions dial_options;
-  dial_options.log = log;
-  dial_options.remembered_choices = remembered_choices_file();
-  dial_options.on_proxy_stderr = [](std::string_view chunk) { write_stderr(chunk); };
-  if (!plan->batch_mode) {
-    dial_options.identity_files.passphrase = [](const std::string& path, int) {
-      return ask_secret(fmt::format("Enter passphrase for key '{}': ", path));
-    };
-    plan->options.auth.password = [](const std::string& user, const std::string& host) {
-      return ask_secret(fmt::format("{}@{}'s password: ", user, host));
-    };
-  }
-  const bool tty = wants_tty(o, *plan);
-  auto shared = workspace_route(o, *config, *plan, tty, verbosity);
-  if (!shared) co_return report(shared.error(), log);
+  if (!destination) co_return report_failure(destination.error(), {});
+  auto planned = plan_like_ssh(o.line, std::move(*destination), verbosity);
+  if (!planned) co_return report_failure(planned.error(), {});
+  const auto& log = planned->log;
+  auto& plan = planned->plan;
+  const bool tty = wants_tty(o, plan);
+  auto shared = workspace_route(o, planned->config, plan, tty, verbosity);
+  if (!shared) co_return report_failure(shared.error(), log);
   if (*shared) {
     // Ctrl-C (without a terminal of the remote's) and SIGTERM end the command on the holder and
     // leave the local terminal as it was.
@@ -280,15 +219,15 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
     interrupts.cancel();
     co_return code;
   }
-  const auto env = session_environment(*plan);
-  auto connected = co_await coder::dial(std::move(*plan), std::move(dial_options));
-  if (!connected) co_return report(connected.error(), log);
+  const auto env = session_environment(plan);
+  auto connected = co_await dial_like_ssh(std::move(plan), log);
+  if (!connected) co_return report_failure(connected.error(), log);
   auto connection = std::move(*connected);
 
   auto opened = co_await connection->open_session();
   if (!opened) {
     co_await connection->close();
-    co_return report(opened.error(), log);
+    co_return report_failure(opened.error(), log);
   }
   ssh::Session session = std::move(*opened);
   std::optional<RawTerminal> raw;
@@ -296,12 +235,12 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
   if (!started) {
     raw.reset();
     co_await connection->close();
-    co_return report(started.error(), log);
+    co_return report_failure(started.error(), log);
   }
   auto exit = co_await relay_session(session, tty);
   raw.reset();
   co_await connection->close();
-  if (!exit) co_return report(exit.error(), log);
+  if (!exit) co_return report_failure(exit.error(), log);
   if (exit->exit_code) co_return *exit->exit_code;
   if (exit->signal) log.info("the remote command was killed by signal {}", exit->signal->name);
   else log.info("the session closed without an exit status");
@@ -313,11 +252,12 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
 void add_ssh_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto o = std::make_shared<SshCommandOptions>();
   auto* cmd = app.add_subcommand("ssh", "Run a command (or a shell) on an SSH server, as OpenSSH's ssh does");
-  cmd->add_option("-F", o->config_file, "Read this configuration file instead of ~/.ssh/config (none: no file)");
-  cmd->add_option("-i", o->identity_files, "An identity (private key) file; may be repeated")->allow_extra_args(false);
-  cmd->add_option("-l", o->login, "The user to log in as");
-  cmd->add_option("-p", o->port, "The port to connect to");
-  cmd->add_option("-o", o->options, "An option in ssh_config's format, e.g. -o ConnectTimeout=5; may be repeated")
+  cmd->add_option("-F", o->line.config_file, "Read this configuration file instead of ~/.ssh/config (none: no file)");
+  cmd->add_option("-i", o->line.identity_files, "An identity (private key) file; may be repeated")
+      ->allow_extra_args(false);
+  cmd->add_option("-l", o->line.login, "The user to log in as");
+  cmd->add_option("-p", o->line.port, "The port to connect to");
+  cmd->add_option("-o", o->line.options, "An option in ssh_config's format, e.g. -o ConnectTimeout=5; may be repeated")
       ->allow_extra_args(false);
   cmd->add_flag("-t", o->force_tty, "Ask for a pseudo-terminal");
   cmd->add_flag("-T", o->no_tty, "Never ask for a pseudo-terminal");

@@ -1,0 +1,88 @@
+#include "cli/ssh_connect.hpp"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/local_terminal.hpp"
+#include "cli/prompt.hpp"
+#include "coder/dial.hpp"
+#include "runtime/local_user.hpp"
+#include "runtime/paths.hpp"
+
+namespace cr::cli {
+namespace {
+
+// An ssh_config argument: quoted so that spaces in a path survive the config reader's splitting.
+std::string quoted(const std::string& value) {
+  std::string out = "\"";
+  for (const char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+runtime::Result<ssh::SshConfig> read_user_config(const SshCommandLine& line, const ssh::Destination& destination) {
+  ssh::ConfigInput input;
+  for (const auto& identity : line.identity_files) input.command_line.push_back("IdentityFile " + quoted(identity));
+  input.command_line.insert(input.command_line.end(), line.options.begin(), line.options.end());
+  const auto home = runtime::home_directory().value_or(".");
+  if (line.config_file.empty()) {
+    input.files = ssh::default_config_files(home);
+  } else if (line.config_file != "none") {
+    input.files = {line.config_file};
+  }
+  ssh::ConfigContext context;
+  context.host = destination.host;
+  context.local_user = runtime::local_user_name();
+  context.home = home;
+  context.run_exec = [](const std::string& command) { return std::system(command.c_str()) == 0; };
+  return ssh::read_config(input, std::move(context));
+}
+
+}  // namespace
+
+runtime::Result<PlannedConnection> plan_like_ssh(const SshCommandLine& line, ssh::Destination destination,
+                                                 int verbosity) {
+  if (destination.user.empty()) destination.user = line.login;
+  if (!destination.port) destination.port = line.port;
+  auto config = read_user_config(line, destination);
+  if (!config) return runtime::fail(std::move(config.error()));
+  auto level = runtime::LogLevel::warning;  // ssh's default, INFO, shows warnings
+  if (const auto configured = config->text("LogLevel")) level = ssh::parse_log_level(*configured).value_or(level);
+  if (verbosity > 0)
+    level = verbosity >= 3   ? runtime::LogLevel::trace
+            : verbosity == 2 ? runtime::LogLevel::debug
+                             : runtime::LogLevel::info;
+  const runtime::Logger log(runtime::stderr_sink(), level);
+  auto plan = ssh::plan_connection(*config, destination, log);
+  if (!plan) return runtime::fail(std::move(plan.error()));
+  return PlannedConnection{std::move(*config), std::move(*plan), log};
+}
+
+asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_like_ssh(ssh::ClientPlan plan,
+                                                                                 runtime::Logger log) {
+  coder::DialOptions dial_options;
+  dial_options.log = log;
+  dial_options.remembered_choices = remembered_choices_file();
+  dial_options.on_proxy_stderr = [](std::string_view chunk) { write_stderr(chunk); };
+  if (!plan.batch_mode) {
+    dial_options.identity_files.passphrase = [](const std::string& path, int) {
+      return ask_secret(fmt::format("Enter passphrase for key '{}': ", path));
+    };
+    plan.options.auth.password = [](const std::string& user, const std::string& host) {
+      return ask_secret(fmt::format("{}@{}'s password: ", user, host));
+    };
+  }
+  co_return co_await coder::dial(std::move(plan), std::move(dial_options));
+}
+
+int report_failure(const runtime::Error& error, const runtime::Logger& log) {
+  write_stderr(fmt::format("coder-runtime: {}\n", error.summary()));
+  if (log.enabled(runtime::LogLevel::debug)) write_stderr(error.detailed());
+  return kExitConnectionFailed;
+}
+
+}  // namespace cr::cli

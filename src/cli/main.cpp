@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   app.add_subcommand("version", "Print the version")->callback([] { fmt::print("coder-runtime 0.1.0\n"); });
   add_probe_command(app, global, exit_code);
   add_ssh_command(app, global, exit_code);
+  add_scp_command(app, global, exit_code);
   add_exec_command(app, global, exit_code);
   add_workspace_commands(app, global, exit_code);
   add_doctor_command(app, global, exit_code);

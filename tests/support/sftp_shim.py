@@ -6,10 +6,12 @@ Usage: sftp_shim.py MODE SFTP_SERVER
   short-reads     every DATA reply carries at most 1000 bytes (a short read mid-file)
   no-extensions   VERSION offers no extensions
   die-after-1m    once 1 MiB of DATA has gone out, kills the server and exits with status 3
+  killed-after-1m the same, but the relay dies by SIGKILL itself
   unknown-id      the first DATA reply comes back under an id nobody sent
   oversized       the first DATA reply's length field claims 16 MiB
 """
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -69,8 +71,10 @@ def main():
             data_sent += size
         out.write(struct.pack(">I", len(body)) + body)
         out.flush()
-        if mode == "die-after-1m" and data_sent >= 1024 * 1024:
+        if mode.endswith("-after-1m") and data_sent >= 1024 * 1024:
             child.kill()
+            if mode == "killed-after-1m":
+                os.kill(os.getpid(), signal.SIGKILL)
             os._exit(3)
     child.wait()
 

@@ -76,7 +76,11 @@ asio::awaitable<void> write_loop(std::shared_ptr<Client::State> state) {
     state->outbox.pop_front();
     auto written = co_await state->session.write_stdin(packet);
     if (!written) {
-      state->fail(std::move(written.error()).while_("sending an SFTP request"));
+      // A channel the server closed under us: the reader tells why (the subsystem's exit, its
+      // stderr), which says more than that writing failed.
+      if (written.error().code != Errc::stream_closed) {
+        state->fail(std::move(written.error()).while_("sending an SFTP request"));
+      }
       co_return;
     }
   }

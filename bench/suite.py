@@ -328,8 +328,10 @@ class Suite:
         runs = 3 if self.quick else 7
         for server in self.pq_servers:
             for name, client in self.pq_clients:
-                verbose = subprocess.run(client + ["-v", server.alias(TCP), "true"], capture_output=True, text=True,
-                                         timeout=60)
+                # Our agreed algorithms are a debug line (-vv); OpenSSH's a debug1 line (-v).
+                verbose_flag = "-vv" if name == OURS else "-v"
+                verbose = subprocess.run(client + [verbose_flag, server.alias(TCP), "true"], capture_output=True,
+                                         text=True, timeout=60)
                 agreed = re.search(r"kex: (?:algorithm: )?([^\s,]+)", verbose.stderr)
                 self.pq_kex[(server.name, name)] = agreed.group(1) if agreed else "unknown"
             for iteration in range(runs + 1):  # iteration 0: page cache, and our remembered first choices

@@ -38,7 +38,10 @@ CIPHER = "chacha20-poly1305@openssh.com"  # every client's default but ssh2's (a
 # some 60 ms of CPU per connection and which no other client here implements.
 KEX = "curve25519-sha256"
 MEASUREMENTS = ("cold", "library-cold", "round-trips", "warm", "warm-round-trips", "concurrent", "stream", "idle",
-                "crypto")
+                "crypto", "post-quantum")
+# OpenSSH 10.0, built by scripts/setup from Debian 13's source: the post-quantum measurement's
+# modern server and client.
+OPENSSH10 = ROOT / "build-deps" / "openssh-10" / "prefix"
 
 
 class PeerFailed(Exception):
@@ -160,6 +163,7 @@ class Suite:
         self.idle_n = 10 if self.quick else 20
         self.background = []  # PIDs of ssh masters and idle ssh processes, stopped at the end
         self.results = {}
+        self.pq_kex = {}  # (server name, client name): the key exchange agreed
         self.failures = []
         build = pathlib.Path(args.build)
         self.crypto_bench = build / "bench" / "crypto_bench"
@@ -186,16 +190,27 @@ class Suite:
                                        [str(go_sshd), "-hostkey", str(work / "go_host")], work, delays, log))
             self.servers.append(Server("OpenSSH sshd, publickey", "sshd",
                                        ["/usr/sbin/sshd", "-i", "-f", str(work / "sshd_config")], work, delays, log))
+            # Each sshd with its own default key exchange (hosts pq-*, which the Host * !pq-* block
+            # below leaves out): only the post-quantum measurement uses them.
+            self.pq_servers = [Server("OpenSSH 9.2 sshd, its defaults", "pq-sshd92",
+                                      ["/usr/sbin/sshd", "-i", "-f", str(work / "sshd_config")], work, delays, log)]
+            if (OPENSSH10 / "sbin" / "sshd").exists():
+                # Built without PAM, it would warn at the UsePAM line.
+                (work / "sshd10_config").write_text((work / "sshd_config").read_text().replace("UsePAM no\n", ""))
+                self.pq_servers.append(Server("OpenSSH 10.0 sshd, its defaults", "pq-sshd10",
+                                              [str(OPENSSH10 / "sbin" / "sshd"), "-i", "-f", str(work / "sshd10_config")],
+                                              work, delays, log))
         except BaseException:
             self.stop()
             raise
         self.user = login_user()
         self.config = work / "ssh_config"
         self.config.write_text(
-            "".join(server.config_blocks() for server in self.servers) +
+            "".join(server.config_blocks() for server in self.servers + self.pq_servers) +
+            f"Host * !pq-*\n  KexAlgorithms {KEX}\n"
             f"Host *\n  User {self.user}\n  IdentityFile {work}/id\n  IdentitiesOnly yes\n  IdentityAgent none\n"
             "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  BatchMode yes\n"
-            f"  Ciphers {CIPHER}\n  KexAlgorithms {KEX}\n")
+            f"  Ciphers {CIPHER}\n")
         self.ssh = ["ssh", "-F", str(self.config)]
         ours_cli = [str(build / "coder-runtime"), "ssh", "-F", str(self.config)]
         libssh = [str(build / "bench" / "libssh_client")]
@@ -203,6 +218,10 @@ class Suite:
         ours_library = [str(build / "bench" / "coder_runtime_client")]
 
         coder_profile = ours_library + ["--profile", "coder"]
+        # The post-quantum measurement's clients: each one's argv before `HOST true`.
+        self.pq_clients = [(OURS, ours_cli), ("OpenSSH 9.2 ssh", self.ssh)]
+        if (OPENSSH10 / "bin" / "ssh").exists():
+            self.pq_clients.append(("OpenSSH 10.0 ssh", [str(OPENSSH10 / "bin" / "ssh"), "-F", str(self.config)]))
 
         def harness_process(prefix):
             return lambda server, route: prefix + self.harness_target(server, route) + ["cold", "1"]
@@ -300,6 +319,32 @@ class Suite:
                             if iteration:
                                 self.record("round-trips", server, peer, **{f"at_{delay:g}": done.wall * 1000})
                         self.attempt("round-trips", server, peer, sample)
+
+    def post_quantum(self):
+        """Each sshd (9.2, and 10.0 where scripts/setup built it) and each client with its own
+        default key exchange, as users run them: a process per command (connect, publickey, exec
+        `true`) through the relay at 0 and D one-way delay, and over TCP for the client's CPU; the
+        key exchange agreed, from one verbose run per pair."""
+        runs = 3 if self.quick else 7
+        for server in self.pq_servers:
+            for name, client in self.pq_clients:
+                # Our agreed algorithms are a debug line (-vv); OpenSSH's a debug1 line (-v).
+                verbose_flag = "-vv" if name == OURS else "-v"
+                verbose = subprocess.run(client + [verbose_flag, server.alias(TCP), "true"], capture_output=True,
+                                         text=True, timeout=60)
+                agreed = re.search(r"kex: (?:algorithm: )?([^\s,]+)", verbose.stderr)
+                self.pq_kex[(server.name, name)] = agreed.group(1) if agreed else "unknown"
+            for iteration in range(runs + 1):  # iteration 0: page cache, and our remembered first choices
+                for name, client in rotated(self.pq_clients, iteration):
+                    peer = Peer(name, None, None)
+                    def sample():
+                        timed = {delay: measure_process(client + [server.alias(delay), "true"], timeout=60)
+                                 for delay in (0, self.delay)}
+                        direct = measure_process(client + [server.alias(TCP), "true"], timeout=60)
+                        if iteration:
+                            self.record("post-quantum", server, peer, cpu_ms=direct.cpu * 1000,
+                                        **{f"at_{delay:g}": done.wall * 1000 for delay, done in timed.items()})
+                    self.attempt("post-quantum", server, peer, sample)
 
     def on_connections(self, measurement, route, rounds, with_harness, with_master):
         """Interleaved rounds of work on an established connection to each server: a harness holds
@@ -433,7 +478,7 @@ class Suite:
         ProxyCommand behind: libssh's child keeps both ends of its socket pair, so never sees EOF)."""
         for pid in self.background:
             stop(pid)
-        for server in self.servers:
+        for server in self.servers + getattr(self, "pq_servers", []):
             server.stop()
         marker = str(self.work).encode()
         stop_and_wait([pid for pid in all_processes() if marker in read_cmdline(pid) and pid != os.getpid()])
@@ -597,6 +642,28 @@ def round_trip_table(suite, measurement, headline):
     return lines
 
 
+def post_quantum_table(suite):
+    rows_by_server = suite.results.get("post-quantum")
+    if not rows_by_server:
+        return []
+    lines = ["## Post-quantum key exchange: each server's and client's defaults", "",
+             "A process per command (connect, publickey, exec `true`). Round trips through bench/delay_relay.py "
+             f"as above; the client's CPU (user + system) over loopback TCP. `vs OpenSSH 10.0 ssh`: the client's "
+             "CPU divided by OpenSSH 10's.", "",
+             f"| server | client | key exchange agreed | round trips | client CPU (ms) | vs OpenSSH 10.0 ssh |",
+             "| --- | --- | --- | ---: | ---: | ---: |"]
+    for server_name, rows in rows_by_server.items():
+        reference = median(rows.get("OpenSSH 10.0 ssh"), "cpu_ms")
+        for name, _ in suite.pq_clients:
+            row = rows.get(name)
+            if not row:
+                continue
+            cpu = median(row, "cpu_ms")
+            lines.append(f"| {server_name} | {name} | {suite.pq_kex.get((server_name, name), 'unknown')} | "
+                         f"{fmt(round_trip_count(suite, row))} | {fmt(cpu, 2)} | {ratio(cpu, reference)} |")
+    return lines
+
+
 def crypto_table(suite):
     if not hasattr(suite, "crypto_results"):
         return []
@@ -650,8 +717,8 @@ def report(suite, command, started, load_before, elapsed):
         f"{started:%Y-%m-%d %H:%M} UTC)",
         f"- Machine: {machine_description()}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after",
         f"- Versions: {versions(suite.args.build)}",
-        f"- Cipher {CIPHER} for every client unless a table says otherwise, key exchange {KEX} (OpenSSH's ssh "
-        "would otherwise pick sntrup761x25519-sha512 with sshd, which the others do not implement); other "
+        f"- Cipher {CIPHER} for every client unless a table says otherwise, key exchange {KEX} but in the "
+        "post-quantum table (libssh and ssh2 do not implement sntrup761x25519-sha512 or mlkem768x25519-sha256); other "
         "algorithms are each client's defaults. Servers reached over loopback TCP through bench/inetd.py (a fresh `sshd -i` or "
         "go_sshd per connection), or as a ProxyCommand behind bench/delay_relay.py.",
         f"- `vs {OURS}`: the client's figure divided by coder-runtime's (for times, above 1 is slower than "
@@ -702,6 +769,7 @@ def report(suite, command, started, load_before, elapsed):
             "process per connection: its RSS (PSS, with shared pages split, in the last column).",
             extra=[("OpenSSH PSS (kB)", "pss_kb", 0, False)]),
         crypto_table(suite),
+        post_quantum_table(suite),
     ]
     for section in sections:
         if section:

@@ -369,12 +369,7 @@ asio::awaitable<int> run_scp(ScpOptions o, int verbosity) {
 void add_scp_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto o = std::make_shared<ScpOptions>();
   auto* cmd = app.add_subcommand("scp", "Copy files to or from an SSH server over SFTP, as OpenSSH's scp does");
-  cmd->add_option("-F", o->line.config_file, "Read this configuration file instead of ~/.ssh/config (none: no file)");
-  cmd->add_option("-i", o->line.identity_files, "An identity (private key) file; may be repeated")
-      ->allow_extra_args(false);
-  cmd->add_option("-P", o->line.port, "The port to connect to");
-  cmd->add_option("-o", o->line.options, "An option in ssh_config's format, e.g. -o ConnectTimeout=5; may be repeated")
-      ->allow_extra_args(false);
+  add_connection_options(*cmd, o->line, "-P");
   cmd->add_flag("-r", o->recursive, "Copy directories and what they hold");
   cmd->add_flag("-p", o->preserve, "Keep the modification times (modes are always kept)");
   cmd->add_flag("-q", o->quiet, "No progress line");

@@ -252,13 +252,8 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
 void add_ssh_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto o = std::make_shared<SshCommandOptions>();
   auto* cmd = app.add_subcommand("ssh", "Run a command (or a shell) on an SSH server, as OpenSSH's ssh does");
-  cmd->add_option("-F", o->line.config_file, "Read this configuration file instead of ~/.ssh/config (none: no file)");
-  cmd->add_option("-i", o->line.identity_files, "An identity (private key) file; may be repeated")
-      ->allow_extra_args(false);
+  add_connection_options(*cmd, o->line, "-p");
   cmd->add_option("-l", o->line.login, "The user to log in as");
-  cmd->add_option("-p", o->line.port, "The port to connect to");
-  cmd->add_option("-o", o->line.options, "An option in ssh_config's format, e.g. -o ConnectTimeout=5; may be repeated")
-      ->allow_extra_args(false);
   cmd->add_flag("-t", o->force_tty, "Ask for a pseudo-terminal");
   cmd->add_flag("-T", o->no_tty, "Never ask for a pseudo-terminal");
   cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");

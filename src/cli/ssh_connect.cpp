@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -43,6 +44,15 @@ runtime::Result<ssh::SshConfig> read_user_config(const SshCommandLine& line, con
 }
 
 }  // namespace
+
+void add_connection_options(CLI::App& command, SshCommandLine& line, const std::string& port_flag) {
+  command.add_option("-F", line.config_file, "Read this configuration file instead of ~/.ssh/config (none: no file)");
+  command.add_option("-i", line.identity_files, "An identity (private key) file; may be repeated")
+      ->allow_extra_args(false);
+  command.add_option(port_flag, line.port, "The port to connect to");
+  command.add_option("-o", line.options, "An option in ssh_config's format, e.g. -o ConnectTimeout=5; may be repeated")
+      ->allow_extra_args(false);
+}
 
 runtime::Result<PlannedConnection> plan_like_ssh(const SshCommandLine& line, ssh::Destination destination,
                                                  int verbosity) {

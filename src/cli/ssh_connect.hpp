@@ -16,6 +16,10 @@
 #include "ssh/client_config.hpp"
 #include "ssh/connection.hpp"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace cr::cli {
 
 struct SshCommandLine {
@@ -25,6 +29,9 @@ struct SshCommandLine {
   std::optional<std::uint16_t> port;        // ssh's -p, scp's -P
   std::vector<std::string> options;         // -o, in ssh_config's format
 };
+
+// -F, -i, -o and the port's flag (ssh's -p, scp's -P) on `command`, filling `line`.
+void add_connection_options(CLI::App& command, SshCommandLine& line, const std::string& port_flag);
 
 struct PlannedConnection {
   ssh::SshConfig config;

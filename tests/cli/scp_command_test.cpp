@@ -161,8 +161,7 @@ TEST_CASE("scp: an upload into a folder that does not exist leaves nothing behin
   CHECK(fs::is_empty(setup.remote));
 }
 
-TEST_CASE("scp: a connection that fails is 255 with the proxy's words, and bad operands are refused",
-          "[cli][scp]") {
+TEST_CASE("scp: a connection that fails is 255 with the proxy's words, and bad operands are refused", "[cli][scp]") {
   Setup setup;
   const auto broken = setup.scp({"broken:/x", setup.local.string()});
   CHECK(broken.status == 255);

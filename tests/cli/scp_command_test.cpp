@@ -66,7 +66,7 @@ fs::perms mode_of(const fs::path& path) { return fs::status(path).permissions() 
 
 }  // namespace
 
-TEST_CASE("scp: a file goes up and comes back byte for byte with its mode", "[cli][scp][sshd][go]") {
+TEST_CASE("scp: a file goes up and comes back byte for byte, with its mode under -p", "[cli][scp][sshd][go]") {
   const std::string host = GENERATE("box", "go");
   INFO(host);
   Setup setup;
@@ -75,7 +75,7 @@ TEST_CASE("scp: a file goes up and comes back byte for byte with its mode", "[cl
   test::write_text(original, content);
   fs::permissions(original, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
 
-  const auto up = setup.scp({original.string(), fmt::format("{}:{}", host, setup.remote.string())});
+  const auto up = setup.scp({"-p", original.string(), fmt::format("{}:{}", host, setup.remote.string())});
   INFO(up.err);
   REQUIRE(up.status == 0);
   CHECK(up.out.empty());
@@ -86,7 +86,7 @@ TEST_CASE("scp: a file goes up and comes back byte for byte with its mode", "[cl
   CHECK(std::distance(fs::directory_iterator(setup.remote), fs::directory_iterator()) == 1);  // no temporary
 
   const auto back = setup.local / "back.bin";
-  const auto down = setup.scp({fmt::format("{}:{}", host, uploaded.string()), back.string()});
+  const auto down = setup.scp({"-p", fmt::format("{}:{}", host, uploaded.string()), back.string()});
   INFO(down.err);
   REQUIRE(down.status == 0);
   CHECK(test::read_text(back) == content);
@@ -173,4 +173,26 @@ TEST_CASE("scp: a connection that fails is 255 with the proxy's words, and bad o
 
   const auto one_operand = setup.scp({"box:/a"});
   CHECK(one_operand.status == 1);
+}
+
+// Renaming a whole file over the target would replace a device or a link with a plain file: such
+// targets are written in place, as scp writes them.
+TEST_CASE("scp: /dev/null and a symbolic link as targets stay what they are", "[cli][scp][sshd]") {
+  Setup setup;
+  test::write_text(setup.local / "f", "content");
+  const auto down = setup.scp({"box:" + (setup.local / "f").string(), "/dev/null"});
+  INFO(down.err);
+  CHECK(down.status == 0);
+  const auto up = setup.scp({(setup.local / "f").string(), "box:/dev/null"});
+  INFO(up.err);
+  CHECK(up.status == 0);
+  CHECK(fs::is_character_file("/dev/null"));
+
+  test::write_text(setup.remote / "real", "old");
+  fs::create_symlink(setup.remote / "real", setup.remote / "link");
+  const auto through = setup.scp({(setup.local / "f").string(), "box:" + (setup.remote / "link").string()});
+  INFO(through.err);
+  CHECK(through.status == 0);
+  CHECK(fs::is_symlink(setup.remote / "link"));
+  CHECK(test::read_text(setup.remote / "real") == "content");
 }

@@ -372,6 +372,7 @@ Outcome push_volume(const std::string& proxy_command, ssh::TransportOptions opti
     auto auth = co_await transport.read_message();
     REQUIRE(auth);
     REQUIRE((*auth)[0] == 52);  // USERAUTH_SUCCESS
+    transport.authenticated();  // as authenticate() says on success: our re-exchanges may start
     auto writer = [&]() -> asio::awaitable<runtime::Result<void>> {
       const auto quiet = global_request(false);
       for (int i = 0; i < per_round; ++i) {

@@ -107,16 +107,15 @@ asio::awaitable<runtime::Result<void>> write_chunk(std::shared_ptr<std::ofstream
 std::uint32_t mode_bits(std::uint32_t mode) { return mode & 0777; }
 std::uint32_t mode_bits(fs::perms perms) { return mode_bits(static_cast<std::uint32_t>(perms)); }
 
+#ifndef _WIN32
 // What a new local file gets without -p: the server's mode less our umask, as open(2) would give.
+// (Windows files carry no such mode.)
 std::uint32_t without_umask(std::uint32_t mode) {
-#ifdef _WIN32
-  return mode;
-#else
   const mode_t mask = ::umask(0);
   ::umask(mask);
   return mode & ~static_cast<std::uint32_t>(mask);
-#endif
 }
+#endif
 
 // The SFTP session and the rules of one copy.
 struct Copier {

@@ -1,0 +1,221 @@
+#include "coder/sftp_files.hpp"
+
+#include <algorithm>
+#include <array>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "runtime/deadline.hpp"
+
+namespace cr::coder::sftp_files {
+namespace {
+
+using runtime::Errc;
+using runtime::Error;
+using runtime::Layer;
+using runtime::Result;
+using ssh::sftp::FileAttributes;
+
+// As many links as Linux follows before ELOOP.
+constexpr int kMaxLinks = 40;
+constexpr std::uint32_t kPermissionBits = 07777;
+constexpr std::uint32_t kNewFileMode = 0600;
+// A failed write's cleanup runs after its caller has given up: it must not hang on a dead server.
+constexpr auto kCleanupBudget = std::chrono::seconds(5);
+
+// Paths on the wire are POSIX-style on every server: pkg/sftp on Windows writes "C:\x" as "/C:/x".
+std::string parent_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string joined(const std::string& directory, const std::string& name) {
+  if (directory.empty() || directory == ".") return name;
+  return directory.ends_with('/') ? directory + name : directory + "/" + name;
+}
+
+std::string temporary_name(const std::string& target) {
+  std::array<std::uint32_t, 2> random{};
+  std::random_device device;
+  for (auto& word : random) word = device();
+  return fmt::format("{}.coder-runtime.{:08x}{:08x}", target, random[0], random[1]);
+}
+
+// The file `path` stands for once its symlinks are followed, with its attributes; nullopt
+// attributes for a path where nothing is yet.
+struct Resolved {
+  std::string path;
+  std::optional<FileAttributes> attrs;
+};
+
+asio::awaitable<Result<Resolved>> follow_links(ssh::sftp::Client& client, std::string path) {
+  for (int followed = 0; followed <= kMaxLinks; ++followed) {
+    auto attrs = co_await client.lstat(path);
+    if (!attrs) {
+      if (attrs.error().code == Errc::not_found) co_return Resolved{std::move(path), std::nullopt};
+      co_return runtime::fail(std::move(attrs.error()));
+    }
+    if (!attrs->is_symlink()) co_return Resolved{std::move(path), std::move(*attrs)};
+    auto target = co_await client.readlink(path);
+    if (!target) co_return runtime::fail(std::move(target.error()));
+    path = target->starts_with('/') ? std::move(*target) : joined(parent_of(path), *target);
+  }
+  co_return runtime::fail(
+      std::move(Error(Errc::invalid_argument, Layer::sftp, fmt::format("{} goes through too many symlinks", path))
+                    .with("limit", std::to_string(kMaxLinks))));
+}
+
+// The temporary file, with the mode the target will have. pkg/sftp ignores OPEN's attributes (it
+// creates 0644), so the mode is set again before any byte is written.
+asio::awaitable<Result<void>> create_private(ssh::sftp::Client& client, const std::string& path, std::uint32_t mode) {
+  FileAttributes attrs;
+  attrs.permissions = mode;
+  namespace flags = ssh::sftp::open_flags;
+  auto file = co_await client.open(path, flags::write | flags::create | flags::exclusive, attrs);
+  if (!file) co_return runtime::fail(std::move(file.error()));
+  auto moded = co_await client.fsetstat(*file, attrs);
+  auto closed = co_await client.close(*file);
+  if (!moded) co_return runtime::fail(std::move(moded.error()));
+  co_return closed;
+}
+
+asio::awaitable<Result<void>> replace(ssh::sftp::Client& client, std::string from, std::string to) {
+  // Version 3's RENAME does not replace an existing file on OpenSSH's server; posix-rename does,
+  // atomically. Every server we know offers it; another gets RENAME and its own answer.
+  if (client.has_extension("posix-rename@openssh.com")) co_return co_await client.posix_rename(from, to);
+  co_return co_await client.rename(from, to);
+}
+
+asio::awaitable<Result<void>> remove_temporary(ssh::sftp::Client& client, std::string path) {
+  co_await asio::this_coro::reset_cancellation_state();
+  auto removing = client.remove(std::move(path));
+  co_return co_await runtime::with_deadline(runtime::Deadline::after(kCleanupBudget), std::move(removing), Layer::sftp,
+                                            "removing the temporary file");
+}
+
+// The source's next bytes, counted: the write must see exactly the size it was promised.
+asio::awaitable<Result<std::size_t>> counted_read(const ssh::sftp::UploadSource& source, std::uint64_t& received,
+                                                  runtime::Bytes buffer) {
+  auto got = co_await source(buffer);
+  if (got) received += *got;
+  co_return got;
+}
+
+asio::awaitable<Result<void>> write_through(ssh::sftp::Client& client, const std::string& temporary,
+                                            const std::string& target, ssh::sftp::UploadSource source,
+                                            std::uint64_t size) {
+  std::uint64_t received = 0;
+  auto counting = [&source, &received](runtime::Bytes buffer) -> asio::awaitable<Result<std::size_t>> {
+    return counted_read(source, received, buffer);
+  };
+  auto written = co_await client.upload(counting, temporary, {});
+  if (!written) co_return runtime::fail(std::move(written.error()));
+  if (received != size) {
+    co_return runtime::fail(
+        std::move(Error(Errc::io_error, Layer::sftp,
+                        fmt::format("writing {} failed: received {} of {} bytes", target, received, size))
+                      .with("path", target)));
+  }
+  co_return co_await replace(client, temporary, target);
+}
+
+asio::awaitable<Result<void>> append_to(std::string& content, runtime::ConstBytes chunk) {
+  content.append(runtime::as_text(chunk));
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<std::size_t>> copy_next(const std::string& content, std::size_t& offset, runtime::Bytes buffer) {
+  const auto n = std::min(buffer.size(), content.size() - offset);
+  std::copy_n(content.data() + offset, n, reinterpret_cast<char*>(buffer.data()));
+  offset += n;
+  co_return n;
+}
+
+}  // namespace
+
+asio::awaitable<Result<std::string>> read_file(ssh::sftp::Client& client, std::string path) {
+  std::string content;
+  auto append = [&content](runtime::ConstBytes chunk) { return append_to(content, chunk); };
+  auto read = co_await client.download(std::move(path), append, {});
+  if (!read) co_return runtime::fail(std::move(read.error()));
+  co_return content;
+}
+
+asio::awaitable<Result<void>> write_file(ssh::sftp::Client& client, std::string path, ssh::sftp::UploadSource source,
+                                         std::uint64_t size) {
+  auto resolved = co_await follow_links(client, std::move(path));
+  if (!resolved) co_return runtime::fail(std::move(resolved.error()));
+  const auto mode =
+      resolved->attrs && resolved->attrs->permissions ? *resolved->attrs->permissions & kPermissionBits : kNewFileMode;
+  const auto temporary = temporary_name(resolved->path);
+  auto created = co_await create_private(client, temporary, mode);
+  if (!created) co_return runtime::fail(std::move(created.error()).while_(fmt::format("writing {}", resolved->path)));
+  auto written = co_await write_through(client, temporary, resolved->path, std::move(source), size);
+  if (written) co_return written;
+  [[maybe_unused]] auto removed = co_await remove_temporary(client, temporary);
+  co_return runtime::fail(std::move(written.error()));
+}
+
+asio::awaitable<Result<void>> write_file(ssh::sftp::Client& client, std::string path, std::string content) {
+  const auto size = content.size();
+  auto source = [content = std::move(content), offset = std::size_t{0}](runtime::Bytes buffer) mutable {
+    return copy_next(content, offset, buffer);
+  };
+  co_return co_await write_file(client, std::move(path), std::move(source), size);
+}
+
+asio::awaitable<Result<FileInfo>> stat(ssh::sftp::Client& client, std::string path) {
+  auto attrs = co_await client.stat(std::move(path));
+  if (!attrs) co_return runtime::fail(std::move(attrs.error()));
+  FileInfo info;
+  info.size = attrs->size.value_or(0);
+  info.mode = attrs->permissions.value_or(0) & kPermissionBits;
+  info.modified = attrs->mtime.value_or(0);
+  info.is_directory = attrs->is_directory();
+  co_return info;
+}
+
+asio::awaitable<Result<void>> ensure_dir(ssh::sftp::Client& client, std::string path) {
+  // Walk up to the first directory that exists, then make the missing ones downwards.
+  std::vector<std::string> missing;
+  for (std::string at = path;; at = parent_of(at)) {
+    auto attrs = co_await client.stat(at);
+    if (attrs) {
+      if (!attrs->is_directory()) {
+        co_return runtime::fail(std::move(
+            Error(Errc::invalid_argument, Layer::sftp, fmt::format("{} is in the way and is not a directory", at))
+                .with("path", path)));
+      }
+      break;
+    }
+    if (attrs.error().code != Errc::not_found) co_return runtime::fail(std::move(attrs.error()));
+    missing.push_back(at);
+    if (parent_of(at) == at || parent_of(at) == ".") break;
+  }
+  for (auto at = missing.rbegin(); at != missing.rend(); ++at) {
+    auto made = co_await client.mkdir(*at, {});
+    if (made) continue;
+    // Someone else may have made it meanwhile, which is as good.
+    auto attrs = co_await client.stat(*at);
+    if (!attrs || !attrs->is_directory()) co_return runtime::fail(std::move(made.error()));
+  }
+  co_return Result<void>{};
+}
+
+asio::awaitable<Result<std::string>> resolve_path(ssh::sftp::Client& client, std::string path) {
+  if (path.starts_with('/')) co_return path;
+  std::string rest = path;
+  if (path == "~" || path.starts_with("~/")) {
+    // expand-path knows the home even where the server does not start in it.
+    if (client.has_extension("expand-path@openssh.com")) co_return co_await client.expand_path(std::move(path));
+    rest = path.size() > 2 ? path.substr(2) : "";
+  }
+  auto base = co_await client.realpath(".");
+  if (!base) co_return runtime::fail(std::move(base.error()));
+  co_return rest.empty() ? *base : joined(*base, rest);
+}
+
+}  // namespace cr::coder::sftp_files

@@ -61,6 +61,10 @@ export interface FileParams {
   coder?: string;
   suffix?: string;
   coderEnv?: Record<string, string>;
+  /** 'exec': cat and mv on the POSIX shell (one round trip on a warm connection); 'sftp': the
+   * "sftp" subsystem. By default exec, and sftp where remoteShell is 'cmd' or 'powershell'. */
+  via?: 'exec' | 'sftp';
+  remoteShell?: 'posix' | 'cmd' | 'powershell';
 }
 
 export interface FileInfo { size: number; mode: number; modified: number; is_directory: boolean; }

@@ -204,7 +204,7 @@ class CoderRuntime extends EventEmitter {
   // params: workspace, path (and coder, suffix, coderEnv). Returns a Command whose stdout is the
   // file's content and whose `result` settles once it has all been sent.
   readFile(params) {
-    return this._start('files.read', { ...this._target(params), path: params.path }, false, () => ({}));
+    return this._start('files.read', this._file(params), false, () => ({}));
   }
 
   // params: workspace, path, and data (a Buffer or string), or source (a Readable) with its size.
@@ -212,7 +212,7 @@ class CoderRuntime extends EventEmitter {
   async writeFile(params) {
     const data = params.data === undefined ? null : Buffer.from(params.data);
     const size = data ? data.length : params.size;
-    const command = this._start('files.write', { ...this._target(params), path: params.path, size }, true, () => ({}));
+    const command = this._start('files.write', { ...this._file(params), size }, true, () => ({}));
     if (data) {
       command.stdin.end(data);
     } else {
@@ -221,10 +221,19 @@ class CoderRuntime extends EventEmitter {
     await command.result;
   }
 
-  stat(params) { return this._call('files.stat', { ...this._target(params), path: params.path }); }
-  ensureDir(params) { return this._call('files.ensure_dir', { ...this._target(params), path: params.path }).then(() => {}); }
+  stat(params) { return this._call('files.stat', this._file(params)); }
+  ensureDir(params) { return this._call('files.ensure_dir', this._file(params)).then(() => {}); }
   resolvePath(params) {
-    return this._call('files.resolve_path', { ...this._target(params), path: params.path }).then((result) => result.path);
+    return this._call('files.resolve_path', this._file(params)).then((result) => result.path);
+  }
+
+  // A files.* request's params: the workspace, the path, and how to reach the files (via: 'exec'
+  // or 'sftp'; a remoteShell other than 'posix' means SFTP).
+  _file(params) {
+    const request = { ...this._target(params), path: params.path };
+    if (params.via !== undefined) request.via = params.via;
+    if (params.remoteShell !== undefined) request.remote_shell = params.remoteShell;
+    return request;
   }
 
   // The workspace's state from `coder list`: owner, name, status, transition, outdated, agents.

@@ -1,7 +1,8 @@
 #pragma once
 // What an agent app does in a workspace over one connection: run commands (in a directory, with
-// variables, bounded by a timeout, cancellable) and read and write files. Files go through
-// commands (cat, mv) on the workspace's POSIX shell for now; SFTP is the faster path to come.
+// variables, bounded by a timeout, cancellable) and read and write files. Files here go through
+// commands (cat, mv) on the workspace's POSIX shell: one round trip each on a warm connection;
+// sftp_files.hpp does the same over SFTP, for a workspace without one.
 //
 // A timeout or a cancellation ends a command the way a person would: TERM first, then, if it is
 // still running after kill_grace, the channel is closed (sshd hangs the session up). The outcome

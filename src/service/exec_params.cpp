@@ -111,6 +111,19 @@ tl::expected<FileParams, ReplyError> parse_file_params(const json& params, FileR
   if (!path) return tl::unexpected(std::move(path.error()));
   if (path->empty()) return invalid("params.path must not be empty");
   file.path = std::move(*path);
+  auto via = optional_string(params, "via");
+  if (!via) return tl::unexpected(std::move(via.error()));
+  auto shell = optional_string(params, "remote_shell");
+  if (!shell) return tl::unexpected(std::move(shell.error()));
+  if (*via && **via != "exec" && **via != "sftp") return invalid("params.via must be \"exec\" or \"sftp\"");
+  if (*shell && **shell != "posix" && **shell != "cmd" && **shell != "powershell") {
+    return invalid("params.remote_shell must be \"posix\", \"cmd\" or \"powershell\"");
+  }
+  const bool posix_shell = !*shell || **shell == "posix";
+  if (*via && **via == "exec" && !posix_shell) {
+    return invalid("params.via \"exec\" needs a POSIX remote shell: files go through cat and mv");
+  }
+  file.over_sftp = *via ? **via == "sftp" : !posix_shell;
   if (kind == FileRequest::write) {
     if (!params.contains("size"))
       return invalid("params.size is required: the file is replaced only once that many bytes have arrived");

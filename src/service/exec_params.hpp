@@ -31,6 +31,9 @@ struct FileParams {
   WorkspaceTarget target;
   std::string path;
   std::uint64_t size = 0;  // write: the bytes that must arrive before the file is replaced
+  // Over the "sftp" subsystem rather than commands on the POSIX shell: asked for with "via", and
+  // the only way on a workspace whose remote_shell is cmd or powershell.
+  bool over_sftp = false;
 };
 
 // workspace.status and workspace.ensure_ready: the workspace (with coder, suffix, coder_env) and,

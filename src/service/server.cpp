@@ -1,5 +1,6 @@
 #include "service/server.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <set>
@@ -9,12 +10,14 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/this_coro.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "coder/doctor.hpp"
 #include "coder/operations.hpp"
 #include "coder/readiness.hpp"
+#include "coder/sftp_files.hpp"
 #include "coder/workspace.hpp"
 #include "service/diagnosis_json.hpp"
 #include "service/frame.hpp"
@@ -35,6 +38,7 @@ using runtime::Result;
 // only while its receiver has granted at least as much.
 constexpr std::int64_t kLargestRead = 32 * 1024;
 constexpr std::size_t kKeptStderr = 4096;
+constexpr auto kSftpStartBudget = std::chrono::seconds(30);
 
 std::string_view end_name(coder::ExecEnd end) {
   switch (end) {
@@ -80,6 +84,36 @@ ReplyError handle_in_use(std::uint32_t handle) {
 // The operation's own error, as -32000 with the library's error in data.
 Reply failed(const Error& error) { return ReplyError{kOperationFailed, error.summary(), error_data(error)}; }
 
+json info_json(const coder::FileInfo& info) {
+  return json{
+      {"size", info.size}, {"mode", info.mode}, {"modified", info.modified}, {"is_directory", info.is_directory}};
+}
+
+// A session on the "sftp" subsystem for one request. Its start costs a round trip or two; files on
+// a workspace without a POSIX shell have no other way.
+asio::awaitable<Result<std::shared_ptr<ssh::sftp::Client>>> start_sftp(ssh::Connection& connection) {
+  auto starting = ssh::sftp::Client::start(connection);
+  co_return co_await runtime::with_deadline(runtime::Deadline::after(kSftpStartBudget), std::move(starting),
+                                            Layer::sftp, "starting SFTP");
+}
+
+// A download's chunk as stdout data frames, within the client's credit.
+asio::awaitable<Result<void>> send_paced(std::shared_ptr<RunningExec> running, std::shared_ptr<FrameWriter> writer,
+                                         std::uint32_t handle, runtime::ConstBytes chunk) {
+  while (!chunk.empty()) {
+    while (!running->released && running->stdout_credit <= 0) {
+      const bool woken = co_await running->changed.wait();
+      if (!woken) co_return runtime::fail(Errc::cancelled, Layer::runtime, "cancelled while waiting for credit");
+    }
+    if (running->released) co_return runtime::fail(Errc::cancelled, Layer::runtime, "the client left");
+    const auto n = std::min({chunk.size(), kMaxDataPayload, static_cast<std::size_t>(running->stdout_credit)});
+    running->stdout_credit -= static_cast<std::int64_t>(n);
+    writer->send(encode_data(handle, StreamId::stdout_stream, runtime::as_text(chunk.first(n))));
+    chunk = chunk.subspan(n);
+  }
+  co_return Result<void>{};
+}
+
 }  // namespace
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
@@ -106,9 +140,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // The handle's new command, or nullptr when the handle is running one already.
   std::shared_ptr<RunningExec> take_handle(std::uint32_t handle);
   asio::awaitable<Reply> exec(ExecParams params, std::shared_ptr<RunningExec> running);
+  // The handle's work has ended: its streams end and it may be taken again.
+  Reply finish(std::uint32_t handle, const std::shared_ptr<RunningExec>& running, Result<json> outcome);
   asio::awaitable<Reply> start_transfer(const json& params, FileRequest kind);
   asio::awaitable<Reply> transfer(ExecParams params, std::shared_ptr<RunningExec> running, std::string what);
+  asio::awaitable<Reply> sftp_transfer(FileParams file, FileRequest kind, std::shared_ptr<RunningExec> running);
+  asio::awaitable<Result<json>> run_sftp_transfer(FileParams file, FileRequest kind,
+                                                  std::shared_ptr<RunningExec> running);
+  // The next stdin bytes of a write over SFTP, credited back to the client as they are taken.
+  asio::awaitable<Result<std::size_t>> take_stdin(std::shared_ptr<RunningExec> running, std::uint32_t handle,
+                                                  runtime::Bytes buffer);
   asio::awaitable<Reply> file_request(json params, FileRequest kind);
+  asio::awaitable<Reply> sftp_file_request(FileParams file, FileRequest kind);
   asio::awaitable<Reply> workspace_request(json params, bool ensure_ready);
   asio::awaitable<Reply> doctor(json params);
   asio::awaitable<Result<json>> run_exec(ExecParams params, std::shared_ptr<RunningExec> running);
@@ -299,13 +342,17 @@ asio::awaitable<Reply> ClientSession::exec(ExecParams params, std::shared_ptr<Ru
   auto executor = stream_->get_executor();
   auto ran = co_await asio::co_spawn(executor, run_exec(std::move(params), running),
                                      asio::bind_cancellation_slot(running->cancel.slot(), asio::use_awaitable));
+  co_return finish(handle, running, std::move(ran));
+}
+
+Reply ClientSession::finish(std::uint32_t handle, const std::shared_ptr<RunningExec>& running, Result<json> outcome) {
   running->released = true;
   running->changed.notify();
   execs_.erase(handle);
   writer_->send(encode_end(handle, StreamId::stdout_stream));
   writer_->send(encode_end(handle, StreamId::stderr_stream));
-  if (!ran) co_return failed(ran.error());
-  co_return std::move(*ran);
+  if (!outcome) return failed(outcome.error());
+  return std::move(*outcome);
 }
 
 // files.read and files.write are commands whose bytes travel on the handle's stdout or stdin; like
@@ -315,6 +362,7 @@ asio::awaitable<Reply> ClientSession::start_transfer(const json& params, FileReq
   if (!file) return ready(std::move(file.error()));
   auto running = take_handle(file->handle);
   if (!running) return ready(handle_in_use(file->handle));
+  if (file->over_sftp) return sftp_transfer(std::move(*file), kind, std::move(running));
   running->collect_stderr = true;
   ExecParams transfer_params;
   transfer_params.handle = file->handle;
@@ -340,17 +388,93 @@ asio::awaitable<Reply> ClientSession::transfer(ExecParams params, std::shared_pt
   co_return failed(error);
 }
 
+asio::awaitable<Reply> ClientSession::sftp_transfer(FileParams file, FileRequest kind,
+                                                    std::shared_ptr<RunningExec> running) {
+  const auto handle = file.handle;
+  auto executor = stream_->get_executor();
+  auto moved = co_await asio::co_spawn(executor, run_sftp_transfer(std::move(file), kind, running),
+                                       asio::bind_cancellation_slot(running->cancel.slot(), asio::use_awaitable));
+  co_return finish(handle, running, std::move(moved));
+}
+
+asio::awaitable<Result<json>> ClientSession::run_sftp_transfer(FileParams file, FileRequest kind,
+                                                               std::shared_ptr<RunningExec> running) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  if (running->released)
+    co_return runtime::fail(Errc::cancelled, Layer::runtime, "the client left before its transfer started");
+  const auto ignore = [](std::string) {};
+  auto lease = co_await acquire_workspace(*server_->pool_, std::move(file.target), server_->options_, ignore, ignore);
+  if (!lease) co_return runtime::fail(std::move(lease.error()));
+  auto client = co_await start_sftp(**lease);
+  if (!client) co_return runtime::fail(std::move(client.error()));
+  const auto handle = file.handle;
+  Result<void> moved;
+  if (kind == FileRequest::read) {
+    auto sink = [running, writer = writer_, handle](runtime::ConstBytes chunk) {
+      return send_paced(running, writer, handle, chunk);
+    };
+    auto read = co_await (*client)->download(std::move(file.path), sink, {});
+    if (!read) moved = runtime::fail(std::move(read.error()));
+  } else {
+    auto source = [self = shared_from_this(), running, handle](runtime::Bytes buffer) {
+      return self->take_stdin(running, handle, buffer);
+    };
+    moved = co_await coder::sftp_files::write_file(**client, std::move(file.path), source, file.size);
+  }
+  co_await (*client)->close();
+  if (!moved) co_return runtime::fail(std::move(moved.error()));
+  co_return json::object();
+}
+
+asio::awaitable<Result<std::size_t>> ClientSession::take_stdin(std::shared_ptr<RunningExec> running,
+                                                               std::uint32_t handle, runtime::Bytes buffer) {
+  while (running->stdin_chunks.empty() && !running->stdin_ended) {
+    const bool woken = co_await running->changed.wait();
+    if (!woken) co_return runtime::fail(Errc::cancelled, Layer::runtime, "cancelled while waiting for stdin");
+  }
+  if (running->stdin_chunks.empty()) co_return 0;
+  auto& front = running->stdin_chunks.front();
+  const auto n = std::min(buffer.size(), front.size());
+  std::copy_n(front.data(), n, reinterpret_cast<char*>(buffer.data()));
+  front.erase(0, n);
+  if (front.empty()) running->stdin_chunks.pop_front();
+  running->stdin_window += static_cast<std::int64_t>(n);
+  send_credit(handle, StreamId::stdin_stream, n);
+  co_return n;
+}
+
+asio::awaitable<Reply> ClientSession::sftp_file_request(FileParams file, FileRequest kind) {
+  const auto ignore = [](std::string) {};
+  auto lease = co_await acquire_workspace(*server_->pool_, std::move(file.target), server_->options_, ignore, ignore);
+  if (!lease) co_return failed(lease.error());
+  auto client = co_await start_sftp(**lease);
+  if (!client) co_return failed(client.error());
+  Reply reply = json::object();
+  if (kind == FileRequest::stat) {
+    auto info = co_await coder::sftp_files::stat(**client, file.path);
+    reply = info ? Reply(info_json(*info)) : failed(info.error());
+  } else if (kind == FileRequest::ensure_dir) {
+    auto made = co_await coder::sftp_files::ensure_dir(**client, file.path);
+    if (!made) reply = failed(made.error());
+  } else {
+    auto resolved = co_await coder::sftp_files::resolve_path(**client, file.path);
+    reply = resolved ? Reply(json{{"path", bytes_value(*resolved)}}) : failed(resolved.error());
+  }
+  co_await (*client)->close();
+  co_return reply;
+}
+
 asio::awaitable<Reply> ClientSession::file_request(json params, FileRequest kind) {
   auto file = parse_file_params(params, kind);
   if (!file) co_return std::move(file.error());
+  if (file->over_sftp) co_return co_await sftp_file_request(std::move(*file), kind);
   const auto ignore = [](std::string) {};
   auto lease = co_await acquire_workspace(*server_->pool_, std::move(file->target), server_->options_, ignore, ignore);
   if (!lease) co_return failed(lease.error());
   if (kind == FileRequest::stat) {
     auto info = co_await coder::stat(**lease, file->path);
     if (!info) co_return failed(info.error());
-    co_return json{
-        {"size", info->size}, {"mode", info->mode}, {"modified", info->modified}, {"is_directory", info->is_directory}};
+    co_return info_json(*info);
   }
   if (kind == FileRequest::ensure_dir) {
     auto made = co_await coder::ensure_dir(**lease, file->path);

@@ -220,6 +220,11 @@ TEST_CASE("server: a client's mistakes get their JSON-RPC errors and the session
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
     CHECK(answer["error"]["message"] == "params.path is required");
+    co_await send(R"({"jsonrpc":"2.0","id":63,"method":"files.stat","params":{"workspace":"ws","path":"/x",)"
+                  R"("via":"exec","remote_shell":"powershell"}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    CHECK_THAT(answer["error"]["message"].get<std::string>(), Catch::Contains("needs a POSIX remote shell"));
     co_await send(R"({"jsonrpc":"2.0","id":7,"method":"exec.signal","params":{"handle":9,"signal":"INT"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);

@@ -188,10 +188,11 @@ test('the service killed mid-command: the command rejects with how it ended, and
   }
 });
 
-test('files: a write replaces the file whole, a read streams it back, and stat, ensureDir and resolvePath answer', { timeout: 30000 }, async () => {
+for (const via of ['exec', 'sftp']) {
+test(`files (${via}): a write replaces the file whole, a read streams it back, and stat, ensureDir and resolvePath answer`, { timeout: 30000 }, async () => {
   const { runtime, stop, coderEnv } = startService([running('ws')]);
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'node-files-'));
-  const file = (params) => ({ workspace: 'ws', coder, coderEnv, ...params });
+  const file = (params) => ({ workspace: 'ws', coder, coderEnv, via, ...params });
   try {
     const target = path.join(folder, 'deep', 'data.bin');
     // Every byte value, NULs and invalid UTF-8 included.
@@ -207,23 +208,29 @@ test('files: a write replaces the file whole, a read streams it back, and stat, 
     for await (const chunk of read.stdout) chunks.push(chunk);
     await read.result;
     assert.ok(Buffer.concat(chunks).equals(content));
-    assert.strictEqual(await runtime.resolvePath(file({ path: '~' })), os.homedir());
+    // Over SFTP, ~ is where the server starts: the Coder agent starts it in the home, the Go test
+    // server (pkg/sftp without expand-path) in its own directory, the service's.
+    assert.strictEqual(await runtime.resolvePath(file({ path: '~' })), via === 'sftp' ? process.cwd() : os.homedir());
 
     // A source that ends short of its size: the file stays as it was, with no temporary beside it.
     const { Readable } = require('node:stream');
     await assert.rejects(runtime.writeFile(file({ path: target, source: Readable.from([Buffer.from('short')]), size: 100 })),
-      (error) => error instanceof CoderRuntimeError && /received 5 of 100 bytes/.test(JSON.stringify(error.evidence)));
+      (error) => error instanceof CoderRuntimeError &&
+        /received 5 of 100 bytes/.test(error.message + JSON.stringify(error.evidence)));
     assert.ok(fs.readFileSync(target).equals(content));
     assert.deepStrictEqual(fs.readdirSync(path.dirname(target)), ['data.bin']);
 
     const missing = runtime.readFile(file({ path: path.join(folder, 'missing') }));
     missing.stdout.resume();
-    await assert.rejects(missing.result, (error) => error.layer === 'channel' && /No such file/.test(JSON.stringify(error.evidence)));
+    // Each way names its own layer, which tells which way the request went.
+    const layer = via === 'sftp' ? 'sftp' : 'channel';
+    await assert.rejects(missing.result, (error) => error.layer === layer && /No such file/i.test(JSON.stringify(error.evidence)));
   } finally {
     fs.rmSync(folder, { recursive: true, force: true });
     await stop();
   }
 });
+}
 
 test('workspace: status, then ensureReady starts a stopped workspace with progress on the way', { timeout: 30000 }, async () => {
   const stopped = { name: 'ws', timeline: [{ status: 'stopped' }], after_start: [{ status: 'running' }] };

@@ -34,6 +34,7 @@ int run_to_exit_code(asio::awaitable<int> command);
 void add_probe_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void add_ssh_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_scp_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_cp_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_workspace_commands(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_doctor_command(CLI::App& app, GlobalOptions& global, int& exit_code);

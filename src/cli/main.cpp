@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   add_probe_command(app, global, exit_code);
   add_ssh_command(app, global, exit_code);
   add_scp_command(app, global, exit_code);
+  add_cp_command(app, global, exit_code);
   add_exec_command(app, global, exit_code);
   add_workspace_commands(app, global, exit_code);
   add_doctor_command(app, global, exit_code);

@@ -13,7 +13,6 @@
 #include "cli/scp_operand.hpp"
 #include "cli/sftp_copy.hpp"
 #include "cli/ssh_connect.hpp"
-#include "ssh/sftp/client.hpp"
 
 namespace cr::cli {
 namespace {
@@ -47,17 +46,8 @@ asio::awaitable<int> run_scp(ScpOptions o, int verbosity) {
   const auto log = planned->log;
   auto connected = co_await dial_like_ssh(std::move(planned->plan), log);
   if (!connected) co_return report_failure(connected.error(), log);
-  auto connection = std::move(*connected);
-  auto started = co_await ssh::sftp::Client::start(*connection);
-  if (!started) {
-    co_await connection->close();
-    co_return report_failure(started.error(), log);
-  }
   const CopyOptions copy{o.recursive, o.preserve, !o.quiet && stderr_is_terminal(), "scp"};
-  const int code = co_await copy_over_sftp(*started, copy, sources, *target);
-  co_await (*started)->close();
-  co_await connection->close();
-  co_return code;
+  co_return co_await copy_on_connection(std::move(*connected), copy, sources, *target, log);
 }
 
 }  // namespace
@@ -66,9 +56,7 @@ void add_scp_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   auto o = std::make_shared<ScpOptions>();
   auto* cmd = app.add_subcommand("scp", "Copy files to or from an SSH server over SFTP, as OpenSSH's scp does");
   add_connection_options(*cmd, o->line, "-P");
-  cmd->add_flag("-r", o->recursive, "Copy directories and what they hold");
-  cmd->add_flag("-p", o->preserve, "Keep the modification times (modes are always kept)");
-  cmd->add_flag("-q", o->quiet, "No progress line");
+  add_copy_flags(*cmd, o->recursive, o->preserve, o->quiet);
   cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");
   cmd->add_option("operands", o->operands,
                   "SOURCE... TARGET: [user@]host:path, scp://[user@]host[:port]/path or a "

@@ -11,10 +11,13 @@
 #include <sys/stat.h>
 #endif
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "cli/local_terminal.hpp"
 #include "cli/progress_line.hpp"
+#include "cli/ssh_connect.hpp"
+#include "ssh/connection.hpp"
 #include "runtime/paths.hpp"
 
 namespace cr::cli {
@@ -412,6 +415,26 @@ asio::awaitable<int> copy_over_sftp(std::shared_ptr<ssh::sftp::Client> sftp, con
                                     const std::vector<ScpOperand>& sources, const ScpOperand& target) {
   Copier copier{std::move(sftp), options};
   co_return co_await copy(copier, sources, target);
+}
+
+asio::awaitable<int> copy_on_connection(std::shared_ptr<ssh::Connection> connection, const CopyOptions& options,
+                                        const std::vector<ScpOperand>& sources, const ScpOperand& target,
+                                        runtime::Logger log) {
+  auto started = co_await sftp::Client::start(*connection);
+  if (!started) {
+    co_await connection->close();
+    co_return report_failure(started.error(), log);
+  }
+  const int code = co_await copy_over_sftp(*started, options, sources, target);
+  co_await (*started)->close();
+  co_await connection->close();
+  co_return code;
+}
+
+void add_copy_flags(CLI::App& command, bool& recursive, bool& preserve, bool& quiet) {
+  command.add_flag("-r", recursive, "Copy directories and what they hold");
+  command.add_flag("-p", preserve, "Keep the modification times (modes are always kept)");
+  command.add_flag("-q", quiet, "No progress line");
 }
 
 }  // namespace cr::cli

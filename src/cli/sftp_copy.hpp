@@ -14,7 +14,16 @@
 #include <asio/awaitable.hpp>
 
 #include "cli/scp_operand.hpp"
+#include "runtime/logging.hpp"
 #include "ssh/sftp/client.hpp"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace cr::ssh {
+class Connection;
+}  // namespace cr::ssh
 
 namespace cr::cli {
 
@@ -37,5 +46,14 @@ const RemoteFile* one_server(const std::vector<ScpOperand>& sources, const ScpOp
 // or kExitCopyFailed when any file failed.
 asio::awaitable<int> copy_over_sftp(std::shared_ptr<ssh::sftp::Client> sftp, const CopyOptions& options,
                                     const std::vector<ScpOperand>& sources, const ScpOperand& target);
+
+// The copy on an SFTP session of the connection's, then both closed: its exit code, or ssh's 255
+// with the error on stderr when the server refuses SFTP.
+asio::awaitable<int> copy_on_connection(std::shared_ptr<ssh::Connection> connection, const CopyOptions& options,
+                                        const std::vector<ScpOperand>& sources, const ScpOperand& target,
+                                        runtime::Logger log);
+
+// -r, -p and -q, as scp's.
+void add_copy_flags(CLI::App& command, bool& recursive, bool& preserve, bool& quiet);
 
 }  // namespace cr::cli

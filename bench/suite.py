@@ -8,11 +8,13 @@ coder-runtime (the executable for process-per-command runs, bench/coder_runtime_
 the library). Servers: OpenSSH's sshd with publickey auth and the Go x/crypto/ssh server
 (tests/servers/go_sshd, the Coder agent's library) with none auth, each reached over loopback TCP
 through bench/inetd.py, or as a ProxyCommand behind bench/delay_relay.py to count round trips.
+The sftp measurement copies files instead: `coder-runtime scp` against OpenSSH's scp and sftp.
 Every measurement interleaves the clients per iteration, so load drift hits them alike. Writes
 DIR/results.md (Markdown tables) and DIR/*.png (matplotlib). Not a test: nothing passes or fails.
 """
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import pathlib
@@ -38,7 +40,7 @@ CIPHER = "chacha20-poly1305@openssh.com"  # every client's default but ssh2's (a
 # some 60 ms of CPU per connection and which no other client here implements.
 KEX = "curve25519-sha256"
 MEASUREMENTS = ("cold", "library-cold", "round-trips", "warm", "warm-round-trips", "concurrent", "stream", "idle",
-                "crypto", "post-quantum")
+                "crypto", "post-quantum", "sftp")
 # OpenSSH 10.0, built by scripts/setup from Debian 13's source: the post-quantum measurement's
 # modern server and client.
 OPENSSH10 = ROOT / "build-deps" / "openssh-10" / "prefix"
@@ -56,9 +58,10 @@ class Outcome:
         return json.loads(self.output.decode().strip().splitlines()[-1])
 
 
-def measure_process(argv, timeout=120, count_stdout=False):
+def measure_process(argv, timeout=120, count_stdout=False, exits=(0,)):
     """Runs argv to completion; its wall time, the CPU it and its reaped children used (from
-    wait4), its stdout (or, with count_stdout, how many bytes it wrote). Nonzero exit: PeerFailed."""
+    wait4), its stdout (or, with count_stdout, how many bytes it wrote). An exit status not in
+    exits: PeerFailed."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if count_stdout else out,
@@ -78,9 +81,9 @@ def measure_process(argv, timeout=120, count_stdout=False):
         finally:
             watchdog.cancel()
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-        if child.returncode != 0 and wall >= timeout:
+        if child.returncode not in exits and wall >= timeout:
             raise PeerFailed(f"{shlex.join(map(str, argv))} did not finish within {timeout:.0f} s (stopped)")
-        if child.returncode != 0:
+        if child.returncode not in exits:
             err.seek(0)
             raise PeerFailed(f"{shlex.join(map(str, argv))} exited with {child.returncode}: "
                              f"{err.read().decode(errors='replace').strip()[-600:]}")
@@ -161,6 +164,7 @@ class Suite:
         self.concurrent_n = 16
         self.stream_size = (256 << 20) if self.quick else (1 << 30)
         self.idle_n = 10 if self.quick else 20
+        self.sftp_size = (128 << 20) if self.quick else (1 << 30)
         self.background = []  # PIDs of ssh masters and idle ssh processes, stopped at the end
         self.results = {}
         self.pq_kex = {}  # (server name, client name): the key exchange agreed
@@ -183,7 +187,10 @@ class Suite:
         (work / "authorized_keys").chmod(0o644)
         (work / "sshd_config").write_text(
             f"HostKey {work}/host\nPidFile none\nUsePAM no\nStrictModes no\nLogLevel ERROR\n"
-            f"AuthorizedKeysFile {work}/authorized_keys\nMaxSessions 128\n")
+            f"AuthorizedKeysFile {work}/authorized_keys\nMaxSessions 128\n"
+            # Debian's, for the sftp measurement; sshd starts it with the login user's `/bin/sh -c`, which
+            # reads no startup files to be timed.
+            "Subsystem sftp /usr/lib/openssh/sftp-server\n")
         delays = (0, self.delay)
         try:
             self.servers.append(Server("Go x/crypto/ssh, none auth", "go",
@@ -464,6 +471,80 @@ class Suite:
                         self.record("idle", server, peer, kb=statistics.mean(rss), pss_kb=statistics.mean(pss))
                     self.attempt("idle", server, peer, sample)
 
+    def sftp(self):
+        """Copies over SFTP, a process per copy over loopback TCP: one big file up and down, and a
+        folder of 100 files of 4 KiB up and down (-r). Our scp, OpenSSH's scp (SFTP by default
+        since 9.0) and `sftp -b` against sshd; ours and OpenSSH's scp against the Go server (pkg/sftp,
+        as the agent serves it). A copy counts only once its size and digest match the original's.
+        The remote side is this machine's file system, so both ends are checked from here."""
+        size, files, file_size = self.sftp_size, 100, 4096
+        runs = 3
+        timeout = 60 + size / 5e6  # slower than 5 MB/s is a stall, reported as a failure
+        folder = self.work / "sftp"
+        local, remote = folder / "local", folder / "remote"
+        remote.mkdir(parents=True)
+        local.mkdir()
+        if os.geteuid() == 0:  # sshd's side writes as the login user
+            account = pwd.getpwnam(self.user)
+            os.chown(remote, account.pw_uid, account.pw_gid)
+        big, small = local / "big", local / "small"
+        big_sum = write_random(big, size)
+        small.mkdir()
+        for index in range(files):
+            (small / f"{index:03}").write_bytes(os.urandom(file_size))
+        small_sum = tree_sum(small)
+        batch = folder / "batch"
+        build = pathlib.Path(self.args.build)
+        ours = [str(build / "coder-runtime"), "scp", "-F", str(self.config), "-q"]
+        scp = ["scp", "-F", str(self.config), "-q"]
+
+        def scp_like(prefix):
+            def argv(alias, upload, source, target, recursive):
+                return prefix + ["-r"] * recursive + ([source, f"{alias}:{target}"] if upload else
+                                                      [f"{alias}:{source}", target])
+            return argv
+
+        def sftp_batch(alias, upload, source, target, recursive):
+            batch.write_text(f"{'put' if upload else 'get'}{' -r' * recursive} {source} {target}\n")
+            return ["sftp", "-F", str(self.config), "-q", "-b", str(batch), alias]
+
+        clients = [(OURS, scp_like(ours), {"sshd", "go"}), ("OpenSSH scp", scp_like(scp), {"sshd", "go"}),
+                   ("OpenSSH sftp -b", sftp_batch, {"sshd"})]
+        # go_sshd closes the channel (pkg/sftp's Server.Close) before it sends the exit status, so
+        # OpenSSH's scp, seeing none, exits 1 from a whole copy there: the check below judges it.
+        exits = {"go": (0, 1), "sshd": (0,)}
+        self.sftp_clients = [name for name, _, _ in clients]
+        # (key recorded, upload, source, target, recursive, the original's size and digest)
+        copies = [("up", True, big, remote / "big", False, big_sum),
+                  ("down", False, big, local / "big-copy", False, big_sum),
+                  ("small_up", True, small, remote / "small", True, small_sum),
+                  ("small_down", False, small, local / "small-copy", True, small_sum)]
+        try:
+            for server in self.servers:
+                for iteration in range(runs):
+                    for name, argv, servers in rotated(clients, iteration):
+                        if server.key not in servers:
+                            continue
+                        peer = Peer(name, None, None)
+                        def sample():
+                            for key, upload, source, target, recursive, original in copies:
+                                remove(target)
+                                done = measure_process(argv(server.alias(TCP), upload, str(source), str(target),
+                                                            recursive), timeout=timeout, exits=exits[server.key])
+                                got = tree_sum(target) if recursive else file_sum(target)
+                                remove(target)
+                                if got != original:
+                                    raise PeerFailed(f"{key}: the copy ({got[0]} bytes) differs from the original "
+                                                     f"({original[0]} bytes)")
+                                if recursive:
+                                    self.record("sftp", server, peer, **{f"{key}_ms": done.wall * 1000})
+                                else:
+                                    self.record("sftp", server, peer, **{f"{key}_s": done.wall,
+                                                                         f"{key}_mb_per_s": size / done.wall / 1e6})
+                        self.attempt("sftp", server, peer, sample)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
     def crypto(self):
         min_time = 0.05 if self.quick else 0.5
         out = self.work / "crypto.json"
@@ -496,6 +577,45 @@ def login_user():
         except KeyError:
             pass
     return os.environ.get("USER") or pwd.getpwuid(os.geteuid()).pw_name
+
+
+def write_random(path, size):
+    """SIZE bytes from urandom (nothing a compressing link could shrink); their file_sum."""
+    digest = hashlib.blake2b()
+    with open(path, "wb") as out:
+        for _ in range(0, size, 16 << 20):
+            block = os.urandom(min(16 << 20, size - out.tell()))
+            digest.update(block)
+            out.write(block)
+    return size, digest.hexdigest()
+
+
+def file_sum(path):
+    """(size, BLAKE2b digest) of a file; (-1, None) where there is none."""
+    try:
+        with open(path, "rb") as source:
+            return os.fstat(source.fileno()).st_size, hashlib.file_digest(source, "blake2b").hexdigest()
+    except OSError:
+        return -1, None
+
+
+def tree_sum(path):
+    """(total size, a digest of every file's relative name and contents) of a folder."""
+    if not path.is_dir():
+        return -1, None
+    digest, total = hashlib.blake2b(), 0
+    for entry in sorted(p for p in path.rglob("*") if p.is_file()):
+        size, contents = file_sum(entry)
+        digest.update(f"{entry.relative_to(path)}\0{contents}\0".encode())
+        total += size
+    return total, digest.hexdigest()
+
+
+def remove(path):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def all_processes():
@@ -664,6 +784,39 @@ def post_quantum_table(suite):
     return lines
 
 
+def sftp_table(suite):
+    rows_by_server = suite.results.get("sftp")
+    if not rows_by_server:
+        return []
+    size = suite.sftp_size
+    big = f"{size >> 30} GiB" if size >= 1 << 30 else f"{size >> 20} MiB"
+    scp = "OpenSSH scp"
+    lines = [f"## SFTP copies: a {big} file{' (a quick run)' if suite.quick else ''}, and 100 files of 4 KiB", "",
+             "A process per copy over loopback TCP: `scp FILE HOST:PATH` and back, `scp -r` for the 100 files; "
+             "`sftp -b` with `put`, `get`, `put -r` and `get -r`. A copy counts once its size and BLAKE2b digest "
+             f"match the original's. `vs {scp}`: how many times as fast as OpenSSH's scp against the same server "
+             "(above 1 is faster).", "",
+             f"| server | client | {big} up (s) | up MB/s | vs {scp} | {big} down (s) | down MB/s | vs {scp} | "
+             f"100 files up (ms) | vs {scp} | 100 files down (ms) | vs {scp} |",
+             "| --- | --- |" + " ---: |" * 10]
+    for server_name, rows in rows_by_server.items():
+        reference = rows.get(scp)
+        for name in suite.sftp_clients:
+            row = rows.get(name)
+            if not row:
+                continue
+            cells = []
+            for direction in ("up", "down"):
+                rate = median(row, f"{direction}_mb_per_s")
+                cells += [fmt(median(row, f"{direction}_s"), 2), fmt(rate),
+                          ratio(rate, median(reference, f"{direction}_mb_per_s"))]
+            for direction in ("small_up", "small_down"):
+                wall = median(row, f"{direction}_ms")
+                cells += [fmt(wall, 0), ratio(median(reference, f"{direction}_ms"), wall)]
+            lines.append(f"| {server_name} | {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def crypto_table(suite):
     if not hasattr(suite, "crypto_results"):
         return []
@@ -770,6 +923,7 @@ def report(suite, command, started, load_before, elapsed):
             extra=[("OpenSSH PSS (kB)", "pss_kb", 0, False)]),
         crypto_table(suite),
         post_quantum_table(suite),
+        sftp_table(suite),
     ]
     for section in sections:
         if section:
@@ -846,7 +1000,8 @@ def plots(suite, out):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer iterations, 256 MiB streams, one cipher")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer iterations, 256 MiB streams, one cipher, 128 MiB SFTP copies")
     parser.add_argument("--only", default=",".join(MEASUREMENTS), help=f"comma-separated subset of {', '.join(MEASUREMENTS)}")
     parser.add_argument("--delay-ms", type=float, default=50)
     parser.add_argument("--build", default=str(ROOT / "build"))

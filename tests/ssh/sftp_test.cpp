@@ -691,6 +691,33 @@ TEST_CASE("sftp: a cancelled download or upload stops, and the client goes on se
   }()));
 }
 
+TEST_CASE("sftp: a transfer whose deadline passes while it waits for limits or FSTAT stops there", "[sftp][sshd]") {
+  // "mute" answers nothing after VERSION, so the download waits for limits first; "handles-only"
+  // answers OPEN alone, and with the chunk size given, limits is not asked: the wait is FSTAT's.
+  // Either way nothing after that wait is answered, so a transfer that goes on hangs.
+  const auto& mode = GENERATE(as<std::string>{}, "mute", "handles-only");
+  INFO(mode);
+  SftpServer fixture(shim(mode));
+  const std::string source = fixture.path("source");
+  test::write_text(source, random_bytes(1024 * 1024, 13));
+  auto outcome = test::run(
+      [&]() -> asio::awaitable<Result<std::uint64_t>> {
+        auto sftp = co_await open_sftp(fixture);
+        Received received;
+        ssh::sftp::TransferOptions options;
+        if (mode == "handles-only") options.chunk_size = 32 * 1024;
+        auto downloading = sftp.client->download(source, std::bind_front(&keep, &received), std::move(options));
+        auto downloaded = co_await runtime::with_deadline(runtime::Deadline::after(1s), std::move(downloading),
+                                                          runtime::Layer::sftp, "the download");
+        co_await sftp.connection->close();
+        co_return downloaded;
+      }(),
+      10s);
+  REQUIRE_FALSE(outcome);
+  INFO(outcome.error().detailed());
+  CHECK(outcome.error().code == Errc::timed_out);
+}
+
 TEST_CASE("sftp: a server without the subsystem refuses it", "[sftp][sshd]") {
   SftpServer fixture("");
   auto started = test::run([&]() -> asio::awaitable<Result<std::shared_ptr<ssh::sftp::Client>>> {

@@ -9,6 +9,8 @@ Usage: sftp_shim.py MODE SFTP_SERVER
   killed-after-1m the same, but the relay dies by SIGKILL itself
   unknown-id      the first DATA reply comes back under an id nobody sent
   oversized       the first DATA reply's length field claims 16 MiB
+  mute            only VERSION comes through: no request is answered
+  handles-only    only VERSION and HANDLE replies come through: every other request goes unanswered
 """
 import os
 import signal
@@ -54,6 +56,10 @@ def main():
         if body is None:
             break
         kind = body[0]
+        if mode == "mute" and kind != 2:
+            continue
+        if mode == "handles-only" and kind not in (2, 102):
+            continue
         if kind == 2 and mode == "no-extensions":
             body = body[:5]
         if kind == 103:

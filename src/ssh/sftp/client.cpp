@@ -4,6 +4,7 @@
 #include <array>
 
 #include <asio/co_spawn.hpp>
+#include <asio/this_coro.hpp>
 #include <fmt/format.h>
 
 #include "ssh/connection.hpp"
@@ -131,13 +132,21 @@ std::shared_ptr<Pending> Client::State::send(std::uint32_t id, std::vector<std::
   return waiting;
 }
 
+asio::awaitable<bool> wait_for_reply(Pending& waiting) {
+  while (!waiting.reply) {
+    auto cancellation = co_await asio::this_coro::cancellation_state;
+    if (cancellation.cancelled() != asio::cancellation_type::none) co_return false;
+    const bool woken = co_await waiting.answered.wait();
+    if (!woken && !waiting.reply) co_return false;
+  }
+  co_return true;
+}
+
 asio::awaitable<Result<Reply>> Client::State::answer(std::shared_ptr<Pending> waiting) {
-  while (!waiting->reply) {
-    const bool woken = co_await waiting->answered.wait();
-    if (!woken && !waiting->reply) {
-      waiting->abandoned = true;
-      co_return runtime::fail(Errc::cancelled, Layer::sftp, "cancelled while waiting for the SFTP server");
-    }
+  const bool answered = co_await wait_for_reply(*waiting);
+  if (!answered) {
+    waiting->abandoned = true;
+    co_return runtime::fail(Errc::cancelled, Layer::sftp, "cancelled while waiting for the SFTP server");
   }
   co_return std::move(*waiting->reply);
 }

@@ -56,6 +56,10 @@ struct Client::State {
   bool closing = false;
 };
 
+// Waits until the reply is in: false when the coroutine is cancelled first, or was already (Asio
+// drops a cancellation that lands between two operations, the coroutine's state keeps it).
+asio::awaitable<bool> wait_for_reply(Pending& waiting);
+
 // Reads the next framed packet from the channel into `packet` (the length taken off).
 asio::awaitable<runtime::Result<void>> read_packet(Client::State& state, std::vector<std::uint8_t>& inbox,
                                                    std::vector<std::uint8_t>& packet);

@@ -173,6 +173,31 @@ std::size_t open_anywhere(const std::string& path) {
   return count;
 }
 
+// An OPEN, or a listing (its OPENDIR first).
+asio::awaitable<Result<bool>> open_or_list(ssh::sftp::Client& client, bool directory, std::string path) {
+  if (directory) {
+    auto listed = co_await client.list_directory(std::move(path));
+    if (!listed) co_return runtime::fail(std::move(listed.error()));
+    co_return true;
+  }
+  auto opened = co_await client.open(std::move(path), ssh::sftp::open_flags::read, {});
+  if (!opened) co_return runtime::fail(std::move(opened.error()));
+  co_return true;
+}
+
+asio::awaitable<Result<bool>> open_or_list_within(ssh::sftp::Client& client, bool directory, std::string path,
+                                                  std::chrono::milliseconds budget) {
+  auto opening = open_or_list(client, directory, std::move(path));
+  co_return co_await runtime::with_deadline(runtime::Deadline::after(budget), std::move(opening), runtime::Layer::sftp,
+                                            "opening");
+}
+
+asio::awaitable<Result<ssh::sftp::FileAttributes>> stat_within(ssh::sftp::Client& client, std::string path) {
+  auto asking = client.stat(std::move(path));
+  co_return co_await runtime::with_deadline(runtime::Deadline::after(10s), std::move(asking), runtime::Layer::sftp,
+                                            "STAT");
+}
+
 std::string evidence(const runtime::Error& error, std::string_view label) {
   const auto* found = error.find_evidence(label);
   return found ? found->text : "";
@@ -716,6 +741,37 @@ TEST_CASE("sftp: a transfer whose deadline passes while it waits for limits or F
   REQUIRE_FALSE(outcome);
   INFO(outcome.error().detailed());
   CHECK(outcome.error().code == Errc::timed_out);
+}
+
+TEST_CASE("sftp: the handle of an OPEN or OPENDIR given up before its reply is closed once the reply comes",
+          "[sftp][sshd]") {
+  const bool directory = GENERATE(false, true);
+  INFO((directory ? "OPENDIR" : "OPEN"));
+  // The relay holds the HANDLE back until just before the server's next reply: the open's
+  // deadline passes first whatever the timing.
+  SftpServer fixture(shim("hold-handle"));
+  const std::string file = fixture.path("file");
+  test::write_text(file, "contents");
+  const std::string folder = fixture.path("folder");
+  std::filesystem::create_directory(folder);
+  const std::string& opened = directory ? folder : file;
+  CHECK(test::run([&]() -> asio::awaitable<bool> {
+    auto sftp = co_await open_sftp(fixture);
+    auto cut = co_await open_or_list_within(*sftp.client, directory, opened, 500ms);
+    REQUIRE_FALSE(cut);
+    CHECK(cut.error().code == Errc::timed_out);
+    // The first STAT's reply comes right behind the HANDLE, so the CLOSE is sent before the second
+    // STAT, and the server answers in order.
+    const std::string root = "/";
+    auto first = co_await stat_within(*sftp.client, root);
+    REQUIRE(first);
+    auto second = co_await stat_within(*sftp.client, root);
+    REQUIRE(second);
+    CHECK(open_anywhere(opened) == 0);
+    co_await sftp.client->close();
+    co_await sftp.connection->close();
+    co_return true;
+  }()));
 }
 
 TEST_CASE("sftp: a server without the subsystem refuses it", "[sftp][sshd]") {

@@ -11,6 +11,7 @@ Usage: sftp_shim.py MODE SFTP_SERVER
   oversized       the first DATA reply's length field claims 16 MiB
   mute            only VERSION comes through: no request is answered
   handles-only    only VERSION and HANDLE replies come through: every other request goes unanswered
+  hold-handle     the first HANDLE reply goes out only just before the server's next reply
 """
 import os
 import signal
@@ -47,6 +48,7 @@ def main():
     out = sys.stdout.buffer
     data_sent = 0
     altered = False
+    held = None
     while True:
         header = read_exactly(child.stdout, 4)
         if header is None:
@@ -60,6 +62,14 @@ def main():
             continue
         if mode == "handles-only" and kind not in (2, 102):
             continue
+        if mode == "hold-handle":
+            if kind == 102 and not altered:
+                altered = True
+                held = struct.pack(">I", len(body)) + body
+                continue
+            if held is not None:
+                out.write(held)
+                held = None
         if kind == 2 and mode == "no-extensions":
             body = body[:5]
         if kind == 103:

@@ -112,7 +112,11 @@ asio::awaitable<void> read_loop(std::shared_ptr<Client::State> state, std::vecto
     }
     auto waiting = std::move(found->second);
     state->pending.erase(found);
-    if (waiting->abandoned) continue;
+    if (waiting->abandoned) {
+      // An OPEN or OPENDIR given up before its answer: the server keeps the handle until it is closed.
+      if (auto* handle = std::get_if<HandleReply>(&reply->body)) state->close_in_background(handle->handle);
+      continue;
+    }
     waiting->reply = std::move(*reply);
     waiting->answered.notify();
   }

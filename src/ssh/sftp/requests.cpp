@@ -165,7 +165,7 @@ asio::awaitable<Result<std::vector<NameEntry>>> Client::list_directory(std::stri
     }
     auto names = expect<NameReply>(std::move(reply), "READDIR", path);
     if (!names) {
-      if (names.error().code != Errc::cancelled) state_->close_in_background(directory.handle);
+      state_->close_in_background(directory.handle);
       co_return runtime::fail(std::move(names.error()));
     }
     for (auto& entry : names->entries) {

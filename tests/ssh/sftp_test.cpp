@@ -774,6 +774,37 @@ TEST_CASE("sftp: the handle of an OPEN or OPENDIR given up before its reply is c
   }()));
 }
 
+TEST_CASE("sftp: an upload cancelled before its WRITEs went out sends none of them", "[sftp][sshd]") {
+  SftpServer fixture(kDebianSftpServer);
+  const std::string content = random_bytes(4 * 1024 * 1024, 17);
+  const std::string target = fixture.path("target");
+  CHECK(test::run([&]() -> asio::awaitable<bool> {
+    auto sftp = co_await open_sftp(fixture);
+    auto& client = *sftp.client;
+    // Cancelled from the source while the first requests are being queued, before the writer has
+    // had a turn: none of them has reached the channel.
+    Sending sending{&content};
+    sending.cancel_after = 1;
+    auto uploaded = co_await upload_from(client, sending, target);
+    REQUIRE_FALSE(uploaded);
+    CHECK(uploaded.error().code == Errc::cancelled);
+    CHECK(evidence(uploaded.error(), "bytes done") == "0");
+    // The server answers in order: by this answer it has done all it was sent.
+    auto attrs = co_await stat_within(client, target);
+    REQUIRE(attrs);
+    CHECK(attrs->size == 0u);
+    CHECK(open_anywhere(target) == 0);
+    Sending whole{&content};
+    auto again = co_await upload_from(client, whole, target);
+    REQUIRE(again);
+    CHECK(*again == content.size());
+    co_await client.close();
+    co_await sftp.connection->close();
+    co_return true;
+  }()));
+  CHECK(test::read_text(target) == content);
+}
+
 TEST_CASE("sftp: a server without the subsystem refuses it", "[sftp][sshd]") {
   SftpServer fixture("");
   auto started = test::run([&]() -> asio::awaitable<Result<std::shared_ptr<ssh::sftp::Client>>> {

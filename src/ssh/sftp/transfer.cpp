@@ -44,7 +44,7 @@ asio::awaitable<Result<std::uint32_t>> chunk_size(Client& client, const Transfer
 
 // A transfer that stops early drops the replies still to come and closes its handle behind it.
 void abandon(Client::State& state, std::deque<InFlight>& flight, const File& file) {
-  for (auto& request : flight) request.pending->abandoned = true;
+  for (auto& request : flight) state.abandon(request.pending);
   flight.clear();
   state.close_in_background(file.handle);
 }

@@ -23,6 +23,7 @@
 #include "support/files.hpp"
 #include "support/logged_in_sshd.hpp"
 #include "support/run.hpp"
+#include "support/ssh_client.hpp"
 
 using namespace cr;
 using namespace std::chrono_literals;
@@ -803,6 +804,28 @@ TEST_CASE("sftp: an upload cancelled before its WRITEs went out sends none of th
     co_return true;
   }()));
   CHECK(test::read_text(target) == content);
+}
+
+TEST_CASE("Go server: an SFTP server that says why on stderr and exits fails the client with both", "[sftp][go]") {
+  // sshd drops a subsystem's stderr; the Go server relays it as it does an exec's.
+  const auto server = fmt::format("{} -sftp-command '{}'", CODER_RUNTIME_GO_SSHD, shim("complain"));
+  auto outcome = test::run([&]() -> asio::awaitable<Result<ssh::sftp::FileAttributes>> {
+    auto connection = co_await test::connect_through(server, test::as_user("coder"));
+    REQUIRE(connection);
+    auto started = co_await start_sftp(**connection);
+    REQUIRE(started);
+    const std::string root = "/";
+    auto attrs = co_await stat_within(**started, root);
+    co_await (*connection)->close();
+    co_return attrs;
+  }());
+  REQUIRE_FALSE(outcome);
+  const auto& error = outcome.error();
+  INFO(error.detailed());
+  CHECK(error.code == Errc::end_of_stream);
+  CHECK(error.layer == runtime::Layer::sftp);
+  CHECK(evidence(error, "stderr") == "sftp_shim: the disk caught fire\n");
+  CHECK(evidence(error, "exit status") == "5");
 }
 
 TEST_CASE("sftp: a server without the subsystem refuses it", "[sftp][sshd]") {

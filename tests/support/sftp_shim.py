@@ -12,6 +12,8 @@ Usage: sftp_shim.py MODE SFTP_SERVER
   mute            only VERSION comes through: no request is answered
   handles-only    only VERSION and HANDLE replies come through: every other request goes unanswered
   hold-handle     the first HANDLE reply goes out only just before the server's next reply
+  complain        at the first reply after VERSION, says why on stderr, kills the server and exits
+                  with status 5
 """
 import os
 import signal
@@ -62,6 +64,12 @@ def main():
             continue
         if mode == "handles-only" and kind not in (2, 102):
             continue
+        if mode == "complain" and kind != 2:
+            sys.stderr.write("sftp_shim: the disk caught fire\n")
+            sys.stderr.flush()
+            child.kill()
+            child.wait()
+            os._exit(5)
         if mode == "hold-handle":
             if kind == 102 and not altered:
                 altered = True

@@ -15,6 +15,7 @@ set(CODER_RUNTIME_INSTALLED_HEADERS
   ssh/algorithms.hpp ssh/channel.hpp ssh/channel_stream.hpp ssh/client.hpp ssh/client_auth.hpp
   ssh/client_config.hpp ssh/config.hpp ssh/connection.hpp ssh/digest.hpp ssh/disconnect_reason.hpp ssh/identity.hpp
   ssh/known_hosts.hpp ssh/session.hpp ssh/signer.hpp ssh/transport.hpp ssh/version_exchange.hpp
+  ssh/sftp/client.hpp ssh/sftp/types.hpp
   coder/cli_driver.hpp coder/dial.hpp coder/doctor.hpp coder/operations.hpp coder/pool.hpp
   coder/proxy_command_line.hpp coder/readiness.hpp coder/workspace.hpp coder/workspace_connect.hpp
   coder/workspace_plan.hpp)

@@ -19,6 +19,8 @@ if grep -rl -e "$build" -e "$source" "$prefix/lib" --include='*.cmake' --include
 fi
 test ! -e "$prefix/include/coder_runtime/ssh/crypto" || { echo "crypto/ headers were installed" >&2; exit 1; }
 test ! -e "$prefix/include/coder_runtime/ssh/wire.hpp" || { echo "wire.hpp was installed" >&2; exit 1; }
+test -e "$prefix/include/coder_runtime/ssh/sftp/client.hpp" || { echo "ssh/sftp/client.hpp was not installed" >&2; exit 1; }
+test ! -e "$prefix/include/coder_runtime/ssh/sftp/messages.hpp" || { echo "sftp/messages.hpp was installed" >&2; exit 1; }
 
 # A host project: the CMake package, nothing of the source tree. No optimisation: this checks the
 # package, not the code.

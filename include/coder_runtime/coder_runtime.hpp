@@ -21,7 +21,8 @@
 #include "proxy/proxy_command.hpp"
 #include "proxy/tcp_stream.hpp"
 
-// The SSH client: ssh_config, the connection plan, host keys, connections, sessions and channels.
+// The SSH client: ssh_config, the connection plan, host keys, connections, sessions and channels;
+// SFTP on a connection.
 #include "ssh/client.hpp"
 #include "ssh/client_config.hpp"
 #include "ssh/config.hpp"
@@ -29,6 +30,7 @@
 #include "ssh/identity.hpp"
 #include "ssh/known_hosts.hpp"
 #include "ssh/session.hpp"
+#include "ssh/sftp/client.hpp"
 
 // Coder workspaces: the CLI, starting and reaching a workspace, dialling a plan, commands and
 // files, the pool of connections.

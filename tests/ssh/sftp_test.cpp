@@ -23,6 +23,7 @@
 #include "support/files.hpp"
 #include "support/logged_in_sshd.hpp"
 #include "support/run.hpp"
+#include "support/ssh_client.hpp"
 
 using namespace cr;
 using namespace std::chrono_literals;
@@ -171,6 +172,31 @@ std::size_t open_anywhere(const std::string& path) {
     }
   }
   return count;
+}
+
+// An OPEN, or a listing (its OPENDIR first).
+asio::awaitable<Result<bool>> open_or_list(ssh::sftp::Client& client, bool directory, std::string path) {
+  if (directory) {
+    auto listed = co_await client.list_directory(std::move(path));
+    if (!listed) co_return runtime::fail(std::move(listed.error()));
+    co_return true;
+  }
+  auto opened = co_await client.open(std::move(path), ssh::sftp::open_flags::read, {});
+  if (!opened) co_return runtime::fail(std::move(opened.error()));
+  co_return true;
+}
+
+asio::awaitable<Result<bool>> open_or_list_within(ssh::sftp::Client& client, bool directory, std::string path,
+                                                  std::chrono::milliseconds budget) {
+  auto opening = open_or_list(client, directory, std::move(path));
+  co_return co_await runtime::with_deadline(runtime::Deadline::after(budget), std::move(opening), runtime::Layer::sftp,
+                                            "opening");
+}
+
+asio::awaitable<Result<ssh::sftp::FileAttributes>> stat_within(ssh::sftp::Client& client, std::string path) {
+  auto asking = client.stat(std::move(path));
+  co_return co_await runtime::with_deadline(runtime::Deadline::after(10s), std::move(asking), runtime::Layer::sftp,
+                                            "STAT");
 }
 
 std::string evidence(const runtime::Error& error, std::string_view label) {
@@ -689,6 +715,117 @@ TEST_CASE("sftp: a cancelled download or upload stops, and the client goes on se
     co_await sftp.connection->close();
     co_return true;
   }()));
+}
+
+TEST_CASE("sftp: a transfer whose deadline passes while it waits for limits or FSTAT stops there", "[sftp][sshd]") {
+  // "mute" answers nothing after VERSION, so the download waits for limits first; "handles-only"
+  // answers OPEN alone, and with the chunk size given, limits is not asked: the wait is FSTAT's.
+  // Either way nothing after that wait is answered, so a transfer that goes on hangs.
+  const auto& mode = GENERATE(as<std::string>{}, "mute", "handles-only");
+  INFO(mode);
+  SftpServer fixture(shim(mode));
+  const std::string source = fixture.path("source");
+  test::write_text(source, random_bytes(1024 * 1024, 13));
+  auto outcome = test::run(
+      [&]() -> asio::awaitable<Result<std::uint64_t>> {
+        auto sftp = co_await open_sftp(fixture);
+        Received received;
+        ssh::sftp::TransferOptions options;
+        if (mode == "handles-only") options.chunk_size = 32 * 1024;
+        auto downloading = sftp.client->download(source, std::bind_front(&keep, &received), std::move(options));
+        auto downloaded = co_await runtime::with_deadline(runtime::Deadline::after(1s), std::move(downloading),
+                                                          runtime::Layer::sftp, "the download");
+        co_await sftp.connection->close();
+        co_return downloaded;
+      }(),
+      10s);
+  REQUIRE_FALSE(outcome);
+  INFO(outcome.error().detailed());
+  CHECK(outcome.error().code == Errc::timed_out);
+}
+
+TEST_CASE("sftp: the handle of an OPEN or OPENDIR given up before its reply is closed once the reply comes",
+          "[sftp][sshd]") {
+  const bool directory = GENERATE(false, true);
+  INFO((directory ? "OPENDIR" : "OPEN"));
+  // The relay holds the HANDLE back until just before the server's next reply: the open's
+  // deadline passes first whatever the timing.
+  SftpServer fixture(shim("hold-handle"));
+  const std::string file = fixture.path("file");
+  test::write_text(file, "contents");
+  const std::string folder = fixture.path("folder");
+  std::filesystem::create_directory(folder);
+  const std::string& opened = directory ? folder : file;
+  CHECK(test::run([&]() -> asio::awaitable<bool> {
+    auto sftp = co_await open_sftp(fixture);
+    auto cut = co_await open_or_list_within(*sftp.client, directory, opened, 500ms);
+    REQUIRE_FALSE(cut);
+    CHECK(cut.error().code == Errc::timed_out);
+    // The first STAT's reply comes right behind the HANDLE, so the CLOSE is sent before the second
+    // STAT, and the server answers in order.
+    const std::string root = "/";
+    auto first = co_await stat_within(*sftp.client, root);
+    REQUIRE(first);
+    auto second = co_await stat_within(*sftp.client, root);
+    REQUIRE(second);
+    CHECK(open_anywhere(opened) == 0);
+    co_await sftp.client->close();
+    co_await sftp.connection->close();
+    co_return true;
+  }()));
+}
+
+TEST_CASE("sftp: an upload cancelled before its WRITEs went out sends none of them", "[sftp][sshd]") {
+  SftpServer fixture(kDebianSftpServer);
+  const std::string content = random_bytes(4 * 1024 * 1024, 17);
+  const std::string target = fixture.path("target");
+  CHECK(test::run([&]() -> asio::awaitable<bool> {
+    auto sftp = co_await open_sftp(fixture);
+    auto& client = *sftp.client;
+    // Cancelled from the source while the first requests are being queued, before the writer has
+    // had a turn: none of them has reached the channel.
+    Sending sending{&content};
+    sending.cancel_after = 1;
+    auto uploaded = co_await upload_from(client, sending, target);
+    REQUIRE_FALSE(uploaded);
+    CHECK(uploaded.error().code == Errc::cancelled);
+    CHECK(evidence(uploaded.error(), "bytes done") == "0");
+    // The server answers in order: by this answer it has done all it was sent.
+    auto attrs = co_await stat_within(client, target);
+    REQUIRE(attrs);
+    CHECK(attrs->size == 0u);
+    CHECK(open_anywhere(target) == 0);
+    Sending whole{&content};
+    auto again = co_await upload_from(client, whole, target);
+    REQUIRE(again);
+    CHECK(*again == content.size());
+    co_await client.close();
+    co_await sftp.connection->close();
+    co_return true;
+  }()));
+  CHECK(test::read_text(target) == content);
+}
+
+TEST_CASE("Go server: an SFTP server that says why on stderr and exits fails the client with both", "[sftp][go]") {
+  // sshd drops a subsystem's stderr; the Go server relays it as it does an exec's.
+  const auto server = fmt::format("{} -sftp-command '{}'", CODER_RUNTIME_GO_SSHD, shim("complain"));
+  auto outcome = test::run([&]() -> asio::awaitable<Result<ssh::sftp::FileAttributes>> {
+    auto connection = co_await test::connect_through(server, test::as_user("coder"));
+    REQUIRE(connection);
+    auto started = co_await start_sftp(**connection);
+    REQUIRE(started);
+    const std::string root = "/";
+    auto attrs = co_await stat_within(**started, root);
+    co_await (*connection)->close();
+    co_return attrs;
+  }());
+  REQUIRE_FALSE(outcome);
+  const auto& error = outcome.error();
+  INFO(error.detailed());
+  CHECK(error.code == Errc::end_of_stream);
+  CHECK(error.layer == runtime::Layer::sftp);
+  CHECK(evidence(error, "stderr") == "sftp_shim: the disk caught fire\n");
+  CHECK(evidence(error, "exit status") == "5");
 }
 
 TEST_CASE("sftp: a server without the subsystem refuses it", "[sftp][sshd]") {

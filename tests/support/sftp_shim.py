@@ -9,6 +9,11 @@ Usage: sftp_shim.py MODE SFTP_SERVER
   killed-after-1m the same, but the relay dies by SIGKILL itself
   unknown-id      the first DATA reply comes back under an id nobody sent
   oversized       the first DATA reply's length field claims 16 MiB
+  mute            only VERSION comes through: no request is answered
+  handles-only    only VERSION and HANDLE replies come through: every other request goes unanswered
+  hold-handle     the first HANDLE reply goes out only just before the server's next reply
+  complain        at the first reply after VERSION, says why on stderr, kills the server and exits
+                  with status 5
 """
 import os
 import signal
@@ -45,6 +50,7 @@ def main():
     out = sys.stdout.buffer
     data_sent = 0
     altered = False
+    held = None
     while True:
         header = read_exactly(child.stdout, 4)
         if header is None:
@@ -54,6 +60,24 @@ def main():
         if body is None:
             break
         kind = body[0]
+        if mode == "mute" and kind != 2:
+            continue
+        if mode == "handles-only" and kind not in (2, 102):
+            continue
+        if mode == "complain" and kind != 2:
+            sys.stderr.write("sftp_shim: the disk caught fire\n")
+            sys.stderr.flush()
+            child.kill()
+            child.wait()
+            os._exit(5)
+        if mode == "hold-handle":
+            if kind == 102 and not altered:
+                altered = True
+                held = struct.pack(">I", len(body)) + body
+                continue
+            if held is not None:
+                out.write(held)
+                held = None
         if kind == 2 and mode == "no-extensions":
             body = body[:5]
         if kind == 103:

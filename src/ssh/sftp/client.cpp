@@ -4,6 +4,7 @@
 #include <array>
 
 #include <asio/co_spawn.hpp>
+#include <asio/this_coro.hpp>
 #include <fmt/format.h>
 
 #include "ssh/connection.hpp"
@@ -72,7 +73,7 @@ asio::awaitable<void> write_loop(std::shared_ptr<Client::State> state) {
   for (;;) {
     while (state->outbox.empty() && !state->failure) co_await state->queued.wait();
     if (state->failure) co_return;
-    auto packet = std::move(state->outbox.front());
+    auto packet = std::move(state->outbox.front().packet);
     state->outbox.pop_front();
     auto written = co_await state->session.write_stdin(packet);
     if (!written) {
@@ -111,7 +112,11 @@ asio::awaitable<void> read_loop(std::shared_ptr<Client::State> state, std::vecto
     }
     auto waiting = std::move(found->second);
     state->pending.erase(found);
-    if (waiting->abandoned) continue;
+    if (waiting->abandoned) {
+      // An OPEN or OPENDIR given up before its answer: the server keeps the handle until it is closed.
+      if (auto* handle = std::get_if<HandleReply>(&reply->body)) state->close_in_background(handle->handle);
+      continue;
+    }
     waiting->reply = std::move(*reply);
     waiting->answered.notify();
   }
@@ -120,30 +125,49 @@ asio::awaitable<void> read_loop(std::shared_ptr<Client::State> state, std::vecto
 }  // namespace
 
 std::shared_ptr<Pending> Client::State::send(std::uint32_t id, std::vector<std::uint8_t> packet) {
-  auto waiting = std::make_shared<Pending>(executor);
+  auto waiting = std::make_shared<Pending>(executor, id);
   if (failure) {
     waiting->reply = runtime::fail(*failure);
     return waiting;
   }
   pending.emplace(id, waiting);
-  outbox.push_back(std::move(packet));
+  outbox.push_back(Outgoing{id, std::move(packet)});
   queued.notify();
   return waiting;
 }
 
+asio::awaitable<bool> wait_for_reply(Pending& waiting) {
+  while (!waiting.reply) {
+    auto cancellation = co_await asio::this_coro::cancellation_state;
+    if (cancellation.cancelled() != asio::cancellation_type::none) co_return false;
+    const bool woken = co_await waiting.answered.wait();
+    if (!woken && !waiting.reply) co_return false;
+  }
+  co_return true;
+}
+
 asio::awaitable<Result<Reply>> Client::State::answer(std::shared_ptr<Pending> waiting) {
-  while (!waiting->reply) {
-    const bool woken = co_await waiting->answered.wait();
-    if (!woken && !waiting->reply) {
-      waiting->abandoned = true;
-      co_return runtime::fail(Errc::cancelled, Layer::sftp, "cancelled while waiting for the SFTP server");
-    }
+  const bool answered = co_await wait_for_reply(*waiting);
+  if (!answered) {
+    abandon(waiting);
+    co_return runtime::fail(Errc::cancelled, Layer::sftp, "cancelled while waiting for the SFTP server");
   }
   co_return std::move(*waiting->reply);
 }
 
 asio::awaitable<Result<Reply>> Client::State::call(std::uint32_t id, std::vector<std::uint8_t> packet) {
   co_return co_await answer(send(id, std::move(packet)));
+}
+
+void Client::State::abandon(const std::shared_ptr<Pending>& waiting) {
+  waiting->abandoned = true;
+  // Still in the outbox, it never reaches the server and no reply will come: neither it nor its id
+  // need stay.
+  const auto unsent =
+      std::find_if(outbox.begin(), outbox.end(), [&](const Outgoing& outgoing) { return outgoing.id == waiting->id; });
+  if (unsent == outbox.end()) return;
+  outbox.erase(unsent);
+  pending.erase(waiting->id);
 }
 
 void Client::State::fail(Error error) {
@@ -234,7 +258,7 @@ asio::awaitable<Result<std::shared_ptr<Client>>> Client::start(Connection& conne
   // INIT goes behind the request without waiting for its answer. sshd opens a session's window
   // only once the subsystem runs, so there the writer holds INIT until then; a refusal closes the
   // channel under it.
-  state->outbox.push_back(encode_init());
+  state->outbox.push_back(Outgoing{std::nullopt, encode_init()});
   spawn(state, write_loop(state), "writer");
   auto agreed = co_await state->session.subsystem_answer(*ticket, "sftp");
   if (!agreed) {

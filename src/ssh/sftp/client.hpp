@@ -20,7 +20,7 @@
 #include <asio/awaitable.hpp>
 
 #include "runtime/async_stream.hpp"
-#include "ssh/sftp/messages.hpp"
+#include "ssh/sftp/types.hpp"
 
 namespace cr::ssh {
 class Connection;

@@ -19,10 +19,17 @@ namespace cr::ssh::sftp {
 // One request awaiting its reply. An abandoned one (its waiter was cancelled) still holds its id,
 // so that the late reply is dropped rather than taken for an unknown id.
 struct Pending {
-  explicit Pending(asio::any_io_executor executor) : answered(std::move(executor)) {}
+  Pending(asio::any_io_executor executor, std::uint32_t request_id) : id(request_id), answered(std::move(executor)) {}
+  std::uint32_t id;
   std::optional<runtime::Result<Reply>> reply;
   bool abandoned = false;
   runtime::Event answered;
+};
+
+// A framed packet for the writer, with its request's id (INIT has none).
+struct Outgoing {
+  std::optional<std::uint32_t> id;
+  std::vector<std::uint8_t> packet;
 };
 
 struct Client::State {
@@ -34,6 +41,9 @@ struct Client::State {
   std::uint32_t take_id() { return next_id++; }
   // Waits for the reply; cancelled, the request is abandoned and Errc::cancelled returned.
   asio::awaitable<runtime::Result<Reply>> answer(std::shared_ptr<Pending> pending);
+  // Gives up on a request: its reply is dropped as it comes, or, when the request has not been
+  // written yet, it is never sent.
+  void abandon(const std::shared_ptr<Pending>& waiting);
   asio::awaitable<runtime::Result<Reply>> call(std::uint32_t id, std::vector<std::uint8_t> packet);
   // Every waiting request, and every later one, gets `error`.
   void fail(runtime::Error error);
@@ -49,12 +59,16 @@ struct Client::State {
 
   std::uint32_t next_id = 0;
   std::unordered_map<std::uint32_t, std::shared_ptr<Pending>> pending;
-  std::deque<std::vector<std::uint8_t>> outbox;
+  std::deque<Outgoing> outbox;
   runtime::Event queued;
   std::optional<runtime::Error> failure;
   std::string stderr_text;  // the subsystem's stderr, the first kStderrKept bytes
   bool closing = false;
 };
+
+// Waits until the reply is in: false when the coroutine is cancelled first, or was already (Asio
+// drops a cancellation that lands between two operations, the coroutine's state keeps it).
+asio::awaitable<bool> wait_for_reply(Pending& waiting);
 
 // Reads the next framed packet from the channel into `packet` (the length taken off).
 asio::awaitable<runtime::Result<void>> read_packet(Client::State& state, std::vector<std::uint8_t>& inbox,

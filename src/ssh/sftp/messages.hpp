@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "runtime/error.hpp"
+#include "ssh/sftp/types.hpp"
 #include "ssh/wire.hpp"
 
 namespace cr::ssh::sftp {
@@ -70,43 +71,6 @@ enum class StatusCode : std::uint32_t {
 // "SSH_FX_NO_SUCH_FILE"; a number the draft does not define is "SSH_FX_UNKNOWN".
 std::string_view to_string(StatusCode code);
 
-// SSH_FXF_* flags of OPEN.
-namespace open_flags {
-inline constexpr std::uint32_t read = 0x01;
-inline constexpr std::uint32_t write = 0x02;
-inline constexpr std::uint32_t append = 0x04;
-inline constexpr std::uint32_t create = 0x08;
-inline constexpr std::uint32_t truncate = 0x10;
-inline constexpr std::uint32_t exclusive = 0x20;
-}  // namespace open_flags
-
-// ATTRS: each field present only when its flag is set.
-struct FileAttributes {
-  std::optional<std::uint64_t> size;
-  std::optional<std::uint32_t> uid;  // uid and gid travel together
-  std::optional<std::uint32_t> gid;
-  std::optional<std::uint32_t> permissions;  // st_mode: the file type bits and the mode
-  std::optional<std::uint32_t> atime;        // atime and mtime travel together
-  std::optional<std::uint32_t> mtime;
-  std::vector<std::pair<std::string, std::string>> extended;
-
-  bool is_directory() const;
-  bool is_regular() const;
-  bool is_symlink() const;
-  bool operator==(const FileAttributes&) const = default;
-};
-
-struct NameEntry {
-  std::string filename;
-  std::string longname;  // ls -l's line on OpenSSH; for people, not for parsing
-  FileAttributes attrs;
-};
-
-struct Extension {
-  std::string name;
-  std::string data;  // its version, usually "1"
-};
-
 struct VersionReply {
   std::uint32_t version = 0;
   std::vector<Extension> extensions;
@@ -137,29 +101,6 @@ struct Reply {
   std::uint32_t id = 0;
   std::variant<StatusReply, HandleReply, DataReply, NameReply, AttrsReply, ExtendedReply> body;
   PacketType type() const;
-};
-
-// statvfs@openssh.com's reply: struct statvfs's fields.
-struct StatVfs {
-  std::uint64_t block_size = 0;
-  std::uint64_t fragment_size = 0;
-  std::uint64_t blocks = 0;
-  std::uint64_t free_blocks = 0;
-  std::uint64_t available_blocks = 0;
-  std::uint64_t files = 0;
-  std::uint64_t free_files = 0;
-  std::uint64_t available_files = 0;
-  std::uint64_t filesystem_id = 0;
-  std::uint64_t flags = 0;
-  std::uint64_t max_name_length = 0;
-};
-
-// limits@openssh.com's reply; 0 means the server sets no limit.
-struct Limits {
-  std::uint64_t max_packet_length = 0;
-  std::uint64_t max_read_length = 0;
-  std::uint64_t max_write_length = 0;
-  std::uint64_t max_open_handles = 0;
 };
 
 // The packet's length from its first four bytes: what follows them, at least a type byte and at

@@ -165,7 +165,7 @@ asio::awaitable<Result<std::vector<NameEntry>>> Client::list_directory(std::stri
     }
     auto names = expect<NameReply>(std::move(reply), "READDIR", path);
     if (!names) {
-      if (names.error().code != Errc::cancelled) state_->close_in_background(directory.handle);
+      state_->close_in_background(directory.handle);
       co_return runtime::fail(std::move(names.error()));
     }
     for (auto& entry : names->entries) {
@@ -246,10 +246,9 @@ asio::awaitable<Result<Limits>> Client::limits() {
       state_->limits_pending = state_->send(id, encode_extended(id, kName, {}));
     }
     auto waiting = state_->limits_pending;
-    while (!waiting->reply) {
-      const bool woken = co_await waiting->answered.wait();
-      if (!woken && !waiting->reply) co_return runtime::fail(Errc::cancelled, Layer::sftp, "cancelled");
-    }
+    // Not abandoned when cancelled: other callers may be waiting on it too.
+    const bool answered = co_await wait_for_reply(*waiting);
+    if (!answered) co_return runtime::fail(Errc::cancelled, Layer::sftp, "cancelled while waiting for the SFTP server");
     if (state_->limits) break;
     state_->limits_pending.reset();
     auto data = expect<ExtendedReply>(*waiting->reply, kName, "");

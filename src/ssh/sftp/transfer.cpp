@@ -28,13 +28,14 @@ struct InFlight {
 };
 
 // The request size: the caller's, else the server's limit from limits@openssh.com, else 32 KiB;
-// never more than a packet of ours may carry.
-asio::awaitable<std::uint32_t> chunk_size(Client& client, const TransferOptions& options, bool reading) {
+// never more than a packet of ours may carry. Only a cancellation fails it.
+asio::awaitable<Result<std::uint32_t>> chunk_size(Client& client, const TransferOptions& options, bool reading) {
   std::uint64_t chunk = kDefaultChunk;
   if (options.chunk_size) {
     chunk = *options.chunk_size;
   } else if (client.has_extension("limits@openssh.com")) {
     auto limits = co_await client.limits();
+    if (!limits && limits.error().code == Errc::cancelled) co_return runtime::fail(std::move(limits.error()));
     const std::uint64_t limit = !limits ? 0 : reading ? limits->max_read_length : limits->max_write_length;
     if (limit > 0) chunk = limit;
   }
@@ -43,7 +44,7 @@ asio::awaitable<std::uint32_t> chunk_size(Client& client, const TransferOptions&
 
 // A transfer that stops early drops the replies still to come and closes its handle behind it.
 void abandon(Client::State& state, std::deque<InFlight>& flight, const File& file) {
-  for (auto& request : flight) request.pending->abandoned = true;
+  for (auto& request : flight) state.abandon(request.pending);
   flight.clear();
   state.close_in_background(file.handle);
 }
@@ -62,7 +63,9 @@ Error cancelled_transfer(std::string_view what, const File& file, std::uint64_t 
 
 asio::awaitable<Result<std::uint64_t>> Client::download(std::string path, DownloadSink sink, TransferOptions options) {
   auto& state = *state_;
-  const auto chunk = co_await chunk_size(*this, options, true);
+  const auto sized = co_await chunk_size(*this, options, true);
+  if (!sized) co_return runtime::fail(std::move(sized.error()));
+  const auto chunk = *sized;
   const std::size_t max_requests = std::max<std::size_t>(options.max_requests, 1);
   auto opened = co_await open(std::move(path), open_flags::read, {});
   if (!opened) co_return runtime::fail(std::move(opened.error()));
@@ -95,6 +98,9 @@ asio::awaitable<Result<std::uint64_t>> Client::download(std::string path, Downlo
       size_asked.reset();
       if (attrs) {
         if (auto* got = std::get_if<AttrsReply>(&attrs->body)) total = got->attrs.size;
+      } else if (attrs.error().code == Errc::cancelled) {
+        abandon(state, flight, file);
+        co_return runtime::fail(cancelled_transfer("download", file, delivered));
       }
     }
     if (flight.empty()) break;
@@ -144,7 +150,9 @@ asio::awaitable<Result<std::uint64_t>> Client::download(std::string path, Downlo
 
 asio::awaitable<Result<std::uint64_t>> Client::upload(UploadSource source, std::string path, TransferOptions options) {
   auto& state = *state_;
-  const auto chunk = co_await chunk_size(*this, options, false);
+  const auto sized = co_await chunk_size(*this, options, false);
+  if (!sized) co_return runtime::fail(std::move(sized.error()));
+  const auto chunk = *sized;
   const std::size_t max_requests = std::max<std::size_t>(options.max_requests, 1);
   FileAttributes attrs;
   attrs.permissions = options.permissions;

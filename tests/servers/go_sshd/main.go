@@ -2,7 +2,8 @@
 // on, for interop tests. It serves one connection on stdin/stdout, so a ProxyCommand reaches it
 // the way `coder ssh --stdio` reaches the agent: RSA host key, only "none" authentication (like
 // the agent) unless -password / -keyboard-interactive ask for more, session channels with exec
-// and an exit status, and the "sftp" subsystem served by github.com/pkg/sftp as the agent serves it.
+// and an exit status, and the "sftp" subsystem served by github.com/pkg/sftp as the agent serves it
+// (or, with -sftp-command, by a program of the test's).
 //
 // Built offline in GOPATH mode from Debian's golang-golang-x-crypto-dev and
 // golang-github-pkg-sftp-dev.
@@ -28,6 +29,10 @@ import (
 
 // The code the keyboard-interactive challenge expects besides the password.
 const oneTimeCode = "424242"
+
+// A program that serves the "sftp" subsystem instead, run as an exec request's command is: unlike
+// sshd, which drops a subsystem's stderr, its stderr reaches the client.
+var sftpCommand = flag.String("sftp-command", "", "serve the sftp subsystem by this shell command line")
 
 // stdioConn makes stdin/stdout a net.Conn for ssh.NewServerConn.
 type stdioConn struct{}
@@ -125,14 +130,15 @@ func loadOrGenerateKey(path string) (ssh.Signer, error) {
 func serveSession(channel ssh.Channel, requests <-chan *ssh.Request) {
 	defer channel.Close()
 	for request := range requests {
-		if request.Type == "subsystem" && string(request.Payload) == "\x00\x00\x00\x04sftp" {
+		var command *exec.Cmd
+		switch {
+		case request.Type == "subsystem" && string(request.Payload) == "\x00\x00\x00\x04sftp" && *sftpCommand != "":
+			command = shellCommand(*sftpCommand)
+		case request.Type == "subsystem" && string(request.Payload) == "\x00\x00\x00\x04sftp":
 			request.Reply(true, nil)
 			go ssh.DiscardRequests(requests)
 			serveSftp(channel)
 			return
-		}
-		var command *exec.Cmd
-		switch {
 		case request.Type == "shell":
 			command = loginShell()
 		case request.Type == "exec" && len(request.Payload) >= 4:

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <sstream>
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
@@ -580,6 +581,40 @@ TEST_CASE("sftp: short reads mid-file are asked for again and the bytes stay in 
     co_await sftp.connection->close();
     co_return true;
   }()));
+}
+
+TEST_CASE("sftp: a download asks for what the file's size takes: two READs for a small file", "[sftp][sshd]") {
+  test::TemporaryDirectory logs{"sftp-requests"};
+  const auto log = (logs.path() / "requests").string();
+  SftpServer fixture(shim("log-requests:" + log));
+  const std::string small = fixture.path("small");
+  const std::string large = fixture.path("large");
+  test::write_text(small, random_bytes(4096, 5));
+  test::write_text(large, random_bytes(2 * 1024 * 1024, 6));
+  const auto reads_for = [&](const std::string& path) {
+    return test::run([&]() -> asio::awaitable<std::size_t> {
+      auto sftp = co_await open_sftp(fixture);
+      Received received;
+      auto downloaded = co_await download_into(*sftp.client, path, received);
+      REQUIRE(downloaded);
+      CHECK(received.bytes == test::read_text(path));
+      // Answered after every request before it: all of them are in the log by now.
+      auto after = co_await sftp.client->stat(path);
+      CHECK(after);
+      co_await sftp.connection->close();
+      std::size_t reads = 0;
+      std::istringstream lines(test::read_text(log));
+      for (std::string line; std::getline(lines, line);) reads += line == "5" ? 1 : 0;
+      std::filesystem::remove(log);
+      co_return reads;
+    }());
+  };
+  // Its bytes, then the end of the file.
+  CHECK(reads_for(small) == 2);
+  // 2 MiB in 255 KiB READs: nine, then the end; none far past the size.
+  const auto large_reads = reads_for(large);
+  CHECK(large_reads >= 9);
+  CHECK(large_reads <= 11);
 }
 
 TEST_CASE("sftp: an extension the server does not offer is refused by name, and transfers use 32 KiB", "[sftp][sshd]") {

@@ -14,6 +14,8 @@ Usage: sftp_shim.py MODE SFTP_SERVER
   hold-handle     the first HANDLE reply goes out only just before the server's next reply
   complain        at the first reply after VERSION, says why on stderr, kills the server and exits
                   with status 5
+  log-requests:FILE  replies go through untouched; each request's type number is appended to
+                  FILE, one line each, as it goes to the server
 """
 import os
 import signal
@@ -23,11 +25,22 @@ import sys
 import threading
 
 
-def relay_requests(child):
+def relay_requests(child, log_path):
+    log = open(log_path, "a") if log_path else None
+    pending = b""
     while True:
         chunk = os.read(0, 65536)
         if not chunk:
             break
+        if log:
+            pending += chunk
+            while len(pending) >= 5:
+                (length,) = struct.unpack(">I", pending[:4])
+                if len(pending) < 4 + length:
+                    break
+                log.write(f"{pending[4]}\n")
+                log.flush()
+                pending = pending[4 + length:]
         child.stdin.write(chunk)
         child.stdin.flush()
     child.stdin.close()
@@ -46,7 +59,8 @@ def read_exactly(stream, n):
 def main():
     mode, server = sys.argv[1], sys.argv[2]
     child = subprocess.Popen([server], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    threading.Thread(target=relay_requests, args=(child,), daemon=True).start()
+    log_path = mode.split(":", 1)[1] if mode.startswith("log-requests:") else None
+    threading.Thread(target=relay_requests, args=(child, log_path), daemon=True).start()
     out = sys.stdout.buffer
     data_sent = 0
     altered = False

@@ -49,6 +49,18 @@ void abandon(Client::State& state, std::deque<InFlight>& flight, const File& fil
   state.close_in_background(file.handle);
 }
 
+// Whether to send another READ. Until FSTAT answers, one is out: it goes with FSTAT, whose answer
+// comes first. Then as many as the rest of the file takes, up to max_requests, so that a small file
+// costs two READs (its bytes, then the end) rather than max_requests; past the size, one at a time
+// (the end, or what a growing file added). A server that does not tell the size gets max_requests.
+bool another_read(bool size_pending, std::optional<std::uint64_t> total, std::uint64_t next, std::size_t in_flight,
+                  std::size_t max_requests) {
+  if (in_flight >= max_requests) return false;
+  if (size_pending) return in_flight == 0;
+  if (!total || next < *total) return true;
+  return in_flight == 0;
+}
+
 asio::awaitable<bool> cancelled() {
   auto cancellation = co_await asio::this_coro::cancellation_state;
   co_return cancellation.cancelled() != asio::cancellation_type::none;
@@ -89,7 +101,7 @@ asio::awaitable<Result<std::uint64_t>> Client::download(std::string path, Downlo
       abandon(state, flight, file);
       co_return runtime::fail(cancelled_transfer("download", file, delivered));
     }
-    while (!at_end && flight.size() < max_requests) {
+    while (!at_end && another_read(size_asked != nullptr, total, next, flight.size(), max_requests)) {
       flight.push_back(ask(next, chunk));
       next += chunk;
     }
@@ -102,6 +114,7 @@ asio::awaitable<Result<std::uint64_t>> Client::download(std::string path, Downlo
         abandon(state, flight, file);
         co_return runtime::fail(cancelled_transfer("download", file, delivered));
       }
+      continue;  // the rest of the READs the size calls for go out before the first answer is awaited
     }
     if (flight.empty()) break;
     const InFlight request = std::move(flight.front());

@@ -338,7 +338,13 @@ struct Copier {
       }
       auto inner = join_remote(remote, entry.filename);
       auto inner_local = local / runtime::utf8_to_path(entry.filename);
-      co_await download(std::move(inner), std::move(inner_local), depth + 1);
+      // The listing's attributes are lstat's: a plain file needs no STAT of its own (one round
+      // trip a file); a link is followed by the STAT in download.
+      if (entry.attrs.is_regular()) {
+        co_await download_file(std::move(inner), std::move(inner_local), entry.attrs);
+      } else {
+        co_await download(std::move(inner), std::move(inner_local), depth + 1);
+      }
     }
   }
 };

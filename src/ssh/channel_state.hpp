@@ -2,6 +2,7 @@
 // What the connection's reader and a Channel handle share about one channel (internal to src/ssh).
 
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 #include <vector>
 #include <optional>
@@ -23,7 +24,8 @@ class ByteQueue {
   bool empty() const { return head_ == data_.size(); }
   std::size_t take(runtime::Bytes out) {
     const std::size_t n = std::min(out.size(), data_.size() - head_);
-    std::copy_n(data_.data() + head_, n, out.data());
+    // memcpy, not copy_n: from char to unsigned char GCC copies byte by byte.
+    if (n > 0) std::memcpy(out.data(), data_.data() + head_, n);
     head_ += n;
     if (head_ == data_.size()) {
       data_.clear();

@@ -421,6 +421,8 @@ asio::awaitable<Result<json>> ClientSession::run_sftp_transfer(FileParams file, 
     };
     moved = co_await coder::sftp_files::write_file(**client, std::move(file.path), source, file.size);
   }
+  // A cancelled transfer leaves the session to close in the background, with the client's end.
+  if (!moved && moved.error().code == Errc::cancelled) co_return runtime::fail(std::move(moved.error()));
   co_await (*client)->close();
   if (!moved) co_return runtime::fail(std::move(moved.error()));
   co_return json::object();

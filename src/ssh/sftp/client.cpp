@@ -136,6 +136,13 @@ std::shared_ptr<Pending> Client::State::send(std::uint32_t id, std::vector<std::
   return waiting;
 }
 
+namespace {
+// A framed request's type follows its 4-byte length.
+bool is_close(const std::vector<std::uint8_t>& packet) {
+  return packet.size() > 4 && packet[4] == static_cast<std::uint8_t>(PacketType::close);
+}
+}  // namespace
+
 asio::awaitable<bool> wait_for_reply(Pending& waiting) {
   while (!waiting.reply) {
     auto cancellation = co_await asio::this_coro::cancellation_state;
@@ -162,10 +169,10 @@ asio::awaitable<Result<Reply>> Client::State::call(std::uint32_t id, std::vector
 void Client::State::abandon(const std::shared_ptr<Pending>& waiting) {
   waiting->abandoned = true;
   // Still in the outbox, it never reaches the server and no reply will come: neither it nor its id
-  // need stay.
+  // need stay. But a CLOSE goes out all the same: without it the server keeps the handle open.
   const auto unsent =
       std::find_if(outbox.begin(), outbox.end(), [&](const Outgoing& outgoing) { return outgoing.id == waiting->id; });
-  if (unsent == outbox.end()) return;
+  if (unsent == outbox.end() || is_close(unsent->packet)) return;
   outbox.erase(unsent);
   pending.erase(waiting->id);
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <random>
 
 #include <fmt/format.h>
@@ -30,6 +31,17 @@ std::string parent_of(const std::string& path) {
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
+}
+
+// pkg/sftp on Windows writes "C:\x" as "/C:/x" and reads only that: a caller's (or a symlink's)
+// "C:\x" or "C:/x" is put that way. Other paths stay as they are (a backslash is a plain
+// character in a POSIX name).
+std::string wire_path(std::string path) {
+  const bool drive = path.size() >= 2 && std::isalpha(static_cast<unsigned char>(path[0])) && path[1] == ':' &&
+                     (path.size() == 2 || path[2] == '\\' || path[2] == '/');
+  if (!drive) return path;
+  std::replace(path.begin(), path.end(), '\\', '/');
+  return "/" + path;
 }
 
 std::string joined(const std::string& directory, const std::string& name) {
@@ -61,18 +73,20 @@ asio::awaitable<Result<Resolved>> follow_links(ssh::sftp::Client& client, std::s
     if (!attrs->is_symlink()) co_return Resolved{std::move(path), std::move(*attrs)};
     auto target = co_await client.readlink(path);
     if (!target) co_return runtime::fail(std::move(target.error()));
-    path = target->starts_with('/') ? std::move(*target) : joined(parent_of(path), *target);
+    auto named = wire_path(std::move(*target));
+    path = named.starts_with('/') ? std::move(named) : joined(parent_of(path), named);
   }
   co_return runtime::fail(
       std::move(Error(Errc::invalid_argument, Layer::sftp, fmt::format("{} goes through too many symlinks", path))
                     .with("limit", std::to_string(kMaxLinks))));
 }
 
-// The temporary file, with the mode the target will have. pkg/sftp ignores OPEN's attributes (it
-// creates 0644), so the mode is set again before any byte is written.
-asio::awaitable<Result<void>> create_private(ssh::sftp::Client& client, const std::string& path, std::uint32_t mode) {
+// The temporary file, 0600 until it is whole (a target's own mode could forbid writing it).
+// pkg/sftp ignores OPEN's attributes (it creates 0644), so the mode is set again before any byte
+// is written.
+asio::awaitable<Result<void>> create_private(ssh::sftp::Client& client, const std::string& path) {
   FileAttributes attrs;
-  attrs.permissions = mode;
+  attrs.permissions = kNewFileMode;
   namespace flags = ssh::sftp::open_flags;
   auto file = co_await client.open(path, flags::write | flags::create | flags::exclusive, attrs);
   if (!file) co_return runtime::fail(std::move(file.error()));
@@ -104,20 +118,30 @@ asio::awaitable<Result<std::size_t>> counted_read(const ssh::sftp::UploadSource&
   co_return got;
 }
 
+// The bytes into the temporary file, then its final mode, then the rename over the target.
 asio::awaitable<Result<void>> write_through(ssh::sftp::Client& client, const std::string& temporary,
                                             const std::string& target, ssh::sftp::UploadSource source,
-                                            std::uint64_t size) {
+                                            std::uint64_t size, std::uint32_t mode) {
+  auto created = co_await create_private(client, temporary);
+  if (!created) co_return runtime::fail(std::move(created.error()));
   std::uint64_t received = 0;
-  auto counting = [&source, &received](runtime::Bytes buffer) -> asio::awaitable<Result<std::size_t>> {
+  ssh::sftp::UploadSource counting = [&source, &received](runtime::Bytes buffer) {
     return counted_read(source, received, buffer);
   };
-  auto written = co_await client.upload(counting, temporary, {});
+  ssh::sftp::TransferOptions options;
+  auto written = co_await client.upload(std::move(counting), temporary, std::move(options));
   if (!written) co_return runtime::fail(std::move(written.error()));
   if (received != size) {
     co_return runtime::fail(
         std::move(Error(Errc::io_error, Layer::sftp,
                         fmt::format("writing {} failed: received {} of {} bytes", target, received, size))
                       .with("path", target)));
+  }
+  if (mode != kNewFileMode) {
+    FileAttributes attrs;
+    attrs.permissions = mode;
+    auto moded = co_await client.setstat(temporary, std::move(attrs));
+    if (!moded) co_return runtime::fail(std::move(moded.error()));
   }
   co_return co_await replace(client, temporary, target);
 }
@@ -137,37 +161,40 @@ asio::awaitable<Result<std::size_t>> copy_next(const std::string& content, std::
 }  // namespace
 
 asio::awaitable<Result<std::string>> read_file(ssh::sftp::Client& client, std::string path) {
+  path = wire_path(std::move(path));
   std::string content;
-  auto append = [&content](runtime::ConstBytes chunk) { return append_to(content, chunk); };
-  auto read = co_await client.download(std::move(path), append, {});
+  ssh::sftp::DownloadSink append = [&content](runtime::ConstBytes chunk) { return append_to(content, chunk); };
+  ssh::sftp::TransferOptions options;
+  auto read = co_await client.download(std::move(path), std::move(append), std::move(options));
   if (!read) co_return runtime::fail(std::move(read.error()));
   co_return content;
 }
 
 asio::awaitable<Result<void>> write_file(ssh::sftp::Client& client, std::string path, ssh::sftp::UploadSource source,
                                          std::uint64_t size) {
+  path = wire_path(std::move(path));
   auto resolved = co_await follow_links(client, std::move(path));
   if (!resolved) co_return runtime::fail(std::move(resolved.error()));
   const auto mode =
       resolved->attrs && resolved->attrs->permissions ? *resolved->attrs->permissions & kPermissionBits : kNewFileMode;
   const auto temporary = temporary_name(resolved->path);
-  auto created = co_await create_private(client, temporary, mode);
-  if (!created) co_return runtime::fail(std::move(created.error()).while_(fmt::format("writing {}", resolved->path)));
-  auto written = co_await write_through(client, temporary, resolved->path, std::move(source), size);
+  auto written = co_await write_through(client, temporary, resolved->path, std::move(source), size, mode);
   if (written) co_return written;
+  // Whatever step failed, the temporary file may exist by now (the OPEN may have been answered
+  // after its waiter was cancelled).
   [[maybe_unused]] auto removed = co_await remove_temporary(client, temporary);
-  co_return runtime::fail(std::move(written.error()));
+  co_return runtime::fail(std::move(written.error()).while_(fmt::format("writing {}", resolved->path)));
 }
 
 asio::awaitable<Result<void>> write_file(ssh::sftp::Client& client, std::string path, std::string content) {
   const auto size = content.size();
-  auto source = [content = std::move(content), offset = std::size_t{0}](runtime::Bytes buffer) mutable {
-    return copy_next(content, offset, buffer);
-  };
+  ssh::sftp::UploadSource source = [content = std::move(content), offset = std::size_t{0}](
+                                       runtime::Bytes buffer) mutable { return copy_next(content, offset, buffer); };
   co_return co_await write_file(client, std::move(path), std::move(source), size);
 }
 
 asio::awaitable<Result<FileInfo>> stat(ssh::sftp::Client& client, std::string path) {
+  path = wire_path(std::move(path));
   auto attrs = co_await client.stat(std::move(path));
   if (!attrs) co_return runtime::fail(std::move(attrs.error()));
   FileInfo info;
@@ -179,6 +206,7 @@ asio::awaitable<Result<FileInfo>> stat(ssh::sftp::Client& client, std::string pa
 }
 
 asio::awaitable<Result<void>> ensure_dir(ssh::sftp::Client& client, std::string path) {
+  path = wire_path(std::move(path));
   // Walk up to the first directory that exists, then make the missing ones downwards.
   std::vector<std::string> missing;
   for (std::string at = path;; at = parent_of(at)) {
@@ -196,7 +224,8 @@ asio::awaitable<Result<void>> ensure_dir(ssh::sftp::Client& client, std::string 
     if (parent_of(at) == at || parent_of(at) == ".") break;
   }
   for (auto at = missing.rbegin(); at != missing.rend(); ++at) {
-    auto made = co_await client.mkdir(*at, {});
+    FileAttributes server_default;
+    auto made = co_await client.mkdir(*at, std::move(server_default));
     if (made) continue;
     // Someone else may have made it meanwhile, which is as good.
     auto attrs = co_await client.stat(*at);
@@ -206,6 +235,7 @@ asio::awaitable<Result<void>> ensure_dir(ssh::sftp::Client& client, std::string 
 }
 
 asio::awaitable<Result<std::string>> resolve_path(ssh::sftp::Client& client, std::string path) {
+  path = wire_path(std::move(path));
   if (path.starts_with('/')) co_return path;
   std::string rest = path;
   if (path == "~" || path.starts_with("~/")) {

@@ -127,7 +127,8 @@ TEST_CASE("sftp files: written atomically, read back byte for byte, modes kept o
     auto again = co_await coder::sftp_files::ensure_dir(client, dir);
     CHECK(again);
     const auto file = dir + "/data.bin";
-    auto written = co_await coder::sftp_files::write_file(client, file, binary);
+    std::string content = binary;
+    auto written = co_await coder::sftp_files::write_file(client, file, std::move(content));
     INFO((written ? "" : written.error().summary()));
     REQUIRE(written);
     CHECK(test::read_text(file) == binary);
@@ -141,24 +142,30 @@ TEST_CASE("sftp files: written atomically, read back byte for byte, modes kept o
     CHECK(info->mode == 0600);
     CHECK_FALSE(info->is_directory);
 
-    // An existing file keeps its mode; through a symlink, the file it names is replaced.
-    std::filesystem::permissions(file, std::filesystem::perms(0640));
-    std::filesystem::create_symlink("b/data.bin", scratch.path("a/link"));
-    auto rewritten = co_await coder::sftp_files::write_file(client, scratch.path("a/link"), "short");
+    // An existing file keeps its mode, even one that forbids writing it; through a symlink, the
+    // file it names is replaced.
+    std::filesystem::permissions(file, std::filesystem::perms(0440));
+    const auto link = scratch.path("a/link");
+    std::filesystem::create_symlink("b/data.bin", link);
+    std::string replacement = "short";
+    auto rewritten = co_await coder::sftp_files::write_file(client, link, std::move(replacement));
     INFO((rewritten ? "" : rewritten.error().summary()));
     REQUIRE(rewritten);
     CHECK(std::filesystem::is_symlink(scratch.path("a/link")));
     CHECK(test::read_text(file) == "short");
-    CHECK(mode_of(file) == 0640);
+    CHECK(mode_of(file) == 0440);
     CHECK(names_in(dir) == std::vector<std::string>{"data.bin"});
 
-    auto folder = co_await coder::sftp_files::stat(client, scratch.path("a"));
+    const auto parent = scratch.path("a");
+    auto folder = co_await coder::sftp_files::stat(client, parent);
     REQUIRE(folder);
     CHECK(folder->is_directory);
-    auto missing = co_await coder::sftp_files::read_file(client, scratch.path("nope"));
+    const auto nope = scratch.path("nope");
+    auto missing = co_await coder::sftp_files::read_file(client, nope);
     REQUIRE_FALSE(missing);
     CHECK(missing.error().code == runtime::Errc::not_found);
-    auto blocked = co_await coder::sftp_files::ensure_dir(client, file + "/under");
+    const auto under_file = file + "/under";
+    auto blocked = co_await coder::sftp_files::ensure_dir(client, under_file);
     REQUIRE_FALSE(blocked);
     CHECK_THAT(blocked.error().summary(), Catch::Contains("not a directory"));
   });
@@ -173,16 +180,18 @@ TEST_CASE("sftp files: a write that fails leaves the file as it was and no tempo
   on_server(server, [&](ssh::sftp::Client& client) -> asio::awaitable<void> {
     if (cut_short) {
       std::size_t left = 100'000;
-      auto source = [&left](runtime::Bytes buffer) { return give_once(left, buffer); };
-      auto written = co_await coder::sftp_files::write_file(client, file, source, 200'000);
+      ssh::sftp::UploadSource source = [&left](runtime::Bytes buffer) { return give_once(left, buffer); };
+      auto written = co_await coder::sftp_files::write_file(client, file, std::move(source), 200'000);
       REQUIRE_FALSE(written);
       CHECK_THAT(written.error().summary(), Catch::Contains("received 100000 of 200000 bytes"));
       co_return;
     }
     bool given = false;
     runtime::Event never(co_await asio::this_coro::executor);
-    auto source = [&given, &never](runtime::Bytes buffer) { return give_then_stall(given, never, buffer); };
-    auto writing = coder::sftp_files::write_file(client, file, source, 1'000'000);
+    ssh::sftp::UploadSource source = [&given, &never](runtime::Bytes buffer) {
+      return give_then_stall(given, never, buffer);
+    };
+    auto writing = coder::sftp_files::write_file(client, file, std::move(source), 1'000'000);
     auto written = co_await runtime::with_deadline(runtime::Deadline::after(500ms), std::move(writing),
                                                    runtime::Layer::sftp, "writing");
     REQUIRE_FALSE(written);

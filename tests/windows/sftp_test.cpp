@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "coder/sftp_files.hpp"
@@ -29,14 +30,20 @@ asio::awaitable<bool> exercise(ssh::sftp::Client& client) {
   REQUIRE(home);
   CHECK_THAT(*home, Catch::Matches("/[A-Za-z]:/.*"));
   const auto folder = fmt::format("{}/sftp-test-{}/a b", *home, GetCurrentProcessId());
-  auto made = co_await coder::sftp_files::ensure_dir(client, folder);
+  // A Windows user writes C:\x; pkg/sftp reads /C:/x; either reaches the same file.
+  auto windows_folder = folder.substr(1);
+  std::replace(windows_folder.begin(), windows_folder.end(), '/', '\\');
+  auto made = co_await coder::sftp_files::ensure_dir(client, windows_folder);
   INFO((made ? "" : made.error().summary()));
   REQUIRE(made);
   const auto file = folder + "/notes.txt";
-  auto written = co_await coder::sftp_files::write_file(client, file, "first\r\n");
+  std::string first = "first\r\n";
+  const auto windows_file = windows_folder + "\\notes.txt";
+  auto written = co_await coder::sftp_files::write_file(client, windows_file, std::move(first));
   INFO((written ? "" : written.error().summary()));
   REQUIRE(written);
-  auto replaced = co_await coder::sftp_files::write_file(client, file, "second\r\n");
+  std::string second = "second\r\n";
+  auto replaced = co_await coder::sftp_files::write_file(client, file, std::move(second));
   INFO((replaced ? "" : replaced.error().summary()));
   REQUIRE(replaced);
   auto read = co_await coder::sftp_files::read_file(client, file);
@@ -46,7 +53,8 @@ asio::awaitable<bool> exercise(ssh::sftp::Client& client) {
   REQUIRE(info);
   CHECK(info->size == 8);
   CHECK_FALSE(info->is_directory);
-  auto missing = co_await coder::sftp_files::read_file(client, folder + "/nope.txt");
+  const auto nope = folder + "/nope.txt";
+  auto missing = co_await coder::sftp_files::read_file(client, nope);
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code == runtime::Errc::not_found);
 

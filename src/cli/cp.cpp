@@ -60,7 +60,8 @@ asio::awaitable<int> run_cp(CpOptions o, runtime::Logger log) {
   if (!workspace) co_return report_failure(workspace.error(), log);
   const coder::CoderCli cli(*cli_path, log.child("coder"));
   const bool terminal = stderr_is_terminal();
-  ReadinessDisplay display(co_await asio::this_coro::executor, workspace->to_string(), terminal && !o.quiet);
+  auto executor = co_await asio::this_coro::executor;
+  ReadinessDisplay display(executor, workspace->to_string(), terminal && !o.quiet);
   coder::WorkspaceConnectOptions connect;
   connect.suffix = o.suffix;
   connect.timeout = std::chrono::seconds(120);  // the workspace's start included

@@ -410,16 +410,17 @@ asio::awaitable<Result<json>> ClientSession::run_sftp_transfer(FileParams file, 
   const auto handle = file.handle;
   Result<void> moved;
   if (kind == FileRequest::read) {
-    auto sink = [running, writer = writer_, handle](runtime::ConstBytes chunk) {
+    ssh::sftp::DownloadSink sink = [running, writer = writer_, handle](runtime::ConstBytes chunk) {
       return send_paced(running, writer, handle, chunk);
     };
-    auto read = co_await (*client)->download(std::move(file.path), sink, {});
+    ssh::sftp::TransferOptions options;
+    auto read = co_await (*client)->download(std::move(file.path), std::move(sink), std::move(options));
     if (!read) moved = runtime::fail(std::move(read.error()));
   } else {
-    auto source = [self = shared_from_this(), running, handle](runtime::Bytes buffer) {
+    ssh::sftp::UploadSource source = [self = shared_from_this(), running, handle](runtime::Bytes buffer) {
       return self->take_stdin(running, handle, buffer);
     };
-    moved = co_await coder::sftp_files::write_file(**client, std::move(file.path), source, file.size);
+    moved = co_await coder::sftp_files::write_file(**client, std::move(file.path), std::move(source), file.size);
   }
   // A cancelled transfer leaves the session to close in the background, with the client's end.
   if (!moved && moved.error().code == Errc::cancelled) co_return runtime::fail(std::move(moved.error()));

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <system_error>
 
 #ifndef _WIN32
@@ -18,6 +17,7 @@
 #include "cli/progress_line.hpp"
 #include "cli/ssh_connect.hpp"
 #include "ssh/connection.hpp"
+#include "ssh/sftp/remote_path.hpp"
 #include "runtime/paths.hpp"
 
 namespace cr::cli {
@@ -25,6 +25,10 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace sftp = ssh::sftp;
+using sftp::base_name;
+using sftp::join_remote;
+using sftp::parent_of;
+using sftp::temporary_name;
 
 // What a copy has to say about one file that failed; the others still go.
 struct Failures {
@@ -36,30 +40,6 @@ struct Failures {
   }
   void add(std::string_view path, const runtime::Error& error) { add(fmt::format("{}: {}", path, error.summary())); }
 };
-
-std::string join_remote(std::string_view directory, std::string_view name) {
-  if (directory.empty() || directory.ends_with('/')) return fmt::format("{}{}", directory, name);
-  return fmt::format("{}/{}", directory, name);
-}
-
-std::string base_name(std::string_view path) {
-  while (path.size() > 1 && path.ends_with('/')) path.remove_suffix(1);
-  const auto slash = path.rfind('/');
-  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
-}
-
-std::string parent_of(std::string_view path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string_view::npos) return ".";
-  return slash == 0 ? "/" : std::string(path.substr(0, slash));
-}
-
-// A name beside the target that no other copy picks: ".NAME.coder-runtime-XXXXXXXX", the name
-// cut so that the whole stays within the 255 bytes file systems allow.
-std::string temporary_name(std::string_view name) {
-  static std::mt19937_64 random(std::random_device{}());
-  return fmt::format(".{}.coder-runtime-{:08x}", name.substr(0, 200), static_cast<std::uint32_t>(random()));
-}
 
 // How deep -r goes, as OpenSSH's MAX_DIR_DEPTH: a loop of symbolic links ends here.
 constexpr int kMaxDepth = 64;

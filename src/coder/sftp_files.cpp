@@ -1,13 +1,12 @@
 #include "coder/sftp_files.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
-#include <random>
 
 #include <fmt/format.h>
 
 #include "runtime/deadline.hpp"
+#include "ssh/sftp/remote_path.hpp"
 
 namespace cr::coder::sftp_files {
 namespace {
@@ -16,7 +15,11 @@ using runtime::Errc;
 using runtime::Error;
 using runtime::Layer;
 using runtime::Result;
+using ssh::sftp::base_name;
 using ssh::sftp::FileAttributes;
+using ssh::sftp::join_remote;
+using ssh::sftp::parent_of;
+using ssh::sftp::temporary_name;
 
 // As many links as Linux follows before ELOOP.
 constexpr int kMaxLinks = 40;
@@ -24,14 +27,6 @@ constexpr std::uint32_t kPermissionBits = 07777;
 constexpr std::uint32_t kNewFileMode = 0600;
 // A failed write's cleanup runs after its caller has given up: it must not hang on a dead server.
 constexpr auto kCleanupBudget = std::chrono::seconds(5);
-
-// Paths on the wire are POSIX-style on every server: pkg/sftp on Windows writes "C:\x" as "/C:/x".
-std::string parent_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 // pkg/sftp on Windows writes "C:\x" as "/C:/x" and reads only that: a caller's (or a symlink's)
 // "C:\x" or "C:/x" is put that way. Other paths stay as they are (a backslash is a plain
@@ -42,18 +37,6 @@ std::string wire_path(std::string path) {
   if (!drive) return path;
   std::replace(path.begin(), path.end(), '\\', '/');
   return "/" + path;
-}
-
-std::string joined(const std::string& directory, const std::string& name) {
-  if (directory.empty() || directory == ".") return name;
-  return directory.ends_with('/') ? directory + name : directory + "/" + name;
-}
-
-std::string temporary_name(const std::string& target) {
-  std::array<std::uint32_t, 2> random{};
-  std::random_device device;
-  for (auto& word : random) word = device();
-  return fmt::format("{}.coder-runtime.{:08x}{:08x}", target, random[0], random[1]);
 }
 
 // The file `path` stands for once its symlinks are followed, with its attributes; nullopt
@@ -74,7 +57,7 @@ asio::awaitable<Result<Resolved>> follow_links(ssh::sftp::Client& client, std::s
     auto target = co_await client.readlink(path);
     if (!target) co_return runtime::fail(std::move(target.error()));
     auto named = wire_path(std::move(*target));
-    path = named.starts_with('/') ? std::move(named) : joined(parent_of(path), named);
+    path = named.starts_with('/') ? std::move(named) : join_remote(parent_of(path), named);
   }
   co_return runtime::fail(
       std::move(Error(Errc::invalid_argument, Layer::sftp, fmt::format("{} goes through too many symlinks", path))
@@ -177,7 +160,7 @@ asio::awaitable<Result<void>> write_file(ssh::sftp::Client& client, std::string 
   if (!resolved) co_return runtime::fail(std::move(resolved.error()));
   const auto mode =
       resolved->attrs && resolved->attrs->permissions ? *resolved->attrs->permissions & kPermissionBits : kNewFileMode;
-  const auto temporary = temporary_name(resolved->path);
+  const auto temporary = join_remote(parent_of(resolved->path), temporary_name(base_name(resolved->path)));
   auto written = co_await write_through(client, temporary, resolved->path, std::move(source), size, mode);
   if (written) co_return written;
   // Whatever step failed, the temporary file may exist by now (the OPEN may have been answered
@@ -245,7 +228,7 @@ asio::awaitable<Result<std::string>> resolve_path(ssh::sftp::Client& client, std
   }
   auto base = co_await client.realpath(".");
   if (!base) co_return runtime::fail(std::move(base.error()));
-  co_return rest.empty() ? *base : joined(*base, rest);
+  co_return rest.empty() ? *base : join_remote(*base, rest);
 }
 
 }  // namespace cr::coder::sftp_files

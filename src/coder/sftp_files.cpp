@@ -64,19 +64,20 @@ asio::awaitable<Result<Resolved>> follow_links(ssh::sftp::Client& client, std::s
                     .with("limit", std::to_string(kMaxLinks))));
 }
 
-// The temporary file, 0600 until it is whole (a target's own mode could forbid writing it).
-// pkg/sftp ignores OPEN's attributes (it creates 0644), so the mode is set again before any byte
-// is written.
-asio::awaitable<Result<void>> create_private(ssh::sftp::Client& client, const std::string& path) {
+// The temporary file, open for writing and 0600 until it is whole (a target's own mode could
+// forbid writing it). pkg/sftp ignores OPEN's attributes (it creates 0644), so the mode is set
+// again before any byte is written. The file stays open for the upload: a name reopened could
+// have been swapped meanwhile in a directory others may write.
+asio::awaitable<Result<ssh::sftp::File>> create_private(ssh::sftp::Client& client, const std::string& path) {
   FileAttributes attrs;
   attrs.permissions = kNewFileMode;
   namespace flags = ssh::sftp::open_flags;
   auto file = co_await client.open(path, flags::write | flags::create | flags::exclusive, attrs);
   if (!file) co_return runtime::fail(std::move(file.error()));
   auto moded = co_await client.fsetstat(*file, attrs);
-  auto closed = co_await client.close(*file);
-  if (!moded) co_return runtime::fail(std::move(moded.error()));
-  co_return closed;
+  if (moded) co_return std::move(*file);
+  [[maybe_unused]] auto closed = co_await client.close(*file);
+  co_return runtime::fail(std::move(moded.error()));
 }
 
 asio::awaitable<Result<void>> replace(ssh::sftp::Client& client, std::string from, std::string to) {
@@ -112,7 +113,7 @@ asio::awaitable<Result<void>> write_through(ssh::sftp::Client& client, const std
     return counted_read(source, received, buffer);
   };
   ssh::sftp::TransferOptions options;
-  auto written = co_await client.upload(std::move(counting), temporary, std::move(options));
+  auto written = co_await client.upload(std::move(counting), std::move(*created), std::move(options));
   if (!written) co_return runtime::fail(std::move(written.error()));
   if (received != size) {
     co_return runtime::fail(

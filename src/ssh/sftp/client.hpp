@@ -118,6 +118,9 @@ class Client {
   // like a download. Returns the bytes written.
   asio::awaitable<runtime::Result<std::uint64_t>> upload(UploadSource source, std::string path,
                                                          TransferOptions options);
+  // The same into a file the caller opened for writing, from offset 0 (options.permissions does
+  // not apply). The file is closed at the end, whether the upload succeeded or not.
+  asio::awaitable<runtime::Result<std::uint64_t>> upload(UploadSource source, File file, TransferOptions options);
 
   // Closes the channel and waits for the server's end; waiting requests fail with stream_closed.
   asio::awaitable<void> close();

@@ -162,16 +162,22 @@ asio::awaitable<Result<std::uint64_t>> Client::download(std::string path, Downlo
 }
 
 asio::awaitable<Result<std::uint64_t>> Client::upload(UploadSource source, std::string path, TransferOptions options) {
-  auto& state = *state_;
-  const auto sized = co_await chunk_size(*this, options, false);
-  if (!sized) co_return runtime::fail(std::move(sized.error()));
-  const auto chunk = *sized;
-  const std::size_t max_requests = std::max<std::size_t>(options.max_requests, 1);
   FileAttributes attrs;
   attrs.permissions = options.permissions;
   auto opened = co_await open(std::move(path), open_flags::write | open_flags::create | open_flags::truncate, attrs);
   if (!opened) co_return runtime::fail(std::move(opened.error()));
-  const File file = std::move(*opened);
+  co_return co_await upload(std::move(source), std::move(*opened), std::move(options));
+}
+
+asio::awaitable<Result<std::uint64_t>> Client::upload(UploadSource source, File file, TransferOptions options) {
+  auto& state = *state_;
+  const auto sized = co_await chunk_size(*this, options, false);
+  if (!sized) {
+    state.close_in_background(file.handle);
+    co_return runtime::fail(std::move(sized.error()));
+  }
+  const auto chunk = *sized;
+  const std::size_t max_requests = std::max<std::size_t>(options.max_requests, 1);
 
   std::deque<InFlight> flight;
   std::vector<std::uint8_t> piece(chunk);

@@ -17,8 +17,8 @@ set(CODER_RUNTIME_INSTALLED_HEADERS
   ssh/known_hosts.hpp ssh/session.hpp ssh/signer.hpp ssh/transport.hpp ssh/version_exchange.hpp
   ssh/sftp/client.hpp ssh/sftp/types.hpp
   coder/cli_driver.hpp coder/dial.hpp coder/doctor.hpp coder/operations.hpp coder/pool.hpp
-  coder/proxy_command_line.hpp coder/readiness.hpp coder/workspace.hpp coder/workspace_connect.hpp
-  coder/workspace_plan.hpp)
+  coder/proxy_command_line.hpp coder/readiness.hpp coder/sftp_files.hpp coder/workspace.hpp
+  coder/workspace_connect.hpp coder/workspace_plan.hpp)
 foreach(header IN LISTS CODER_RUNTIME_INSTALLED_HEADERS)
   get_filename_component(folder ${header} DIRECTORY)
   install(FILES src/${header} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/coder_runtime/${folder})

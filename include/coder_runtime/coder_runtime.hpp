@@ -33,11 +33,12 @@
 #include "ssh/sftp/client.hpp"
 
 // Coder workspaces: the CLI, starting and reaching a workspace, dialling a plan, commands and
-// files, the pool of connections.
+// files (over exec, or over SFTP), the pool of connections.
 #include "coder/cli_driver.hpp"
 #include "coder/dial.hpp"
 #include "coder/operations.hpp"
 #include "coder/pool.hpp"
+#include "coder/sftp_files.hpp"
 #include "coder/workspace.hpp"
 #include "coder/workspace_connect.hpp"
 #include "coder/workspace_plan.hpp"

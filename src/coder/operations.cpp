@@ -4,6 +4,8 @@
 #include <asio/steady_timer.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <sstream>
 
@@ -68,6 +70,14 @@ asio::awaitable<Result<std::string>> run_checked(ssh::Connection& connection, st
              ran->exit_code ? fmt::format("exit status {}", *ran->exit_code) : std::string(to_string(ran->end)));
   if (!ran->stderr_data.empty()) error.with("stderr", ran->stderr_data);
   co_return runtime::fail(std::move(error));
+}
+
+// POSIX's portable user names: what `~name` may be followed by for a shell to expand it.
+bool is_portable_user_name(std::string_view name) {
+  if (name.starts_with('-')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
 }
 
 }  // namespace
@@ -199,14 +209,27 @@ asio::awaitable<Result<void>> ensure_dir(ssh::Connection& connection, std::strin
 
 asio::awaitable<Result<std::string>> resolve_path(ssh::Connection& connection, std::string path) {
   if (path.starts_with('/')) co_return path;
-  std::string base = "\"$(pwd)\"";
-  std::string rest = path;
-  if (path == "~" || path.starts_with("~/")) {
-    base = "\"$HOME\"";
-    rest = path.size() > 2 ? path.substr(2) : "";
+  if (!path.starts_with('~')) {
+    auto command = path.empty() ? std::string("printf '%s' \"$(pwd)\"")
+                                : fmt::format("printf '%s/%s' \"$(pwd)\" {}", shell_quote(path));
+    co_return co_await run_checked(connection, std::move(command), fmt::format("resolving {}", path));
   }
-  auto command =
-      rest.empty() ? fmt::format("printf '%s' {}", base) : fmt::format("printf '%s/%s' {} {}", base, shell_quote(rest));
+  const auto slash = path.find('/');
+  const auto user = path.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+  const auto rest = slash == std::string::npos ? std::string() : path.substr(slash + 1);
+  // ~name is expanded by the shell, so only a name it would take for one is put unquoted; the shell
+  // leaves ~name as it is when there is no such user.
+  if (!is_portable_user_name(user)) {
+    co_return runtime::fail(
+        std::move(Error(Errc::invalid_argument, Layer::runtime, fmt::format("{} does not start with a user name", path))
+                      .with("path", path)));
+  }
+  std::string command = user.empty() ? "home=\"$HOME\"; "
+                                     : fmt::format(
+                                           "home=~{0}; if [ \"$home\" = '~{0}' ]; then "
+                                           "echo 'no such user: {0}' >&2; exit 1; fi; ",
+                                           user);
+  command += rest.empty() ? "printf '%s' \"$home\"" : fmt::format("printf '%s/%s' \"$home\" {}", shell_quote(rest));
   co_return co_await run_checked(connection, std::move(command), fmt::format("resolving {}", path));
 }
 

@@ -94,7 +94,8 @@ std::string write_file_command(std::string_view path, std::uint64_t size);
 asio::awaitable<runtime::Result<void>> write_file(ssh::Connection& connection, std::string path, std::string content);
 asio::awaitable<runtime::Result<FileInfo>> stat(ssh::Connection& connection, std::string path);
 asio::awaitable<runtime::Result<void>> ensure_dir(ssh::Connection& connection, std::string path);
-// "~" and "~/x" become the remote home; a relative path is made absolute from the login directory.
+// "~" and "~/x" become the remote home, "~name" and "~name/x" that user's; a relative path is made
+// absolute from the login directory.
 asio::awaitable<runtime::Result<std::string>> resolve_path(ssh::Connection& connection, std::string path);
 
 // A POSIX shell word that stands for `text` exactly: single-quoted, with ' as '\''.

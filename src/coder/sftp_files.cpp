@@ -222,9 +222,15 @@ asio::awaitable<Result<std::string>> resolve_path(ssh::sftp::Client& client, std
   path = wire_path(std::move(path));
   if (path.starts_with('/')) co_return path;
   std::string rest = path;
-  if (path == "~" || path.starts_with("~/")) {
-    // expand-path knows the home even where the server does not start in it.
+  if (path.starts_with('~')) {
+    // expand-path knows the home even where the server does not start in it, and other users'.
     if (client.has_extension("expand-path@openssh.com")) co_return co_await client.expand_path(std::move(path));
+    if (path != "~" && !path.starts_with("~/")) {
+      co_return runtime::fail(
+          std::move(Error(Errc::refused, Layer::sftp,
+                          fmt::format("{} names another user's home, which this SFTP server cannot expand", path))
+                        .with("missing extension", "expand-path@openssh.com")));
+    }
     rest = path.size() > 2 ? path.substr(2) : "";
   }
   auto base = co_await client.realpath(".");

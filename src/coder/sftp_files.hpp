@@ -30,7 +30,8 @@ asio::awaitable<runtime::Result<FileInfo>> stat(ssh::sftp::Client& client, std::
 // Makes the directory and any parents missing, as mkdir -p; a file in the way is an error.
 asio::awaitable<runtime::Result<void>> ensure_dir(ssh::sftp::Client& client, std::string path);
 // "~" and "~/x" from the remote home, a relative path from the directory the server starts in (the
-// home, for sftp-server and the Coder agent); an absolute one as it is.
+// home, for sftp-server and the Coder agent); an absolute one as it is. "~name" needs the server's
+// expand-path@openssh.com (OpenSSH has it, pkg/sftp not): without it, Errc::refused.
 asio::awaitable<runtime::Result<std::string>> resolve_path(ssh::sftp::Client& client, std::string path);
 
 }  // namespace cr::coder::sftp_files

@@ -2,6 +2,8 @@
 // signals to such sessions): commands with a directory and variables, timeouts and cancellation
 // that end the command with TERM, and files read, written atomically, looked at and made.
 
+#include <filesystem>
+
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/use_awaitable.hpp>
@@ -180,6 +182,32 @@ TEST_CASE("exec: an output callback that throws ends its command with the except
   CHECK(thrown.error().message == "the stdout callback threw: the host's output handler broke");
   REQUIRE(next);
   CHECK(next->stdout_data == "again\n");
+}
+
+TEST_CASE("files: ~name is that user's home and a name the shell would not take is refused", "[operations][sshd]") {
+  auto checked = with_connection<bool>([](ssh::Connection& c) -> asio::awaitable<bool> {
+    std::string root_home = "~root";
+    auto home = co_await coder::resolve_path(c, std::move(root_home));
+    REQUIRE(home);
+    CHECK(*home == "/root");
+    std::string below = "~root/a b";
+    auto inside = co_await coder::resolve_path(c, std::move(below));
+    REQUIRE(inside);
+    CHECK(*inside == "/root/a b");
+    std::string nobody = "~no-such-user-cr/x";
+    auto missing = co_await coder::resolve_path(c, std::move(nobody));
+    REQUIRE_FALSE(missing);
+    const auto* stderr_text = missing.error().find_evidence("stderr");
+    REQUIRE(stderr_text);
+    CHECK(stderr_text->text == "no such user: no-such-user-cr\n");
+    std::string injected = "~$(touch /tmp/cr-resolve-injected)";
+    auto refused = co_await coder::resolve_path(c, std::move(injected));
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == runtime::Errc::invalid_argument);
+    CHECK_FALSE(std::filesystem::exists("/tmp/cr-resolve-injected"));
+    co_return true;
+  });
+  CHECK(checked);
 }
 
 TEST_CASE("files: written atomically, read back byte for byte, modes kept or 0600", "[operations][sshd]") {

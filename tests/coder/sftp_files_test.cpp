@@ -205,7 +205,7 @@ TEST_CASE("sftp files: a write that fails leaves the file as it was and no tempo
   kept.check_untouched();
 }
 
-TEST_CASE("sftp files: ~ is the home and a relative path starts there", "[operations][sftp]") {
+TEST_CASE("sftp files: ~ is the home and ~name a user's and a relative path starts there", "[operations][sftp]") {
   SECTION("sshd: the test user's home") {
     on_server("sshd", [](ssh::sftp::Client& client) -> asio::awaitable<void> {
       auto home = co_await coder::sftp_files::resolve_path(client, "~");
@@ -217,6 +217,15 @@ TEST_CASE("sftp files: ~ is the home and a relative path starts there", "[operat
       auto relative = co_await coder::sftp_files::resolve_path(client, "a/b");
       REQUIRE(relative);
       CHECK(*relative == "/tmp/a/b");
+      // (root's home, 0700, is out of the test user's reach: the server resolves what it expands.)
+      std::string other_user = "~daemon/x";
+      auto others = co_await coder::sftp_files::resolve_path(client, std::move(other_user));
+      REQUIRE(others);
+      CHECK(*others == "/usr/sbin/x");
+      std::string nobody = "~no-such-user-cr";
+      auto missing = co_await coder::sftp_files::resolve_path(client, std::move(nobody));
+      REQUIRE_FALSE(missing);
+      CHECK(missing.error().layer == runtime::Layer::sftp);
     });
   }
   SECTION("go: the directory the server runs in, as the agent starts it in the home") {
@@ -231,6 +240,12 @@ TEST_CASE("sftp files: ~ is the home and a relative path starts there", "[operat
       auto absolute = co_await coder::sftp_files::resolve_path(client, "/etc");
       REQUIRE(absolute);
       CHECK(*absolute == "/etc");
+      // pkg/sftp has no expand-path: another user's home is refused, not taken as a relative path.
+      std::string other_user = "~root/x";
+      auto others = co_await coder::sftp_files::resolve_path(client, std::move(other_user));
+      REQUIRE_FALSE(others);
+      CHECK(others.error().code == runtime::Errc::refused);
+      CHECK(others.error().message == "~root/x names another user's home, which this SFTP server cannot expand");
     });
   }
 }

@@ -65,6 +65,9 @@ export interface FileParams {
    * "sftp" subsystem. By default exec, and sftp where remoteShell is 'cmd' or 'powershell'. */
   via?: 'exec' | 'sftp';
   remoteShell?: 'posix' | 'cmd' | 'powershell';
+  /** A read or write's bound (none by default); a stat, ensureDir or resolvePath's, dial included
+   * (30 s by default). */
+  timeoutMs?: number;
 }
 
 export interface FileInfo { size: number; mode: number; modified: number; is_directory: boolean; }

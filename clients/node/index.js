@@ -227,12 +227,13 @@ class CoderRuntime extends EventEmitter {
     return this._call('files.resolve_path', this._file(params)).then((result) => result.path);
   }
 
-  // A files.* request's params: the workspace, the path, and how to reach the files (via: 'exec'
-  // or 'sftp'; a remoteShell other than 'posix' means SFTP).
+  // A files.* request's params: the workspace, the path, how to reach the files (via: 'exec' or
+  // 'sftp'; a remoteShell other than 'posix' means SFTP) and its bound.
   _file(params) {
     const request = { ...this._target(params), path: params.path };
     if (params.via !== undefined) request.via = params.via;
     if (params.remoteShell !== undefined) request.remote_shell = params.remoteShell;
+    if (params.timeoutMs !== undefined) request.timeout_ms = params.timeoutMs;
     return request;
   }
 

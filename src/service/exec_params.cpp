@@ -10,6 +10,8 @@ namespace {
 
 constexpr std::uint64_t kLargestHandle = 0xffffffff;
 constexpr std::uint64_t kLargestTerminalSide = 10000;
+// A files request without a handle cannot be cancelled by its client: its default bound.
+constexpr std::chrono::milliseconds kFileRequestTimeout = std::chrono::seconds(30);
 
 tl::unexpected<ReplyError> invalid(std::string message) {
   return tl::unexpected(ReplyError{kInvalidParams, std::move(message), nullptr});
@@ -35,6 +37,14 @@ tl::expected<std::optional<std::string>, ReplyError> optional_string(const json&
   auto value = bytes_param(params[name], name);
   if (!value) return tl::unexpected(std::move(value.error()));
   return std::move(*value);
+}
+
+// timeout_ms, when given.
+tl::expected<std::optional<std::chrono::milliseconds>, ReplyError> timeout_param(const json& params) {
+  if (!params.contains("timeout_ms")) return std::nullopt;
+  auto timeout = unsigned_param(params, "timeout_ms", std::uint64_t{1} << 40);
+  if (!timeout || *timeout == 0) return invalid("params.timeout_ms must be a whole number of milliseconds over 0");
+  return std::chrono::milliseconds(*timeout);
 }
 
 }  // namespace
@@ -124,6 +134,10 @@ tl::expected<FileParams, ReplyError> parse_file_params(const json& params, FileR
     return invalid("params.via \"exec\" needs a POSIX remote shell: files go through cat and mv");
   }
   file.over_sftp = *via ? **via == "sftp" : !posix_shell;
+  auto timeout = timeout_param(params);
+  if (!timeout) return tl::unexpected(std::move(timeout.error()));
+  const bool transfer = kind == FileRequest::read || kind == FileRequest::write;
+  file.timeout = *timeout || transfer ? *timeout : kFileRequestTimeout;
   if (kind == FileRequest::write) {
     if (!params.contains("size"))
       return invalid("params.size is required: the file is replaced only once that many bytes have arrived");
@@ -183,11 +197,9 @@ tl::expected<ExecParams, ReplyError> parse_exec_params(const json& params) {
   auto env = string_map(params, "env");
   if (!env) return tl::unexpected(std::move(env.error()));
   request.env = std::move(*env);
-  if (params.contains("timeout_ms")) {
-    auto timeout = unsigned_param(params, "timeout_ms", std::uint64_t{1} << 40);
-    if (!timeout || *timeout == 0) return invalid("params.timeout_ms must be a whole number of milliseconds over 0");
-    request.timeout = std::chrono::milliseconds(*timeout);
-  }
+  auto timeout = timeout_param(params);
+  if (!timeout) return tl::unexpected(std::move(timeout.error()));
+  request.timeout = *timeout;
   if (params.contains("pty")) {
     const auto& pty = params["pty"];
     if (!pty.is_object()) return invalid("params.pty must be an object");

@@ -3,7 +3,9 @@
 // (docs/protocol.md), read into the library's types; anything that does not fit is an
 // invalid-params error naming it.
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 #include "coder/operations.hpp"
@@ -34,6 +36,9 @@ struct FileParams {
   // Over the "sftp" subsystem rather than commands on the POSIX shell: asked for with "via", and
   // the only way on a workspace whose remote_shell is cmd or powershell.
   bool over_sftp = false;
+  // timeout_ms: a read or write's bound, none unless given; a stat, ensure_dir or resolve_path
+  // (which have no handle to cancel them by) is bounded, dial included, by default.
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 // workspace.status and workspace.ensure_ready: the workspace (with coder, suffix, coder_env) and,

@@ -97,6 +97,28 @@ asio::awaitable<Result<std::shared_ptr<ssh::sftp::Client>>> start_sftp(ssh::Conn
                                             Layer::sftp, "starting SFTP");
 }
 
+// files.stat, files.ensure_dir or files.resolve_path on a session of its own.
+asio::awaitable<Result<json>> sftp_file_operation(ssh::Connection& connection, std::string path, FileRequest kind) {
+  auto client = co_await start_sftp(connection);
+  if (!client) co_return runtime::fail(std::move(client.error()));
+  Result<json> result = json::object();
+  if (kind == FileRequest::stat) {
+    auto info = co_await coder::sftp_files::stat(**client, std::move(path));
+    result = info ? Result<json>(info_json(*info)) : runtime::fail(std::move(info.error()));
+  } else if (kind == FileRequest::ensure_dir) {
+    auto made = co_await coder::sftp_files::ensure_dir(**client, std::move(path));
+    if (!made) result = runtime::fail(std::move(made.error()));
+  } else {
+    auto resolved = co_await coder::sftp_files::resolve_path(**client, std::move(path));
+    result =
+        resolved ? Result<json>(json{{"path", bytes_value(*resolved)}}) : runtime::fail(std::move(resolved.error()));
+  }
+  // A request cut short by its deadline leaves the session to close in the background.
+  if (!result && result.error().code == Errc::cancelled) co_return result;
+  co_await (*client)->close();
+  co_return result;
+}
+
 // A download's chunk as stdout data frames, within the client's credit.
 asio::awaitable<Result<void>> send_paced(std::shared_ptr<RunningExec> running, std::shared_ptr<FrameWriter> writer,
                                          std::uint32_t handle, runtime::ConstBytes chunk) {
@@ -147,11 +169,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<Reply> sftp_transfer(FileParams file, FileRequest kind, std::shared_ptr<RunningExec> running);
   asio::awaitable<Result<json>> run_sftp_transfer(FileParams file, FileRequest kind,
                                                   std::shared_ptr<RunningExec> running);
+  asio::awaitable<Result<json>> move_over_sftp(ssh::Connection& connection, FileParams file, FileRequest kind,
+                                               std::shared_ptr<RunningExec> running);
   // The next stdin bytes of a write over SFTP, credited back to the client as they are taken.
   asio::awaitable<Result<std::size_t>> take_stdin(std::shared_ptr<RunningExec> running, std::uint32_t handle,
                                                   runtime::Bytes buffer);
   asio::awaitable<Reply> file_request(json params, FileRequest kind);
-  asio::awaitable<Reply> sftp_file_request(FileParams file, FileRequest kind);
+  asio::awaitable<Result<json>> run_file_request(FileParams file, FileRequest kind);
   asio::awaitable<Reply> workspace_request(json params, bool ensure_ready);
   asio::awaitable<Reply> doctor(json params);
   asio::awaitable<Result<json>> run_exec(ExecParams params, std::shared_ptr<RunningExec> running);
@@ -371,6 +395,7 @@ asio::awaitable<Reply> ClientSession::start_transfer(const json& params, FileReq
   transfer_params.request.command =
       reading ? coder::read_file_command(file->path) : coder::write_file_command(file->path, file->size);
   transfer_params.stdin_follows = !reading;
+  transfer_params.request.timeout = file->timeout;
   return transfer(std::move(transfer_params), std::move(running),
                   fmt::format("{} {}", reading ? "reading" : "writing", file->path));
 }
@@ -381,7 +406,8 @@ asio::awaitable<Reply> ClientSession::transfer(ExecParams params, std::shared_pt
   const auto* result = std::get_if<json>(&reply);
   if (!result) co_return reply;
   if (result->value("end", std::string()) == "exited" && result->value("exit_code", -1) == 0) co_return json::object();
-  Error error(Errc::io_error, Layer::channel, fmt::format("{} failed", what));
+  const bool timed_out = result->value("end", std::string()) == "timed_out";
+  Error error(timed_out ? Errc::timed_out : Errc::io_error, Layer::channel, fmt::format("{} failed", what));
   error.with("outcome", result->contains("exit_code") ? fmt::format("exit status {}", (*result)["exit_code"].get<int>())
                                                       : result->value("end", std::string()));
   if (!running->stderr_text.empty()) error.with("stderr", running->stderr_text);
@@ -405,7 +431,15 @@ asio::awaitable<Result<json>> ClientSession::run_sftp_transfer(FileParams file, 
   const auto ignore = [](std::string) {};
   auto lease = co_await acquire_workspace(*server_->pool_, std::move(file.target), server_->options_, ignore, ignore);
   if (!lease) co_return runtime::fail(std::move(lease.error()));
-  auto client = co_await start_sftp(**lease);
+  if (!file.timeout) co_return co_await move_over_sftp(**lease, std::move(file), kind, std::move(running));
+  const auto deadline = runtime::Deadline::after(*file.timeout);
+  auto moving = move_over_sftp(**lease, std::move(file), kind, std::move(running));
+  co_return co_await runtime::with_deadline(deadline, std::move(moving), Layer::sftp, "the transfer");
+}
+
+asio::awaitable<Result<json>> ClientSession::move_over_sftp(ssh::Connection& connection, FileParams file,
+                                                            FileRequest kind, std::shared_ptr<RunningExec> running) {
+  auto client = co_await start_sftp(connection);
   if (!client) co_return runtime::fail(std::move(client.error()));
   const auto handle = file.handle;
   Result<void> moved;
@@ -446,46 +480,33 @@ asio::awaitable<Result<std::size_t>> ClientSession::take_stdin(std::shared_ptr<R
   co_return n;
 }
 
-asio::awaitable<Reply> ClientSession::sftp_file_request(FileParams file, FileRequest kind) {
-  const auto ignore = [](std::string) {};
-  auto lease = co_await acquire_workspace(*server_->pool_, std::move(file.target), server_->options_, ignore, ignore);
-  if (!lease) co_return failed(lease.error());
-  auto client = co_await start_sftp(**lease);
-  if (!client) co_return failed(client.error());
-  Reply reply = json::object();
-  if (kind == FileRequest::stat) {
-    auto info = co_await coder::sftp_files::stat(**client, file.path);
-    reply = info ? Reply(info_json(*info)) : failed(info.error());
-  } else if (kind == FileRequest::ensure_dir) {
-    auto made = co_await coder::sftp_files::ensure_dir(**client, file.path);
-    if (!made) reply = failed(made.error());
-  } else {
-    auto resolved = co_await coder::sftp_files::resolve_path(**client, file.path);
-    reply = resolved ? Reply(json{{"path", bytes_value(*resolved)}}) : failed(resolved.error());
-  }
-  co_await (*client)->close();
-  co_return reply;
-}
-
 asio::awaitable<Reply> ClientSession::file_request(json params, FileRequest kind) {
   auto file = parse_file_params(params, kind);
   if (!file) co_return std::move(file.error());
-  if (file->over_sftp) co_return co_await sftp_file_request(std::move(*file), kind);
+  const auto deadline = runtime::Deadline::after(*file->timeout);
+  auto running = run_file_request(std::move(*file), kind);
+  auto done = co_await runtime::with_deadline(deadline, std::move(running), Layer::runtime, "the files request");
+  if (!done) co_return failed(done.error());
+  co_return std::move(*done);
+}
+
+asio::awaitable<Result<json>> ClientSession::run_file_request(FileParams file, FileRequest kind) {
   const auto ignore = [](std::string) {};
-  auto lease = co_await acquire_workspace(*server_->pool_, std::move(file->target), server_->options_, ignore, ignore);
-  if (!lease) co_return failed(lease.error());
+  auto lease = co_await acquire_workspace(*server_->pool_, std::move(file.target), server_->options_, ignore, ignore);
+  if (!lease) co_return runtime::fail(std::move(lease.error()));
+  if (file.over_sftp) co_return co_await sftp_file_operation(**lease, std::move(file.path), kind);
   if (kind == FileRequest::stat) {
-    auto info = co_await coder::stat(**lease, file->path);
-    if (!info) co_return failed(info.error());
+    auto info = co_await coder::stat(**lease, std::move(file.path));
+    if (!info) co_return runtime::fail(std::move(info.error()));
     co_return info_json(*info);
   }
   if (kind == FileRequest::ensure_dir) {
-    auto made = co_await coder::ensure_dir(**lease, file->path);
-    if (!made) co_return failed(made.error());
+    auto made = co_await coder::ensure_dir(**lease, std::move(file.path));
+    if (!made) co_return runtime::fail(std::move(made.error()));
     co_return json::object();
   }
-  auto resolved = co_await coder::resolve_path(**lease, file->path);
-  if (!resolved) co_return failed(resolved.error());
+  auto resolved = co_await coder::resolve_path(**lease, std::move(file.path));
+  if (!resolved) co_return runtime::fail(std::move(resolved.error()));
   co_return json{{"path", bytes_value(*resolved)}};
 }
 

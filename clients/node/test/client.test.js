@@ -15,9 +15,9 @@ const coder = process.env.CODER_RUNTIME_CODER_STANDIN;
 const goSshd = process.env.CODER_RUNTIME_GO_SSHD;
 
 // A stand-in deployment with these workspaces, and a service started for it.
-function startService(workspaces) {
+function startService(workspaces, scenario = {}) {
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'node-client-'));
-  fs.writeFileSync(path.join(state, 'scenario.json'), JSON.stringify({ go_sshd: goSshd, workspaces }));
+  fs.writeFileSync(path.join(state, 'scenario.json'), JSON.stringify({ go_sshd: goSshd, workspaces, ...scenario }));
   const coderEnv = { CODER_STANDIN_STATE: state, CODER_STANDIN_GO_SSHD: goSshd };
   const runtime = CoderRuntime.start({ executable, env: { ...process.env, ...coderEnv } });
   const run = (params) => runtime.exec({ coder, coderEnv, ...params });
@@ -231,6 +231,27 @@ test(`files (${via}): a write replaces the file whole, a read streams it back, a
   }
 });
 }
+
+test('files (sftp): a server that never answers runs into timeoutMs; files over exec still work', { timeout: 30000 }, async () => {
+  // The subsystem starts and reads every request, and answers none: not even VERSION.
+  const { runtime, stop, coderEnv } = startService([running('ws')], { go_sshd_args: ['-sftp-command', 'cat >/dev/null'] });
+  const file = (params) => ({ workspace: 'ws', coder, coderEnv, ...params });
+  try {
+    const timedOut = (error) => error instanceof CoderRuntimeError && error.code === 'timed_out';
+    // The first request dials the workspace too, within its bound.
+    await assert.rejects(runtime.stat(file({ path: '/etc', via: 'sftp', timeoutMs: 3000 })), timedOut);
+    const started = Date.now();
+    await assert.rejects(runtime.resolvePath(file({ path: '~', via: 'sftp', timeoutMs: 300 })), timedOut);
+    const read = runtime.readFile(file({ path: '/etc/hostname', via: 'sftp', timeoutMs: 300 }));
+    read.stdout.resume();
+    await assert.rejects(read.result, timedOut);
+    assert.ok(Date.now() - started < 10000, `${Date.now() - started} ms`);
+    const info = await runtime.stat(file({ path: '/etc', via: 'exec' }));
+    assert.strictEqual(info.is_directory, true);
+  } finally {
+    await stop();
+  }
+});
 
 test('workspace: status, then ensureReady starts a stopped workspace with progress on the way', { timeout: 30000 }, async () => {
   const stopped = { name: 'ws', timeline: [{ status: 'stopped' }], after_start: [{ status: 'running' }] };

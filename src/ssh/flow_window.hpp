@@ -14,8 +14,6 @@
 namespace cr::ssh {
 
 inline constexpr std::uint64_t kMaxWindow = 0xffffffffULL;
-// Bytes of a CHANNEL_DATA message ahead of its data (type, recipient, string length).
-inline constexpr std::uint32_t kChannelDataHeader = 9;
 
 // What the peer lets us send.
 class SendWindow {
@@ -34,11 +32,12 @@ class SendWindow {
     return {};
   }
   std::uint64_t available() const { return window_; }
-  // The data of the next packet: within the window and the peer's maximum packet (which we read
-  // as covering the message header too, the stricter reading). 0 while the window is closed.
+  // The data of the next packet: within the window and the peer's maximum packet, which bounds
+  // the data a CHANNEL_DATA carries (RFC 4254 section 5.2: "the maximum amount of data allowed is
+  // determined by the maximum packet size"), as OpenSSH, Go's x/crypto/ssh and Dropbear read it.
+  // 0 while the window is closed.
   std::size_t next_chunk(std::size_t wanted) const {
-    const std::uint64_t packet_room = max_packet_ > kChannelDataHeader ? max_packet_ - kChannelDataHeader : max_packet_;
-    return static_cast<std::size_t>(std::min<std::uint64_t>({wanted, window_, packet_room}));
+    return static_cast<std::size_t>(std::min<std::uint64_t>({wanted, window_, max_packet_}));
   }
   void consume(std::size_t sent) { window_ -= std::min<std::uint64_t>(sent, window_); }
 

@@ -30,7 +30,7 @@ TEST_CASE("a window adjust may take the send window to 2^32 - 1 but not past it"
 
 TEST_CASE("what we send stays within the peer's window and maximum packet", "[flow]") {
   SendWindow window(100000, 32768);
-  CHECK(window.next_chunk(1 << 20) == 32768 - ssh::kChannelDataHeader);
+  CHECK(window.next_chunk(1 << 20) == 32768);  // of data: the header is not counted (RFC 4254 5.2)
   CHECK(window.next_chunk(10) == 10);
   window.consume(100000 - 5);
   CHECK(window.next_chunk(1 << 20) == 5);
@@ -38,7 +38,7 @@ TEST_CASE("what we send stays within the peer's window and maximum packet", "[fl
   CHECK(window.next_chunk(1 << 20) == 0);  // closed: the writer waits for an adjust
   REQUIRE(window.grow(7));
   CHECK(window.next_chunk(1 << 20) == 7);
-  SendWindow tiny_packets(1000, 4);  // a max packet smaller than the header still moves data
+  SendWindow tiny_packets(1000, 4);
   CHECK(tiny_packets.next_chunk(100) == 4);
 }
 

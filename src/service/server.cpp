@@ -38,7 +38,6 @@ using runtime::Result;
 // only while its receiver has granted at least as much.
 constexpr std::int64_t kLargestRead = 32 * 1024;
 constexpr std::size_t kKeptStderr = 4096;
-constexpr auto kSftpStartBudget = std::chrono::seconds(30);
 
 std::string_view end_name(coder::ExecEnd end) {
   switch (end) {
@@ -89,17 +88,10 @@ json info_json(const coder::FileInfo& info) {
       {"size", info.size}, {"mode", info.mode}, {"modified", info.modified}, {"is_directory", info.is_directory}};
 }
 
-// A session on the "sftp" subsystem for one request. Its start costs a round trip or two; files on
-// a workspace without a POSIX shell have no other way.
-asio::awaitable<Result<std::shared_ptr<ssh::sftp::Client>>> start_sftp(ssh::Connection& connection) {
-  auto starting = ssh::sftp::Client::start(connection);
-  co_return co_await runtime::with_deadline(runtime::Deadline::after(kSftpStartBudget), std::move(starting),
-                                            Layer::sftp, "starting SFTP");
-}
-
-// files.stat, files.ensure_dir or files.resolve_path on a session of its own.
-asio::awaitable<Result<json>> sftp_file_operation(ssh::Connection& connection, std::string path, FileRequest kind) {
-  auto client = co_await start_sftp(connection);
+// files.stat, files.ensure_dir or files.resolve_path on the connection's SFTP session.
+asio::awaitable<Result<json>> sftp_file_operation(SftpSessions& sessions, std::shared_ptr<ssh::Connection> connection,
+                                                  std::string path, FileRequest kind) {
+  auto client = co_await sessions.acquire(std::move(connection));
   if (!client) co_return runtime::fail(std::move(client.error()));
   Result<json> result = json::object();
   if (kind == FileRequest::stat) {
@@ -113,9 +105,7 @@ asio::awaitable<Result<json>> sftp_file_operation(ssh::Connection& connection, s
     result =
         resolved ? Result<json>(json{{"path", bytes_value(*resolved)}}) : runtime::fail(std::move(resolved.error()));
   }
-  // A request cut short by its deadline leaves the session to close in the background.
-  if (!result && result.error().code == Errc::cancelled) co_return result;
-  co_await (*client)->close();
+  sessions.done(*client, result ? nullptr : &result.error());
   co_return result;
 }
 
@@ -169,8 +159,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<Reply> sftp_transfer(FileParams file, FileRequest kind, std::shared_ptr<RunningExec> running);
   asio::awaitable<Result<json>> run_sftp_transfer(FileParams file, FileRequest kind,
                                                   std::shared_ptr<RunningExec> running);
-  asio::awaitable<Result<json>> move_over_sftp(ssh::Connection& connection, FileParams file, FileRequest kind,
-                                               std::shared_ptr<RunningExec> running);
+  asio::awaitable<Result<json>> move_over_sftp(std::shared_ptr<ssh::Connection> connection, FileParams file,
+                                               FileRequest kind, std::shared_ptr<RunningExec> running);
   // The next stdin bytes of a write over SFTP, credited back to the client as they are taken.
   asio::awaitable<Result<std::size_t>> take_stdin(std::shared_ptr<RunningExec> running, std::uint32_t handle,
                                                   runtime::Bytes buffer);
@@ -431,15 +421,16 @@ asio::awaitable<Result<json>> ClientSession::run_sftp_transfer(FileParams file, 
   const auto ignore = [](std::string) {};
   auto lease = co_await acquire_workspace(*server_->pool_, std::move(file.target), server_->options_, ignore, ignore);
   if (!lease) co_return runtime::fail(std::move(lease.error()));
-  if (!file.timeout) co_return co_await move_over_sftp(**lease, std::move(file), kind, std::move(running));
+  if (!file.timeout) co_return co_await move_over_sftp(lease->connection(), std::move(file), kind, std::move(running));
   const auto deadline = runtime::Deadline::after(*file.timeout);
-  auto moving = move_over_sftp(**lease, std::move(file), kind, std::move(running));
+  auto moving = move_over_sftp(lease->connection(), std::move(file), kind, std::move(running));
   co_return co_await runtime::with_deadline(deadline, std::move(moving), Layer::sftp, "the transfer");
 }
 
-asio::awaitable<Result<json>> ClientSession::move_over_sftp(ssh::Connection& connection, FileParams file,
-                                                            FileRequest kind, std::shared_ptr<RunningExec> running) {
-  auto client = co_await start_sftp(connection);
+asio::awaitable<Result<json>> ClientSession::move_over_sftp(std::shared_ptr<ssh::Connection> connection,
+                                                            FileParams file, FileRequest kind,
+                                                            std::shared_ptr<RunningExec> running) {
+  auto client = co_await server_->sftp_sessions_.acquire(std::move(connection));
   if (!client) co_return runtime::fail(std::move(client.error()));
   const auto handle = file.handle;
   Result<void> moved;
@@ -456,9 +447,7 @@ asio::awaitable<Result<json>> ClientSession::move_over_sftp(ssh::Connection& con
     };
     moved = co_await coder::sftp_files::write_file(**client, std::move(file.path), std::move(source), file.size);
   }
-  // A cancelled transfer leaves the session to close in the background, with the client's end.
-  if (!moved && moved.error().code == Errc::cancelled) co_return runtime::fail(std::move(moved.error()));
-  co_await (*client)->close();
+  server_->sftp_sessions_.done(*client, moved ? nullptr : &moved.error());
   if (!moved) co_return runtime::fail(std::move(moved.error()));
   co_return json::object();
 }
@@ -494,7 +483,9 @@ asio::awaitable<Result<json>> ClientSession::run_file_request(FileParams file, F
   const auto ignore = [](std::string) {};
   auto lease = co_await acquire_workspace(*server_->pool_, std::move(file.target), server_->options_, ignore, ignore);
   if (!lease) co_return runtime::fail(std::move(lease.error()));
-  if (file.over_sftp) co_return co_await sftp_file_operation(**lease, std::move(file.path), kind);
+  if (file.over_sftp) {
+    co_return co_await sftp_file_operation(server_->sftp_sessions_, lease->connection(), std::move(file.path), kind);
+  }
   if (kind == FileRequest::stat) {
     auto info = co_await coder::stat(**lease, std::move(file.path));
     if (!info) co_return runtime::fail(std::move(info.error()));
@@ -726,6 +717,7 @@ asio::awaitable<void> Server::stop() {
   for (auto& [id, weak] : sessions_) {
     if (auto session = weak.lock()) session->end();
   }
+  co_await sftp_sessions_.close_all();
   co_await pool_->close_all();
 }
 

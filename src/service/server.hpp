@@ -17,6 +17,7 @@
 #include "runtime/async_stream.hpp"
 #include "runtime/event.hpp"
 #include "runtime/logging.hpp"
+#include "service/sftp_sessions.hpp"
 
 namespace cr::service {
 
@@ -58,6 +59,7 @@ class Server : public std::enable_shared_from_this<Server> {
   asio::any_io_executor executor_;
   ServerOptions options_;
   std::shared_ptr<coder::ConnectionPool> pool_;
+  SftpSessions sftp_sessions_;
   std::size_t clients_ = 0;
   bool stop_requested_ = false;
   runtime::Event changed_;

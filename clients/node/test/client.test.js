@@ -253,6 +253,37 @@ test('files (sftp): a server that never answers runs into timeoutMs; files over 
   }
 });
 
+test('files (sftp): one SFTP session serves the connection\'s requests; one cut short retires it', { timeout: 30000 }, async () => {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'node-sftp-session-'));
+  const starts = path.join(folder, 'starts');
+  const sftpCommand = `echo started >> '${starts}'; exec /usr/lib/openssh/sftp-server`;
+  const { runtime, stop, coderEnv } = startService([running('ws')], { go_sshd_args: ['-sftp-command', sftpCommand] });
+  const file = (params) => ({ workspace: 'ws', coder, coderEnv, via: 'sftp', ...params });
+  const sessions = () => fs.readFileSync(starts, 'utf8').split('\n').filter(Boolean).length;
+  try {
+    const target = path.join(folder, 'a', 'data');
+    await runtime.ensureDir(file({ path: path.dirname(target) }));
+    await runtime.writeFile(file({ path: target, data: Buffer.from('hello') }));
+    assert.strictEqual((await runtime.stat(file({ path: target }))).size, 5);
+    assert.strictEqual(await runtime.resolvePath(file({ path: target })), target);
+    const read = runtime.readFile(file({ path: target }));
+    assert.strictEqual(await collect(read.stdout), 'hello');
+    await read.result;
+    assert.strictEqual(sessions(), 1);
+    // A write whose bytes stop coming runs into its bound: the next request starts a new session.
+    const { Readable } = require('node:stream');
+    const stalled = new Readable({ read() {} });
+    stalled.push('x');
+    await assert.rejects(runtime.writeFile(file({ path: target, source: stalled, size: 100, timeoutMs: 500 })),
+      (error) => error instanceof CoderRuntimeError && error.code === 'timed_out');
+    assert.strictEqual((await runtime.stat(file({ path: target }))).size, 5);
+    assert.strictEqual(sessions(), 2);
+  } finally {
+    await stop();
+    fs.rmSync(folder, { recursive: true, force: true });
+  }
+});
+
 test('workspace: status, then ensureReady starts a stopped workspace with progress on the way', { timeout: 30000 }, async () => {
   const stopped = { name: 'ws', timeline: [{ status: 'stopped' }], after_start: [{ status: 'running' }] };
   const { runtime, stop, coderEnv } = startService([stopped]);

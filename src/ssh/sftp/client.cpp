@@ -324,6 +324,7 @@ asio::awaitable<void> Client::close() {
   state_->fail(Error(Errc::stream_closed, Layer::sftp, "the SFTP client was closed"));
 }
 
+bool Client::is_open() const { return !state_->closing && !state_->failure; }
 std::uint32_t Client::version() const { return state_->version; }
 const std::vector<Extension>& Client::extensions() const { return state_->extensions; }
 bool Client::has_extension(std::string_view name) const {

@@ -66,6 +66,9 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
+  // False once the subsystem has ended or broken the protocol, or close() has begun: every
+  // request would fail.
+  bool is_open() const;
   std::uint32_t version() const;
   const std::vector<Extension>& extensions() const;
   bool has_extension(std::string_view name) const;

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <sstream>
 
@@ -72,12 +71,16 @@ asio::awaitable<Result<std::string>> run_checked(ssh::Connection& connection, st
   co_return runtime::fail(std::move(error));
 }
 
-// POSIX's portable user names: what `~name` may be followed by for a shell to expand it.
+// POSIX's portable user names: what `~name` may be followed by for a shell to expand it. Digits
+// alone are out: bash and zsh read ~N as a place on the directory stack, not a user.
 bool is_portable_user_name(std::string_view name) {
   if (name.starts_with('-')) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-  });
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  const auto portable = [&digit](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || digit(c) || c == '.' || c == '_' || c == '-';
+  };
+  if (!name.empty() && std::all_of(name.begin(), name.end(), digit)) return false;
+  return std::all_of(name.begin(), name.end(), portable);
 }
 
 }  // namespace
@@ -212,7 +215,8 @@ asio::awaitable<Result<std::string>> resolve_path(ssh::Connection& connection, s
   if (!path.starts_with('~')) {
     auto command = path.empty() ? std::string("printf '%s' \"$(pwd)\"")
                                 : fmt::format("printf '%s/%s' \"$(pwd)\" {}", shell_quote(path));
-    co_return co_await run_checked(connection, std::move(command), fmt::format("resolving {}", path));
+    auto what = fmt::format("resolving {}", path);
+    co_return co_await run_checked(connection, std::move(command), std::move(what));
   }
   const auto slash = path.find('/');
   const auto user = path.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
@@ -230,7 +234,8 @@ asio::awaitable<Result<std::string>> resolve_path(ssh::Connection& connection, s
                                            "echo 'no such user: {0}' >&2; exit 1; fi; ",
                                            user);
   command += rest.empty() ? "printf '%s' \"$home\"" : fmt::format("printf '%s/%s' \"$home\" {}", shell_quote(rest));
-  co_return co_await run_checked(connection, std::move(command), fmt::format("resolving {}", path));
+  auto what = fmt::format("resolving {}", path);
+  co_return co_await run_checked(connection, std::move(command), std::move(what));
 }
 
 }  // namespace cr::coder

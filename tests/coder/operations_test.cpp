@@ -200,11 +200,18 @@ TEST_CASE("files: ~name is that user's home and a name the shell would not take 
     const auto* stderr_text = missing.error().find_evidence("stderr");
     REQUIRE(stderr_text);
     CHECK(stderr_text->text == "no such user: no-such-user-cr\n");
-    std::string injected = "~$(touch /tmp/cr-resolve-injected)";
+    const auto witness = fmt::format("/tmp/cr-resolve-injected-{}", ::getpid());
+    std::filesystem::remove(witness);
+    auto injected = fmt::format("~$(touch {})", witness);
     auto refused = co_await coder::resolve_path(c, std::move(injected));
     REQUIRE_FALSE(refused);
     CHECK(refused.error().code == runtime::Errc::invalid_argument);
-    CHECK_FALSE(std::filesystem::exists("/tmp/cr-resolve-injected"));
+    CHECK_FALSE(std::filesystem::exists(witness));
+    // bash reads ~0 as the directory stack's top, the working directory: not a user.
+    std::string stack_place = "~0";
+    auto not_a_user = co_await coder::resolve_path(c, std::move(stack_place));
+    REQUIRE_FALSE(not_a_user);
+    CHECK(not_a_user.error().code == runtime::Errc::invalid_argument);
     co_return true;
   });
   CHECK(checked);

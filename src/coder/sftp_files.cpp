@@ -25,6 +25,7 @@ using ssh::sftp::temporary_name;
 constexpr int kMaxLinks = 40;
 constexpr std::uint32_t kPermissionBits = 07777;
 constexpr std::uint32_t kNewFileMode = 0600;
+constexpr std::uint32_t kAccessBits = 0777;
 // A failed write's cleanup runs after its caller has given up: it must not hang on a dead server.
 constexpr auto kCleanupBudget = std::chrono::seconds(5);
 
@@ -64,13 +65,14 @@ asio::awaitable<Result<Resolved>> follow_links(ssh::sftp::Client& client, std::s
                     .with("limit", std::to_string(kMaxLinks))));
 }
 
-// The temporary file, open for writing and 0600 until it is whole (a target's own mode could
-// forbid writing it). pkg/sftp ignores OPEN's attributes (it creates 0644), so the mode is set
-// again before any byte is written. The file stays open for the upload: a name reopened could
-// have been swapped meanwhile in a directory others may write.
-asio::awaitable<Result<ssh::sftp::File>> create_private(ssh::sftp::Client& client, const std::string& path) {
+// The temporary file, open for writing, with the mode the target will have: the WRITEs go through
+// the handle, which the mode does not bind, and nothing but the rename is done by the temporary's
+// name (in a directory others may write, a name could be swapped between two requests). pkg/sftp
+// ignores OPEN's attributes (it creates 0644), so the mode is set again before any byte is written.
+asio::awaitable<Result<ssh::sftp::File>> create_temporary(ssh::sftp::Client& client, const std::string& path,
+                                                          std::uint32_t mode) {
   FileAttributes attrs;
-  attrs.permissions = kNewFileMode;
+  attrs.permissions = mode;
   namespace flags = ssh::sftp::open_flags;
   auto file = co_await client.open(path, flags::write | flags::create | flags::exclusive, attrs);
   if (!file) co_return runtime::fail(std::move(file.error()));
@@ -102,11 +104,11 @@ asio::awaitable<Result<std::size_t>> counted_read(const ssh::sftp::UploadSource&
   co_return got;
 }
 
-// The bytes into the temporary file, then its final mode, then the rename over the target.
+// The temporary file, its bytes, then the rename over the target.
 asio::awaitable<Result<void>> write_through(ssh::sftp::Client& client, const std::string& temporary,
                                             const std::string& target, ssh::sftp::UploadSource source,
                                             std::uint64_t size, std::uint32_t mode) {
-  auto created = co_await create_private(client, temporary);
+  auto created = co_await create_temporary(client, temporary, mode & kAccessBits);
   if (!created) co_return runtime::fail(std::move(created.error()));
   std::uint64_t received = 0;
   ssh::sftp::UploadSource counting = [&source, &received](runtime::Bytes buffer) {
@@ -121,7 +123,9 @@ asio::awaitable<Result<void>> write_through(ssh::sftp::Client& client, const std
                         fmt::format("writing {} failed: received {} of {} bytes", target, received, size))
                       .with("path", target)));
   }
-  if (mode != kNewFileMode) {
+  // A write by a non-root user clears set-user-ID and set-group-ID, so those (and the sticky bit)
+  // can only be put back once the bytes are in, by name.
+  if ((mode & ~kAccessBits) != 0) {
     FileAttributes attrs;
     attrs.permissions = mode;
     auto moded = co_await client.setstat(temporary, std::move(attrs));

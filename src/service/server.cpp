@@ -424,7 +424,8 @@ asio::awaitable<Result<json>> ClientSession::run_sftp_transfer(FileParams file, 
   if (!file.timeout) co_return co_await move_over_sftp(lease->connection(), std::move(file), kind, std::move(running));
   const auto deadline = runtime::Deadline::after(*file.timeout);
   auto moving = move_over_sftp(lease->connection(), std::move(file), kind, std::move(running));
-  co_return co_await runtime::with_deadline(deadline, std::move(moving), Layer::sftp, "the transfer");
+  std::string what = "the transfer";
+  co_return co_await runtime::with_deadline(deadline, std::move(moving), Layer::sftp, std::move(what));
 }
 
 asio::awaitable<Result<json>> ClientSession::move_over_sftp(std::shared_ptr<ssh::Connection> connection,
@@ -474,7 +475,8 @@ asio::awaitable<Reply> ClientSession::file_request(json params, FileRequest kind
   if (!file) co_return std::move(file.error());
   const auto deadline = runtime::Deadline::after(*file->timeout);
   auto running = run_file_request(std::move(*file), kind);
-  auto done = co_await runtime::with_deadline(deadline, std::move(running), Layer::runtime, "the files request");
+  std::string what = "the files request";
+  auto done = co_await runtime::with_deadline(deadline, std::move(running), Layer::runtime, std::move(what));
   if (!done) co_return failed(done.error());
   co_return std::move(*done);
 }
@@ -717,7 +719,7 @@ asio::awaitable<void> Server::stop() {
   for (auto& [id, weak] : sessions_) {
     if (auto session = weak.lock()) session->end();
   }
-  co_await sftp_sessions_.close_all();
+  sftp_sessions_.stop();
   co_await pool_->close_all();
 }
 

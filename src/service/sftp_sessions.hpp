@@ -12,11 +12,13 @@
 #include <asio/awaitable.hpp>
 
 #include "runtime/error.hpp"
-#include "ssh/sftp/client.hpp"
 
 namespace cr::ssh {
 class Connection;
+namespace sftp {
+class Client;
 }
+}  // namespace cr::ssh
 
 namespace cr::service {
 
@@ -28,15 +30,19 @@ class SftpSessions {
   // A request on `client` ended with `outcome`: one cut short retires the session (it closes once
   // its last user lets go).
   void done(const std::shared_ptr<ssh::sftp::Client>& client, const runtime::Error* outcome);
-  // Closes every kept session (a request still using one sees it end).
-  asio::awaitable<void> close_all();
+  // Keeps no session from now on: each closes once its last user lets go, or with its connection.
+  void stop();
 
  private:
+  void drop_ended();
+
+  // A session holds its connection, so the connection's address names it as long as it is kept.
   struct Kept {
-    std::weak_ptr<ssh::Connection> connection;
+    const ssh::Connection* connection;
     std::shared_ptr<ssh::sftp::Client> client;
   };
   std::vector<Kept> kept_;
+  bool stopped_ = false;
 };
 
 }  // namespace cr::service

@@ -145,9 +145,16 @@ asio::awaitable<Result<std::uint64_t>> Client::download(std::string path, Downlo
       continue;
     }
     const auto got = static_cast<std::uint32_t>(data->data.size());
-    // A short read (the server's choice, or the end of the file): the rest of that range is asked
-    // for again, ahead of everything later in the file.
-    if (got < request.length) flight.push_front(ask(request.offset + got, request.length - got));
+    // A short read that stops at the size FSTAT told is the end of the file: asking past it would
+    // only fetch the EOF, a round trip later. Any other short read (the server's choice, or a file
+    // that changed size) has the rest of its range asked for again, ahead of everything later.
+    if (got < request.length) {
+      if (total && request.offset + got == *total) {
+        at_end = true;
+      } else {
+        flight.push_front(ask(request.offset + got, request.length - got));
+      }
+    }
     auto taken = co_await sink(runtime::as_bytes(data->data));
     if (!taken) {
       abandon(state, flight, file);
@@ -156,8 +163,9 @@ asio::awaitable<Result<std::uint64_t>> Client::download(std::string path, Downlo
     delivered += got;
     if (options.progress) options.progress(delivered, total);
   }
-  auto closed = co_await close(file);
-  if (!closed) co_return runtime::fail(std::move(closed.error()));
+  // Every byte is in: the CLOSE of a handle that was only read cannot take any back, so it is not
+  // waited for.
+  state.close_in_background(file.handle);
   co_return delivered;
 }
 
@@ -184,10 +192,20 @@ asio::awaitable<Result<std::uint64_t>> Client::upload(UploadSource source, File 
   std::uint64_t offset = 0;
   std::uint64_t written = 0;
   bool source_done = false;
+  // The CLOSE goes right behind the last WRITE, not a round trip after its answer: servers finish a
+  // handle's writes before they close it (OpenSSH's serves requests in turn, pkg/sftp waits for
+  // its writers), and every WRITE's answer is still checked before the upload counts as done.
+  std::shared_ptr<Pending> closing;
+  const auto stop_early = [&] {
+    if (!closing) return abandon(state, flight, file);
+    for (auto& request : flight) state.abandon(request.pending);
+    flight.clear();
+    state.abandon(closing);
+  };
   for (;;) {
     const bool stop = co_await cancelled();
     if (stop) {
-      abandon(state, flight, file);
+      stop_early();
       co_return runtime::fail(cancelled_transfer("upload", file, written));
     }
     while (!source_done && flight.size() < max_requests) {
@@ -195,7 +213,7 @@ asio::awaitable<Result<std::uint64_t>> Client::upload(UploadSource source, File 
       while (filled < piece.size()) {
         auto n = co_await source(runtime::Bytes(piece.data() + filled, piece.size() - filled));
         if (!n) {
-          abandon(state, flight, file);
+          stop_early();
           co_return runtime::fail(std::move(n.error()));
         }
         if (*n == 0) {
@@ -211,6 +229,10 @@ asio::awaitable<Result<std::uint64_t>> Client::upload(UploadSource source, File 
                                 state.send(write_id, encode_write(write_id, file.handle, offset, data))});
       offset += filled;
     }
+    if (source_done && !closing) {
+      const auto close_id = state.take_id();
+      closing = state.send(close_id, encode_handle_request(PacketType::close, close_id, file.handle));
+    }
     if (flight.empty()) break;
     const InFlight request = std::move(flight.front());
     flight.pop_front();
@@ -218,13 +240,14 @@ asio::awaitable<Result<std::uint64_t>> Client::upload(UploadSource source, File 
     auto done = expect_ok(std::move(reply), "WRITE", file.path);
     if (!done) {
       if (done.error().code == Errc::cancelled) done = runtime::fail(cancelled_transfer("upload", file, written));
-      abandon(state, flight, file);
+      stop_early();
       co_return runtime::fail(std::move(done.error()).with("bytes done", std::to_string(written)));
     }
     written += request.length;
     if (options.progress) options.progress(written, std::nullopt);
   }
-  auto closed = co_await close(file);
+  auto close_reply = co_await state.answer(std::move(closing));
+  auto closed = expect_ok(std::move(close_reply), "CLOSE", file.path);
   if (!closed) co_return runtime::fail(std::move(closed.error()));
   co_return written;
 }

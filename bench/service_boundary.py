@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from suite import BENCH, ROOT, PeerFailed, fmt, machine_description, measure_process, ratio  # noqa: E402
+from suite import BENCH, ROOT, PeerFailed, fmt, machine_description, measure_process, ratio, write_report  # noqa: E402
 
 STANDIN = ROOT / "tests" / "fixtures" / "coder" / "coder"
 SERVE, SSH2, LIBRARY = ("Node -> coder-runtime serve --stdio", "Node ssh2, in-process", "coder-runtime library, in-process")
@@ -111,16 +111,8 @@ def main():
                      f"{fmt(row['concurrent_ms'], 2)} | {ratio(row['concurrent_ms'], reference['concurrent_ms'])} | "
                      f"{fmt(row['stream_mbps'], 0)} | {ratio(row['stream_mbps'], reference['stream_mbps'])} | "
                      f"{fmt(row['warm_cpu_ms'], 2)} |")
-    if failures:
-        lines += ["", "## Failures", ""] + [f"- {failure}" for failure in failures]
-    text = "\n".join(lines)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "service-boundary.md").write_text(text + "\n")
-    (out / "service-boundary.json").write_text(json.dumps({"command": args.command, "started": started.isoformat(),
-                                                           "samples": samples, "failures": failures}, indent=1) + "\n")
-    print(text)
-    print(f"bench: wrote {out / 'service-boundary.md'}", file=sys.stderr)
+    write_report(args.out, "service-boundary", lines, failures,
+                 {"command": args.command, "started": started.isoformat(), "samples": samples})
 
 
 if __name__ == "__main__":

@@ -668,6 +668,20 @@ def running(pid):
 
 # ---- the report ---------------------------------------------------------------------------------
 
+def write_report(out, stem, lines, failures, record):
+    """Ends the report's lines with the failures, writes OUT/STEM.md and STEM.json (the record, with
+    the failures), prints the report and says where it went."""
+    if failures:
+        lines = lines + ["", "## Failures", ""] + [f"- {failure}" for failure in failures]
+    text = "\n".join(lines)
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.md").write_text(text + "\n")
+    (out / f"{stem}.json").write_text(json.dumps({**record, "failures": failures}, indent=1) + "\n")
+    print(text)
+    print(f"bench: wrote {out / (stem + '.md')}", file=sys.stderr)
+
+
 def fmt(value, digits=1):
     return "n/a" if value is None else f"{value:,.{digits}f}"
 

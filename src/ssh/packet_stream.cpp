@@ -105,10 +105,21 @@ asio::awaitable<Result<void>> PacketStream::write_packet(std::span<const std::ui
   // half a packet on the wire and the connection unusable for every channel on it. So the write
   // runs as a coroutine of its own that the caller's cancellation does not reach (the empty
   // slot); closing the stream still ends it, as a dead connection's keepalive does.
+  // A cancellation that comes meanwhile would reach no operation: Asio 1.22 only records it in the
+  // caller's cancellation state, and the caller's next wait (for a reply, the server's KEXINIT)
+  // would never hear of it. So it is held here and reported once the packet has left.
   auto executor = co_await asio::this_coro::executor;
+  auto caller = (co_await asio::this_coro::cancellation_state).slot();
+  bool held_back = false;
+  if (caller.is_connected()) caller.assign([&held_back](asio::cancellation_type) { held_back = true; });
   auto whole_packet = runtime::write_all(stream_, out_);
-  co_return co_await asio::co_spawn(executor, std::move(whole_packet),
-                                    asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+  auto written = co_await asio::co_spawn(executor, std::move(whole_packet),
+                                         asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+  if (caller.is_connected()) caller.clear();
+  if (written && held_back) {
+    co_return runtime::fail(Errc::cancelled, Layer::transport, "cancelled while a packet was leaving (it left whole)");
+  }
+  co_return written;
 }
 
 }  // namespace cr::ssh

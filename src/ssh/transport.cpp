@@ -110,6 +110,8 @@ asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::
   Result<void> sent = version_sent
                           ? std::move(kexinit_sent)
                           : runtime::fail(std::move(version_sent.error()).while_("sending our SSH version line"));
+  // Cancelled, we stop here: waiting for what the server sent would outlast the cancellation.
+  if (!sent && sent.error().code == Errc::cancelled) co_return runtime::fail(std::move(sent.error()));
   // A server that finds nothing in common with what we offer may be gone before our writes are:
   // what it sent first says why. A failed write is the error only when what arrived says less.
   const auto or_write_failure = [&sent](Error error) { return sent ? std::move(error) : sent.error(); };

@@ -3,9 +3,13 @@
 // service request both ways under the new keys, a re-exchange, and the failures a user must be
 // able to read.
 
+#include <array>
 #include <cstdio>
+#include <optional>
 
+#include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
 #include "proxy/proxy_command.hpp"
@@ -248,6 +252,58 @@ TEST_CASE("a transport without a host key verifier refuses to connect, and sends
   CHECK(connected.error().layer == runtime::Layer::kex);
   CHECK_THAT(connected.error().message, Catch::StartsWith("no host key check"));
   CHECK(arrived.empty());
+}
+
+namespace {
+
+// As with_deadline runs an operation: a cancellation is a Result, not an exception.
+asio::awaitable<runtime::Result<std::unique_ptr<ssh::Transport>>> connect_cancellable(runtime::AsyncStream& stream) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  ssh::TransportOptions options;
+  options.verify_host_key = ssh::accept_any_host_key();
+  co_return co_await ssh::Transport::connect(stream, std::move(options));
+}
+
+// Reads the client's version line and the first bytes of the packet behind it, then cancels the
+// client, then reads everything and answers nothing.
+asio::awaitable<void> cancel_mid_packet(runtime::AsyncStream& stream, asio::cancellation_signal& cancel) {
+  std::string seen;
+  std::array<std::uint8_t, 16> buffer{};
+  for (;;) {
+    const auto line_end = seen.find("\r\n");
+    if (line_end != std::string::npos && seen.size() > line_end + 2) break;
+    auto n = co_await stream.read_some(buffer);
+    if (!n) co_return;
+    seen.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));
+  }
+  cancel.emit(asio::cancellation_type::terminal);
+  for (;;) {
+    auto n = co_await stream.read_some(buffer);
+    if (!n) co_return;
+  }
+}
+
+}  // namespace
+
+// Asio gives a cancellation that comes while a packet is leaving (a step no cancellation may cut)
+// to no operation: the handshake went on to wait for a server that never answers.
+TEST_CASE("a cancellation that lands while our KEXINIT is leaving ends the handshake once it has left", "[transport]") {
+  asio::io_context io;
+  // Smaller than our KEXINIT: the packet is still leaving when the server has read its start.
+  auto [client, server] = runtime::make_memory_stream_pair(io.get_executor(), {.capacity = 64});
+  asio::cancellation_signal cancel;
+  std::optional<runtime::Result<std::unique_ptr<ssh::Transport>>> connected;
+  asio::co_spawn(io, connect_cancellable(*client),
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, auto result) {
+                   connected = std::move(result);
+                   io.stop();
+                 }));
+  asio::co_spawn(io, cancel_mid_packet(*server, cancel), asio::detached);
+  io.run_for(5s);
+  REQUIRE(connected);
+  REQUIRE_FALSE(*connected);
+  CHECK(connected->error().code == runtime::Errc::cancelled);
+  CHECK_THAT(connected->error().message, Catch::Contains("it left whole"));
 }
 
 TEST_CASE("a server gone before our first writes: its KEXINIT, not our failed write, says what is wrong",

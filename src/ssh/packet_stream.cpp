@@ -88,7 +88,7 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> PacketStream::read_packet() {
   co_return payload;
 }
 
-asio::awaitable<Result<void>> PacketStream::write_packet(std::span<const std::uint8_t> payload) {
+void PacketStream::seal(std::span<const std::uint8_t> payload) {
   const std::size_t block = sealer_->block_size();
   const std::size_t counted = 1 + payload.size() + (sealer_->length_outside_padding() ? 0 : 4);
   std::size_t padding = block - counted % block;
@@ -101,6 +101,15 @@ asio::awaitable<Result<void>> PacketStream::write_packet(std::span<const std::ui
   crypto::random_bytes(crypto::Bytes(out_.data() + 5 + payload.size(), padding));
   sealer_->seal(send_sequence_++, out_);
   bytes_sent_ += out_.size();
+}
+
+asio::awaitable<Result<void>> PacketStream::write_final_packet(std::span<const std::uint8_t> payload) {
+  seal(payload);
+  co_return co_await runtime::write_all(stream_, out_);
+}
+
+asio::awaitable<Result<void>> PacketStream::write_packet(std::span<const std::uint8_t> payload) {
+  seal(payload);
   // Once a packet starts to leave, it leaves whole: a cancellation between its chunks would leave
   // half a packet on the wire and the connection unusable for every channel on it. So the write
   // runs as a coroutine of its own that the caller's cancellation does not reach (the empty

@@ -26,6 +26,9 @@ class PacketStream {
   // The next packet's payload (message number first). Errors are Layer::transport.
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_packet();
   asio::awaitable<runtime::Result<void>> write_packet(std::span<const std::uint8_t> payload);
+  // The last packet before the stream is closed (DISCONNECT): unlike write_packet, a cancellation
+  // may cut it short, since nothing follows it on the wire.
+  asio::awaitable<runtime::Result<void>> write_final_packet(std::span<const std::uint8_t> payload);
 
   // NEWKEYS: the next packet in that direction uses the new keys.
   void set_sealer(std::unique_ptr<crypto::PacketSealer> sealer) { sealer_ = std::move(sealer); }
@@ -45,6 +48,8 @@ class PacketStream {
 
  private:
   asio::awaitable<runtime::Result<void>> fill(std::size_t count);
+  // Frames, pads and seals payload into out_ with the next sequence number.
+  void seal(std::span<const std::uint8_t> payload);
 
   runtime::AsyncStream& stream_;
   std::unique_ptr<crypto::PacketSealer> sealer_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/deadline.hpp"
 #include "ssh/crypto/host_key.hpp"
 #include "ssh/crypto/kex.hpp"
 #include "ssh/crypto/random.hpp"
@@ -18,6 +19,9 @@ using runtime::Layer;
 using runtime::Result;
 
 namespace {
+
+// How long a closing connection's DISCONNECT may take to leave.
+constexpr auto kDisconnectBudget = std::chrono::seconds(1);
 
 Error kex_error(std::string message) { return Error(Errc::protocol_error, Layer::kex, std::move(message)); }
 
@@ -497,10 +501,21 @@ asio::awaitable<Result<void>> Transport::write_outside_kex(std::span<const std::
   co_return co_await packets_->write_packet(payload);
 }
 
+asio::awaitable<Result<void>> Transport::write_disconnect(std::vector<std::uint8_t> message) {
+  const bool locked = co_await send_lock_.lock();
+  if (!locked) co_return runtime::fail(Errc::cancelled, Layer::transport, "DISCONNECT cancelled");
+  const runtime::AsyncMutex::Unlocker unlock(send_lock_);
+  co_return co_await packets_->write_final_packet(message);
+}
+
 asio::awaitable<void> Transport::disconnect(DisconnectReason reason, std::string_view description) {
-  const auto message = Disconnect{static_cast<std::uint32_t>(reason), std::string(description), ""}.encode();
-  // Its Result is not needed: the connection ends whether or not the server hears why.
-  [[maybe_unused]] auto sent = co_await write_locked(message);
+  auto message = Disconnect{static_cast<std::uint32_t>(reason), std::string(description), ""}.encode();
+  // Its Result is not needed: the connection ends whether or not the server hears why. A stream
+  // that does not take it in time (a peer that stopped reading, a write of ours stuck behind one)
+  // is closed all the same, which ends that write too.
+  auto sending = write_disconnect(std::move(message));
+  [[maybe_unused]] auto sent = co_await runtime::with_deadline(
+      runtime::Deadline::after(kDisconnectBudget), std::move(sending), Layer::transport, "sending DISCONNECT");
   mark_broken(Error(Errc::stream_closed, Layer::transport, "the connection was closed"));
   co_await stream_.close();
 }

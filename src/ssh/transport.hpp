@@ -119,6 +119,7 @@ class Transport {
                                                      std::span<const std::uint8_t> exchange_hash);
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_kex_message(std::uint8_t expected);
   asio::awaitable<runtime::Result<void>> write_locked(std::span<const std::uint8_t> payload);
+  asio::awaitable<runtime::Result<void>> write_disconnect(std::vector<std::uint8_t> message);
   asio::awaitable<runtime::Result<void>> write_outside_kex(std::span<const std::uint8_t> payload);
   runtime::Result<bool> handle_transport_message(const std::vector<std::uint8_t>& payload);
   bool rekey_due() const;

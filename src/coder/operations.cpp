@@ -8,6 +8,8 @@
 #include <charconv>
 #include <sstream>
 
+#include "runtime/deadline.hpp"
+
 namespace cr::coder {
 namespace {
 
@@ -42,6 +44,13 @@ void set_alarm(std::shared_ptr<Running> running, asio::steady_timer& timer, std:
     running->alarm = true;
     running->wake.notify();
   });
+}
+
+// Shared: the command's coroutine, its waiter and the messages that end it each hold it.
+asio::awaitable<Result<std::shared_ptr<ssh::Session>>> open_shared_session(ssh::Connection& connection) {
+  auto opened = co_await connection.open_session();
+  if (!opened) co_return runtime::fail(std::move(opened.error()));
+  co_return std::make_shared<ssh::Session>(std::move(*opened));
 }
 
 ExecOutcome outcome_of(ssh::ExecResult result, ExecEnd end, std::chrono::milliseconds duration) {
@@ -89,9 +98,15 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
   co_await asio::this_coro::throw_if_cancelled(false);
   auto line = exec_program(request);
   if (!line) co_return runtime::fail(std::move(line.error()));
-  auto opened = co_await connection.open_session();
+  const auto started = runtime::Clock::now();
+  // The timeout counts from here: a connection that has stopped answering must not hold the
+  // command's channel open past it.
+  const auto deadline = request.timeout ? runtime::Deadline::after(*request.timeout) : runtime::Deadline::never();
+  auto opening = open_shared_session(connection);
+  auto opened =
+      co_await runtime::with_deadline(deadline, std::move(opening), Layer::channel, "opening the command's session");
   if (!opened) co_return runtime::fail(std::move(opened.error()));
-  auto session = std::make_shared<ssh::Session>(std::move(*opened));
+  auto session = std::move(*opened);
   auto executor = co_await asio::this_coro::executor;
   auto running = std::make_shared<Running>(executor);
   if (request.on_session) request.on_session(session);
@@ -102,7 +117,6 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
                            std::move(request.on_stdout),
                            std::move(request.on_stderr),
                            std::move(request.pace_output)};
-  const auto started = runtime::Clock::now();
   asio::co_spawn(executor, session->exec(std::move(*line), std::move(options)),
                  [running, session](std::exception_ptr failure, Result<ssh::ExecResult> result) {
                    if (failure) {
@@ -114,7 +128,11 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
                    running->wake.notify();
                  });
   asio::steady_timer alarm(executor);
-  if (request.timeout) set_alarm(running, alarm, *request.timeout);
+  if (request.timeout) {
+    set_alarm(running, alarm,
+              std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline.at() - runtime::Clock::now()),
+                       std::chrono::milliseconds(0)));
+  }
   const bool not_cancelled = co_await wait_for(*running);
   const auto elapsed = [&] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(runtime::Clock::now() - started);
@@ -128,17 +146,17 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
                                       : ExecEnd::closed_without_status;
     co_return outcome_of(std::move(result), end, elapsed());
   }
-  // Ours to end: TERM, a grace period, then the channel closes; either way the output so far and
-  // how the command went are kept.
+  // Ours to end: TERM, a grace period, then the channel closes and another; either way the output
+  // so far and how the command went are kept. The TERM and the close go out on their own: on a
+  // connection that has stopped taking our writes they wait behind the full stream until its
+  // keepalives end it, and the caller is held no longer than the two grace periods.
   const auto end = not_cancelled ? ExecEnd::timed_out : ExecEnd::cancelled;
   co_await asio::this_coro::reset_cancellation_state();
-  auto signalled = co_await session->signal("TERM");
-  if (signalled) {
-    set_alarm(running, alarm, request.kill_grace);
-    co_await wait_for(*running);
-  }
+  asio::co_spawn(executor, session->signal("TERM"), [session](std::exception_ptr, const Result<void>&) {});
+  set_alarm(running, alarm, request.kill_grace);
+  co_await wait_for(*running);
   if (!running->result) {
-    co_await session->close();
+    asio::co_spawn(executor, session->close(), [session](std::exception_ptr) {});
     set_alarm(running, alarm, request.kill_grace);
     co_await wait_for(*running);
   }

@@ -6,7 +6,9 @@
 //
 // A timeout or a cancellation ends a command the way a person would: TERM first, then, if it is
 // still running after kill_grace, the channel is closed (sshd hangs the session up). The outcome
-// says which of the two ended it, apart from the command's own exit.
+// says which of the two ended it, apart from the command's own exit. The timeout counts from the
+// call, the channel's opening included, and the caller waits no longer than the timeout and two
+// kill_grace periods, even on a connection that has stopped answering.
 
 #include <chrono>
 #include <cstdint>

@@ -11,7 +11,9 @@
 #include <fmt/format.h>
 
 #include "coder/operations.hpp"
+#include "support/files.hpp"
 #include "support/logged_in_sshd.hpp"
+#include "support/ssh_client.hpp"
 #include "support/run.hpp"
 
 using namespace cr;
@@ -110,6 +112,77 @@ TEST_CASE("exec: cancellation through the caller's slot ends the command and say
   CHECK(ran->end == coder::ExecEnd::cancelled);
   REQUIRE(ran->signal);
   CHECK(ran->signal->name == "TERM");
+}
+
+namespace {
+
+// The Go server behind tests/support/fault_relay.py, whose control file the test rewrites: from
+// the next chunk on, one direction stops (stall_down: nothing more from the server; stall_up:
+// nothing more is read from us, so our writes back up).
+class StallingServer {
+ public:
+  StallingServer() { test::write_text(control(), R"({"rate": 0})"); }
+  std::string proxy_command() const {
+    return fmt::format("/usr/bin/python3 {}/fault_relay.py {} {} {}", CODER_RUNTIME_TEST_SUPPORT, control(),
+                       (folder_.path() / "relays.jsonl").string(), CODER_RUNTIME_GO_SSHD);
+  }
+  void stall(std::string_view kind) const {
+    test::write_text(control(), fmt::format(R"({{"rate": 1, "kinds": ["{}"], "max_offset": 0}})", kind));
+  }
+
+ private:
+  std::string control() const { return (folder_.path() / "control.json").string(); }
+  test::TemporaryDirectory folder_{"stalling-server"};
+};
+
+// Connects through the server's relay, stalls it (at once, or from the request's on_session), runs
+// the request, closes.
+runtime::Result<coder::ExecOutcome> exec_stalled(const StallingServer& server, std::string_view kind,
+                                                 coder::ExecRequest request) {
+  return test::run([&]() -> asio::awaitable<runtime::Result<coder::ExecOutcome>> {
+    auto options = test::as_user("coder");
+    auto connection = co_await test::connect_through(server.proxy_command(), std::move(options));
+    INFO((connection ? "" : connection.error().summary()));
+    REQUIRE(connection);
+    if (!request.on_session) server.stall(kind);
+    auto result = co_await coder::exec(**connection, std::move(request));
+    co_await (*connection)->close();
+    co_return result;
+  }());
+}
+
+}  // namespace
+
+// Without a bound on the channel's opening, the command waited for a confirmation that never came,
+// until the connection's keepalives (if any) ended it.
+TEST_CASE("exec: on a connection that has stopped answering, the timeout bounds the session's opening",
+          "[operations][go][fault]") {
+  const StallingServer server;
+  coder::ExecRequest request;
+  request.command = "true";
+  request.timeout = 300ms;
+  const auto ran = exec_stalled(server, "stall_down", std::move(request));
+  REQUIRE_FALSE(ran);
+  CHECK(ran.error().code == runtime::Errc::timed_out);
+  CHECK(ran.error().layer == runtime::Layer::channel);
+  CHECK_THAT(ran.error().message, Catch::Contains("opening the command's session"));
+}
+
+// The TERM waited behind stdin that the stalled stream would not take; the command's end waited
+// for the TERM.
+TEST_CASE("exec: when our writes back up, a timeout still ends the command after two grace periods",
+          "[operations][go][fault]") {
+  const StallingServer server;
+  coder::ExecRequest request;
+  request.command = "exec sleep 30";
+  request.stdin_data = std::string(8 * 1024 * 1024, 'x');  // more than the pipes and the window hold
+  request.timeout = 300ms;
+  request.kill_grace = 200ms;
+  request.on_session = [&server](const std::weak_ptr<ssh::Session>&) { server.stall("stall_up"); };
+  const auto ran = exec_stalled(server, "stall_up", std::move(request));
+  REQUIRE(ran);
+  CHECK(ran->end == coder::ExecEnd::timed_out);
+  CHECK_FALSE(ran->exit_code);
 }
 
 TEST_CASE("exec: stdin_data, then a source the caller feeds, each line answered before the next",

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from suite import BENCH, ROOT, PeerFailed, fmt, machine_description, measure_process, write_report  # noqa: E402
+from suite import BENCH, ROOT, PeerFailed, fmt, machine_description, measure_process, output_options, require_built, write_report  # noqa: E402
 
 STANDIN = ROOT / "tests" / "fixtures" / "coder" / "coder"
 # (label, serve_client.js arguments before the count)
@@ -43,14 +43,10 @@ def main():
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--count", type=int, default=20, help="timed requests per kind, trial and delay")
     parser.add_argument("--delay-ms", type=float, default=20)
-    parser.add_argument("--build", default=str(ROOT / "build"))
-    parser.add_argument("--out", default=str(BENCH / "results"))
-    parser.add_argument("--command", default="python3 bench/service_files.py")
+    output_options(parser, "python3 bench/service_files.py")
     args = parser.parse_args()
     build = pathlib.Path(args.build)
-    for needed in (build / "coder-runtime", build / "tests" / "go_sshd"):
-        if not needed.exists():
-            raise SystemExit(f"{needed} is missing: run bash bench/service_files, which builds it")
+    require_built(build, ("coder-runtime", "tests/go_sshd"), "run bash bench/service_files, which builds it")
     started = datetime.datetime.now(datetime.timezone.utc)
     clock = time.monotonic()
     delays = (0, args.delay_ms)

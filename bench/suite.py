@@ -668,6 +668,21 @@ def running(pid):
 
 # ---- the report ---------------------------------------------------------------------------------
 
+def output_options(parser, command):
+    """The options every stand-alone benchmark script takes: where the build is, where the report
+    goes, and how the run was started (for the report)."""
+    parser.add_argument("--build", default=str(ROOT / "build"))
+    parser.add_argument("--out", default=str(BENCH / "results"))
+    parser.add_argument("--command", default=command, help="how the run was started, for the report")
+
+
+def require_built(build, paths, how):
+    """Exits with a message naming the first of paths (under build) that is missing and how to make it."""
+    for path in paths:
+        if not (pathlib.Path(build) / path).exists():
+            raise SystemExit(f"{pathlib.Path(build) / path} is missing: {how}")
+
+
 def write_report(out, stem, lines, failures, record):
     """Ends the report's lines with the failures, writes OUT/STEM.md and STEM.json (the record, with
     the failures), prints the report and says where it went."""

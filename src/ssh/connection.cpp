@@ -10,6 +10,7 @@
 #include "ssh/channel_stream.hpp"
 #include "ssh/connection_messages.hpp"
 #include "ssh/messages.hpp"
+#include "ssh/packet_stream.hpp"
 
 namespace cr::ssh {
 
@@ -224,7 +225,16 @@ asio::awaitable<Result<std::unique_ptr<Channel>>> Connection::open_channel(std::
   if (failure_) co_return runtime::fail(*failure_);
   auto state = new_channel();
   auto sent = co_await send(open_message(type, *state, fields));
-  if (!sent) co_return runtime::fail(std::move(sent.error()));
+  if (!sent) {
+    // An open that left is answered: abandoned, the channel is closed once it is confirmed. One
+    // that never left is forgotten.
+    if (sent_despite_cancellation(sent.error())) {
+      state->abandoned = true;
+    } else {
+      channels_.erase(state->local_id);
+    }
+    co_return runtime::fail(std::move(sent.error()));
+  }
   co_return co_await confirmed(std::move(state), std::move(type));
 }
 
@@ -279,7 +289,11 @@ asio::awaitable<Result<bool>> Connection::global_request(std::string name, bool 
     pending_replies_.push_back(pending);
   }
   auto sent = co_await send(request);
-  if (!sent) co_return runtime::fail(std::move(sent.error()));
+  if (!sent) {
+    // Replies come in the order of the requests: a request that never left must not take one.
+    if (pending && !sent_despite_cancellation(sent.error())) std::erase(pending_replies_, pending);
+    co_return runtime::fail(std::move(sent.error()));
+  }
   if (!want_reply) co_return false;
   while (!pending->accepted && !failure_) {
     const bool woken = co_await pending->answered.wait();

@@ -21,6 +21,9 @@ namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kMinPadding = 4;
 
+// The evidence label of a packet that left whole although its writer was cancelled.
+constexpr const char* kSentWhole = "sent";
+
 Error transport_error(std::string message) { return Error(Errc::protocol_error, Layer::transport, std::move(message)); }
 }  // namespace
 
@@ -120,15 +123,26 @@ asio::awaitable<Result<void>> PacketStream::write_packet(std::span<const std::ui
   auto executor = co_await asio::this_coro::executor;
   auto caller = (co_await asio::this_coro::cancellation_state).slot();
   bool held_back = false;
+  // Whatever way the write ends, the handler (which points into this frame) leaves the slot.
+  struct Listening {
+    asio::cancellation_slot& slot;
+    ~Listening() {
+      if (slot.is_connected()) slot.clear();
+    }
+  } listening{caller};
   if (caller.is_connected()) caller.assign([&held_back](asio::cancellation_type) { held_back = true; });
   auto whole_packet = runtime::write_all(stream_, out_);
   auto written = co_await asio::co_spawn(executor, std::move(whole_packet),
                                          asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
-  if (caller.is_connected()) caller.clear();
   if (written && held_back) {
-    co_return runtime::fail(Errc::cancelled, Layer::transport, "cancelled while a packet was leaving (it left whole)");
+    co_return runtime::fail(std::move(Error(Errc::cancelled, Layer::transport, "cancelled while a packet was leaving")
+                                          .with(kSentWhole, "the packet left whole")));
   }
   co_return written;
+}
+
+bool sent_despite_cancellation(const Error& error) {
+  return error.code == Errc::cancelled && error.find_evidence(kSentWhole) != nullptr;
 }
 
 }  // namespace cr::ssh

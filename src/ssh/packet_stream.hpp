@@ -14,6 +14,10 @@
 
 namespace cr::ssh {
 
+// A write_packet error that stands for a packet that left whole, cancelled as it went: what waits
+// on its answer is abandoned, not forgotten (the answer will come).
+bool sent_despite_cancellation(const runtime::Error& error);
+
 class PacketStream {
  public:
   static constexpr std::uint32_t kMaxPacketLength = 256 * 1024;
@@ -25,6 +29,8 @@ class PacketStream {
 
   // The next packet's payload (message number first). Errors are Layer::transport.
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_packet();
+  // Errc::cancelled when a cancellation came while the packet was leaving; the packet still left
+  // whole then, which sent_despite_cancellation tells.
   asio::awaitable<runtime::Result<void>> write_packet(std::span<const std::uint8_t> payload);
   // The last packet before the stream is closed (DISCONNECT): unlike write_packet, a cancellation
   // may cut it short, since nothing follows it on the wire.

@@ -165,7 +165,12 @@ asio::awaitable<Result<void>> Transport::send_kexinit() {
   client_kexinit_ = kexinit.encode();
   kex_in_progress_ = true;
   const bool locked = co_await send_lock_.lock();
-  if (!locked) co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");
+  if (!locked) {
+    // No KEXINIT left: the writes held back for this exchange go on.
+    kex_in_progress_ = false;
+    kex_done_.notify();
+    co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");
+  }
   runtime::AsyncMutex::Unlocker unlock(send_lock_);
   client_kexinit_sequence_ = packets_->send_sequence();
   auto written = co_await packets_->write_packet(client_kexinit_);
@@ -356,7 +361,8 @@ asio::awaitable<Result<void>> Transport::switch_keys(const std::string& hash_nam
   if (!locked) co_return runtime::fail(Errc::cancelled, Layer::kex, "key exchange cancelled");
   runtime::AsyncMutex::Unlocker unlock(send_lock_);
   auto newkeys_sent = co_await packets_->write_packet(newkeys);
-  if (newkeys_sent) {
+  // Once NEWKEYS has left, our next packet is the server's to open with the new keys.
+  if (newkeys_sent || sent_despite_cancellation(newkeys_sent.error())) {
     packets_->set_sealer(std::move(*sealer));
     if (strict_kex_) packets_->reset_send_sequence();
   }

@@ -303,7 +303,7 @@ TEST_CASE("a cancellation that lands while our KEXINIT is leaving ends the hands
   REQUIRE(connected);
   REQUIRE_FALSE(*connected);
   CHECK(connected->error().code == runtime::Errc::cancelled);
-  CHECK_THAT(connected->error().message, Catch::Contains("it left whole"));
+  CHECK(ssh::sent_despite_cancellation(connected->error()));
 }
 
 TEST_CASE("a server gone before our first writes: its KEXINIT, not our failed write, says what is wrong",

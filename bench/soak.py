@@ -14,8 +14,8 @@ service's resources at the start and the end.
 Invariants, checked and reported: every exec ends with every byte of its output and status 0, or
 with an error that names its layer and code (or a timed-out end), within its deadline and a grace;
 the clean exec after the load succeeds on every workspace (the pool has recovered); the service
-holds no more descriptors or child processes at the end than at the start; nothing the run started
-is left running. Prints a table and writes DIR/soak.md and .json. With --check (the CI's short run,
+holds no more descriptors or child processes at the end than at the start, and ends by itself once
+its client leaves; nothing the run started is left running. Prints a table and writes DIR/soak.md and .json. With --check (the CI's short run,
 tests/soak) it exits 1 when an invariant is broken. Stops itself: S seconds of load, a hard limit
 on the client, and every process it started ended by PID.
 """
@@ -38,15 +38,19 @@ STANDIN = ROOT / "tests" / "fixtures" / "coder" / "coder"
 # A stall in the handshake waits out the service's dial budget (120 s, a workspace's start
 # included): not among the defaults until a stall has a budget of its own.
 DEFAULT_KINDS = "cut_up,cut_down,flip_down,exit,delay"
-GRACE_MS = 5000  # over an exec's deadline: TERM, its grace, the channel's close
+# Over an exec's deadline, which starts once the connection is there: the dial (a Python stand-in
+# and relay, a handshake), then TERM and the channel's close with a second of grace each.
+GRACE_MS = 10000
 
 
 def processes_mentioning(text):
+    """Processes whose command line or environment holds text: the run's folder reaches the relays
+    and servers by their arguments, and the service and the stand-ins by CODER_STANDIN_STATE."""
     found = []
     for entry in pathlib.Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
-                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                if any(text in (entry / name).read_bytes().decode(errors="replace") for name in ("cmdline", "environ")):
                     found.append(int(entry.name))
             except OSError:
                 pass
@@ -95,7 +99,7 @@ def main():
     if report is None:
         violations.append(f"the client failed: {failure}")
         report = {"outcomes": [], "warm_up": [], "final": []}
-    elif left:
+    if left:
         violations.append(f"{len(left)} processes of the run were still running 10 s after it ended")
     lines = summarize(args, report, relays, kinds, violations, started, clock)
     write_report(args.out, "soak", lines, violations,
@@ -150,6 +154,9 @@ def summarize(args, report, relays, kinds, violations, started, clock):
         by_class[outcome["class"]].append(outcome)
         if outcome["class"] == "wrong output":
             violations.append(f"{outcome['workspace']}: wrong output: {outcome.get('detail')}")
+        elif outcome["class"].startswith("ended") and outcome["class"] != "ended timed_out":
+            violations.append(f"{outcome['workspace']}: a command that was not ours to end {outcome['class']}: "
+                              f"{outcome.get('detail')}")
         elif outcome["class"].startswith("error") and ("?" in outcome["class"] or not outcome.get("detail")):
             violations.append(f"{outcome['workspace']}: an error without its layer, code or words: {outcome}")
         if outcome["ms"] > bound:
@@ -163,6 +170,9 @@ def summarize(args, report, relays, kinds, violations, started, clock):
         if outcome["class"] != "ok":
             violations.append(f"{outcome['workspace']} had not recovered 30 s after the load ({outcome['attempts']} "
                               f"attempts): {outcome['class']}: {outcome.get('detail')}")
+    exit_status = report.get("service_exit")
+    if exit_status and (exit_status.get("signal") or exit_status.get("code") not in (0, None)):
+        violations.append(f"the service did not end by itself once its client left: {exit_status}")
     start, end = report.get("start"), report.get("end")
     if start and end:
         for key in ("fds", "children"):

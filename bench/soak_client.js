@@ -50,6 +50,12 @@ function resources(pid) {
 
 const pause = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
+// The relay reads the control file whenever it changes: it must never see half of one.
+function writeControl(text) {
+  fs.writeFileSync(`${options.control}.new`, text);
+  fs.renameSync(`${options.control}.new`, options.control);
+}
+
 // One exec: its class and, for an error, what it said.
 async function once(runtime, workspace) {
   const started = nowUs();
@@ -85,7 +91,7 @@ async function main() {
     report.warm_up = await Promise.all(names.map((name) => once(runtime, name)));
     report.start = resources(runtime.pid);
     const control = fs.readFileSync(options.control, 'utf8');
-    fs.writeFileSync(options.control, options['load-control']);
+    writeControl(options['load-control']);
     const end = Date.now() + seconds * 1000;
     // After a failure a loop waits 100 ms, as a host would before it tries again: the service
     // answers at once while a workspace's dial is in backoff.
@@ -97,7 +103,7 @@ async function main() {
       }
     };
     await Promise.all(names.flatMap((name) => Array.from({ length: concurrency }, () => loop(name))));
-    fs.writeFileSync(options.control, control);
+    writeControl(control);
     // Each workspace is tried until an exec succeeds, for up to 30 s: a fault late in the load may
     // still be in its keepalives' or its backoff's time.
     const recovered = async (name) => {
@@ -121,7 +127,8 @@ async function main() {
     while (!settled() && Date.now() < settleBy) await pause(200);
     report.settle_ms = Date.now() - (settleBy - 20000);
   } finally {
-    await runtime.close();
+    // How the service ended: killed after the grace means its shutdown hung.
+    report.service_exit = await runtime.close();
   }
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }

@@ -22,6 +22,7 @@ one that ended or tainted it, with its offset and direction) and the bytes relay
 by bench/soak.py, and by the tests of a command on a connection that stops answering.
 """
 import asyncio
+import ctypes
 import json
 import os
 import random
@@ -29,6 +30,7 @@ import signal
 import sys
 import time
 
+PR_SET_PDEATHSIG = 1
 KINDS = ("cut_up", "cut_down", "flip_down", "exit", "stall_down", "stall_up", "delay")
 
 
@@ -52,9 +54,12 @@ class Plan:
         stamp = os.stat(self.control_path).st_mtime_ns
         if stamp != self.control_stamp:
             self.control_stamp = stamp
-            with open(self.control_path) as file:
-                self.control = json.load(file)
-            changed = True
+            try:
+                with open(self.control_path) as file:
+                    self.control = json.load(file)
+                changed = True
+            except ValueError:  # written in place by hand: the last whole one stands
+                pass
         window_over = self.kind in ("none", "delay") and self.relayed["down"] >= self.offset
         if not changed and not window_over:
             return
@@ -107,6 +112,8 @@ async def relay(plan, direction, reader, write, close):
 
 async def main():
     control_path, log_path, command = sys.argv[1], sys.argv[2], sys.argv[3:]
+    # A stalled relay waits for its client: if the client dies instead, the relay goes too.
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     plan = Plan(control_path)
 
     def log_record():
@@ -146,7 +153,9 @@ async def main():
         if "stall_down" in reasons:
             continue  # the client gets nothing more; the relay waits for it to leave
         if "stall_up" in reasons:
-            await asyncio.Event().wait()  # nothing is read from the client; SIGTERM ends the relay
+            if down in pending:  # nothing more is read from the client, until the server ends
+                await down
+            break
         if "exit" in reasons:
             print("fault relay: exiting mid-stream (injected fault)", file=sys.stderr, flush=True)
             status = 3

@@ -103,8 +103,8 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
   // command's channel open past it.
   const auto deadline = request.timeout ? runtime::Deadline::after(*request.timeout) : runtime::Deadline::never();
   auto opening = open_shared_session(connection);
-  auto opened =
-      co_await runtime::with_deadline(deadline, std::move(opening), Layer::channel, "opening the command's session");
+  std::string what = "opening the command's session";
+  auto opened = co_await runtime::with_deadline(deadline, std::move(opening), Layer::channel, std::move(what));
   if (!opened) co_return runtime::fail(std::move(opened.error()));
   auto session = std::move(*opened);
   auto executor = co_await asio::this_coro::executor;

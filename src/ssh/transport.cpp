@@ -520,8 +520,9 @@ asio::awaitable<void> Transport::disconnect(DisconnectReason reason, std::string
   // that does not take it in time (a peer that stopped reading, a write of ours stuck behind one)
   // is closed all the same, which ends that write too.
   auto sending = write_disconnect(std::move(message));
-  [[maybe_unused]] auto sent = co_await runtime::with_deadline(
-      runtime::Deadline::after(kDisconnectBudget), std::move(sending), Layer::transport, "sending DISCONNECT");
+  std::string what = "sending DISCONNECT";
+  [[maybe_unused]] auto sent = co_await runtime::with_deadline(runtime::Deadline::after(kDisconnectBudget),
+                                                               std::move(sending), Layer::transport, std::move(what));
   mark_broken(Error(Errc::stream_closed, Layer::transport, "the connection was closed"));
   co_await stream_.close();
 }

@@ -51,6 +51,7 @@ def main():
     clock = time.monotonic()
     delays = (0, args.delay_ms)
     samples = {(label, delay): [] for label, _ in KINDS for delay in delays}
+    coder_calls = {(label, delay): [] for label, _ in KINDS for delay in delays}  # per client process
     failures = []
     with tempfile.TemporaryDirectory(prefix="coder-runtime-service-files-") as folder:
         work = pathlib.Path(folder)
@@ -79,12 +80,15 @@ def main():
                 order = KINDS[trial % len(KINDS):] + KINDS[:trial % len(KINDS)]
                 for label, kind in order:
                     print(f"bench: trial {trial + 1}/{args.trials}, {delay:g} ms, {label}", file=sys.stderr)
+                    calls = work / f"state-{delay:g}" / "calls.log"
+                    before = len(calls.read_text().splitlines()) if calls.exists() else 0
                     try:
                         done = json.loads(measure_process(client + kind + [str(args.count)], timeout=300).output)
                     except (PeerFailed, ValueError, subprocess.TimeoutExpired) as failure:
                         failures.append(f"{label} at {delay:g} ms, trial {trial + 1}: {failure}")
                         continue
                     samples[(label, delay)] += [us / 1000 for us in done["wall_us"]]
+                    coder_calls[(label, delay)].append(len(calls.read_text().splitlines()) - before)
     median = lambda values: statistics.median(values) if values else None  # noqa: E731
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     lines = ["# What a warm file request costs a Node host, in round trips", "",
@@ -94,13 +98,16 @@ def main():
              f"- Route: Node -> `coder-runtime serve --stdio` -> stand-in `coder ssh --stdio` -> bench/delay_relay.py "
              f"(0 and {args.delay_ms:g} ms each way) -> go_sshd (x/crypto/ssh, pkg/sftp). {args.count} warm requests "
              f"per kind, trial and delay, {args.trials} trials; medians. Round trips: (median at {args.delay_ms:g} ms - "
-             f"median at 0) / {2 * args.delay_ms:g} ms.", "",
-             f"| request | at 0 ms (ms) | at {args.delay_ms:g} ms (ms) | round trips |",
-             "| --- | ---: | ---: | ---: |"]
+             f"median at 0) / {2 * args.delay_ms:g} ms. `coder` processes: lines in the stand-in's calls.log per client "
+             f"process (one untimed and {args.count} timed requests), the most seen.", "",
+             f"| request | at 0 ms (ms) | at {args.delay_ms:g} ms (ms) | round trips | `coder` processes |",
+             "| --- | ---: | ---: | ---: | ---: |"]
     for label, _ in KINDS:
         at_zero, delayed = (median(samples[(label, delay)]) for delay in delays)
         trips = None if at_zero is None or delayed is None else (delayed - at_zero) / (2 * args.delay_ms)
-        lines.append(f"| {label} | {fmt(at_zero, 2)} | {fmt(delayed, 2)} | {fmt(trips, 2)} |")
+        calls_seen = [n for delay in delays for n in coder_calls[(label, delay)]]
+        lines.append(f"| {label} | {fmt(at_zero, 2)} | {fmt(delayed, 2)} | {fmt(trips, 2)} | "
+                     f"{max(calls_seen) if calls_seen else 'n/a'} |")
     write_report(args.out, "service-files", lines, failures,
                  {"command": args.command, "started": started.isoformat(),
                   "samples": {f"{label} at {delay:g} ms": values for (label, delay), values in samples.items()}})

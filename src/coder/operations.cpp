@@ -105,7 +105,7 @@ asio::awaitable<Result<ExecOutcome>> exec(ssh::Connection& connection, ExecReque
   auto opening = open_shared_session(connection);
   std::string what = "opening the command's session";
   auto opened = co_await runtime::with_deadline(deadline, std::move(opening), Layer::channel, std::move(what));
-  if (!opened) co_return runtime::fail(std::move(opened.error()));
+  if (!opened) co_return runtime::fail(ssh::never_sent(std::move(opened.error())));
   auto session = std::move(*opened);
   auto executor = co_await asio::this_coro::executor;
   auto running = std::make_shared<Running>(executor);

@@ -7,6 +7,7 @@
 
 #include "runtime/event.hpp"
 #include "ssh/connection_messages.hpp"
+#include "ssh/packet_stream.hpp"
 #include "ssh/wire.hpp"
 
 namespace cr::ssh {
@@ -34,6 +35,17 @@ Result<std::vector<std::uint8_t>> encode_terminal_modes(const std::vector<Termin
   }
   out.byte(kTtyOpEnd);
   return out.take();
+}
+
+namespace {
+constexpr const char* kNotRun = "not run";
+}  // namespace
+
+bool command_never_sent(const Error& error) { return error.find_evidence(kNotRun) != nullptr; }
+
+Error never_sent(Error error) {
+  if (!command_never_sent(error)) error.with(kNotRun, "the request to run the command never left");
+  return error;
 }
 
 Result<void> Session::started(Result<bool> agreed, std::string_view type, const std::string& what) {
@@ -139,20 +151,25 @@ asio::awaitable<Result<SessionExit>> Session::wait() {
 asio::awaitable<Result<ExecResult>> Session::exec(std::optional<std::string> command, ExecOptions options) {
   for (auto& [name, value] : options.env) {
     auto sent = co_await set_env(std::move(name), std::move(value));
-    if (!sent) co_return runtime::fail(std::move(sent.error()));
+    if (!sent) co_return runtime::fail(never_sent(std::move(sent.error())));
   }
   if (options.pty) {
     auto pty = co_await request_pty(std::move(*options.pty));
-    if (!pty) co_return runtime::fail(std::move(pty.error()));
+    if (!pty) co_return runtime::fail(never_sent(std::move(pty.error())));
   }
   // (Not a ?: around co_await: GCC 12 destroys such an operand's temporaries twice.)
   Result<std::uint64_t> ticket;
   if (command) {
     ticket = co_await send_exec(*command);
-    if (!ticket) co_return runtime::fail(std::move(ticket.error()).with("command", *command));
   } else {
     ticket = co_await send_shell();
-    if (!ticket) co_return runtime::fail(std::move(ticket.error()));
+  }
+  if (!ticket) {
+    // A request cancelled as it left is on its way: the command may run.
+    auto error = std::move(ticket.error());
+    if (!sent_despite_cancellation(error)) error = never_sent(std::move(error));
+    if (command) error.with("command", *command);
+    co_return runtime::fail(std::move(error));
   }
   ExecResult result;
   auto answered = [&]() -> asio::awaitable<Result<void>> {

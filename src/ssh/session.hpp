@@ -64,6 +64,11 @@ struct SessionExit {
 inline constexpr std::size_t kMaxExecCommandBytes = 256 * 1024 - 1024;
 runtime::Result<void> check_exec_command(std::string_view command);
 
+// An exec's error from before its exec (or shell) request left us: the command never ran, so it may
+// be run again elsewhere. Such errors carry the evidence "not run".
+bool command_never_sent(const runtime::Error& error);
+runtime::Error never_sent(runtime::Error error);
+
 // A command's stdin as it arrives: the next chunk, or nullopt at its end. Called again once the
 // previous chunk is sent (the channel's window paces it). A call still pending when the command
 // ends is cancelled through its cancellation slot, as an Asio operation is, so a source that never

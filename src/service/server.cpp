@@ -598,11 +598,6 @@ asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::sh
       if (auto alive = weak.lock()) alive->notify(method, {{"handle", handle}, {"text", std::move(text)}});
     };
   };
-  WorkspaceTarget target = params.target;
-  auto lease = co_await acquire_workspace(*server_->pool_, std::move(target), server_->options_, tell("progress"),
-                                          tell("warning"));
-  if (!lease) co_return runtime::fail(std::move(lease.error()));
-
   coder::ExecRequest request = std::move(params.request);
   const auto send_output = [self, handle, running](StreamId stream, std::string_view data) {
     if (running->released) return;
@@ -639,7 +634,34 @@ asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::sh
     };
   }
   request.on_session = [running](std::weak_ptr<ssh::Session> session) { running->session = std::move(session); };
-  auto outcome = co_await coder::exec(**lease, std::move(request));
+  // A shared connection can die (its proxy exits, its tunnel drops) between the lease and its
+  // reader noticing. A command whose request never left never ran: it runs once more, on a fresh
+  // connection, within what is left of its timeout. One whose request left may have run, and a
+  // second run could do its work twice: its error is the answer.
+  // The timeout counts from the first attempt's start, as exec's own does: the dial is not in it.
+  std::optional<runtime::Clock::time_point> started;
+  const auto left = [&request, &started] {
+    return *request.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(runtime::Clock::now() - *started);
+  };
+  Result<coder::ExecOutcome> outcome;
+  for (bool retried = false;; retried = true) {
+    WorkspaceTarget target = params.target;
+    auto lease = co_await acquire_workspace(*server_->pool_, std::move(target), server_->options_, tell("progress"),
+                                            tell("warning"));
+    if (!lease) co_return runtime::fail(std::move(lease.error()));
+    if (!started) started = runtime::Clock::now();
+    auto attempt = request;
+    if (request.timeout) attempt.timeout = left();
+    outcome = co_await coder::exec(**lease, std::move(attempt));
+    const bool never_ran = !outcome && ssh::command_never_sent(outcome.error()) && (*lease)->failure() &&
+                           outcome.error().code != Errc::cancelled && outcome.error().code != Errc::timed_out;
+    const bool time_left = !request.timeout || left().count() > 0;
+    if (retried || running->released || !never_ran || !time_left) break;
+    server_->options_.log.info(
+        "the connection for {} ended before the command's request left ({}); "
+        "running it on a fresh connection",
+        params.target.workspace.to_string(), outcome.error().summary());
+  }
   if (!outcome) co_return runtime::fail(std::move(outcome.error()));
   json result{{"end", end_name(outcome->end)}, {"duration_ms", outcome->duration.count()}};
   if (outcome->exit_code) result["exit_code"] = *outcome->exit_code;

@@ -9,6 +9,13 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <sys/wait.h>
+#include <filesystem>
+#include <functional>
+#include <sstream>
 
 #include "runtime/memory_stream.hpp"
 #include "service/client.hpp"
@@ -45,6 +52,39 @@ asio::awaitable<json> next_message(service::FrameReader& reader) {
   REQUIRE(frame);
   REQUIRE(frame->kind == service::FrameKind::message);
   co_return json::parse(frame->body);
+}
+
+// The stdout that arrives until the next answer, and that answer.
+asio::awaitable<std::pair<json, std::string>> next_answer(service::FrameReader& reader) {
+  std::string out;
+  for (;;) {
+    auto frame = co_await reader.read();
+    REQUIRE(frame);
+    if (frame->kind == service::FrameKind::data && frame->stream == service::StreamId::stdout_stream)
+      out += frame->body;
+    if (frame->kind != service::FrameKind::message) continue;
+    auto message = json::parse(frame->body);
+    if (message.contains("id")) co_return std::pair{std::move(message), std::move(out)};
+  }
+}
+
+// Runs `command` on the stand-in's workspace "ws" through the server: the answer and the stdout.
+asio::awaitable<std::pair<json, std::string>> exec_on_ws(runtime::AsyncStream& peer, service::FrameReader& reader,
+                                                         const test::CoderStandin& standin, int id,
+                                                         std::string command) {
+  const json request{{"jsonrpc", "2.0"},
+                     {"id", id},
+                     {"method", "exec"},
+                     {"params",
+                      {{"handle", id},
+                       {"workspace", "ws"},
+                       {"coder", test::CoderStandin::program().string()},
+                       {"command", std::move(command)},
+                       {"timeout_ms", 20000},
+                       {"coder_env", {{"CODER_STANDIN_STATE", standin.state().string()}}}}}};
+  auto written = co_await runtime::write_all(peer, runtime::as_bytes(service::encode_message(request.dump())));
+  REQUIRE(written);
+  co_return co_await next_answer(reader);
 }
 
 }  // namespace
@@ -290,17 +330,7 @@ TEST_CASE("server: stdin and its end in the same write as the exec request reach
     REQUIRE(written);
 
     service::FrameReader reader(*served.peer);
-    std::string out;
-    json answer;
-    while (answer.is_null()) {
-      auto frame = co_await reader.read();
-      REQUIRE(frame);
-      if (frame->kind == service::FrameKind::data && frame->stream == service::StreamId::stdout_stream)
-        out += frame->body;
-      if (frame->kind != service::FrameKind::message) continue;
-      auto message = json::parse(frame->body);
-      if (message.contains("id")) answer = std::move(message);
-    }
+    auto [answer, out] = co_await next_answer(reader);
     INFO(answer.dump());
     CHECK(out == "from stdin\n");
     CHECK(answer["result"]["exit_code"] == 3);
@@ -360,4 +390,112 @@ TEST_CASE("server: doctor sends each step as it ends, then the diagnosis with th
     co_await served.server->stop();
     co_return true;
   }());
+}
+
+namespace {
+
+// The stand-in's workspace "ws" served by the Go server behind tests/support/fault_relay.py, whose
+// control file the test sets; each relay writes its pid to a file as it starts.
+class RelayedWorkspace {
+ public:
+  RelayedWorkspace() {
+    set_control({{"rate", 0}});
+    test::write_text(agent(), fmt::format("#!/bin/sh\necho $$ >{}\nexec /usr/bin/python3 {}/fault_relay.py {} {} {}\n",
+                                          pid_file().string(), CODER_RUNTIME_TEST_SUPPORT, control().string(),
+                                          relays().string(), CODER_RUNTIME_GO_SSHD));
+    std::filesystem::permissions(agent(), std::filesystem::perms::owner_all);
+  }
+  nlohmann::json scenario() const {
+    return {{"go_sshd", agent().string()}, {"workspaces", {{{"name", "ws"}, {"timeline", {{{"status", "running"}}}}}}}};
+  }
+  // Renamed into place: a relay never reads half of it.
+  void set_control(const json& value) const {
+    const auto written = control().string() + ".new";
+    test::write_text(written, value.dump());
+    std::filesystem::rename(written, control());
+  }
+  // Only the relay that claims it first (the one already running) gets the fault.
+  void fault_once(std::string_view kind) const {
+    const auto claim = folder_.path() / "claim";
+    test::write_text(claim, "");
+    set_control({{"rate", 1}, {"kinds", {kind}}, {"max_offset", 0}, {"claim", claim.string()}});
+  }
+  // Kills the latest relay (the service's child) and returns once it has exited, without reaping
+  // it: its pipes are closed, and the service, which has not run meanwhile, has not seen that.
+  void kill_relay() const {
+    const pid_t pid = std::stoi(test::read_text(pid_file()));
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) FAIL("waitid: " << errno);
+      if (info.si_pid == pid) return;
+    }
+    FAIL("relay " << pid << " still running 10 s after SIGKILL");
+  }
+  // One record per relayed connection, as each ended.
+  std::vector<json> records() const {
+    std::vector<json> parsed;
+    std::istringstream lines(test::read_text(relays()));
+    for (std::string line; std::getline(lines, line);) parsed.push_back(json::parse(line));
+    return parsed;
+  }
+
+ private:
+  std::filesystem::path control() const { return folder_.path() / "control.json"; }
+  std::filesystem::path relays() const { return folder_.path() / "relays.jsonl"; }
+  std::filesystem::path pid_file() const { return folder_.path() / "relay.pid"; }
+  std::filesystem::path agent() const { return folder_.path() / "agent"; }
+  test::TemporaryDirectory folder_{"relayed-workspace"};
+};
+
+// Through a fresh server: `echo warm`, then `between` (a fault), then `echo again`, whose answer
+// and stdout it returns.
+std::pair<json, std::string> exec_twice(const test::CoderStandin& standin, const std::function<void()>& between) {
+  return test::run([&]() -> asio::awaitable<std::pair<json, std::string>> {
+    auto served = co_await serve_one();
+    service::FrameReader reader(*served.peer);
+    auto [warm, warm_out] = co_await exec_on_ws(*served.peer, reader, standin, 1, "echo warm");
+    INFO(warm.dump());
+    CHECK(warm_out == "warm\n");
+    between();
+    auto again = co_await exec_on_ws(*served.peer, reader, standin, 2, "echo again");
+    co_await served.server->stop();
+    co_return again;
+  }());
+}
+
+}  // namespace
+
+// The warm connection's proxy is gone before the command's request is written: the request never
+// leaves, so the command runs once more on a fresh connection. Before, the client got the proxy's
+// end as the command's error.
+TEST_CASE("server: a command whose shared connection died unseen runs on a fresh connection",
+          "[service][server][fault]") {
+  const RelayedWorkspace workspace;
+  test::CoderStandin standin(workspace.scenario());
+  const auto [again, again_out] = exec_twice(standin, [&workspace] { workspace.kill_relay(); });
+  INFO(again.dump());
+  CHECK(again["result"]["exit_code"] == 0);
+  CHECK(again_out == "again\n");
+  CHECK(standin.count_calls("ssh") == 2);
+}
+
+// The relay passes the command's request on and exits as the answer comes: the command may have
+// run, so it is not run again and its error says what ended the connection.
+TEST_CASE("server: a command whose request left is not run again when its connection ends",
+          "[service][server][fault]") {
+  const RelayedWorkspace workspace;
+  test::CoderStandin standin(workspace.scenario());
+  const auto [again, again_out] = exec_twice(standin, [&workspace] { workspace.fault_once("exit"); });
+  INFO(again.dump());
+  REQUIRE(again.contains("error"));
+  const auto& data = again["error"]["data"];
+  CHECK(data["layer"] == "proxy");
+  CHECK_THAT(data.dump(), Catch::Contains("exiting mid-stream (injected fault)"));
+  CHECK_THAT(data.dump(), !Catch::Contains("not run"));
+  const auto records = workspace.records();
+  REQUIRE(records.size() == 1);
+  CHECK(records[0]["fault"] == "exit");
+  CHECK(standin.count_calls("ssh") == 1);
 }

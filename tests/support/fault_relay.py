@@ -8,7 +8,8 @@ a JSON file: {"rate": 0.3, "kinds": ["cut_up", ...], "seed": 1}, read at the sta
 whenever it changes (a connection made before the load began gets its draw when the load begins).
 The connection's bytes are drawn for in windows of 0 to `max_offset` (default 60000) bytes: each
 window holds, with probability `rate`, one fault of a kind drawn from `kinds` at its end, and the
-connection's first fault is its last (it ends the connection, or taints it):
+connection's first fault is its last (it ends the connection, or taints it). With "claim": PATH,
+only the one relay that removes PATH first draws faults; the others relay cleanly:
 
   cut_up, cut_down   the relay ends both directions there, as a dropped tunnel does
   flip_down          one bit of that byte, server to client, is flipped
@@ -41,6 +42,7 @@ class Plan:
         self.control = {}
         self.kind, self.offset, self.direction = "none", 0, "down"
         self.fired = False
+        self.claimed = None  # whether this relay took the control's claim, once it has tried
         self.delayed_windows = 0
         self.relayed = {"up": 0, "down": 0}
         self.refresh()
@@ -64,8 +66,15 @@ class Plan:
         if not changed and not window_over:
             return
         control = self.control
+        if "claim" in control and self.claimed is None:
+            try:
+                os.remove(control["claim"])
+                self.claimed = True
+            except FileNotFoundError:
+                self.claimed = False
         rng = random.Random(f"{control.get('seed', 0)}:{os.getpid()}:{time.time_ns()}")
-        kinds = [kind for kind in control.get("kinds", KINDS) if kind in KINDS]
+        eligible = "claim" not in control or self.claimed
+        kinds = [kind for kind in control.get("kinds", KINDS) if kind in KINDS] if eligible else []
         self.kind = rng.choice(kinds) if kinds and rng.random() < control.get("rate", 0) else "none"
         self.direction = "up" if self.kind in ("cut_up", "stall_up") else "down"
         self.offset = self.relayed[self.direction] + rng.randrange(0, control.get("max_offset", 60000) + 1)

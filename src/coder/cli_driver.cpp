@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "coder/cancellation.hpp"
+#include "runtime/cancellation.hpp"
 #include "coder/cli_text.hpp"
 #include "runtime/paths.hpp"
 
@@ -71,7 +71,7 @@ asio::awaitable<runtime::Result<CliOutput>> run_child(proxy::ProcessStream& chil
   LineSplitter lines(options.on_stdout_line);
   std::array<std::uint8_t, 16384> buffer;
   for (;;) {
-    const bool cancelled = co_await cancellation_requested();
+    const bool cancelled = co_await runtime::cancellation_requested();
     if (cancelled) co_return runtime::fail(Errc::cancelled, Layer::coder, fmt::format("{} cancelled", what));
     auto n = co_await child.read_some(buffer);
     if (!n) {

@@ -8,7 +8,7 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
-#include "coder/cancellation.hpp"
+#include "runtime/cancellation.hpp"
 #include "coder/cli_text.hpp"
 
 namespace cr::coder {
@@ -97,7 +97,7 @@ class Readiness {
   asio::awaitable<runtime::Result<WorkspaceState>> run(runtime::Deadline deadline) {
     bool started = false;
     for (;;) {
-      const bool cancelled = co_await cancellation_requested();
+      const bool cancelled = co_await runtime::cancellation_requested();
       if (cancelled) {
         co_return runtime::fail(
             annotate(Error(Errc::cancelled, Layer::coder, "cancelled while getting the workspace ready")));

@@ -11,7 +11,7 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
-#include "coder/cancellation.hpp"
+#include "runtime/cancellation.hpp"
 #include "coder/dial.hpp"
 #include "coder/versions.hpp"
 #include "coder/workspace_plan.hpp"
@@ -120,11 +120,11 @@ struct Watch {
     co_await asio::this_coro::throw_if_cancelled(false);
     // The cancellation may come before any of our operations has started: it is asked first.
     for (auto interval = self->progress_after;; interval = self->poll_interval) {
-      const bool cancelled_before_pause = co_await cancellation_requested();
+      const bool cancelled_before_pause = co_await runtime::cancellation_requested();
       if (cancelled_before_pause) co_return;
       const bool paused = co_await self->pause(interval);
       if (!paused) co_return;
-      const bool cancelled_before_list = co_await cancellation_requested();
+      const bool cancelled_before_list = co_await runtime::cancellation_requested();
       if (cancelled_before_list) co_return;
       auto state = co_await list_workspace(self->cli, self->workspace, self->list_timeout, self->mismatch);
       if (!state) {
@@ -148,7 +148,7 @@ struct Watch {
 asio::awaitable<Error> explain(const CoderCli& cli, const WorkspaceRef& workspace, Error dialed,
                                const WorkspaceConnectOptions& options, const std::shared_ptr<MismatchWatch>& mismatch) {
   if (dialed.code == Errc::cancelled) co_return dialed;
-  const bool cancelled = co_await cancellation_requested();
+  const bool cancelled = co_await runtime::cancellation_requested();
   if (cancelled) co_return dialed;
   auto state = co_await list_workspace(cli, workspace, options.list_timeout, mismatch);
   if (!state) {

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/cancellation.hpp"
 #include "ssh/crypto/random.hpp"
 
 namespace cr::ssh {
@@ -49,6 +50,8 @@ asio::awaitable<Result<void>> PacketStream::fill(std::size_t count) {
     // Grown (and zeroed) only when a packet needs more room than it has: not once per read.
     const std::size_t room = in_end_ + std::max(kReadChunk, count - in_end_);
     if (in_.size() < room) in_.resize(room);
+    const bool cancelled = co_await runtime::cancellation_requested();
+    if (cancelled) co_return runtime::fail(Errc::cancelled, Layer::transport, "cancelled while reading a packet");
     auto n = co_await stream_.read_some(runtime::Bytes(in_.data() + in_end_, in_.size() - in_end_));
     if (!n) co_return runtime::fail(std::move(n.error()));
     in_end_ += *n;

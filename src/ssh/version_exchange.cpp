@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "runtime/cancellation.hpp"
+
 namespace cr::ssh {
 
 using runtime::Errc;
@@ -78,7 +80,9 @@ asio::awaitable<Result<VersionExchange>> read_peer_version(runtime::AsyncStream&
   VersionParser parser;
   std::array<std::uint8_t, 4096> buffer;
   for (;;) {
-    auto n = co_await stream.read_some(buffer);
+    const bool cancelled = co_await runtime::cancellation_requested();
+    Result<std::size_t> n = runtime::fail(Errc::cancelled, Layer::transport, "cancelled");
+    if (!cancelled) n = co_await stream.read_some(buffer);
     if (!n) {
       Error error = std::move(n.error());
       error.with("received before that", parser.received().empty() ? "nothing" : parser.received());

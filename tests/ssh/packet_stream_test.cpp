@@ -1,13 +1,19 @@
 // The packet layer's framing and limits, with the unencrypted state of the first key exchange.
 
+#include <optional>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <catch2/catch.hpp>
 
 #include "runtime/memory_stream.hpp"
 #include "ssh/packet_stream.hpp"
+#include "support/late_cancellation_stream.hpp"
 #include "support/run.hpp"
 
 using namespace cr;
+using namespace std::chrono_literals;
 
 namespace {
 // Feeds raw bytes to a PacketStream and returns what read_packet makes of them.
@@ -72,4 +78,31 @@ TEST_CASE("a stream that ends inside a packet is an end-of-stream error", "[pack
   auto r = read_from({0, 0, 0, 12, 4, 1, 2});
   REQUIRE_FALSE(r);
   CHECK(r.error().code == runtime::Errc::end_of_stream);
+}
+
+namespace {
+
+// Reads a packet from a stream cancelled as its first byte arrives, as with_deadline runs it.
+asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_cancellable(runtime::AsyncStream& stream) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  ssh::PacketStream packets(stream);
+  co_return co_await packets.read_packet();
+}
+
+}  // namespace
+
+// Asio 1.22 gives a cancellation that lands between two reads to no operation: the next read
+// waited for bytes that were not coming, past the deadline that had cancelled it.
+TEST_CASE("a cancellation that lands as a read completes stops the packet's next read", "[packet]") {
+  asio::io_context io;
+  asio::cancellation_signal cancel;
+  test::LateCancellationStream stream(io.get_executor(), std::string("\0\0\0", 3), cancel, 5s);
+  std::optional<runtime::Result<std::vector<std::uint8_t>>> read;
+  asio::co_spawn(io, read_cancellable(stream),
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, auto r) { read = std::move(r); }));
+  io.run_for(10s);
+  REQUIRE(read);
+  REQUIRE_FALSE(*read);
+  CHECK(read->error().code == runtime::Errc::cancelled);
+  CHECK(stream.bytes_read() == 1);
 }

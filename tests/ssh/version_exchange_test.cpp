@@ -1,11 +1,16 @@
 // Version exchange: the parser on its own (every tolerance and limit), then over streams, then
 // against a real sshd through a ProxyCommand.
 
+#include <optional>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
 #include <catch2/catch.hpp>
 
 #include "proxy/proxy_command.hpp"
 #include "runtime/memory_stream.hpp"
 #include "ssh/version_exchange.hpp"
+#include "support/late_cancellation_stream.hpp"
 #include "support/run.hpp"
 #include "support/sshd.hpp"
 
@@ -123,4 +128,29 @@ TEST_CASE("OpenSSH sshd in inetd mode, started as a ProxyCommand, sends its vers
   CHECK_THAT(r->peer.software, Catch::StartsWith("OpenSSH_"));
   // sshd sends its KEXINIT right behind its version line; any of it that arrived is kept.
   if (!r->leftover.empty()) CHECK(r->leftover.size() >= 5);
+}
+
+namespace {
+
+asio::awaitable<runtime::Result<ssh::VersionExchange>> read_version_cancellable(runtime::AsyncStream& stream) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  co_return co_await ssh::read_peer_version(stream);
+}
+
+}  // namespace
+
+// As for packets: the cancellation reached no read, and the next one waited for the rest of a line
+// that was not coming.
+TEST_CASE("a cancellation that lands as a read of the version line completes stops the next read", "[banner]") {
+  asio::io_context io;
+  asio::cancellation_signal cancel;
+  test::LateCancellationStream stream(io.get_executor(), "SSH-2.0-", cancel, 5s);
+  std::optional<runtime::Result<ssh::VersionExchange>> read;
+  asio::co_spawn(io, read_version_cancellable(stream),
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, auto r) { read = std::move(r); }));
+  io.run_for(10s);
+  REQUIRE(read);
+  REQUIRE_FALSE(*read);
+  CHECK(read->error().code == Errc::cancelled);
+  CHECK(stream.bytes_read() == 1);
 }

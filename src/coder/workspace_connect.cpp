@@ -176,6 +176,7 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> connect_withi
   plan_options.suffix = options.suffix;
   plan_options.user = options.user;
   plan_options.connect_timeout = options.timeout;
+  plan_options.stall_budget = options.stall_budget;
   plan_options.log = options.log;
   auto plan = workspace_plan(workspace, plan_options);
   if (!plan) co_return runtime::fail(std::move(plan.error()));

@@ -28,6 +28,7 @@
 #include "coder/proxy_command_line.hpp"
 #include "coder/readiness.hpp"
 #include "coder/workspace.hpp"
+#include "coder/workspace_plan.hpp"
 #include "runtime/logging.hpp"
 #include "ssh/connection.hpp"
 
@@ -39,6 +40,7 @@ struct WorkspaceConnectOptions {
   std::string user;  // empty: the local user's name (the agent ignores it)
   // Bounds the dial, the workspace's start by `coder ssh` included (the plan's ConnectTimeout).
   std::optional<std::chrono::seconds> timeout;
+  std::chrono::milliseconds stall_budget = kDefaultStallBudget;  // the plan's (WorkspacePlanOptions)
   std::optional<std::filesystem::path> remembered_choices;
   runtime::Logger log;
 

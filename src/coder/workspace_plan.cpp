@@ -54,6 +54,7 @@ runtime::Result<ssh::ClientPlan> workspace_plan(const WorkspaceRef& workspace, c
   plan->identity_files.clear();
   plan->options.none_auth_expected = true;
   plan->options.connection.spare_session = true;
+  plan->options.transport.stall_budget = options.stall_budget;
   return plan;
 }
 

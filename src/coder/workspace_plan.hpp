@@ -26,6 +26,8 @@
 
 namespace cr::coder {
 
+inline constexpr std::chrono::milliseconds kDefaultStallBudget{10000};
+
 struct WorkspacePlanOptions {
   std::filesystem::path coder;  // the CLI (find_cli)
   std::string suffix{kDefaultHostSuffix};
@@ -33,6 +35,10 @@ struct WorkspacePlanOptions {
   // ConnectTimeout. None by default, as in the block: `coder ssh --stdio` may first start the
   // workspace; bound it by a deadline of the caller's or set one here.
   std::optional<std::chrono::seconds> connect_timeout;
+  // The handshake's stall budget (ssh/stall.hpp). Once the agent's first byte has come (the
+  // workspace is up), it sends its part of the handshake in milliseconds: one silent this long
+  // sits behind a stalled tunnel, found as soon as the keepalives below find a dead one later.
+  std::chrono::milliseconds stall_budget = kDefaultStallBudget;
   runtime::Logger log;
 };
 

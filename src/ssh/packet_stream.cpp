@@ -10,6 +10,7 @@
 
 #include "runtime/cancellation.hpp"
 #include "ssh/crypto/random.hpp"
+#include "ssh/stall.hpp"
 
 namespace cr::ssh {
 
@@ -33,7 +34,8 @@ PacketStream::PacketStream(runtime::AsyncStream& stream)
       sealer_(crypto::make_sealer("none", "none", {}).value()),
       opener_(crypto::make_opener("none", "none", {}).value()) {}
 
-void PacketStream::push_received(std::span<const std::uint8_t> bytes) {
+void PacketStream::push_received(std::span<const std::uint8_t> bytes, std::uint64_t version_bytes) {
+  total_received_ = version_bytes;
   if (in_.size() < in_end_ + bytes.size()) in_.resize(in_end_ + bytes.size());
   std::copy(bytes.begin(), bytes.end(), in_.begin() + static_cast<std::ptrdiff_t>(in_end_));
   in_end_ += bytes.size();
@@ -52,8 +54,15 @@ asio::awaitable<Result<void>> PacketStream::fill(std::size_t count) {
     if (in_.size() < room) in_.resize(room);
     const bool cancelled = co_await runtime::cancellation_requested();
     if (cancelled) co_return runtime::fail(Errc::cancelled, Layer::transport, "cancelled while reading a packet");
-    auto n = co_await stream_.read_some(runtime::Bytes(in_.data() + in_end_, in_.size() - in_end_));
+    const runtime::Bytes free_space(in_.data() + in_end_, in_.size() - in_end_);
+    Result<std::size_t> n;
+    if (stall_budget_) {
+      n = co_await read_some_within(stream_, free_space, *stall_budget_, total_received_, last_arrived());
+    } else {
+      n = co_await stream_.read_some(free_space);
+    }
     if (!n) co_return runtime::fail(std::move(n.error()));
+    total_received_ += *n;
     in_end_ += *n;
     bytes_received_ += *n;
   }
@@ -89,6 +98,7 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> PacketStream::read_packet() {
                       .with("padding_length", fmt::format("{} of packet_length {}", padding, length))));
   }
   std::vector<std::uint8_t> payload(packet.begin() + 5, packet.begin() + 4 + length - padding);
+  if (!payload.empty()) last_message_ = payload[0];
   in_start_ += whole;
   ++receive_sequence_;  // wraps at 2^32 as RFC 4253 section 6.4 says
   co_return payload;
@@ -142,6 +152,13 @@ asio::awaitable<Result<void>> PacketStream::write_packet(std::span<const std::ui
                                           .with(kSentWhole, "the packet left whole")));
   }
   co_return written;
+}
+
+std::string PacketStream::last_arrived() const {
+  const bool partial = in_end_ > in_start_;
+  if (!last_message_)
+    return partial ? "the server's version line and part of its first packet" : "the server's version line";
+  return fmt::format("{}{}", describe_message(*last_message_), partial ? ", then part of a packet" : "");
 }
 
 bool sent_despite_cancellation(const Error& error) {

@@ -5,7 +5,10 @@
 // Limits are checked before anything is allocated: a packet_length over kMaxPacketLength (as
 // OpenSSH, 256 KiB) or one that breaks the block rule is a protocol error quoting the length.
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -25,7 +28,12 @@ class PacketStream {
   explicit PacketStream(runtime::AsyncStream& stream);
 
   // Bytes that arrived behind the server's version line: the start of its first packet.
-  void push_received(std::span<const std::uint8_t> bytes);
+  // `version_bytes` is everything the version exchange read, those bytes included.
+  void push_received(std::span<const std::uint8_t> bytes, std::uint64_t version_bytes);
+
+  // While set (during the handshake), a read that waits longer than this fails as a stall
+  // (ssh/stall.hpp), saying how much had arrived and what came last.
+  void set_stall_budget(std::optional<std::chrono::milliseconds> budget) { stall_budget_ = budget; }
 
   // The next packet's payload (message number first). Errors are Layer::transport.
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_packet();
@@ -57,7 +65,12 @@ class PacketStream {
   // Frames, pads and seals payload into out_ with the next sequence number.
   void seal(std::span<const std::uint8_t> payload);
 
+  std::string last_arrived() const;
+
   runtime::AsyncStream& stream_;
+  std::optional<std::chrono::milliseconds> stall_budget_;
+  std::uint64_t total_received_ = 0;  // the version exchange's bytes included
+  std::optional<std::uint8_t> last_message_;
   std::unique_ptr<crypto::PacketSealer> sealer_;
   std::unique_ptr<crypto::PacketOpener> opener_;
   std::vector<std::uint8_t> in_;  // received, not yet consumed: in_[in_start_, in_end_)

@@ -120,11 +120,13 @@ asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::
   // what it sent first says why. A failed write is the error only when what arrived says less.
   const auto or_write_failure = [&sent](Error error) { return sent ? std::move(error) : sent.error(); };
 
-  auto version = co_await read_peer_version(stream);
+  const auto stall_budget = transport->options_.stall_budget;
+  auto version = co_await read_peer_version(stream, stall_budget);
   if (!version) co_return runtime::fail(or_write_failure(std::move(version.error())));
   transport->options_.log.debug("server version: {}", version->peer.line);
   transport->server_version_ = std::move(version->peer);
-  transport->packets_->push_received(version->leftover);
+  transport->packets_->push_received(version->leftover, version->bytes_read);
+  transport->packets_->set_stall_budget(stall_budget);
   // From here a failure says who answered: a relay or proxy that prints a version line and ends
   // is told apart from a server that ended mid-exchange.
   const auto with_server_version = [&transport](Error error) {
@@ -437,6 +439,11 @@ bool Transport::rekey_due() const {
   return packets_->bytes_sent() >= options_.rekey_after_bytes ||
          packets_->bytes_received() >= options_.rekey_after_bytes ||
          runtime::Clock::now() - last_kex_ >= options_.rekey_after_time;
+}
+
+void Transport::authenticated() {
+  authenticated_ = true;
+  packets_->set_stall_budget(std::nullopt);  // an idle connection is not a stalled one
 }
 
 void Transport::mark_broken(const Error& error) {

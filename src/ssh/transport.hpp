@@ -64,6 +64,10 @@ struct TransportOptions {
   HostKeyVerifier verify_host_key;                           // required (see accept_any_host_key)
   std::uint64_t rekey_after_bytes = std::uint64_t{1} << 30;  // RFC 4344's advice for AES
   std::chrono::seconds rekey_after_time{3600};
+  // The handshake's stall budget (ssh/stall.hpp): from the server's first byte until
+  // authenticated(), a read that waits longer fails as a stall. None: reads wait (ConnectTimeout
+  // still bounds the whole).
+  std::optional<std::chrono::milliseconds> stall_budget;
   runtime::Logger log;
 };
 
@@ -85,7 +89,7 @@ class Transport {
   // before, as OpenSSH's client: authentication writes a request and then reads its answer, so
   // nothing would read the server's reply to our KEXINIT while the write waits for the exchange
   // to end (and OpenSSH's sshd refuses a re-exchange before authentication anyway).
-  void authenticated() { authenticated_ = true; }
+  void authenticated();
   // Sends DISCONNECT (best effort) and closes the stream.
   asio::awaitable<void> disconnect(DisconnectReason reason, std::string_view description);
   // Marks the transport unusable (its reader failed or stopped): a write waiting for a key

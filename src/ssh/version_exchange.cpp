@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "runtime/cancellation.hpp"
+#include "ssh/stall.hpp"
 
 namespace cr::ssh {
 
@@ -76,26 +77,35 @@ Result<VersionParser::Status> VersionParser::finish_line() {
   return Status::done;
 }
 
-asio::awaitable<Result<VersionExchange>> read_peer_version(runtime::AsyncStream& stream) {
+asio::awaitable<Result<VersionExchange>> read_peer_version(runtime::AsyncStream& stream,
+                                                           std::optional<std::chrono::milliseconds> stall_budget) {
   VersionParser parser;
   std::array<std::uint8_t, 4096> buffer;
+  std::uint64_t bytes_read = 0;
   for (;;) {
     const bool cancelled = co_await runtime::cancellation_requested();
     Result<std::size_t> n = runtime::fail(Errc::cancelled, Layer::transport, "cancelled");
-    if (!cancelled) n = co_await stream.read_some(buffer);
+    if (!cancelled && stall_budget && bytes_read > 0) {
+      auto so_far = fmt::format("part of the server's version line: \"{}\"", runtime::printable(parser.received()));
+      n = co_await read_some_within(stream, buffer, *stall_budget, bytes_read, std::move(so_far));
+    } else if (!cancelled) {
+      n = co_await stream.read_some(buffer);
+    }
     if (!n) {
       Error error = std::move(n.error());
       error.with("received before that", parser.received().empty() ? "nothing" : parser.received());
       error.context.push_back("waiting for the server's SSH version line");
       co_return runtime::fail(std::move(error));
     }
+    bytes_read += *n;
     std::size_t consumed = 0;
     auto status = parser.feed(runtime::ConstBytes(buffer.data(), *n), consumed);
     if (!status) co_return runtime::fail(std::move(status.error()).with("stream", stream.describe()));
     if (*status == VersionParser::Status::done) {
       co_return VersionExchange{
           parser.version(),
-          {buffer.begin() + static_cast<std::ptrdiff_t>(consumed), buffer.begin() + static_cast<std::ptrdiff_t>(*n)}};
+          {buffer.begin() + static_cast<std::ptrdiff_t>(consumed), buffer.begin() + static_cast<std::ptrdiff_t>(*n)},
+          bytes_read};
     }
   }
 }

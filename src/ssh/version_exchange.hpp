@@ -5,6 +5,8 @@
 // garbage arrives instead, the error quotes what arrived.
 
 #include <cstdint>
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,9 +51,12 @@ class VersionParser {
 struct VersionExchange {
   PeerVersion peer;
   std::vector<std::uint8_t> leftover;  // bytes after the version line: the start of the packet stream
+  std::uint64_t bytes_read = 0;        // all of them, leftover included
 };
 
-// Reads until the peer's version line (our own line is the transport's to send, at once).
-asio::awaitable<runtime::Result<VersionExchange>> read_peer_version(runtime::AsyncStream& stream);
+// Reads until the peer's version line (our own line is the transport's to send, at once). Once
+// its first byte has come, a read that waits longer than `stall_budget` fails (ssh/stall.hpp).
+asio::awaitable<runtime::Result<VersionExchange>> read_peer_version(
+    runtime::AsyncStream& stream, std::optional<std::chrono::milliseconds> stall_budget = std::nullopt);
 
 }  // namespace cr::ssh

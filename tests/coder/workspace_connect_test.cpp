@@ -19,7 +19,9 @@
 #include "coder/workspace_connect.hpp"
 #include "coder/workspace_plan.hpp"
 #include "ssh/algorithms.hpp"
+#include "ssh/stall.hpp"
 #include "support/coder_standin.hpp"
+#include "support/relayed_workspace.hpp"
 #include "support/run.hpp"
 #include "support/sshd.hpp"
 
@@ -95,6 +97,7 @@ TEST_CASE("workspace plan: the profile the config block gives OpenSSH", "[coder]
   CHECK(plan->connect_timeout == 15s);
   CHECK(plan->options.connection.keepalive_interval == 5s);
   CHECK(plan->options.connection.keepalive_count_max == 2);
+  CHECK(plan->options.transport.stall_budget == 10s);
   // A current agent's x/crypto lists mlkem768x25519-sha256 first and has no sntrup761x25519-sha512.
   auto kex = ssh::AlgorithmPreferences::defaults().kex;
   std::erase_if(kex, [](const std::string& name) { return name.starts_with("sntrup761x25519-sha512"); });
@@ -370,4 +373,32 @@ TEST_CASE("connect_workspace: cancelled while the dial and a `coder list` run, i
   CHECK(::waitpid(-1, &status, WNOHANG) == -1);
   CHECK(errno == ECHILD);
   CHECK(standin.count_calls("start") == 0);
+}
+
+// Found by the soak: a tunnel that stalls once the agent has begun to answer held the dial for its
+// whole budget (the service's is 120 s, for a workspace's start), and the error blamed the step.
+TEST_CASE("connect_workspace: a tunnel that stalls inside the handshake fails within the stall budget",
+          "[coder][e2e][connect][stall]") {
+  const test::RelayedWorkspace workspace;
+  test::CoderStandin standin(workspace.scenario());
+  workspace.stall_after(30);
+  const auto started = std::chrono::steady_clock::now();
+  const auto connected = test::run([]() -> asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> {
+    coder::WorkspaceConnectOptions options;
+    options.timeout = 120s;
+    options.stall_budget = 500ms;
+    options.progress_after = 60s;
+    const coder::CoderCli cli(test::CoderStandin::program());
+    coder::WorkspaceRef ws{"", "ws"};
+    co_return co_await coder::connect_workspace(cli, std::move(ws), std::move(options));
+  }());
+  const auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE_FALSE(connected);
+  const auto& error = connected.error();
+  INFO(error.summary());
+  CHECK(error.code == runtime::Errc::timed_out);
+  CHECK(ssh::stalled(error));
+  CHECK(error.find_evidence("stalled")->text == "no data for 500 ms after 30 bytes");
+  CHECK_THAT(error.find_evidence("workspace state")->text, Contains("running"));
+  CHECK(took < 10s);
 }

@@ -23,6 +23,7 @@
 #include "service/json_rpc.hpp"
 #include "service/server.hpp"
 #include "support/coder_standin.hpp"
+#include "support/relayed_workspace.hpp"
 #include "support/run.hpp"
 
 using namespace cr;
@@ -394,61 +395,6 @@ TEST_CASE("server: doctor sends each step as it ends, then the diagnosis with th
 
 namespace {
 
-// The stand-in's workspace "ws" served by the Go server behind tests/support/fault_relay.py, whose
-// control file the test sets; each relay writes its pid to a file as it starts.
-class RelayedWorkspace {
- public:
-  RelayedWorkspace() {
-    set_control({{"rate", 0}});
-    test::write_text(agent(), fmt::format("#!/bin/sh\necho $$ >{}\nexec /usr/bin/python3 {}/fault_relay.py {} {} {}\n",
-                                          pid_file().string(), CODER_RUNTIME_TEST_SUPPORT, control().string(),
-                                          relays().string(), CODER_RUNTIME_GO_SSHD));
-    std::filesystem::permissions(agent(), std::filesystem::perms::owner_all);
-  }
-  nlohmann::json scenario() const {
-    return {{"go_sshd", agent().string()}, {"workspaces", {{{"name", "ws"}, {"timeline", {{{"status", "running"}}}}}}}};
-  }
-  // Renamed into place: a relay never reads half of it.
-  void set_control(const json& value) const {
-    const auto written = control().string() + ".new";
-    test::write_text(written, value.dump());
-    std::filesystem::rename(written, control());
-  }
-  // Only the relay that claims it first (the one already running) gets the fault.
-  void fault_once(std::string_view kind) const {
-    const auto claim = folder_.path() / "claim";
-    test::write_text(claim, "");
-    set_control({{"rate", 1}, {"kinds", {kind}}, {"max_offset", 0}, {"claim", claim.string()}});
-  }
-  // Kills the latest relay (the service's child) and returns once it has exited, without reaping
-  // it: its pipes are closed, and the service, which has not run meanwhile, has not seen that.
-  void kill_relay() const {
-    const pid_t pid = std::stoi(test::read_text(pid_file()));
-    REQUIRE(::kill(pid, SIGKILL) == 0);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < until) {
-      siginfo_t info{};
-      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) FAIL("waitid: " << errno);
-      if (info.si_pid == pid) return;
-    }
-    FAIL("relay " << pid << " still running 10 s after SIGKILL");
-  }
-  // One record per relayed connection, as each ended.
-  std::vector<json> records() const {
-    std::vector<json> parsed;
-    std::istringstream lines(test::read_text(relays()));
-    for (std::string line; std::getline(lines, line);) parsed.push_back(json::parse(line));
-    return parsed;
-  }
-
- private:
-  std::filesystem::path control() const { return folder_.path() / "control.json"; }
-  std::filesystem::path relays() const { return folder_.path() / "relays.jsonl"; }
-  std::filesystem::path pid_file() const { return folder_.path() / "relay.pid"; }
-  std::filesystem::path agent() const { return folder_.path() / "agent"; }
-  test::TemporaryDirectory folder_{"relayed-workspace"};
-};
-
 // Through a fresh server: `echo warm`, then `between` (a fault), then `echo again`, whose answer
 // and stdout it returns.
 std::pair<json, std::string> exec_twice(const test::CoderStandin& standin, const std::function<void()>& between) {
@@ -472,7 +418,7 @@ std::pair<json, std::string> exec_twice(const test::CoderStandin& standin, const
 // end as the command's error.
 TEST_CASE("server: a command whose shared connection died unseen runs on a fresh connection",
           "[service][server][fault]") {
-  const RelayedWorkspace workspace;
+  const test::RelayedWorkspace workspace;
   test::CoderStandin standin(workspace.scenario());
   const auto [again, again_out] = exec_twice(standin, [&workspace] { workspace.kill_relay(); });
   INFO(again.dump());
@@ -485,7 +431,7 @@ TEST_CASE("server: a command whose shared connection died unseen runs on a fresh
 // run, so it is not run again and its error says what ended the connection.
 TEST_CASE("server: a command whose request left is not run again when its connection ends",
           "[service][server][fault]") {
-  const RelayedWorkspace workspace;
+  const test::RelayedWorkspace workspace;
   test::CoderStandin standin(workspace.scenario());
   const auto [again, again_out] = exec_twice(standin, [&workspace] { workspace.fault_once("exit"); });
   INFO(again.dump());

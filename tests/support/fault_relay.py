@@ -6,10 +6,10 @@
 Runs COMMAND (a server in inetd mode) and relays our stdin to it and its stdout to ours. CONTROL is
 a JSON file: {"rate": 0.3, "kinds": ["cut_up", ...], "seed": 1}, read at the start and again
 whenever it changes (a connection made before the load began gets its draw when the load begins).
-The connection's bytes are drawn for in windows of 0 to `max_offset` (default 60000) bytes: each
-window holds, with probability `rate`, one fault of a kind drawn from `kinds` at its end, and the
-connection's first fault is its last (it ends the connection, or taints it). With "claim": PATH,
-only the one relay that removes PATH first draws faults; the others relay cleanly:
+The connection's bytes are drawn for in windows of `min_offset` (default 0) to `max_offset` (default
+60000) bytes: each window holds, with probability `rate`, one fault of a kind drawn from `kinds` at
+its end, and the connection's first fault is its last (it ends the connection, or taints it). With
+"claim": PATH, only the one relay that removes PATH first draws faults; the others relay cleanly:
 
   cut_up, cut_down   the relay ends both directions there, as a dropped tunnel does
   flip_down          one bit of that byte, server to client, is flipped
@@ -77,7 +77,8 @@ class Plan:
         kinds = [kind for kind in control.get("kinds", KINDS) if kind in KINDS] if eligible else []
         self.kind = rng.choice(kinds) if kinds and rng.random() < control.get("rate", 0) else "none"
         self.direction = "up" if self.kind in ("cut_up", "stall_up") else "down"
-        self.offset = self.relayed[self.direction] + rng.randrange(0, control.get("max_offset", 60000) + 1)
+        low = control.get("min_offset", 0)
+        self.offset = self.relayed[self.direction] + rng.randrange(low, max(low, control.get("max_offset", 60000)) + 1)
         if self.kind == "delay":
             self.delayed_windows += 1
 

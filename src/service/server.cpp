@@ -23,6 +23,7 @@
 #include "service/frame.hpp"
 #include "service/json_rpc.hpp"
 #include "service/exec_params.hpp"
+#include "runtime/cancellation.hpp"
 #include "service/workspace_connections.hpp"
 
 namespace cr::service {
@@ -75,6 +76,9 @@ struct RunningExec {
 };
 
 asio::awaitable<Reply> ready(Reply reply) { co_return reply; }
+
+// Below this, a command whose connection died unseen is not tried again: its error is the answer.
+constexpr std::chrono::milliseconds kLeastRetryTime{100};
 
 ReplyError handle_in_use(std::uint32_t handle) {
   return ReplyError{kInvalidParams, fmt::format("handle {} is already running a command", handle)};
@@ -638,16 +642,22 @@ asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::sh
   // reader noticing. A command whose request never left never ran: it runs once more, on a fresh
   // connection, within what is left of its timeout. One whose request left may have run, and a
   // second run could do its work twice: its error is the answer.
-  // The timeout counts from the first attempt's start, as exec's own does: the dial is not in it.
+  // The timeout counts from the first attempt's start, as exec's own does: its dial is not in it;
+  // a second attempt's dial is.
   std::optional<runtime::Clock::time_point> started;
   const auto left = [&request, &started] {
     return *request.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(runtime::Clock::now() - *started);
   };
+  const auto on_progress = tell("progress");
+  const auto on_warning = tell("warning");
   Result<coder::ExecOutcome> outcome;
   for (bool retried = false;; retried = true) {
     WorkspaceTarget target = params.target;
-    auto lease = co_await acquire_workspace(*server_->pool_, std::move(target), server_->options_, tell("progress"),
-                                            tell("warning"));
+    auto acquiring = acquire_workspace(*server_->pool_, std::move(target), server_->options_, on_progress, on_warning);
+    const auto dial_deadline =
+        started && request.timeout ? runtime::Deadline::after(left()) : runtime::Deadline::never();
+    std::string what = "dialing a fresh connection for the command";
+    auto lease = co_await runtime::with_deadline(dial_deadline, std::move(acquiring), Layer::runtime, std::move(what));
     if (!lease) co_return runtime::fail(std::move(lease.error()));
     if (!started) started = runtime::Clock::now();
     auto attempt = request;
@@ -655,8 +665,10 @@ asio::awaitable<Result<json>> ClientSession::run_exec(ExecParams params, std::sh
     outcome = co_await coder::exec(**lease, std::move(attempt));
     const bool never_ran = !outcome && ssh::command_never_sent(outcome.error()) && (*lease)->failure() &&
                            outcome.error().code != Errc::cancelled && outcome.error().code != Errc::timed_out;
-    const bool time_left = !request.timeout || left().count() > 0;
-    if (retried || running->released || !never_ran || !time_left) break;
+    const bool time_left = !request.timeout || left() > kLeastRetryTime;
+    // A cancellation that came as the attempt failed reached no operation: the state keeps it.
+    const bool cancelled = co_await runtime::cancellation_requested();
+    if (retried || running->released || cancelled || !never_ran || !time_left) break;
     server_->options_.log.info(
         "the connection for {} ended before the command's request left ({}); "
         "running it on a fresh connection",

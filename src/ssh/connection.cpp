@@ -61,7 +61,15 @@ std::shared_ptr<ChannelState> Connection::find(std::uint32_t local_id) const {
 
 asio::awaitable<Result<void>> Connection::send(std::span<const std::uint8_t> message) {
   if (failure_) co_return runtime::fail(*failure_);
-  co_return co_await transport_->write_message(message);
+  auto sent = co_await transport_->write_message(message);
+  // A write that failed on the stream (not one cancelled or refused before it began) may have left
+  // part of a packet, which nothing can follow: the connection has ended, whatever its reader has
+  // seen yet. A caller then knows at once (failure()) that a fresh connection is needed.
+  if (!sent && sent.error().code != Errc::cancelled && sent.error().code != Errc::invalid_argument) {
+    transport_->mark_broken(sent.error());
+    fail_all(sent.error());
+  }
+  co_return sent;
 }
 
 void Connection::queue(std::vector<std::uint8_t> message) {

@@ -57,7 +57,8 @@ asio::awaitable<Result<void>> PacketStream::fill(std::size_t count) {
     const runtime::Bytes free_space(in_.data() + in_end_, in_.size() - in_end_);
     Result<std::size_t> n;
     if (stall_budget_) {
-      n = co_await read_some_within(stream_, free_space, *stall_budget_, total_received_, last_arrived());
+      auto arrived = last_arrived();
+      n = co_await read_some_within(stream_, free_space, *stall_budget_, total_received_, std::move(arrived));
     } else {
       n = co_await stream_.read_some(free_space);
     }

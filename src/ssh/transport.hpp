@@ -66,7 +66,8 @@ struct TransportOptions {
   std::chrono::seconds rekey_after_time{3600};
   // The handshake's stall budget (ssh/stall.hpp): from the server's first byte until
   // authenticated(), a read that waits longer fails as a stall. None: reads wait (ConnectTimeout
-  // still bounds the whole).
+  // still bounds the whole). It counts a server's own waits too: a password's PAM delay, a second
+  // factor approved on a phone. Set it for servers that answer at once (a Coder agent's "none").
   std::optional<std::chrono::milliseconds> stall_budget;
   runtime::Logger log;
 };

@@ -53,12 +53,14 @@ class StdinPipe {
   StdinPipe(const StdinPipe&) = delete;
   StdinPipe& operator=(const StdinPipe&) = delete;
 
-  void write(std::string_view data) const {
+  // False on an error (Catch's assertions are for the main thread: another thread reports this).
+  bool write(std::string_view data) const {
     while (!data.empty()) {
       const auto n = ::write(write_end_, data.data(), data.size());
-      REQUIRE(n > 0);
+      if (n <= 0) return false;
       data.remove_prefix(static_cast<std::size_t>(n));
     }
+    return true;
   }
   void close_write_end() {
     if (write_end_ >= 0) ::close(write_end_);
@@ -70,7 +72,7 @@ class StdinPipe {
     int left = 1;
     while (left > 0 && std::chrono::steady_clock::now() < until) {
       if (::ioctl(STDIN_FILENO, FIONREAD, &left) != 0) FAIL("FIONREAD on stdin: " << errno);
-      std::this_thread::yield();
+      if (left > 0) std::this_thread::sleep_for(1ms);  // a poll: nothing tells us when a thread reads
     }
     REQUIRE(left == 0);
   }
@@ -85,7 +87,7 @@ class StdinPipe {
         syscall >> number >> fd;
         if (number == std::to_string(SYS_read) && fd == "0x0") return;
       }
-      std::this_thread::yield();
+      std::this_thread::sleep_for(1ms);  // a poll: nothing tells us when a thread blocks
     }
     FAIL("no thread blocked in a read of stdin within 10 s");
   }
@@ -121,17 +123,25 @@ asio::awaitable<std::optional<std::string>> next_chunk(cli::StdinReader& reader)
 TEST_CASE("threads: stdin read on its own thread arrives whole and in order, then its end", "[threads]") {
   StdinPipe stdin_pipe;
   const auto sent = pattern(3 * 1024 * 1024 + 17);
-  std::thread writer([&stdin_pipe, &sent] {
+  bool written = true;
+  std::thread writer([&stdin_pipe, &sent, &written] {
     std::size_t at = 0;
-    for (std::size_t size = 1; at < sent.size(); size = size * 3 % 100003 + 1) {
+    for (std::size_t size = 1; at < sent.size() && written; size = size * 3 % 100003 + 1) {
       const auto piece = std::min(size, sent.size() - at);
-      stdin_pipe.write(std::string_view(sent).substr(at, piece));
+      written = stdin_pipe.write(std::string_view(sent).substr(at, piece));
       at += piece;
     }
     stdin_pipe.close_write_end();
   });
-  const auto got = test::run(read_all_stdin());
+  std::string got;
+  try {
+    got = test::run(read_all_stdin());
+  } catch (...) {
+    writer.join();
+    throw;
+  }
   writer.join();
+  REQUIRE(written);
   CHECK(got.size() == sent.size());
   CHECK(got == sent);
 }
@@ -139,7 +149,7 @@ TEST_CASE("threads: stdin read on its own thread arrives whole and in order, the
 TEST_CASE("threads: a stdin reader gone while its thread waits in a read leaves that thread nothing of its own",
           "[threads]") {
   StdinPipe stdin_pipe;
-  stdin_pipe.write("one");
+  REQUIRE(stdin_pipe.write("one"));
   const auto first = test::run([]() -> asio::awaitable<std::optional<std::string>> {
     cli::StdinReader reader(co_await asio::this_coro::executor);
     auto chunk = co_await reader.next();
@@ -148,7 +158,7 @@ TEST_CASE("threads: a stdin reader gone while its thread waits in a read leaves 
   }());
   CHECK(first == "one");
   // The reader has gone; its thread wakes with these bytes and must leave them.
-  stdin_pipe.write("two");
+  REQUIRE(stdin_pipe.write("two"));
   StdinPipe::wait_drained();
   stdin_pipe.close_write_end();
 }
@@ -168,7 +178,7 @@ TEST_CASE("threads: a cancelled wait for stdin ends at once, and the reader goes
   }());
   CHECK_FALSE(cancelled);
   StdinPipe::wait_for_blocked_read();
-  stdin_pipe.write("late");
+  REQUIRE(stdin_pipe.write("late"));
   StdinPipe::wait_drained();
   stdin_pipe.close_write_end();
 }

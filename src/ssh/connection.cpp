@@ -28,7 +28,18 @@ std::vector<std::uint8_t> encode_channel_open(std::string_view type, std::uint32
 
 Connection::Connection(std::unique_ptr<runtime::AsyncStream> stream, std::unique_ptr<Transport> transport,
                        ConnectionOptions options)
-    : stream_(std::move(stream)), transport_(std::move(transport)), options_(std::move(options)) {}
+    : stream_(std::move(stream)),
+      transport_(std::move(transport)),
+      options_(std::move(options)),
+      ended_(stream_->get_executor()) {}
+
+asio::awaitable<bool> Connection::wait_ended() {
+  while (!failure_) {
+    const bool woken = co_await ended_.wait();
+    if (!woken) co_return false;
+  }
+  co_return true;
+}
 
 Connection::~Connection() = default;
 
@@ -113,6 +124,7 @@ std::function<void(std::exception_ptr)> Connection::failing_on_exception(std::we
 
 void Connection::fail_all(Error error) {
   if (!failure_) failure_ = error;
+  ended_.notify();
   if (keepalive_tick_) keepalive_tick_->cancel();
   for (auto& pending : pending_replies_) pending->answered.notify();
   for (auto& [id, channel] : channels_) {

@@ -96,6 +96,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string describe() const { return stream_->describe(); }
   // Why the connection ended, once it has.
   const std::optional<runtime::Error>& failure() const { return failure_; }
+  // Waits until it has ended (failure() then says why); false when cancelled first.
+  asio::awaitable<bool> wait_ended();
   // Channels in use (a spare session opened in advance does not count).
   std::size_t open_channels() const { return channels_.size() - (spare_ ? 1 : 0); }
   // How long the last answered ping (a keepalive) took, once one has been answered.
@@ -145,6 +147,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
   std::deque<std::shared_ptr<PendingReply>> pending_replies_;
   std::optional<runtime::Error> failure_;
+  runtime::Event ended_;  // notified as failure_ is set
   std::optional<std::chrono::microseconds> last_round_trip_;
   bool closing_ = false;
   // The keepalive's wait between pings, cut short when the connection closes or fails so that a

@@ -1,0 +1,29 @@
+#pragma once
+// A listening TCP socket whose connections come as AsyncStreams: the local end of a forwarded port
+// (ssh -L, -D). Bound to the loopback address unless told otherwise, as ssh binds without
+// GatewayPorts.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "runtime/async_stream.hpp"
+
+namespace cr::proxy {
+
+class TcpListener {
+ public:
+  // Errors: Layer::network, Errc::io_error naming the address and the OS reason (in use, denied).
+  // An empty address, "localhost" and "127.0.0.1" bind IPv4 loopback; "*" (or "0.0.0.0") binds
+  // every IPv4 address, "::1" and "::" the IPv6 ones. Port 0 takes a free port (see port()).
+  static runtime::Result<std::unique_ptr<TcpListener>> bind(asio::any_io_executor executor, std::string address,
+                                                            std::uint16_t port);
+  virtual ~TcpListener() = default;
+
+  // The next connection (TCP_NODELAY set); cancellable.
+  virtual asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> accept() = 0;
+  virtual std::uint16_t port() const = 0;
+  virtual std::string describe() const = 0;  // "127.0.0.1:8080"
+};
+
+}  // namespace cr::proxy

@@ -1,0 +1,18 @@
+#pragma once
+// Two streams joined: what arrives on one is written to the other, both ways at once. When one
+// side's input ends, the other side's output is half-closed (shutdown_send) and the other
+// direction goes on, as ssh's forwarded connections do; it returns once both directions have
+// ended, or at the first error (which it returns), or when cancelled.
+
+#include "runtime/async_stream.hpp"
+
+namespace cr::runtime {
+
+struct Spliced {
+  std::uint64_t a_to_b = 0;
+  std::uint64_t b_to_a = 0;
+};
+
+asio::awaitable<Result<Spliced>> splice(AsyncStream& a, AsyncStream& b);
+
+}  // namespace cr::runtime

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <csignal>
 #include <cstdlib>
+#include <list>
 
 #include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
@@ -21,9 +22,13 @@
 #include "cli/exec_command.hpp"
 #include "cli/local_terminal.hpp"
 #include "cli/ssh_connect.hpp"
+#include "coder/forward.hpp"
 #include "coder/proxy_command_line.hpp"
 #include "runtime/local_user.hpp"
 #include "runtime/paths.hpp"
+#include "runtime/splice.hpp"
+#include "proxy/stdio_stream.hpp"
+#include "proxy/tcp_listener.hpp"
 #include "ssh/pattern.hpp"
 #include "ssh/session.hpp"
 
@@ -34,6 +39,9 @@ struct SshCommandOptions {
   SshCommandLine line;
   bool force_tty = false;
   bool no_tty = false;
+  std::vector<std::string> local_forwards;  // -L
+  std::string stdio_forward;                // -W
+  bool no_command = false;                  // -N
   std::string destination;
   std::vector<std::string> command;
 };
@@ -196,6 +204,109 @@ runtime::Result<std::optional<WorkspaceRoute>> workspace_route(const SshCommandO
   return route;
 }
 
+// -L and LocalForward ("[bind_address:]port host:hostport"), -W.
+struct Forwards {
+  std::vector<coder::LocalForward> local;
+  std::optional<ssh::DirectTcpip> stdio;
+  bool exit_on_failure = false;
+  bool any() const { return !local.empty() || stdio; }
+};
+
+runtime::Result<Forwards> forwards_of(const SshCommandOptions& o, const ssh::SshConfig& config) {
+  Forwards forwards;
+  std::vector<std::string> specs = o.local_forwards;
+  for (auto value : config.all("LocalForward")) {
+    // ssh_config writes the listening side and the target apart: "8080 localhost:80".
+    const auto space = value.find_first_of(" \t");
+    if (space != std::string::npos) {
+      value = value.substr(0, space) + ":" + value.substr(value.find_first_not_of(" \t", space));
+    }
+    specs.push_back(std::move(value));
+  }
+  for (const auto& spec : specs) {
+    auto forward = coder::parse_local_forward(spec);
+    if (!forward) return runtime::fail(std::move(forward.error()));
+    forwards.local.push_back(std::move(*forward));
+  }
+  if (!o.stdio_forward.empty()) {
+    auto target = coder::parse_host_port(o.stdio_forward);
+    if (!target) return runtime::fail(std::move(target.error()));
+    forwards.stdio = std::move(*target);
+  }
+  auto exit_on_failure = config.flag("ExitOnForwardFailure");
+  if (!exit_on_failure) return runtime::fail(std::move(exit_on_failure.error()));
+  // -W implies it, as in ssh: a stdio forward that cannot open has nothing else to do.
+  forwards.exit_on_failure = exit_on_failure->value_or(false) || forwards.stdio;
+  return forwards;
+}
+
+// ssh -W: our stdin and stdout are the forwarded connection; 0 once both ends have closed.
+asio::awaitable<int> forward_stdio(std::shared_ptr<ssh::Connection> connection, ssh::DirectTcpip target,
+                                   const runtime::Logger& log) {
+  auto channel = co_await connection->open_direct_tcpip(target);
+  if (!channel) {
+    co_await connection->close();
+    auto to = fmt::format("{} port {}", target.host, target.port);
+    co_return report_failure(std::move(channel.error()).with("stdio forwarding to", std::move(to)), log);
+  }
+  auto stdio = proxy::take_stdio(co_await asio::this_coro::executor);
+  if (!stdio) {
+    co_await connection->close();
+    co_return report_failure(stdio.error(), log);
+  }
+  auto spliced = co_await runtime::splice(**stdio, **channel);
+  co_await connection->close();
+  if (!spliced) co_return report_failure(spliced.error(), log);
+  co_return 0;
+}
+
+// Listens for each -L; a port that cannot be listened on is an error under ExitOnForwardFailure
+// (exit 255), a warning otherwise.
+runtime::Result<std::vector<std::unique_ptr<proxy::TcpListener>>> listen_for(const Forwards& forwards,
+                                                                             asio::any_io_executor executor,
+                                                                             const runtime::Logger& log) {
+  std::vector<std::unique_ptr<proxy::TcpListener>> listeners;
+  for (const auto& forward : forwards.local) {
+    auto listener = proxy::TcpListener::bind(executor, forward.bind_address, forward.bind_port);
+    if (!listener && forwards.exit_on_failure) return runtime::fail(std::move(listener.error()));
+    if (!listener) {
+      log.warning("{}; that forward is left out", listener.error().summary());
+      listeners.emplace_back();
+      continue;
+    }
+    log.debug("forwarding {} to {} port {}", (*listener)->describe(), forward.host, forward.port);
+    listeners.push_back(std::move(*listener));
+  }
+  return listeners;
+}
+
+// Serves every -L until the connection ends or this is cancelled. Every accept loop has ended
+// when it returns: the listeners may go.
+asio::awaitable<void> serve_forwards(std::shared_ptr<ssh::Connection> connection, const Forwards& forwards,
+                                     std::vector<std::unique_ptr<proxy::TcpListener>>& listeners, runtime::Logger log) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto executor = co_await asio::this_coro::executor;
+  runtime::Event loop_ended(executor);
+  std::size_t running = 0;
+  std::list<asio::cancellation_signal> stops;
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    if (!listeners[i]) continue;
+    ssh::DirectTcpip target;
+    target.host = forwards.local[i].host;
+    target.port = forwards.local[i].port;
+    ++running;
+    auto& stop = stops.emplace_back();
+    asio::co_spawn(executor, coder::serve_local_forward(connection, *listeners[i], std::move(target), log),
+                   asio::bind_cancellation_slot(stop.slot(), [&running, &loop_ended](std::exception_ptr, auto) {
+                     --running;
+                     loop_ended.notify();
+                   }));
+  }
+  co_await connection->wait_ended();
+  for (auto& stop : stops) stop.emit(asio::cancellation_type::terminal);
+  while (running > 0) co_await loop_ended.wait();
+}
+
 asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
   auto destination = ssh::parse_destination(o.destination);
   if (!destination) co_return report_failure(destination.error(), {});
@@ -203,10 +314,13 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
   if (!planned) co_return report_failure(planned.error(), {});
   const auto& log = planned->log;
   auto& plan = planned->plan;
-  const bool tty = wants_tty(o, plan);
+  const bool tty = wants_tty(o, plan) && !o.no_command;
+  auto forwards = forwards_of(o, planned->config);
+  if (!forwards) co_return report_failure(forwards.error(), log);
+  // Forwards need a connection of this process's own: the holder runs commands only.
   auto shared = workspace_route(o, planned->config, plan, tty, verbosity);
   if (!shared) co_return report_failure(shared.error(), log);
-  if (*shared) {
+  if (*shared && !forwards->any() && !o.no_command) {
     // Ctrl-C (without a terminal of the remote's) and SIGTERM end the command on the holder and
     // leave the local terminal as it was.
     asio::cancellation_signal cancel;
@@ -223,6 +337,28 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
   auto connected = co_await dial_like_ssh(std::move(plan), log);
   if (!connected) co_return report_failure(connected.error(), log);
   auto connection = std::move(*connected);
+  if (forwards->stdio) co_return co_await forward_stdio(connection, *forwards->stdio, log);
+  auto executor = co_await asio::this_coro::executor;
+  auto listeners = listen_for(*forwards, executor, log);
+  if (!listeners) {
+    co_await connection->close();
+    co_return report_failure(listeners.error(), log);
+  }
+  if (o.no_command) {
+    // ssh -N: forwards only, until the connection ends or a signal ends us.
+    asio::cancellation_signal cancel;
+    asio::signal_set interrupts(executor, SIGINT, SIGTERM);
+    interrupts.async_wait([&cancel](std::error_code ec, int) {
+      if (!ec) cancel.emit(asio::cancellation_type::terminal);
+    });
+    co_await asio::co_spawn(executor, serve_forwards(connection, *forwards, *listeners, log),
+                            asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
+    interrupts.cancel();
+    const auto ended = connection->failure();
+    co_await connection->close();
+    if (ended) co_return report_failure(*ended, log);
+    co_return kExitConnectionFailed;  // as ssh when a signal ends it
+  }
 
   auto opened = co_await connection->open_session();
   if (!opened) {
@@ -237,7 +373,18 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
     co_await connection->close();
     co_return report_failure(started.error(), log);
   }
-  auto exit = co_await relay_session(session, tty);
+  runtime::Result<ssh::SessionExit> exit = runtime::fail(runtime::Errc::cancelled, runtime::Layer::channel, "");
+  if (forwards->local.empty()) {
+    exit = co_await relay_session(session, tty);
+  } else {
+    using namespace asio::experimental::awaitable_operators;
+    auto ended = co_await (relay_session(session, tty) || serve_forwards(connection, *forwards, *listeners, log));
+    if (ended.index() == 0) {
+      exit = std::get<0>(std::move(ended));
+    } else {
+      exit = co_await session.wait();  // the connection ended: the session's wait says how
+    }
+  }
   raw.reset();
   co_await connection->close();
   if (!exit) co_return report_failure(exit.error(), log);
@@ -257,6 +404,12 @@ void add_ssh_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_flag("-t", o->force_tty, "Ask for a pseudo-terminal");
   cmd->add_flag("-T", o->no_tty, "Never ask for a pseudo-terminal");
   cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");
+  cmd->add_option("-L", o->local_forwards,
+                  "[bind_address:]port:host:hostport: connections to the local port go to host:hostport from the "
+                  "server; may be repeated")
+      ->allow_extra_args(false);
+  cmd->add_option("-W", o->stdio_forward, "host:port: stdin and stdout become a connection to it from the server");
+  cmd->add_flag("-N", o->no_command, "Run no command: forward ports only");
   cmd->add_option("destination", o->destination, "[user@]host or ssh://[user@]host[:port]")->required();
   // Everything after the destination is the remote command, options included (ssh host ls -l).
   cmd->prefix_command();

@@ -5,6 +5,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
 #include "runtime/splice.hpp"
@@ -61,8 +62,12 @@ asio::awaitable<void> forward_one(std::shared_ptr<ssh::Connection> connection,
     co_await local->close();
     co_return;
   }
-  auto spliced = co_await runtime::splice(*local, **channel);
-  if (!spliced) log.info("forwarded connection {} ended: {}", from, spliced.error().summary());
+  // The connection's end must end it too: a side waiting on the local client alone would not see it.
+  using namespace asio::experimental::awaitable_operators;
+  auto ended = co_await (runtime::splice(*local, **channel) || connection->wait_ended());
+  if (ended.index() == 0 && !std::get<0>(ended)) {
+    log.info("forwarded connection {} ended: {}", from, std::get<0>(ended).error().summary());
+  }
   co_await (*channel)->close();
   co_await local->close();
 }
@@ -77,7 +82,8 @@ Result<LocalForward> parse_local_forward(std::string_view spec) {
   }
   LocalForward forward;
   const std::size_t first = parts->size() - 3;
-  if (first == 1) forward.bind_address = (*parts)[0];
+  // As ssh: an empty address given before the port means every interface, as "*" does.
+  if (first == 1) forward.bind_address = (*parts)[0].empty() ? "*" : (*parts)[0];
   auto bind_port = parse_port(spec, (*parts)[first], true);
   if (!bind_port) return runtime::fail(std::move(bind_port.error()));
   forward.bind_port = *bind_port;
@@ -106,10 +112,15 @@ asio::awaitable<Result<void>> serve_local_forward(std::shared_ptr<ssh::Connectio
                                                   runtime::Logger log) {
   co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
+  using namespace asio::experimental::awaitable_operators;
   for (;;) {
-    auto local = co_await listener.accept();
+    auto accepted = co_await (listener.accept() || connection->wait_ended());
+    if (accepted.index() == 1) {
+      if (connection->failure()) co_return runtime::fail(*connection->failure());
+      co_return runtime::fail(runtime::Errc::cancelled, Layer::coder, "forwarding cancelled");
+    }
+    auto local = std::move(std::get<0>(accepted));
     if (!local) co_return runtime::fail(std::move(local.error()));
-    if (connection->failure()) co_return runtime::fail(*connection->failure());
     asio::co_spawn(executor, forward_one(connection, std::move(*local), target, log), asio::detached);
   }
 }

@@ -17,7 +17,7 @@ namespace cr::coder {
 
 // -L's [bind_address:]port:host:hostport (an IPv6 address in brackets).
 struct LocalForward {
-  std::string bind_address;  // empty: loopback
+  std::string bind_address;  // empty (none given): loopback; "*" (or given empty): every IPv4 address
   std::uint16_t bind_port = 0;
   std::string host;
   std::uint16_t port = 0;
@@ -28,7 +28,8 @@ runtime::Result<LocalForward> parse_local_forward(std::string_view spec);
 runtime::Result<ssh::DirectTcpip> parse_host_port(std::string_view spec);
 
 // Accepts connections on `listener` and joins each to a direct-tcpip channel to `target`, until
-// cancelled or the connection ends (which it returns).
+// cancelled, the listener fails, or the connection ends (its failure is the result). Forwarded
+// connections end with the connection too.
 asio::awaitable<runtime::Result<void>> serve_local_forward(std::shared_ptr<ssh::Connection> connection,
                                                            proxy::TcpListener& listener, ssh::DirectTcpip target,
                                                            runtime::Logger log);

@@ -1,7 +1,6 @@
 #pragma once
 // A listening TCP socket whose connections come as AsyncStreams: the local end of a forwarded port
-// (ssh -L, -D). Bound to the loopback address unless told otherwise, as ssh binds without
-// GatewayPorts.
+// (ssh -L, -D). Bound to IPv4's loopback address unless told otherwise (ssh binds ::1 as well).
 
 #include <cstdint>
 #include <memory>

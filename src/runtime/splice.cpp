@@ -18,7 +18,8 @@ struct CleanEnds {
 // Copies until `from` ends (then half-closes `to`) or fails. One that ends cleanly then waits for
 // the other direction's clean end; an error ends the splice at once, the other direction
 // cancelled with it.
-asio::awaitable<Result<void>> copy(AsyncStream& from, AsyncStream& to, std::uint64_t& count, CleanEnds& ends) {
+asio::awaitable<Result<void>> copy(AsyncStream& from, AsyncStream& to, std::uint64_t& count, CleanEnds& ends,
+                                   bool ends_splice) {
   co_await asio::this_coro::throw_if_cancelled(false);
   std::array<std::uint8_t, 32 * 1024> buffer;
   for (;;) {
@@ -33,7 +34,7 @@ asio::awaitable<Result<void>> copy(AsyncStream& from, AsyncStream& to, std::uint
   if (!half_closed) co_return half_closed;
   ++ends.count;
   ends.changed.notify();
-  while (ends.count < 2) {
+  while (!ends_splice && ends.count < 2) {
     const bool woken = co_await ends.changed.wait();
     if (!woken) break;
   }
@@ -42,12 +43,13 @@ asio::awaitable<Result<void>> copy(AsyncStream& from, AsyncStream& to, std::uint
 
 }  // namespace
 
-asio::awaitable<Result<Spliced>> splice(AsyncStream& a, AsyncStream& b) {
+asio::awaitable<Result<Spliced>> splice(AsyncStream& a, AsyncStream& b, SpliceUntil until) {
   using namespace asio::experimental::awaitable_operators;
   co_await asio::this_coro::throw_if_cancelled(false);
   Spliced spliced;
   CleanEnds ends(co_await asio::this_coro::executor);
-  auto ended = co_await (copy(a, b, spliced.a_to_b, ends) || copy(b, a, spliced.b_to_a, ends));
+  const bool b_ends_it = until == SpliceUntil::b_ended;
+  auto ended = co_await (copy(a, b, spliced.a_to_b, ends, false) || copy(b, a, spliced.b_to_a, ends, b_ends_it));
   auto& result = ended.index() == 0 ? std::get<0>(ended) : std::get<1>(ended);
   if (!result) co_return fail(std::move(result.error()));
   co_return spliced;

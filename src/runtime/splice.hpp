@@ -13,6 +13,10 @@ struct Spliced {
   std::uint64_t b_to_a = 0;
 };
 
-asio::awaitable<Result<Spliced>> splice(AsyncStream& a, AsyncStream& b);
+// When it ends: once both directions have (a forwarded connection), or once b's input has and a's
+// output is half-closed (ssh -W, which is done when the server's side closes).
+enum class SpliceUntil { both_ended, b_ended };
+
+asio::awaitable<Result<Spliced>> splice(AsyncStream& a, AsyncStream& b, SpliceUntil until = SpliceUntil::both_ended);
 
 }  // namespace cr::runtime

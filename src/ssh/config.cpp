@@ -439,6 +439,15 @@ std::vector<std::string> SshConfig::all(std::string_view keyword) const {
   return out;
 }
 
+std::vector<SshConfig::Value> SshConfig::lines(std::string_view keyword) const {
+  const auto lower = lowercase(keyword);
+  std::vector<Value> out;
+  for (const auto& value : values_) {
+    if (value.keyword == lower) out.push_back(value);
+  }
+  return out;
+}
+
 std::string SshConfig::origin(std::string_view keyword) const {
   const auto* value = first(keyword);
   return value ? value->origin : "default";

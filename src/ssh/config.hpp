@@ -39,6 +39,10 @@ class SshConfig {
   std::optional<std::string> text(std::string_view keyword) const;
   // Every value of a list keyword (IdentityFile, SendEnv, ...), in the order obtained.
   std::vector<std::string> all(std::string_view keyword) const;
+  struct Value;
+  // Every line given for keyword, in the order obtained, each with its arguments apart
+  // (LocalForward's listening side and its target).
+  std::vector<Value> lines(std::string_view keyword) const;
   // yes/no (and the synonyms OpenSSH takes); an error names the file and line.
   runtime::Result<std::optional<bool>> flag(std::string_view keyword) const;
   // A whole number within [low, high]; an error names the file and line.

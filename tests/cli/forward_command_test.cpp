@@ -125,7 +125,9 @@ TEST_CASE("ssh -W: a target the server cannot reach is 255 and says so", "[cli][
 }
 
 TEST_CASE("ssh -N -L: twenty connections at once through one forward, byte for byte", "[cli][sshd][forward]") {
-  Setup setup;
+  // ExitOnForwardFailure: should the free port have been taken meanwhile, the run fails, rather
+  // than the probe finding whatever took it.
+  Setup setup("  ExitOnForwardFailure yes\n");
   const auto port = free_port();
   constexpr int kConnections = 20;
   std::vector<std::string> echoed(kConnections);
@@ -184,4 +186,43 @@ TEST_CASE("ssh -L: a malformed forward is refused before anything runs", "[cli][
   const auto ran = test::run_cli({"ssh", "-F", setup.config.string(), "-L", "8080:host", "box", "true"});
   CHECK(ran.status == 255);
   CHECK_THAT(ran.err, Catch::Contains("[bind_address:]port:host:hostport"));
+}
+
+TEST_CASE("ssh: LocalForward in the config forwards while the command runs, and -L adds to it",
+          "[cli][sshd][forward]") {
+  const auto from_config = free_port();
+  const auto from_option = free_port();
+  const auto ran = test::run([&]() -> asio::awaitable<test::Ran> {
+    auto ex = co_await asio::this_coro::executor;
+    auto echo = test::loopback_acceptor(ex);
+    const auto echo_port = echo->local_endpoint().port();
+    // Two connections, and the two probes of listening(), which are forwarded too.
+    for (int i = 0; i < 4; ++i) asio::co_spawn(ex, test::serve_tcp_echo(echo), asio::detached);
+    Setup setup(fmt::format("  LocalForward {} 127.0.0.1:{}\n  ExitOnForwardFailure yes\n", from_config, echo_port));
+    // The remote command (cat) lives until its stdin ends: both ports carry a connection first.
+    std::vector<std::string> args{
+        "ssh", "-F", setup.config.string(), "-L", fmt::format("{}:127.0.0.1:{}", from_option, echo_port), "box", "cat"};
+    auto child = test::start_cli(ex, std::move(args));
+    const bool config_up = co_await listening(from_config);
+    const bool option_up = co_await listening(from_option);
+    CHECK(config_up);
+    CHECK(option_up);
+    auto first = co_await echo_through(from_config, "through LocalForward\n");
+    auto second = co_await echo_through(from_option, "through -L\n");
+    CHECK(first == "through LocalForward\n");
+    CHECK(second == "through -L\n");
+    const std::string input = "the session ran meanwhile\n";
+    auto written = co_await runtime::write_all(*child, runtime::as_bytes(input));
+    REQUIRE(written);
+    REQUIRE(child->shutdown_send());
+    std::string out;
+    co_await test::read_until(*child, out, input);
+    auto status = co_await child->wait_exit(runtime::Deadline::after(15s));
+    REQUIRE(status);
+    co_return test::Ran{status->kind == proxy::ExitStatus::Kind::exited ? status->value : -1, out,
+                        child->stderr_tail()};
+  }());
+  INFO(ran.err);
+  CHECK(ran.status == 0);
+  CHECK(ran.out == "the session ran meanwhile\n");
 }

@@ -22,6 +22,10 @@ TEST_CASE("forward specs: ssh's forms are read, and what is not one is refused w
   CHECK(bound->host == "fe80::1");
   CHECK(bound->port == 22);
 
+  auto everywhere = coder::parse_local_forward(":8080:h:80");
+  REQUIRE(everywhere);
+  CHECK(everywhere->bind_address == "*");
+
   auto target = coder::parse_host_port("db.internal:5432");
   REQUIRE(target);
   CHECK(target->host == "db.internal");

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "runtime/cancellation.hpp"
 #include "cli/commands.hpp"
 #include "cli/exec_command.hpp"
 #include "cli/exec_report.hpp"
@@ -42,14 +43,10 @@ struct StdinCredit {
 asio::awaitable<void> relay_stdin(std::shared_ptr<service::ServiceClient> client, std::shared_ptr<StdinCredit> credit) {
   co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
-  const auto cancelled = [&]() -> asio::awaitable<bool> {
-    auto state = co_await asio::this_coro::cancellation_state;
-    co_return state.cancelled() != asio::cancellation_type::none;
-  };
   auto reader = std::make_shared<StdinReader>(executor);
   for (bool ended = false; !ended;) {
     auto chunk = co_await reader->next();
-    const bool stop = co_await cancelled();
+    const bool stop = co_await runtime::cancellation_requested();
     if (stop) co_return;
     ended = !chunk;
     std::string_view rest = chunk ? std::string_view(*chunk) : std::string_view();

@@ -18,6 +18,7 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "runtime/cancellation.hpp"
 #include "cli/commands.hpp"
 #include "cli/exec_command.hpp"
 #include "cli/local_terminal.hpp"
@@ -94,8 +95,8 @@ asio::awaitable<void> relay_stdin(ssh::Session& session) {
       if (!written) co_return;  // the session failed: its wait() says why
     }
   }
-  auto state = co_await asio::this_coro::cancellation_state;
-  if (state.cancelled() != asio::cancellation_type::none) co_return;
+  const bool cancelled = co_await runtime::cancellation_requested();
+  if (cancelled) co_return;
   auto eof = co_await session.close_stdin();
   if (!eof) co_return;
   runtime::Event idle(executor);

@@ -7,6 +7,7 @@
 #include <asio/this_coro.hpp>
 #include <fmt/format.h>
 
+#include "runtime/cancellation.hpp"
 #include "ssh/connection.hpp"
 #include "ssh/sftp/client_state.hpp"
 
@@ -145,8 +146,8 @@ bool is_close(const std::vector<std::uint8_t>& packet) {
 
 asio::awaitable<bool> wait_for_reply(Pending& waiting) {
   while (!waiting.reply) {
-    auto cancellation = co_await asio::this_coro::cancellation_state;
-    if (cancellation.cancelled() != asio::cancellation_type::none) co_return false;
+    const bool cancelled = co_await runtime::cancellation_requested();
+    if (cancelled) co_return false;
     const bool woken = co_await waiting.answered.wait();
     if (!woken && !waiting.reply) co_return false;
   }

@@ -6,6 +6,7 @@
 #include <asio/this_coro.hpp>
 #include <fmt/format.h>
 
+#include "runtime/cancellation.hpp"
 #include "ssh/sftp/client.hpp"
 #include "ssh/sftp/client_state.hpp"
 
@@ -61,11 +62,6 @@ bool another_read(bool size_pending, std::optional<std::uint64_t> total, std::ui
   return in_flight == 0;
 }
 
-asio::awaitable<bool> cancelled() {
-  auto cancellation = co_await asio::this_coro::cancellation_state;
-  co_return cancellation.cancelled() != asio::cancellation_type::none;
-}
-
 Error cancelled_transfer(std::string_view what, const File& file, std::uint64_t done) {
   return std::move(Error(Errc::cancelled, Layer::sftp, fmt::format("the {} of {} was cancelled", what, file.path))
                        .with("bytes done", std::to_string(done)));
@@ -96,7 +92,7 @@ asio::awaitable<Result<std::uint64_t>> Client::download(std::string path, Downlo
   std::uint64_t delivered = 0;
   bool at_end = false;
   for (;;) {
-    const bool stop = co_await cancelled();
+    const bool stop = co_await runtime::cancellation_requested();
     if (stop) {
       abandon(state, flight, file);
       co_return runtime::fail(cancelled_transfer("download", file, delivered));
@@ -203,7 +199,7 @@ asio::awaitable<Result<std::uint64_t>> Client::upload(UploadSource source, File 
     state.abandon(closing);
   };
   for (;;) {
-    const bool stop = co_await cancelled();
+    const bool stop = co_await runtime::cancellation_requested();
     if (stop) {
       stop_early();
       co_return runtime::fail(cancelled_transfer("upload", file, written));

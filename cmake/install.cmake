@@ -14,6 +14,7 @@ set(CODER_RUNTIME_INSTALLED_HEADERS
   proxy/process_stream.hpp proxy/proxy_command.hpp proxy/tcp_stream.hpp
   ssh/algorithms.hpp ssh/channel.hpp ssh/channel_stream.hpp ssh/client.hpp ssh/client_auth.hpp
   ssh/client_config.hpp ssh/config.hpp ssh/connection.hpp ssh/digest.hpp ssh/disconnect_reason.hpp ssh/identity.hpp
+  ssh/incoming_channel.hpp
   ssh/known_hosts.hpp ssh/session.hpp ssh/signer.hpp ssh/transport.hpp ssh/version_exchange.hpp
   ssh/sftp/client.hpp ssh/sftp/types.hpp
   coder/cli_driver.hpp coder/dial.hpp coder/doctor.hpp coder/operations.hpp coder/pool.hpp

@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -247,6 +248,21 @@ runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Desti
       auto path = config.expand(*agent, "IdentityAgent");
       if (!path) return runtime::fail(value_error(config, "IdentityAgent", path.error().message));
       plan.identity_agent = std::move(*path);
+    }
+  }
+  if (auto forward = config.text("ForwardAgent")) {
+    const auto lower = lowercase(*forward);
+    if (lower == "yes" || lower == "true") {
+      plan.forward_agent = "";
+    } else if (lower != "no" && lower != "false") {
+      // A socket's path, or "$NAME": the environment variable holding one.
+      const char* named = forward->starts_with('$') ? std::getenv(forward->c_str() + 1) : nullptr;
+      if (forward->starts_with('$') && (!named || !*named)) {
+        return runtime::fail(value_error(config, "ForwardAgent", fmt::format("{} is not set", *forward)));
+      }
+      auto path = named ? runtime::Result<std::string>(named) : config.expand(*forward, "ForwardAgent");
+      if (!path) return runtime::fail(value_error(config, "ForwardAgent", path.error().message));
+      plan.forward_agent = std::move(*path);
     }
   }
   plan.send_env = config.all("SendEnv");

@@ -41,7 +41,9 @@ struct ClientPlan {
   bool identity_files_configured = false;  // false: ssh's default key names, silently skipped when missing
   bool identities_only = false;
   std::optional<std::string> identity_agent;  // a socket path, "none", or unset (SSH_AUTH_SOCK)
-  std::vector<std::string> send_env;          // patterns of local variables to pass
+  // ForwardAgent: unset (no), "" (yes: the agent authentication would use), or a socket path.
+  std::optional<std::string> forward_agent;
+  std::vector<std::string> send_env;  // patterns of local variables to pass
   std::vector<std::pair<std::string, std::string>> set_env;
   std::optional<std::string> request_tty;  // yes, no, force, auto
   std::optional<runtime::LogLevel> log_level;

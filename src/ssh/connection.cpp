@@ -26,11 +26,23 @@ std::vector<std::uint8_t> encode_channel_open(std::string_view type, std::uint32
 }
 }  // namespace
 
+Result<DirectTcpip> parse_forwarded_tcpip(runtime::ConstBytes data) {
+  auto parsed = DirectTcpipData::parse(data, "forwarded-tcpip");
+  if (!parsed) return runtime::fail(std::move(parsed.error()));
+  if (parsed->port_to_connect > 65535 || parsed->originator_port > 65535) {
+    return runtime::fail(std::move(channel_protocol_error("a forwarded-tcpip channel names a port above 65535")
+                                       .with("port", std::to_string(parsed->port_to_connect))));
+  }
+  return DirectTcpip{std::string(parsed->host_to_connect), static_cast<std::uint16_t>(parsed->port_to_connect),
+                     std::string(parsed->originator_ip_address), static_cast<std::uint16_t>(parsed->originator_port)};
+}
+
 Connection::Connection(std::unique_ptr<runtime::AsyncStream> stream, std::unique_ptr<Transport> transport,
                        ConnectionOptions options)
     : stream_(std::move(stream)),
       transport_(std::move(transport)),
       options_(std::move(options)),
+      queue_sent_(stream_->get_executor()),
       ended_(stream_->get_executor()) {}
 
 asio::awaitable<bool> Connection::wait_ended() {
@@ -71,6 +83,12 @@ std::shared_ptr<ChannelState> Connection::find(std::uint32_t local_id) const {
 }
 
 asio::awaitable<Result<void>> Connection::send(std::span<const std::uint8_t> message) {
+  // What was queued before goes first: a CLOSE that overtook its channel's queued EOF would name a
+  // channel the server has already freed.
+  while (sending_queued_ && !failure_) {
+    const bool woken = co_await queue_sent_.wait();
+    if (!woken) co_return runtime::fail(Errc::cancelled, Layer::channel, "cancelled before it was sent");
+  }
   if (failure_) co_return runtime::fail(*failure_);
   auto sent = co_await transport_->write_message(message);
   // A write that failed on the stream (not one cancelled or refused before it began) may have left
@@ -108,6 +126,7 @@ asio::awaitable<void> Connection::send_queued(std::shared_ptr<Connection> self) 
   }
   self->queued_.clear();
   self->sending_queued_ = false;
+  self->queue_sent_.notify();
 }
 
 std::function<void(std::exception_ptr)> Connection::failing_on_exception(std::weak_ptr<Connection> weak,
@@ -125,8 +144,10 @@ std::function<void(std::exception_ptr)> Connection::failing_on_exception(std::we
 void Connection::fail_all(Error error) {
   if (!failure_) failure_ = error;
   ended_.notify();
+  queue_sent_.notify();
   if (keepalive_tick_) keepalive_tick_->cancel();
   for (auto& pending : pending_replies_) pending->answered.notify();
+  for (auto& [type, incoming] : incoming_) incoming->arrived.notify();
   for (auto& [id, channel] : channels_) {
     if (!channel->error) channel->error = error;
     channel->changed.notify();
@@ -168,15 +189,23 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
     auto pending = std::move(pending_replies_.front());
     pending_replies_.pop_front();
     pending->accepted = type == msg::request_success;
+    if (type == msg::request_success) pending->success_data.assign(message.begin() + 1, message.end());
     pending->answered.notify();
-    return {};  // REQUEST_SUCCESS may carry request-specific data: not read
+    return {};
   }
   if (type == msg::channel_open) {
     auto open = ChannelOpen::parse(message);
     if (!open) return runtime::fail(std::move(open.error()));
-    const ChannelOpenFailure refusal{open->sender_channel, ChannelOpenFailure::kAdministrativelyProhibited,
-                                     "the client accepts no channels", ""};
-    queue(refusal.encode());
+    const auto taken = incoming_.find(open->channel_type);
+    if (taken == incoming_.end() || open->maximum_packet_size == 0) {
+      const ChannelOpenFailure refusal{open->sender_channel,
+                                       static_cast<std::uint32_t>(OpenFailure::unknown_channel_type),
+                                       "the client takes no channels of this type", ""};
+      queue(refusal.encode());
+      return {};
+    }
+    taken->second->waiting.emplace_back(weak_from_this(), *open);
+    taken->second->arrived.notify();
     return {};
   }
   if (type < msg::channel_open_confirmation || type > msg::channel_failure) {
@@ -302,19 +331,27 @@ asio::awaitable<Result<ExecResult>> Connection::exec(std::string command, ExecOp
 
 asio::awaitable<Result<bool>> Connection::global_request(std::string name, bool want_reply,
                                                          std::vector<std::uint8_t> fields) {
-  const auto request = GlobalRequest{name, want_reply, fields}.encode();
-  std::shared_ptr<PendingReply> pending;
   if (want_reply) {
-    pending = std::make_shared<PendingReply>(PendingReply{std::nullopt, runtime::Event(executor())});
-    pending_replies_.push_back(pending);
+    auto reply = co_await request_with_reply(std::move(name), std::move(fields));
+    if (!reply) co_return runtime::fail(std::move(reply.error()));
+    co_return reply->has_value();
   }
+  auto sent = co_await send(GlobalRequest{name, false, fields}.encode());
+  if (!sent) co_return runtime::fail(std::move(sent.error()));
+  co_return false;
+}
+
+asio::awaitable<Result<std::optional<std::vector<std::uint8_t>>>> Connection::request_with_reply(
+    std::string name, std::vector<std::uint8_t> fields) {
+  const auto request = GlobalRequest{name, true, fields}.encode();
+  auto pending = std::make_shared<PendingReply>(PendingReply{std::nullopt, {}, runtime::Event(executor())});
+  pending_replies_.push_back(pending);
   auto sent = co_await send(request);
   if (!sent) {
     // Replies come in the order of the requests: a request that never left must not take one.
-    if (pending && !sent_despite_cancellation(sent.error())) std::erase(pending_replies_, pending);
+    if (!sent_despite_cancellation(sent.error())) std::erase(pending_replies_, pending);
     co_return runtime::fail(std::move(sent.error()));
   }
-  if (!want_reply) co_return false;
   while (!pending->accepted && !failure_) {
     const bool woken = co_await pending->answered.wait();
     if (!woken && !pending->accepted) {
@@ -322,7 +359,56 @@ asio::awaitable<Result<bool>> Connection::global_request(std::string name, bool 
     }
   }
   if (!pending->accepted) co_return runtime::fail(*failure_);
-  co_return *pending->accepted;
+  if (!*pending->accepted) co_return std::optional<std::vector<std::uint8_t>>{};
+  co_return std::optional<std::vector<std::uint8_t>>{std::move(pending->success_data)};
+}
+
+asio::awaitable<Result<std::uint16_t>> Connection::request_tcpip_forward(std::string address, std::uint16_t port) {
+  const auto where = fmt::format("{}:{}", address.empty() ? "*" : address, port);
+  auto reply = co_await request_with_reply("tcpip-forward", TcpipForwardData{address, port}.encode());
+  if (!reply) co_return runtime::fail(std::move(reply.error()).while_("asking the server to listen"));
+  if (!*reply) {
+    co_return runtime::fail(
+        std::move(Error(Errc::refused, Layer::channel, fmt::format("the server refused to listen on {} for us", where))
+                      .with("request", "tcpip-forward")));
+  }
+  // The port it chose, for port 0 (RFC 4254 section 7.1); some servers send it for any port.
+  if ((*reply)->empty()) {
+    if (port != 0) co_return port;
+    co_return runtime::fail(channel_protocol_error("the server agreed to listen on port 0 but named no port"));
+  }
+  Reader data(**reply, "tcpip-forward's REQUEST_SUCCESS");
+  const std::uint32_t bound = data.uint32();
+  auto parsed = finish_parse(data, bound);
+  if (!parsed) co_return runtime::fail(std::move(parsed.error()));
+  if (bound == 0 || bound > 65535 || (port != 0 && bound != port)) {
+    co_return runtime::fail(std::move(channel_protocol_error("the server listens on another port than asked")
+                                          .with("asked", where)
+                                          .with("server's port", std::to_string(bound))));
+  }
+  co_return static_cast<std::uint16_t>(bound);
+}
+
+void Connection::take_incoming(std::string type) {
+  if (incoming_.contains(type)) return;
+  incoming_.emplace(std::move(type), std::make_unique<Incoming>(Incoming{{}, runtime::Event(executor())}));
+}
+
+asio::awaitable<Result<IncomingChannel>> Connection::next_incoming(std::string type) {
+  const auto found = incoming_.find(type);
+  if (found == incoming_.end()) {
+    co_return runtime::fail(Errc::invalid_argument, Layer::channel,
+                            fmt::format("{} channels are not taken (take_incoming)", type));
+  }
+  auto& incoming = *found->second;
+  while (incoming.waiting.empty() && !failure_) {
+    const bool woken = co_await incoming.arrived.wait();
+    if (!woken) co_return runtime::fail(Errc::cancelled, Layer::channel, fmt::format("waiting for a {} channel", type));
+  }
+  if (failure_) co_return runtime::fail(*failure_);
+  auto next = std::move(incoming.waiting.front());
+  incoming.waiting.pop_front();
+  co_return next;
 }
 
 asio::awaitable<Result<void>> Connection::ping(runtime::Deadline deadline) {

@@ -23,6 +23,7 @@
 
 #include "runtime/deadline.hpp"
 #include "runtime/event.hpp"
+#include "ssh/incoming_channel.hpp"
 #include "ssh/session.hpp"
 #include "ssh/transport.hpp"
 
@@ -59,6 +60,10 @@ struct DirectTcpip {
   std::uint16_t originator_port = 0;
 };
 
+// A forwarded-tcpip channel's data (RFC 4254 section 7.2): the address and port that were
+// connected on the server (as host and port), and the originator's.
+runtime::Result<DirectTcpip> parse_forwarded_tcpip(runtime::ConstBytes data);
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // Takes over an authenticated transport (and the stream under it) and starts reading from it.
@@ -82,6 +87,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // in the order of the requests, so requests may overlap.
   asio::awaitable<runtime::Result<bool>> global_request(std::string name, bool want_reply,
                                                         std::vector<std::uint8_t> fields = {});
+  // tcpip-forward (RFC 4254 section 7.1): the server listens on address:port and opens a
+  // "forwarded-tcpip" channel for each connection there (take_incoming). The port it listens on,
+  // the one it chose for port 0. A refusal is Errc::refused.
+  asio::awaitable<runtime::Result<std::uint16_t>> request_tcpip_forward(std::string address, std::uint16_t port);
+  // Channels the server opens of `type` wait for next_incoming(type) instead of being refused.
+  void take_incoming(std::string type);
+  // The next such channel, to accept or reject; fails once the connection has ended.
+  asio::awaitable<runtime::Result<IncomingChannel>> next_incoming(std::string type);
   // keepalive@openssh.com: succeeds when the server answers at all (servers refuse it, and a
   // refusal is an answer), within the deadline.
   asio::awaitable<runtime::Result<void>> ping(runtime::Deadline deadline);
@@ -108,6 +121,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   friend class Channel;
+  friend class IncomingChannel;
   // The completion of a background coroutine (the reader, the queued sender, keepalives): one that
   // ends by an exception fails the connection with it, instead of leaving every waiter waiting.
   static std::function<void(std::exception_ptr)> failing_on_exception(std::weak_ptr<Connection> weak,
@@ -132,6 +146,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // reader can finish.
   void queue(std::vector<std::uint8_t> message);
   void queue_close(ChannelState& channel);
+  // A global request's reply: the request specific data of REQUEST_SUCCESS, nullopt for FAILURE.
+  asio::awaitable<runtime::Result<std::optional<std::vector<std::uint8_t>>>> request_with_reply(
+      std::string name, std::vector<std::uint8_t> fields);
 
   std::unique_ptr<runtime::AsyncStream> stream_;  // declared first: it outlives the transport on it
   std::unique_ptr<Transport> transport_;
@@ -141,11 +158,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<ChannelState> spare_;  // a session channel opened in advance, confirmed or not
   std::deque<std::vector<std::uint8_t>> queued_;
   bool sending_queued_ = false;
+  runtime::Event queue_sent_;  // notified as the queue empties
   struct PendingReply {
     std::optional<bool> accepted;
+    std::vector<std::uint8_t> success_data;
     runtime::Event answered;
   };
   std::deque<std::shared_ptr<PendingReply>> pending_replies_;
+  struct Incoming {
+    std::deque<IncomingChannel> waiting;
+    runtime::Event arrived;
+  };
+  std::map<std::string, std::unique_ptr<Incoming>, std::less<>> incoming_;
   std::optional<runtime::Error> failure_;
   runtime::Event ended_;  // notified as failure_ is set
   std::optional<std::chrono::microseconds> last_round_trip_;

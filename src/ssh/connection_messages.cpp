@@ -77,11 +77,38 @@ std::vector<std::uint8_t> DirectTcpipData::encode() const {
   return w.take();
 }
 
+runtime::Result<DirectTcpipData> DirectTcpipData::parse(ConstBytes fields, std::string_view channel_type) {
+  Reader r(fields, channel_type);
+  DirectTcpipData data;
+  data.host_to_connect = text_view(r);
+  data.port_to_connect = r.uint32();
+  data.originator_ip_address = text_view(r);
+  data.originator_port = r.uint32();
+  return finish_parse(r, data);
+}
+
+std::vector<std::uint8_t> TcpipForwardData::encode() const {
+  Writer w;
+  w.string(address_to_bind);
+  w.uint32(port_to_bind);
+  return w.take();
+}
+
 runtime::Result<std::uint32_t> parse_recipient_channel(ConstBytes payload) {
   Reader r(payload, "channel message");
   r.byte();
   const std::uint32_t recipient_channel = r.uint32();
   return finish_parse(r, recipient_channel);
+}
+
+std::vector<std::uint8_t> ChannelOpenConfirmation::encode() const {
+  Writer w;
+  w.byte(msg::channel_open_confirmation);
+  w.uint32(recipient_channel);
+  w.uint32(sender_channel);
+  w.uint32(initial_window_size);
+  w.uint32(maximum_packet_size);
+  return w.take();
 }
 
 runtime::Result<ChannelOpenConfirmation> ChannelOpenConfirmation::parse(ConstBytes payload) {

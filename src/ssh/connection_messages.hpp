@@ -41,7 +41,8 @@ struct ChannelOpen {
   static runtime::Result<ChannelOpen> parse(ConstBytes payload);
 };
 
-// "direct-tcpip"'s channel type specific data (RFC 4254 section 7.2).
+// "direct-tcpip"'s channel type specific data (RFC 4254 section 7.2). "forwarded-tcpip"'s has the
+// same shape: the address and port that were connected, then the originator's.
 struct DirectTcpipData {
   std::string_view host_to_connect;
   std::uint32_t port_to_connect = 0;
@@ -49,6 +50,15 @@ struct DirectTcpipData {
   std::uint32_t originator_port = 0;
 
   std::vector<std::uint8_t> encode() const;  // the fields alone, no message number
+  static runtime::Result<DirectTcpipData> parse(ConstBytes fields, std::string_view channel_type);
+};
+
+// "tcpip-forward"'s and "cancel-tcpip-forward"'s request specific data (RFC 4254 section 7.1).
+struct TcpipForwardData {
+  std::string_view address_to_bind;
+  std::uint32_t port_to_bind = 0;
+
+  std::vector<std::uint8_t> encode() const;
 };
 
 // Every message from SSH_MSG_CHANNEL_OPEN_CONFIRMATION to SSH_MSG_CHANNEL_FAILURE names the
@@ -56,13 +66,14 @@ struct DirectTcpipData {
 runtime::Result<std::uint32_t> parse_recipient_channel(ConstBytes payload);
 
 // SSH_MSG_CHANNEL_OPEN_CONFIRMATION (RFC 4254 section 5.1); channel type specific data, none for
-// the channels we open, is not read.
+// the channels either side opens here, is neither read nor sent.
 struct ChannelOpenConfirmation {
   std::uint32_t recipient_channel = 0;
   std::uint32_t sender_channel = 0;
   std::uint32_t initial_window_size = 0;
   std::uint32_t maximum_packet_size = 0;
 
+  std::vector<std::uint8_t> encode() const;
   static runtime::Result<ChannelOpenConfirmation> parse(ConstBytes payload);
 };
 

@@ -80,6 +80,12 @@ asio::awaitable<Result<void>> Session::set_env(std::string name, std::string val
   co_return co_await notify("env", fields);
 }
 
+asio::awaitable<Result<void>> Session::request_agent_forwarding() {
+  constexpr std::string_view request = "auth-agent-req@openssh.com";
+  const runtime::ConstBytes no_fields;
+  co_return co_await notify(request, no_fields);
+}
+
 asio::awaitable<Result<void>> Session::request_exec(std::string command) {
   auto ticket = co_await send_exec(command);
   if (!ticket) co_return runtime::fail(std::move(ticket.error()).with("command", command));

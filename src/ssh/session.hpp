@@ -109,6 +109,10 @@ class Session {
   // Sent without asking for a reply, as OpenSSH does: servers drop variables they do not accept
   // (sshd's AcceptEnv) and a round trip per variable would buy nothing.
   asio::awaitable<runtime::Result<void>> set_env(std::string name, std::string value);
+  // auth-agent-req@openssh.com, without a reply as OpenSSH sends it: the server's programs may then
+  // reach our agent, each use an "auth-agent@openssh.com" channel the server opens
+  // (Connection::take_incoming).
+  asio::awaitable<runtime::Result<void>> request_agent_forwarding();
   // Exactly one of these requests starts the program; a refusal is Errc::refused naming it.
   asio::awaitable<runtime::Result<void>> request_exec(std::string command);
   // The exec (or shell) request and its answer apart: stdin may follow the request at once

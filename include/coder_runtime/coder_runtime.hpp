@@ -19,6 +19,7 @@
 
 // Streams to a server: a ProxyCommand's process, a TCP connection.
 #include "proxy/proxy_command.hpp"
+#include "proxy/tcp_listener.hpp"
 #include "proxy/tcp_stream.hpp"
 
 // The SSH client: ssh_config, the connection plan, host keys, connections, sessions and channels;
@@ -36,6 +37,7 @@
 // files (over exec, or over SFTP), the pool of connections.
 #include "coder/cli_driver.hpp"
 #include "coder/dial.hpp"
+#include "coder/forward.hpp"
 #include "coder/operations.hpp"
 #include "coder/pool.hpp"
 #include "coder/sftp_files.hpp"

@@ -8,7 +8,6 @@
 #include <cctype>
 #include <csignal>
 #include <cstdlib>
-#include <list>
 
 #include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
@@ -23,13 +22,11 @@
 #include "cli/exec_command.hpp"
 #include "cli/local_terminal.hpp"
 #include "cli/ssh_connect.hpp"
+#include "cli/ssh_forwards.hpp"
 #include "coder/forward.hpp"
 #include "coder/proxy_command_line.hpp"
 #include "runtime/local_user.hpp"
 #include "runtime/paths.hpp"
-#include "runtime/splice.hpp"
-#include "proxy/stdio_stream.hpp"
-#include "proxy/tcp_listener.hpp"
 #include "ssh/pattern.hpp"
 #include "ssh/session.hpp"
 
@@ -40,9 +37,9 @@ struct SshCommandOptions {
   SshCommandLine line;
   bool force_tty = false;
   bool no_tty = false;
-  std::vector<std::string> local_forwards;  // -L
-  std::string stdio_forward;                // -W
-  bool no_command = false;                  // -N
+  ForwardOptions forward;
+  bool forward_agent = false;  // -A
+  bool no_command = false;     // -N
   std::string destination;
   std::vector<std::string> command;
 };
@@ -205,123 +202,6 @@ runtime::Result<std::optional<WorkspaceRoute>> workspace_route(const SshCommandO
   return route;
 }
 
-// -L and LocalForward ("[bind_address:]port host:hostport"), -W.
-struct Forwards {
-  std::vector<coder::LocalForward> local;
-  std::optional<ssh::DirectTcpip> stdio;
-  bool exit_on_failure = false;
-  bool any() const { return !local.empty() || stdio; }
-};
-
-runtime::Result<Forwards> forwards_of(const SshCommandOptions& o, const ssh::SshConfig& config,
-                                      const runtime::Logger& log) {
-  Forwards forwards;
-  std::vector<std::string> specs = o.local_forwards;
-  for (const auto& line : config.lines("LocalForward")) {
-    // ssh_config writes the listening side and the target apart: "8080 localhost:80". A Unix
-    // socket's path on either side is ssh's too, but not ours yet: left out, with a warning.
-    if (line.args.size() != 2) {
-      return runtime::fail(std::move(runtime::Error(runtime::Errc::invalid_argument, runtime::Layer::runtime,
-                                                    "LocalForward takes [bind_address:]port and host:hostport, apart")
-                                         .with("line", line.origin)));
-    }
-    if (line.args[0].find('/') != std::string::npos || line.args[1].find('/') != std::string::npos) {
-      log.warning("{}: forwarding a Unix socket is not supported yet; that LocalForward is left out", line.origin);
-      continue;
-    }
-    specs.push_back(line.args[0] + ":" + line.args[1]);
-  }
-  for (const auto& spec : specs) {
-    auto forward = coder::parse_local_forward(spec);
-    if (!forward) return runtime::fail(std::move(forward.error()));
-    forwards.local.push_back(std::move(*forward));
-  }
-  if (!o.stdio_forward.empty()) {
-    auto target = coder::parse_host_port(o.stdio_forward);
-    if (!target) return runtime::fail(std::move(target.error()));
-    forwards.stdio = std::move(*target);
-  }
-  auto exit_on_failure = config.flag("ExitOnForwardFailure");
-  if (!exit_on_failure) return runtime::fail(std::move(exit_on_failure.error()));
-  // -W implies it, as in ssh: a stdio forward that cannot open has nothing else to do.
-  forwards.exit_on_failure = exit_on_failure->value_or(false) || forwards.stdio;
-  return forwards;
-}
-
-// ssh -W: our stdin and stdout are the forwarded connection. As ssh, it is done (0) once the
-// server's side has closed: a parent that waits for its ProxyCommand to exit before it closes our
-// stdin is not kept waiting.
-asio::awaitable<int> forward_stdio(std::shared_ptr<ssh::Connection> connection, ssh::DirectTcpip target,
-                                   const runtime::Logger& log) {
-  auto channel = co_await connection->open_direct_tcpip(target);
-  if (!channel) {
-    co_await connection->close();
-    auto to = fmt::format("{} port {}", target.host, target.port);
-    co_return report_failure(std::move(channel.error()).with("stdio forwarding to", std::move(to)), log);
-  }
-  auto stdio = proxy::take_stdio(co_await asio::this_coro::executor);
-  if (!stdio) {
-    co_await connection->close();
-    co_return report_failure(stdio.error(), log);
-  }
-  auto spliced = co_await runtime::splice(**stdio, **channel, runtime::SpliceUntil::b_ended);
-  co_await connection->close();
-  if (!spliced) co_return report_failure(spliced.error(), log);
-  co_return 0;
-}
-
-// Listens for each -L; a port that cannot be listened on is an error under ExitOnForwardFailure
-// (exit 255), a warning otherwise.
-runtime::Result<std::vector<std::unique_ptr<proxy::TcpListener>>> listen_for(const Forwards& forwards,
-                                                                             asio::any_io_executor executor,
-                                                                             const runtime::Logger& log) {
-  std::vector<std::unique_ptr<proxy::TcpListener>> listeners;
-  for (const auto& forward : forwards.local) {
-    auto listener = proxy::TcpListener::bind(executor, forward.bind_address, forward.bind_port);
-    if (!listener && forwards.exit_on_failure) return runtime::fail(std::move(listener.error()));
-    if (!listener) {
-      log.warning("{}; that forward is left out", listener.error().summary());
-      listeners.emplace_back();
-      continue;
-    }
-    log.debug("forwarding {} to {} port {}", (*listener)->describe(), forward.host, forward.port);
-    listeners.push_back(std::move(*listener));
-  }
-  return listeners;
-}
-
-// Serves every -L until the connection ends or this is cancelled. Every accept loop has ended
-// when it returns: the listeners may go.
-asio::awaitable<void> serve_forwards(std::shared_ptr<ssh::Connection> connection, const Forwards& forwards,
-                                     std::vector<std::unique_ptr<proxy::TcpListener>>& listeners, runtime::Logger log) {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  auto executor = co_await asio::this_coro::executor;
-  runtime::Event loop_ended(executor);
-  std::size_t running = 0;
-  std::list<asio::cancellation_signal> stops;
-  for (std::size_t i = 0; i < listeners.size(); ++i) {
-    if (!listeners[i]) continue;
-    ssh::DirectTcpip target;
-    target.host = forwards.local[i].host;
-    target.port = forwards.local[i].port;
-    ++running;
-    auto& stop = stops.emplace_back();
-    asio::co_spawn(executor, coder::serve_local_forward(connection, *listeners[i], std::move(target), log),
-                   asio::bind_cancellation_slot(stop.slot(), [&running, &loop_ended, &log, &connection, i](
-                                                                 std::exception_ptr, runtime::Result<void> ended) {
-                     // A listener that failed (out of descriptors) ends its forward alone: say so.
-                     if (!ended && ended.error().code != runtime::Errc::cancelled && !connection->failure()) {
-                       log.warning("forward {} stopped: {}", i + 1, ended.error().summary());
-                     }
-                     --running;
-                     loop_ended.notify();
-                   }));
-  }
-  co_await connection->wait_ended();
-  for (auto& stop : stops) stop.emit(asio::cancellation_type::terminal);
-  while (running > 0) co_await loop_ended.wait();
-}
-
 asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
   auto destination = ssh::parse_destination(o.destination);
   if (!destination) co_return report_failure(destination.error(), {});
@@ -330,12 +210,14 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
   const auto& log = planned->log;
   auto& plan = planned->plan;
   const bool tty = wants_tty(o, plan) && !o.no_command;
-  auto forwards = forwards_of(o, planned->config, log);
+  auto forwards = forwards_of(o.forward, planned->config, log);
   if (!forwards) co_return report_failure(forwards.error(), log);
+  if (o.forward_agent) plan.forward_agent = "";
+  const auto agent = agent_to_forward(plan);
   // Forwards need a connection of this process's own: the holder runs commands only.
   auto shared = workspace_route(o, planned->config, plan, tty, verbosity);
   if (!shared) co_return report_failure(shared.error(), log);
-  if (*shared && !forwards->any() && !o.no_command) {
+  if (*shared && !forwards->any() && !agent && !o.no_command) {
     // Ctrl-C (without a terminal of the remote's) and SIGTERM end the command on the holder and
     // leave the local terminal as it was.
     asio::cancellation_signal cancel;
@@ -354,10 +236,10 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
   auto connection = std::move(*connected);
   if (forwards->stdio) co_return co_await forward_stdio(connection, *forwards->stdio, log);
   auto executor = co_await asio::this_coro::executor;
-  auto listeners = listen_for(*forwards, executor, log);
-  if (!listeners) {
+  auto active = co_await start_forwards(connection, *forwards, log);
+  if (!active) {
     co_await connection->close();
-    co_return report_failure(listeners.error(), log);
+    co_return report_failure(active.error(), log);
   }
   if (o.no_command) {
     // ssh -N: forwards only, until the connection ends or a signal ends us.
@@ -366,7 +248,7 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
     interrupts.async_wait([&cancel](std::error_code ec, int) {
       if (!ec) cancel.emit(asio::cancellation_type::terminal);
     });
-    co_await asio::co_spawn(executor, serve_forwards(connection, *forwards, *listeners, log),
+    co_await asio::co_spawn(executor, serve_forwards(connection, *active, log),
                             asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
     interrupts.cancel();
     const auto ended = connection->failure();
@@ -381,6 +263,15 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
     co_return report_failure(opened.error(), log);
   }
   ssh::Session session = std::move(*opened);
+  if (agent) {
+    coder::take_agent_channels(*connection);
+    auto asked = co_await session.request_agent_forwarding();
+    if (!asked) {
+      co_await connection->close();
+      co_return report_failure(asked.error(), log);
+    }
+    active->agent = agent;
+  }
   std::optional<RawTerminal> raw;
   auto started = co_await start_program(session, env, tty, o.command, raw);
   if (!started) {
@@ -389,11 +280,11 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
     co_return report_failure(started.error(), log);
   }
   runtime::Result<ssh::SessionExit> exit = runtime::fail(runtime::Errc::cancelled, runtime::Layer::channel, "");
-  if (forwards->local.empty()) {
+  if (!active->any()) {
     exit = co_await relay_session(session, tty);
   } else {
     using namespace asio::experimental::awaitable_operators;
-    auto ended = co_await (relay_session(session, tty) || serve_forwards(connection, *forwards, *listeners, log));
+    auto ended = co_await (relay_session(session, tty) || serve_forwards(connection, *active, log));
     if (ended.index() == 0) {
       exit = std::get<0>(std::move(ended));
     } else {
@@ -419,11 +310,20 @@ void add_ssh_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_flag("-t", o->force_tty, "Ask for a pseudo-terminal");
   cmd->add_flag("-T", o->no_tty, "Never ask for a pseudo-terminal");
   cmd->add_flag("-v", global.verbosity, "More detail on stderr (repeat for more)");
-  cmd->add_option("-L", o->local_forwards,
+  cmd->add_option("-L", o->forward.local,
                   "[bind_address:]port:host:hostport: connections to the local port go to host:hostport from the "
                   "server; may be repeated")
       ->allow_extra_args(false);
-  cmd->add_option("-W", o->stdio_forward, "host:port: stdin and stdout become a connection to it from the server");
+  cmd->add_option("-R", o->forward.remote,
+                  "[bind_address:]port:host:hostport: the server listens on the port, and its connections go to "
+                  "host:hostport from here; port 0: the server chooses; may be repeated")
+      ->allow_extra_args(false);
+  cmd->add_option("-D", o->forward.dynamic,
+                  "[bind_address:]port: a local SOCKS5 proxy whose connections the server makes; may be repeated")
+      ->allow_extra_args(false);
+  cmd->add_option("-W", o->forward.stdio, "host:port: stdin and stdout become a connection to it from the server");
+  cmd->add_flag("-A", o->forward_agent,
+                "Forward the agent: the server's programs may use the local ssh-agent's keys (ForwardAgent yes)");
   cmd->add_flag("-N", o->no_command, "Run no command: forward ports only");
   cmd->add_option("destination", o->destination, "[user@]host or ssh://[user@]host[:port]")->required();
   // Everything after the destination is the remote command, options included (ssh host ls -l).

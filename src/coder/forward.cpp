@@ -8,7 +8,11 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
+#include "coder/socks5.hpp"
+#include "proxy/agent_socket.hpp"
+#include "proxy/tcp_stream.hpp"
 #include "runtime/splice.hpp"
+#include "ssh/channel_stream.hpp"
 
 namespace cr::coder {
 namespace {
@@ -50,37 +54,154 @@ Result<std::uint16_t> parse_port(std::string_view spec, std::string_view text, b
   return static_cast<std::uint16_t>(value);
 }
 
+// Joins a local connection to its channel until both directions end, either fails, or the
+// connection ends (a side waiting on the local client alone would not see that).
+asio::awaitable<void> join(std::shared_ptr<ssh::Connection> connection, std::unique_ptr<runtime::AsyncStream> local,
+                           std::unique_ptr<runtime::AsyncStream> channel, const runtime::Logger& log) {
+  using namespace asio::experimental::awaitable_operators;
+  auto ended = co_await (runtime::splice(*local, *channel) || connection->wait_ended());
+  if (ended.index() == 0 && !std::get<0>(ended)) {
+    log.info("forwarded connection {} ended: {}", local->describe(), std::get<0>(ended).error().summary());
+  }
+  co_await channel->close();
+  co_await local->close();
+}
+
 asio::awaitable<void> forward_one(std::shared_ptr<ssh::Connection> connection,
                                   std::unique_ptr<runtime::AsyncStream> local, ssh::DirectTcpip target,
                                   runtime::Logger log) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  const auto from = local->describe();
   auto channel = co_await connection->open_direct_tcpip(target);
   if (!channel) {
-    // As ssh: the local connection ends, the forward and the connection go on.
-    log.warning("forwarding {} to {} port {}: {}", from, target.host, target.port, channel.error().summary());
+    log.warning("forwarding {} to {} port {}: {}", local->describe(), target.host, target.port,
+                channel.error().summary());
     co_await local->close();
     co_return;
   }
-  // The connection's end must end it too: a side waiting on the local client alone would not see it.
-  using namespace asio::experimental::awaitable_operators;
-  auto ended = co_await (runtime::splice(*local, **channel) || connection->wait_ended());
-  if (ended.index() == 0 && !std::get<0>(ended)) {
-    log.info("forwarded connection {} ended: {}", from, std::get<0>(ended).error().summary());
+  co_await join(std::move(connection), std::move(local), std::move(*channel), log);
+}
+
+// ssh waits for a SOCKS client as long as it takes; a bound keeps an idle one from holding a
+// descriptor for good.
+constexpr auto kSocksRequestBudget = std::chrono::seconds(30);
+
+asio::awaitable<void> socks_one(std::shared_ptr<ssh::Connection> connection,
+                                std::unique_ptr<runtime::AsyncStream> local, runtime::Logger log) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto target = co_await socks5_read_request(*local, runtime::Deadline::after(kSocksRequestBudget));
+  if (!target) {
+    log.warning("dynamic forward: {} closed: {}", local->describe(), target.error().summary());
+    co_await local->close();
+    co_return;
   }
-  co_await (*channel)->close();
-  co_await local->close();
+  auto channel = co_await connection->open_direct_tcpip(*target);
+  if (!channel) {
+    log.warning("dynamic forward to {} port {}: {}", target->host, target->port, channel.error().summary());
+    const auto reply =
+        channel.error().code == Errc::refused ? Socks5Reply::connection_refused : Socks5Reply::general_failure;
+    co_await socks5_reply(*local, reply);
+    co_await local->close();
+    co_return;
+  }
+  auto replied = co_await socks5_reply(*local, Socks5Reply::succeeded);
+  if (!replied) {
+    co_await (*channel)->close();
+    co_await local->close();
+    co_return;
+  }
+  co_await join(std::move(connection), std::move(local), std::move(*channel), log);
+}
+
+// Accepts on `listener` until it fails, the connection ends, or this is cancelled, handing each
+// connection to `forward` (which runs on its own).
+asio::awaitable<Result<void>> accept_loop(
+    std::shared_ptr<ssh::Connection> connection, proxy::TcpListener& listener,
+    std::function<asio::awaitable<void>(std::unique_ptr<runtime::AsyncStream>)> forward) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto executor = co_await asio::this_coro::executor;
+  using namespace asio::experimental::awaitable_operators;
+  for (;;) {
+    auto accepted = co_await (listener.accept() || connection->wait_ended());
+    if (accepted.index() == 1) {
+      if (connection->failure()) co_return runtime::fail(*connection->failure());
+      co_return runtime::fail(Errc::cancelled, Layer::coder, "forwarding cancelled");
+    }
+    auto local = std::move(std::get<0>(accepted));
+    if (!local) co_return runtime::fail(std::move(local.error()));
+    asio::co_spawn(executor, forward(std::move(*local)), asio::detached);
+  }
+}
+
+// What ssh asks a server to listen on: its own name for loopback, or "" for every address.
+std::string address_to_bind(const ForwardSpec& spec) {
+  if (spec.bind_address.empty()) return "localhost";
+  if (spec.bind_address == "*") return "";
+  return spec.bind_address;
+}
+
+// A forwarded-tcpip channel names the address and port that were connected: the forward whose
+// port that is (its address decides between forwards on one port).
+const RemoteForward* forward_for(const std::vector<RemoteForward>& forwards, std::string_view address,
+                                 std::uint32_t port) {
+  const RemoteForward* found = nullptr;
+  for (const auto& forward : forwards) {
+    if (forward.server_port != port) continue;
+    if (address_to_bind(forward.spec) == address) return &forward;
+    if (!found) found = &forward;
+  }
+  return found;
+}
+
+// How long a connection to a remote forward's target may take before the server is told it failed.
+constexpr auto kTargetConnectBudget = std::chrono::seconds(10);
+
+asio::awaitable<void> remote_one(std::shared_ptr<ssh::Connection> connection, ssh::IncomingChannel incoming,
+                                 ForwardSpec spec, std::string from, runtime::Logger log) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto target = co_await proxy::connect_tcp(spec.host, spec.port, runtime::Deadline::after(kTargetConnectBudget), log);
+  if (!target) {
+    log.warning("remote forward from {} to {} port {}: {}", from, spec.host, spec.port, target.error().summary());
+    incoming.reject(ssh::OpenFailure::connect_failed, target.error().summary());
+    co_return;
+  }
+  auto channel = co_await incoming.accept();
+  if (!channel) {
+    co_await (*target)->close();
+    co_return;
+  }
+  auto stream = ssh::make_channel_stream(std::move(*channel), from);
+  co_await join(std::move(connection), std::move(*target), std::move(stream), log);
+}
+
+constexpr std::string_view kAgentChannel = "auth-agent@openssh.com";
+
+asio::awaitable<void> agent_one(std::shared_ptr<ssh::Connection> connection, ssh::IncomingChannel incoming,
+                                std::optional<std::string> agent_socket, runtime::Logger log) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto agent = co_await proxy::connect_ssh_agent(runtime::Deadline::after(kTargetConnectBudget), agent_socket);
+  if (!agent) {
+    log.warning("agent forwarding: {}", agent.error().summary());
+    incoming.reject(ssh::OpenFailure::connect_failed, agent.error().summary());
+    co_return;
+  }
+  auto channel = co_await incoming.accept();
+  if (!channel) {
+    co_await (*agent)->close();
+    co_return;
+  }
+  auto stream = ssh::make_channel_stream(std::move(*channel), std::string(kAgentChannel));
+  co_await join(std::move(connection), std::move(*agent), std::move(stream), log);
 }
 
 }  // namespace
 
-Result<LocalForward> parse_local_forward(std::string_view spec) {
+Result<ForwardSpec> parse_forward_spec(std::string_view spec) {
   auto parts = split_spec(spec);
   if (!parts) return runtime::fail(std::move(parts.error()));
   if (parts->size() != 3 && parts->size() != 4) {
-    return runtime::fail(bad_spec(spec, "a local forward is [bind_address:]port:host:hostport"));
+    return runtime::fail(bad_spec(spec, "a forward is [bind_address:]port:host:hostport"));
   }
-  LocalForward forward;
+  ForwardSpec forward;
   const std::size_t first = parts->size() - 3;
   // As ssh: an empty address given before the port means every interface, as "*" does.
   if (first == 1) forward.bind_address = (*parts)[0].empty() ? "*" : (*parts)[0];
@@ -107,21 +228,83 @@ Result<ssh::DirectTcpip> parse_host_port(std::string_view spec) {
   return target;
 }
 
+Result<ListenSpec> parse_listen_spec(std::string_view spec) {
+  auto parts = split_spec(spec);
+  if (!parts) return runtime::fail(std::move(parts.error()));
+  if (parts->size() > 2) return runtime::fail(bad_spec(spec, "a dynamic forward is [bind_address:]port"));
+  ListenSpec listen;
+  if (parts->size() == 2) listen.bind_address = (*parts)[0].empty() ? "*" : (*parts)[0];
+  auto port = parse_port(spec, parts->back(), true);
+  if (!port) return runtime::fail(std::move(port.error()));
+  listen.bind_port = *port;
+  return listen;
+}
+
 asio::awaitable<Result<void>> serve_local_forward(std::shared_ptr<ssh::Connection> connection,
                                                   proxy::TcpListener& listener, ssh::DirectTcpip target,
                                                   runtime::Logger log) {
+  auto forward = [connection, target, log](std::unique_ptr<runtime::AsyncStream> local) {
+    return forward_one(connection, std::move(local), target, log);
+  };
+  co_return co_await accept_loop(connection, listener, std::move(forward));
+}
+
+asio::awaitable<Result<void>> serve_dynamic_forward(std::shared_ptr<ssh::Connection> connection,
+                                                    proxy::TcpListener& listener, runtime::Logger log) {
+  auto forward = [connection, log](std::unique_ptr<runtime::AsyncStream> local) {
+    return socks_one(connection, std::move(local), log);
+  };
+  co_return co_await accept_loop(connection, listener, std::move(forward));
+}
+
+asio::awaitable<std::vector<Result<std::uint16_t>>> request_remote_forwards(std::shared_ptr<ssh::Connection> connection,
+                                                                            std::vector<ForwardSpec> specs) {
+  // Taken before the first request: a connection may arrive as soon as the server listens.
+  connection->take_incoming("forwarded-tcpip");
+  std::vector<Result<std::uint16_t>> ports;
+  for (const auto& spec : specs) {
+    auto port = co_await connection->request_tcpip_forward(address_to_bind(spec), spec.bind_port);
+    ports.push_back(std::move(port));
+  }
+  co_return ports;
+}
+
+asio::awaitable<Result<void>> serve_remote_forwards(std::shared_ptr<ssh::Connection> connection,
+                                                    std::vector<RemoteForward> forwards, runtime::Logger log) {
   co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
-  using namespace asio::experimental::awaitable_operators;
   for (;;) {
-    auto accepted = co_await (listener.accept() || connection->wait_ended());
-    if (accepted.index() == 1) {
-      if (connection->failure()) co_return runtime::fail(*connection->failure());
-      co_return runtime::fail(runtime::Errc::cancelled, Layer::coder, "forwarding cancelled");
+    auto incoming = co_await connection->next_incoming("forwarded-tcpip");
+    if (!incoming) co_return runtime::fail(std::move(incoming.error()));
+    auto connected = ssh::parse_forwarded_tcpip(incoming->type_specific_data());
+    if (!connected) {
+      log.warning("a forwarded-tcpip channel: {}", connected.error().summary());
+      incoming->reject(ssh::OpenFailure::connect_failed, "malformed forwarded-tcpip data");
+      continue;
     }
-    auto local = std::move(std::get<0>(accepted));
-    if (!local) co_return runtime::fail(std::move(local.error()));
-    asio::co_spawn(executor, forward_one(connection, std::move(*local), target, log), asio::detached);
+    const auto* forward = forward_for(forwards, connected->host, connected->port);
+    if (!forward) {
+      log.warning("the server opened a forwarded-tcpip channel for {} port {}, which nothing forwards", connected->host,
+                  connected->port);
+      incoming->reject(ssh::OpenFailure::administratively_prohibited, "no such forward");
+      continue;
+    }
+    auto from = fmt::format("{}:{}", connected->originator_address, connected->originator_port);
+    asio::co_spawn(executor, remote_one(connection, std::move(*incoming), forward->spec, std::move(from), log),
+                   asio::detached);
+  }
+}
+
+void take_agent_channels(ssh::Connection& connection) { connection.take_incoming(std::string(kAgentChannel)); }
+
+asio::awaitable<Result<void>> serve_agent_channels(std::shared_ptr<ssh::Connection> connection,
+                                                   std::optional<std::string> agent_socket, runtime::Logger log) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto executor = co_await asio::this_coro::executor;
+  for (;;) {
+    auto incoming = co_await connection->next_incoming(std::string(kAgentChannel));
+    if (!incoming) co_return runtime::fail(std::move(incoming.error()));
+    asio::co_spawn(executor, agent_one(connection, std::move(*incoming), agent_socket, log), asio::detached);
   }
 }
 

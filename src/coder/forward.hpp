@@ -1,13 +1,21 @@
 #pragma once
-// Port forwarding over a connection, as ssh's -L and -W do (RFC 4254 section 7.2): each local
-// connection, or this process's stdin and stdout, is joined to a direct-tcpip channel on which the
-// server connects to the target. A forward that cannot open its channel (the server refuses, or
-// cannot reach the target) ends that local connection alone, as ssh does.
+// Port forwarding over a connection, as ssh's -L, -D, -R and -W do (RFC 4254 section 7):
+// - local (-L): each connection to a local port is joined to a direct-tcpip channel on which the
+//   server connects to the target;
+// - dynamic (-D): the same, with the target named by the local client in SOCKS5;
+// - remote (-R): the server listens (tcpip-forward) and each connection there comes as a
+//   forwarded-tcpip channel, joined to a connection made here to the target.
+// - agent (-A): each auth-agent@openssh.com channel the server opens is joined to a new
+//   connection to the local ssh-agent.
+// A forwarded connection that cannot be made ends alone; the forward and the connection go on, as
+// in ssh.
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "proxy/tcp_listener.hpp"
 #include "runtime/logging.hpp"
@@ -15,23 +23,56 @@
 
 namespace cr::coder {
 
-// -L's [bind_address:]port:host:hostport (an IPv6 address in brackets).
-struct LocalForward {
-  std::string bind_address;  // empty (none given): loopback; "*" (or given empty): every IPv4 address
+// -L's and -R's [bind_address:]port:host:hostport (an IPv6 address in brackets): where to listen,
+// and where to connect from the other side.
+struct ForwardSpec {
+  std::string bind_address;  // empty (none given): loopback; "*" (or given empty): every address
   std::uint16_t bind_port = 0;
   std::string host;
   std::uint16_t port = 0;
 };
+// -D's [bind_address:]port.
+struct ListenSpec {
+  std::string bind_address;
+  std::uint16_t bind_port = 0;
+};
 // Errors: invalid_argument quoting the spec and what is wrong with it.
-runtime::Result<LocalForward> parse_local_forward(std::string_view spec);
+runtime::Result<ForwardSpec> parse_forward_spec(std::string_view spec);
+runtime::Result<ListenSpec> parse_listen_spec(std::string_view spec);
 // -W's host:port.
 runtime::Result<ssh::DirectTcpip> parse_host_port(std::string_view spec);
 
-// Accepts connections on `listener` and joins each to a direct-tcpip channel to `target`, until
-// cancelled, the listener fails, or the connection ends (its failure is the result). Forwarded
-// connections end with the connection too.
+// Each of these serves until cancelled, the listener fails (its error), or the connection ends (its
+// failure is the result); forwarded connections end with the connection too.
+// -L: every connection accepted on `listener` goes to `target`.
 asio::awaitable<runtime::Result<void>> serve_local_forward(std::shared_ptr<ssh::Connection> connection,
                                                            proxy::TcpListener& listener, ssh::DirectTcpip target,
                                                            runtime::Logger log);
+// -D: every connection accepted on `listener` is a SOCKS5 client naming its target. One that sends
+// anything else is closed alone.
+asio::awaitable<runtime::Result<void>> serve_dynamic_forward(std::shared_ptr<ssh::Connection> connection,
+                                                             proxy::TcpListener& listener, runtime::Logger log);
+
+// -R: asks the server to listen for each forward, in order; each result is the port the server
+// listens on (the one it chose, for port 0) or why it would not.
+struct RemoteForward {
+  ForwardSpec spec;
+  std::uint16_t server_port = 0;
+};
+asio::awaitable<std::vector<runtime::Result<std::uint16_t>>> request_remote_forwards(
+    std::shared_ptr<ssh::Connection> connection, std::vector<ForwardSpec> specs);
+// Joins each connection the server accepts for `forwards` (those it listens for) to a TCP
+// connection made here to the forward's host and port; one that cannot be made is refused to the
+// server (connect failed), which closes the connection on its side.
+asio::awaitable<runtime::Result<void>> serve_remote_forwards(std::shared_ptr<ssh::Connection> connection,
+                                                             std::vector<RemoteForward> forwards, runtime::Logger log);
+
+// -A: serves the channels on which the server's programs reach the agent at `agent_socket` (or
+// SSH_AUTH_SOCK). take_agent_channels comes before the session's request for them, so that none is
+// refused.
+void take_agent_channels(ssh::Connection& connection);
+asio::awaitable<runtime::Result<void>> serve_agent_channels(std::shared_ptr<ssh::Connection> connection,
+                                                            std::optional<std::string> agent_socket,
+                                                            runtime::Logger log);
 
 }  // namespace cr::coder

@@ -1,7 +1,8 @@
 // `coder-runtime ssh`'s forwards end to end (#20), against OpenSSH's sshd in inetd mode: -W makes
 // stdin and stdout a connection the server opens, -L (and LocalForward) a local port whose
-// connections the server carries on, many at once, byte for byte, and a forward that cannot be
-// made fails with ssh's exit status.
+// connections the server carries on, -D the same for SOCKS5 clients, -R a port on the server whose
+// connections come back here; many at once, byte for byte; and a forward that cannot be made
+// fails with ssh's exit status.
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -16,6 +17,7 @@
 #include "support/cli_process.hpp"
 #include "support/files.hpp"
 #include "support/run.hpp"
+#include "support/ssh_agent.hpp"
 #include "support/sshd.hpp"
 #include "support/tcp_echo.hpp"
 
@@ -27,16 +29,17 @@ namespace {
 
 constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-// A client key authorized by a test sshd, and an ssh_config naming it "box".
+// A client key authorized by a test sshd, and an ssh_config naming it "box"; "go" is the Go test
+// server (x/crypto/ssh, with the forwarding handlers the Coder agent has). `extra` is for both.
 struct Setup {
   test::TemporaryDirectory dir{"forward_command_test"};
   std::unique_ptr<test::Sshd> sshd;
   std::filesystem::path config = dir.path() / "ssh_config";
 
-  explicit Setup(const std::string& extra = "") {
+  explicit Setup(const std::string& extra = "", const std::string& sshd_extra = "") {
     const auto key = dir.path() / "id_ed25519";
     REQUIRE(test::run_command(fmt::format("ssh-keygen -q -t ed25519 -N '' -f {}", key.string())) == 0);
-    sshd = std::make_unique<test::Sshd>("PasswordAuthentication no\nKbdInteractiveAuthentication no\n");
+    sshd = std::make_unique<test::Sshd>("PasswordAuthentication no\nKbdInteractiveAuthentication no\n" + sshd_extra);
     std::filesystem::copy_file(key.string() + ".pub", sshd->authorized_keys());
     test::write_text(config, fmt::format("Host box\n"
                                          "  ProxyCommand {}\n"
@@ -44,8 +47,13 @@ struct Setup {
                                          "  IdentityFile {}\n"
                                          "  IdentityAgent none\n"
                                          "  StrictHostKeyChecking no\n"
-                                         "  UserKnownHostsFile /dev/null\n{}",
-                                         sshd->proxy_command(), key.string(), extra));
+                                         "  UserKnownHostsFile /dev/null\n"
+                                         "Host go\n"
+                                         "  ProxyCommand {}\n"
+                                         "  StrictHostKeyChecking no\n"
+                                         "  UserKnownHostsFile /dev/null\n"
+                                         "Host *\n{}",
+                                         sshd->proxy_command(), key.string(), CODER_RUNTIME_GO_SSHD, extra));
   }
 };
 
@@ -68,9 +76,11 @@ asio::awaitable<std::string> echo_through(std::uint16_t port, std::string data) 
   tcp::socket socket(ex);
   auto [ec] = co_await socket.async_connect({asio::ip::make_address("127.0.0.1"), port}, as_tuple);
   REQUIRE_FALSE(ec);
-  auto [wec, written] = co_await asio::async_write(socket, asio::buffer(data), as_tuple);
-  REQUIRE_FALSE(wec);
-  socket.shutdown(tcp::socket::shutdown_send);
+  co_await asio::async_write(socket, asio::buffer(data), as_tuple);
+  // A peer that closed early (a SOCKS client sent garbage) reset the connection: what was read
+  // says the rest.
+  std::error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
   std::string echoed;
   std::array<char, 16384> buffer;
   for (;;) {
@@ -79,6 +89,52 @@ asio::awaitable<std::string> echo_through(std::uint16_t port, std::string data) 
     if (rec) break;
   }
   co_return echoed;
+}
+
+// Sends a SOCKS5 greeting and a CONNECT to 127.0.0.1:port (or to `name`:port), then `data`
+// (half-closing after it); what comes back: the two answers, then the echo, to the end.
+asio::awaitable<std::string> socks_through(std::uint16_t socks_port, std::uint16_t port, std::string data,
+                                           std::string name = "") {
+  std::string request{'\x05', '\x01', '\x00', '\x05', '\x01', '\x00'};
+  if (name.empty()) {
+    request += std::string{'\x01', '\x7f', '\x00', '\x00', '\x01'};
+  } else {
+    request += '\x03';
+    request += static_cast<char>(name.size());
+    request += name;
+  }
+  request += static_cast<char>(port >> 8);
+  request += static_cast<char>(port & 0xff);
+  co_return co_await echo_through(socks_port, request + data);
+}
+
+// The SOCKS5 answers to a greeting and a request that succeeded.
+const std::string kSocksAccepted{'\x05', '\x00', '\x05', '\x00', '\x00', '\x01',
+                                 '\x00', '\x00', '\x00', '\x00', '\x00', '\x00'};
+
+// Runs the exchanges at once; their results, in order.
+asio::awaitable<std::vector<std::string>> all_at_once(std::vector<asio::awaitable<std::string>> exchanges) {
+  auto ex = co_await asio::this_coro::executor;
+  std::vector<std::string> results(exchanges.size());
+  std::size_t done = 0;
+  runtime::Event finished(ex);
+  for (std::size_t i = 0; i < exchanges.size(); ++i) {
+    asio::co_spawn(ex, std::move(exchanges[i]), [&results, &done, &finished, i](std::exception_ptr, std::string text) {
+      results[i] = std::move(text);
+      ++done;
+      finished.notify();
+    });
+  }
+  while (done < results.size()) co_await finished.wait();
+  co_return results;
+}
+
+// SIGTERM, as a person's Ctrl-C would end a forward-only ssh; its exit status (-1: a signal's).
+asio::awaitable<int> terminated(proxy::ProcessStream& child) {
+  ::kill(child.pid(), SIGTERM);
+  auto status = co_await child.wait_exit(runtime::Deadline::after(15s));
+  REQUIRE(status);
+  co_return status->kind == proxy::ExitStatus::Kind::exited ? status->value : -1;
 }
 
 // Waits (polling, within a deadline) until something listens on the port.
@@ -98,6 +154,7 @@ asio::awaitable<bool> listening(std::uint16_t port) {
 }  // namespace
 
 TEST_CASE("ssh -W: stdin and stdout are a connection the server makes, to its end", "[cli][sshd][forward]") {
+  const std::string host = GENERATE(as<std::string>{}, "box", "go");
   Setup setup;
   const auto sent = payload(300000, 1);
   const auto ran = test::run([&]() -> asio::awaitable<test::Ran> {
@@ -105,11 +162,11 @@ TEST_CASE("ssh -W: stdin and stdout are a connection the server makes, to its en
     auto echo = test::loopback_acceptor(ex);
     const auto target = fmt::format("127.0.0.1:{}", echo->local_endpoint().port());
     asio::co_spawn(ex, test::serve_tcp_echo(echo), asio::detached);
-    std::vector<std::string> args{"ssh", "-F", setup.config.string(), "-W", target, "box"};
+    std::vector<std::string> args{"ssh", "-F", setup.config.string(), "-W", target, host};
     auto input = sent;
     co_return co_await test::run_cli_async(std::move(args), std::move(input));
   }());
-  INFO(ran.err);
+  INFO(host << ": " << ran.err);
   CHECK(ran.status == 0);
   CHECK(ran.out.size() == sent.size());
   CHECK(ran.out == sent);
@@ -125,6 +182,7 @@ TEST_CASE("ssh -W: a target the server cannot reach is 255 and says so", "[cli][
 }
 
 TEST_CASE("ssh -N -L: twenty connections at once through one forward, byte for byte", "[cli][sshd][forward]") {
+  const std::string host = GENERATE(as<std::string>{}, "box", "go");
   // ExitOnForwardFailure: should the free port have been taken meanwhile, the run fails, rather
   // than the probe finding whatever took it.
   Setup setup("  ExitOnForwardFailure yes\n");
@@ -138,29 +196,20 @@ TEST_CASE("ssh -N -L: twenty connections at once through one forward, byte for b
         // One more than the test's: listening()'s probe is forwarded too.
         for (int i = 0; i <= kConnections; ++i) asio::co_spawn(ex, test::serve_tcp_echo(echo), asio::detached);
         const auto spec = fmt::format("{}:127.0.0.1:{}", port, echo->local_endpoint().port());
-        std::vector<std::string> args{"ssh", "-F", setup.config.string(), "-N", "-L", spec, "box"};
+        std::vector<std::string> args{"ssh", "-F", setup.config.string(), "-N", "-L", spec, host};
         auto child = test::start_cli(ex, std::move(args));
         const bool up = co_await listening(port);
         CHECK(up);
-        int done = 0;
-        runtime::Event finished(ex);
+        std::vector<asio::awaitable<std::string>> exchanges;
         for (int i = 0; i < kConnections; ++i) {
-          asio::co_spawn(ex, echo_through(port, payload(100000 + 977 * static_cast<std::size_t>(i), i)),
-                         [&echoed, &done, &finished, i](std::exception_ptr, std::string text) {
-                           echoed[static_cast<std::size_t>(i)] = std::move(text);
-                           ++done;
-                           finished.notify();
-                         });
+          exchanges.push_back(echo_through(port, payload(100000 + 977 * static_cast<std::size_t>(i), i)));
         }
-        while (done < kConnections) co_await finished.wait();
-        ::kill(child->pid(), SIGTERM);
-        auto status = co_await child->wait_exit(runtime::Deadline::after(15s));
-        REQUIRE(status);
-        co_return test::Ran{status->kind == proxy::ExitStatus::Kind::exited ? status->value : -1, "",
-                            child->stderr_tail()};
+        echoed = co_await all_at_once(std::move(exchanges));
+        const int status = co_await terminated(*child);
+        co_return test::Ran{status, "", child->stderr_tail()};
       }(),
       60s);
-  INFO(ran.err);
+  INFO(host << ": " << ran.err);
   for (int i = 0; i < kConnections; ++i) {
     const auto& got = echoed[static_cast<std::size_t>(i)];
     CHECK(got == payload(100000 + 977 * static_cast<std::size_t>(i), i));
@@ -225,4 +274,162 @@ TEST_CASE("ssh: LocalForward in the config forwards while the command runs, and 
   INFO(ran.err);
   CHECK(ran.status == 0);
   CHECK(ran.out == "the session ran meanwhile\n");
+}
+
+TEST_CASE("ssh -N -D: SOCKS5 clients name their targets, and one that sends garbage is closed alone",
+          "[cli][sshd][forward]") {
+  const std::string host = GENERATE(as<std::string>{}, "box", "go");
+  Setup setup("  ExitOnForwardFailure yes\n");
+  const auto port = free_port();
+  const auto unreachable = free_port();
+  constexpr int kConnections = 10;
+  std::vector<std::string> echoed(kConnections);
+  std::string garbage_answer;
+  std::string refused_answer;
+  const auto ran = test::run(
+      [&]() -> asio::awaitable<test::Ran> {
+        auto ex = co_await asio::this_coro::executor;
+        auto echo = test::loopback_acceptor(ex);
+        const auto echo_port = echo->local_endpoint().port();
+        for (int i = 0; i < kConnections; ++i) asio::co_spawn(ex, test::serve_tcp_echo(echo), asio::detached);
+        std::vector<std::string> args{"ssh", "-F", setup.config.string(), "-N", "-D", std::to_string(port), host};
+        auto child = test::start_cli(ex, std::move(args));
+        const bool up = co_await listening(port);  // a client that says nothing: closed alone
+        CHECK(up);
+        garbage_answer = co_await echo_through(port, "GET / HTTP/1.1\r\nHost: example\r\n\r\n");
+        refused_answer = co_await socks_through(port, unreachable, "");
+        std::vector<asio::awaitable<std::string>> exchanges;
+        for (int i = 0; i < kConnections; ++i) {
+          // Every other one by name: the server resolves it.
+          exchanges.push_back(socks_through(port, echo_port, payload(50000 + 1013 * static_cast<std::size_t>(i), i),
+                                            i % 2 == 0 ? "localhost" : ""));
+        }
+        echoed = co_await all_at_once(std::move(exchanges));
+        const int status = co_await terminated(*child);
+        co_return test::Ran{status, "", child->stderr_tail()};
+      }(),
+      60s);
+  INFO(host << ": " << ran.err);
+  CHECK(garbage_answer.empty());
+  CHECK_THAT(ran.err, Catch::Contains("not a SOCKS5 request: version 71"));
+  // The greeting's answer, then "connection refused" (5): the server could not connect.
+  CHECK(refused_answer == std::string({'\x05', '\x00', '\x05', '\x05', '\x00', '\x01', 0, 0, 0, 0, 0, 0}));
+  for (int i = 0; i < kConnections; ++i) {
+    CHECK(echoed[static_cast<std::size_t>(i)] ==
+          kSocksAccepted + payload(50000 + 1013 * static_cast<std::size_t>(i), i));
+  }
+  CHECK(ran.status == 255);
+}
+
+namespace {
+
+// The built coder-runtime as a child whose stderr lines the test waits on.
+struct WatchedCli {
+  std::unique_ptr<proxy::ProcessStream> process;
+  std::shared_ptr<std::string> err = std::make_shared<std::string>();
+  std::shared_ptr<runtime::Event> said;
+
+  WatchedCli(asio::any_io_executor ex, std::vector<std::string> args) : said(std::make_shared<runtime::Event>(ex)) {
+    proxy::ProcessOptions options;
+    options.argv.push_back(CODER_RUNTIME_EXECUTABLE);
+    options.argv.insert(options.argv.end(), args.begin(), args.end());
+    options.name = "coder-runtime";
+    options.on_stderr = [err = err, said = said](std::string_view chunk) {
+      err->append(chunk);
+      said->notify();
+    };
+    auto spawned = proxy::spawn_process(ex, std::move(options));
+    REQUIRE(spawned);
+    process = std::move(*spawned);
+  }
+  // The number after `text` on stderr, once it has come (the watchdog bounds the wait).
+  asio::awaitable<std::uint16_t> number_after(std::string_view text) {
+    for (;;) {
+      const auto at = err->find(text);
+      const auto end = at == std::string::npos ? at : err->find(' ', at + text.size());
+      if (end != std::string::npos) co_return static_cast<std::uint16_t>(std::stoi(err->substr(at + text.size())));
+      co_await said->wait();
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("ssh -N -R: the server listens on a port it chooses, and its connections come here, byte for byte",
+          "[cli][sshd][forward]") {
+  const std::string host = GENERATE(as<std::string>{}, "box", "go");
+  Setup setup("  ExitOnForwardFailure yes\n");
+  const auto unreachable = free_port();
+  constexpr int kConnections = 10;
+  std::vector<std::string> echoed(kConnections);
+  std::string refused_answer;
+  std::string err;
+  const auto status = test::run(
+      [&]() -> asio::awaitable<int> {
+        auto ex = co_await asio::this_coro::executor;
+        auto echo = test::loopback_acceptor(ex);
+        const auto echo_port = echo->local_endpoint().port();
+        for (int i = 0; i < kConnections; ++i) asio::co_spawn(ex, test::serve_tcp_echo(echo), asio::detached);
+        WatchedCli child(ex, {"ssh", "-F", setup.config.string(), "-N", "-R", fmt::format("0:127.0.0.1:{}", echo_port),
+                              "-R", fmt::format("0:127.0.0.1:{}", unreachable), host});
+        const auto server_port = co_await child.number_after("Allocated port ");
+        const auto dead_port =
+            co_await child.number_after(fmt::format("for remote forward to 127.0.0.1:{}\nAllocated port ", echo_port));
+        // A target that cannot be reached: the server closes that connection, and only that one.
+        refused_answer = co_await echo_through(dead_port, "never answered");
+        std::vector<asio::awaitable<std::string>> exchanges;
+        for (int i = 0; i < kConnections; ++i) {
+          exchanges.push_back(echo_through(server_port, payload(80000 + 733 * static_cast<std::size_t>(i), i)));
+        }
+        echoed = co_await all_at_once(std::move(exchanges));
+        const int exited = co_await terminated(*child.process);
+        err = *child.err;
+        co_return exited;
+      }(),
+      60s);
+  INFO(host << ": " << err);
+  CHECK(refused_answer.empty());
+  CHECK_THAT(err, Catch::Contains(fmt::format("to 127.0.0.1 port {}", unreachable)));
+  for (int i = 0; i < kConnections; ++i) {
+    const auto& got = echoed[static_cast<std::size_t>(i)];
+    CHECK(got.size() == 80000 + 733 * static_cast<std::size_t>(i));
+    CHECK((got == payload(80000 + 733 * static_cast<std::size_t>(i), i)));
+  }
+  CHECK(status == 255);
+}
+
+TEST_CASE("ssh -R: a forward the server refuses is 255 under ExitOnForwardFailure, a warning otherwise",
+          "[cli][sshd][forward]") {
+  Setup strict("  ExitOnForwardFailure yes\n", "AllowTcpForwarding local\n");
+  const auto refused = test::run_cli({"ssh", "-F", strict.config.string(), "-R", "0:127.0.0.1:22", "box", "echo ran"});
+  CHECK(refused.status == 255);
+  CHECK_THAT(refused.err, Catch::Contains("the server refused to listen on localhost:0"));
+  CHECK(refused.out.empty());
+
+  Setup lenient("", "AllowTcpForwarding local\n");
+  const auto warned = test::run_cli({"ssh", "-F", lenient.config.string(), "-R", "0:127.0.0.1:22", "box", "echo ran"});
+  CHECK(warned.status == 0);
+  CHECK_THAT(warned.err, Catch::Contains("that forward is left out"));
+  CHECK(warned.out == "ran\n");
+}
+
+TEST_CASE("ssh -A: the server's ssh-add lists the local agent's key, through the forwarded agent",
+          "[cli][sshd][forward]") {
+  test::SshAgent agent;
+  test::TemporaryDirectory keys("forward_agent_keys");
+  const auto key = keys.path() / "id_agent";
+  REQUIRE(test::run_command(fmt::format("ssh-keygen -q -t ed25519 -N '' -C forwarded-key -f {}", key.string())) == 0);
+  REQUIRE(agent.add(key));
+  // "box" sets IdentityAgent none, so authentication leaves the agent alone; ForwardAgent names it.
+  Setup setup(fmt::format("  ForwardAgent {}\n", agent.socket().string()));
+  const auto listed = test::run_cli({"ssh", "-F", setup.config.string(), "box", "ssh-add -l"});
+  INFO(listed.err);
+  CHECK(listed.status == 0);
+  CHECK_THAT(listed.out, Catch::Contains("forwarded-key (ED25519)"));
+
+  // Without it, the server has no agent to offer.
+  Setup plain;
+  const auto none = test::run_cli({"ssh", "-F", plain.config.string(), "box", "ssh-add -l"});
+  CHECK(none.status == 2);  // ssh-add: cannot connect to an agent
+  CHECK(none.out.empty());
 }

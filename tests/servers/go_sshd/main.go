@@ -2,8 +2,9 @@
 // on, for interop tests. It serves one connection on stdin/stdout, so a ProxyCommand reaches it
 // the way `coder ssh --stdio` reaches the agent: RSA host key, only "none" authentication (like
 // the agent) unless -password / -keyboard-interactive ask for more, session channels with exec
-// and an exit status, and the "sftp" subsystem served by github.com/pkg/sftp as the agent serves it
-// (or, with -sftp-command, by a program of the test's).
+// and an exit status, the "sftp" subsystem served by github.com/pkg/sftp as the agent serves it
+// (or, with -sftp-command, by a program of the test's), and port forwarding both ways
+// (forwarding.go).
 //
 // Built offline in GOPATH mode from Debian's golang-golang-x-crypto-dev and
 // golang-github-pkg-sftp-dev.
@@ -98,10 +99,14 @@ func main() {
 		// Why the connection ended, for the test that reads our stderr tail.
 		fmt.Fprintln(os.Stderr, "go_sshd: connection ended:", conn.Wait())
 	}()
-	go ssh.DiscardRequests(requests)
+	go serveGlobalRequests(conn, requests)
 	for incoming := range channels {
+		if incoming.ChannelType() == "direct-tcpip" {
+			go serveDirectTcpip(incoming)
+			continue
+		}
 		if incoming.ChannelType() != "session" {
-			incoming.Reject(ssh.UnknownChannelType, "only session channels")
+			incoming.Reject(ssh.UnknownChannelType, "only session and direct-tcpip channels")
 			continue
 		}
 		channel, channelRequests, err := incoming.Accept()

@@ -1,6 +1,7 @@
 #pragma once
 // Mutual exclusion between coroutines on one executor, first come first served: whole messages
-// from concurrent writers go out in the order they were sent. lock() returns false if the waiting
+// from concurrent writers go out in the order they were sent, or in the order their places in
+// line were reserved. lock() returns false if the waiting
 // coroutine was cancelled; its turn passes to the next in line, as it does when the waiter leaves
 // by an exception (Asio's throw_if_cancelled). Hold the lock through an Unlocker, so that a holder
 // that leaves by an exception does not keep everyone behind it waiting.
@@ -17,13 +18,40 @@ class AsyncMutex {
  public:
   explicit AsyncMutex(asio::any_io_executor executor) : turn_changed_(std::move(executor)) {}
 
+  // A place in line taken now and waited for later (lock(Place)): the order of the calls that took
+  // them, whatever the order in which their coroutines get to wait. Given up when dropped unused.
+  class [[nodiscard]] Place {
+   public:
+    explicit Place(AsyncMutex& line) : mutex_(&line), number_(line.next_ticket_++) {}
+    Place(Place&& other) noexcept
+        : mutex_(std::exchange(other.mutex_, nullptr)), number_(other.number_), served_(other.served_) {}
+    Place& operator=(Place&&) = delete;
+    ~Place() {
+      if (!mutex_ || served_) return;
+      mutex_->abandoned_.insert(number_);
+      mutex_->skip_abandoned();
+    }
+
+   private:
+    friend class AsyncMutex;
+    AsyncMutex* mutex_;
+    std::uint64_t number_;
+    bool served_ = false;
+  };
+
+  Place reserve() { return Place(*this); }
+
   asio::awaitable<bool> lock() {
-    Ticket ticket(*this);
-    while (ticket.number != serving_) {
+    auto place = reserve();
+    co_return co_await lock(std::move(place));
+  }
+
+  asio::awaitable<bool> lock(Place place) {
+    while (place.number_ != serving_) {
       const bool woken = co_await turn_changed_.wait();
       if (!woken) co_return false;
     }
-    ticket.served = true;
+    place.served_ = true;
     co_return true;
   }
 
@@ -49,21 +77,6 @@ class AsyncMutex {
   };
 
  private:
-  // A place in line, given up unless it was served.
-  struct Ticket {
-    explicit Ticket(AsyncMutex& line) : mutex(line), number(line.next_ticket_++) {}
-    Ticket(const Ticket&) = delete;
-    Ticket& operator=(const Ticket&) = delete;
-    ~Ticket() {
-      if (served) return;
-      mutex.abandoned_.insert(number);
-      mutex.skip_abandoned();
-    }
-    AsyncMutex& mutex;
-    const std::uint64_t number;
-    bool served = false;
-  };
-
   void skip_abandoned() {
     const auto before = serving_;
     while (abandoned_.erase(serving_) > 0) ++serving_;

@@ -5,6 +5,7 @@
 #include "ssh/channel_state.hpp"
 #include "ssh/connection.hpp"
 #include "ssh/connection_messages.hpp"
+#include "ssh/packet_stream.hpp"
 
 namespace cr::ssh {
 
@@ -37,10 +38,10 @@ asio::awaitable<Result<std::size_t>> Channel::read(Stream stream, runtime::Bytes
   }
   const std::size_t n = source.take(buffer);
   const std::uint32_t adjust = state_->receive.consumed(n);
+  // Queued, not awaited: the bytes are the caller's already, and a cancellation while the
+  // adjustment waited to leave must not lose them.
   if (adjust > 0 && !state_->close_received && !state_->close_sent) {
-    const auto message = ChannelWindowAdjust{state_->remote_id, adjust}.encode();
-    auto sent = co_await connection_->send(message);
-    if (!sent) co_return runtime::fail(std::move(sent.error()));
+    connection_->queue(ChannelWindowAdjust{state_->remote_id, adjust}.encode());
   }
   co_return n;
 }
@@ -78,7 +79,10 @@ asio::awaitable<Result<void>> Channel::send_eof() {
   if (state_->eof_sent || state_->close_sent) co_return Result<void>{};
   state_->eof_sent = true;
   const auto eof = ChannelEof{state_->remote_id}.encode();
-  co_return co_await connection_->send(eof);
+  auto sent = co_await connection_->send(eof);
+  // Cancelled before it left: not sent, as the flag must then say.
+  if (!sent && !sent_despite_cancellation(sent.error())) state_->eof_sent = false;
+  co_return sent;
 }
 
 void Channel::queue_eof() {
@@ -131,7 +135,13 @@ asio::awaitable<void> Channel::close() {
   const auto close = ChannelClose{state_->remote_id}.encode();
   // Its Result is not needed: CLOSE is the channel's last word, and one that could not be sent
   // leaves the channel to end with the connection.
-  [[maybe_unused]] auto sent = co_await connection_->send(close);
+  auto sent = co_await connection_->send(close);
+  // Cancelled before it left: queued instead, or the server would never free the channel (the
+  // reader does not queue a CLOSE marked as sent).
+  if (!sent && sent.error().code == Errc::cancelled && !sent_despite_cancellation(sent.error())) {
+    state_->close_sent = false;
+    connection_->queue_close(*state_);
+  }
 }
 
 }  // namespace cr::ssh

@@ -256,6 +256,9 @@ runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Desti
       plan.forward_agent = "";
     } else if (lower != "no" && lower != "false") {
       // A socket's path, or "$NAME": the environment variable holding one.
+      if (forward->starts_with("${")) {
+        return runtime::fail(value_error(config, "ForwardAgent", "${...} is not read here: give $NAME or a path"));
+      }
       const char* named = forward->starts_with('$') ? std::getenv(forward->c_str() + 1) : nullptr;
       if (forward->starts_with('$') && (!named || !*named)) {
         return runtime::fail(value_error(config, "ForwardAgent", fmt::format("{} is not set", *forward)));

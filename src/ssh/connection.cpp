@@ -42,7 +42,6 @@ Connection::Connection(std::unique_ptr<runtime::AsyncStream> stream, std::unique
     : stream_(std::move(stream)),
       transport_(std::move(transport)),
       options_(std::move(options)),
-      queue_sent_(stream_->get_executor()),
       ended_(stream_->get_executor()) {}
 
 asio::awaitable<bool> Connection::wait_ended() {
@@ -83,12 +82,6 @@ std::shared_ptr<ChannelState> Connection::find(std::uint32_t local_id) const {
 }
 
 asio::awaitable<Result<void>> Connection::send(std::span<const std::uint8_t> message) {
-  // What was queued before goes first: a CLOSE that overtook its channel's queued EOF would name a
-  // channel the server has already freed.
-  while (sending_queued_ && !failure_) {
-    const bool woken = co_await queue_sent_.wait();
-    if (!woken) co_return runtime::fail(Errc::cancelled, Layer::channel, "cancelled before it was sent");
-  }
   if (failure_) co_return runtime::fail(*failure_);
   auto sent = co_await transport_->write_message(message);
   // A write that failed on the stream (not one cancelled or refused before it began) may have left
@@ -103,7 +96,9 @@ asio::awaitable<Result<void>> Connection::send(std::span<const std::uint8_t> mes
 
 void Connection::queue(std::vector<std::uint8_t> message) {
   if (failure_) return;
-  queued_.push_back(std::move(message));
+  // Its place among the messages is taken now: one sent directly after this call must not get
+  // ahead of it (a CLOSE before its channel's queued EOF would name a channel the server has freed).
+  queued_.push_back({std::move(message), transport_->reserve_message_place()});
   if (sending_queued_) return;
   sending_queued_ = true;
   asio::co_spawn(stream_->get_executor(), send_queued(shared_from_this()),
@@ -119,14 +114,13 @@ void Connection::queue_close(ChannelState& channel) {
 asio::awaitable<void> Connection::send_queued(std::shared_ptr<Connection> self) {
   co_await asio::this_coro::throw_if_cancelled(false);
   while (!self->queued_.empty() && !self->failure_) {
-    const auto message = std::move(self->queued_.front());
+    auto queued = std::move(self->queued_.front());
     self->queued_.pop_front();
-    auto sent = co_await self->transport_->write_message(message);
+    auto sent = co_await self->transport_->write_message(queued.message, std::move(queued.place));
     if (!sent) self->fail_all(std::move(sent.error()));
   }
   self->queued_.clear();
   self->sending_queued_ = false;
-  self->queue_sent_.notify();
 }
 
 std::function<void(std::exception_ptr)> Connection::failing_on_exception(std::weak_ptr<Connection> weak,
@@ -144,7 +138,6 @@ std::function<void(std::exception_ptr)> Connection::failing_on_exception(std::we
 void Connection::fail_all(Error error) {
   if (!failure_) failure_ = error;
   ended_.notify();
-  queue_sent_.notify();
   if (keepalive_tick_) keepalive_tick_->cancel();
   for (auto& pending : pending_replies_) pending->answered.notify();
   for (auto& [type, incoming] : incoming_) incoming->arrived.notify();
@@ -197,10 +190,17 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
     auto open = ChannelOpen::parse(message);
     if (!open) return runtime::fail(std::move(open.error()));
     const auto taken = incoming_.find(open->channel_type);
-    if (taken == incoming_.end() || open->maximum_packet_size == 0) {
+    if (taken == incoming_.end()) {
       const ChannelOpenFailure refusal{open->sender_channel,
                                        static_cast<std::uint32_t>(OpenFailure::unknown_channel_type),
                                        "the client takes no channels of this type", ""};
+      queue(refusal.encode());
+      return {};
+    }
+    if (open->maximum_packet_size == 0) {
+      const ChannelOpenFailure refusal{open->sender_channel,
+                                       static_cast<std::uint32_t>(OpenFailure::administratively_prohibited),
+                                       "a maximum packet size of 0", ""};
       queue(refusal.encode());
       return {};
     }
@@ -365,7 +365,9 @@ asio::awaitable<Result<std::optional<std::vector<std::uint8_t>>>> Connection::re
 
 asio::awaitable<Result<std::uint16_t>> Connection::request_tcpip_forward(std::string address, std::uint16_t port) {
   const auto where = fmt::format("{}:{}", address.empty() ? "*" : address, port);
-  auto reply = co_await request_with_reply("tcpip-forward", TcpipForwardData{address, port}.encode());
+  std::string request = "tcpip-forward";
+  auto fields = TcpipForwardData{address, port}.encode();
+  auto reply = co_await request_with_reply(std::move(request), std::move(fields));
   if (!reply) co_return runtime::fail(std::move(reply.error()).while_("asking the server to listen"));
   if (!*reply) {
     co_return runtime::fail(

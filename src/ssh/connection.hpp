@@ -156,9 +156,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::map<std::uint32_t, std::shared_ptr<ChannelState>> channels_;
   std::uint32_t next_channel_id_ = 0;
   std::shared_ptr<ChannelState> spare_;  // a session channel opened in advance, confirmed or not
-  std::deque<std::vector<std::uint8_t>> queued_;
+  struct Queued {
+    std::vector<std::uint8_t> message;
+    runtime::AsyncMutex::Place place;
+  };
+  std::deque<Queued> queued_;
   bool sending_queued_ = false;
-  runtime::Event queue_sent_;  // notified as the queue empties
   struct PendingReply {
     std::optional<bool> accepted;
     std::vector<std::uint8_t> success_data;

@@ -485,7 +485,13 @@ asio::awaitable<Result<void>> Transport::write_message(std::span<const std::uint
   // So the place in line is taken first, before the KEXINIT of a re-exchange that is due, whose
   // sending suspends: a CLOSE the reader queued meanwhile would otherwise get ahead, and the EOF
   // would reach a server that has freed the channel (sshd then ends the connection).
-  const bool in_line = co_await message_order_.lock();
+  auto place = message_order_.reserve();
+  co_return co_await write_message(payload, std::move(place));
+}
+
+asio::awaitable<Result<void>> Transport::write_message(std::span<const std::uint8_t> payload,
+                                                       runtime::AsyncMutex::Place place) {
+  const bool in_line = co_await message_order_.lock(std::move(place));
   if (!in_line) co_return runtime::fail(Errc::cancelled, Layer::transport, "write cancelled");
   const runtime::AsyncMutex::Unlocker unlock(message_order_);
   if (!kex_in_progress_ && rekey_due()) {

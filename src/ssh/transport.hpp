@@ -82,8 +82,14 @@ class Transport {
   // The next message for the layers above (message number first). Transport messages are handled
   // here; a DISCONNECT becomes an error carrying the server's reason and text.
   asio::awaitable<runtime::Result<std::vector<std::uint8_t>>> read_message();
-  // Waits while a key exchange is in progress (only kex messages may be sent then).
+  // Waits while a key exchange is in progress (only kex messages may be sent then). Messages leave
+  // in the order of these calls, or of the places reserved for them.
   asio::awaitable<runtime::Result<void>> write_message(std::span<const std::uint8_t> payload);
+  // A message's place in that order, taken now for a write that comes later: code that cannot wait
+  // (the connection's reader) queues a message that keeps its place among those written meanwhile.
+  runtime::AsyncMutex::Place reserve_message_place() { return message_order_.reserve(); }
+  asio::awaitable<runtime::Result<void>> write_message(std::span<const std::uint8_t> payload,
+                                                       runtime::AsyncMutex::Place place);
   // Starts a key re-exchange; it completes as read_message() reads the server's reply.
   asio::awaitable<runtime::Result<void>> request_rekey();
   // Authentication has succeeded: from now on a write starts a re-exchange once one is due. Not

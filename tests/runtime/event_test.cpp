@@ -121,3 +121,33 @@ TEST_CASE("an AsyncMutex waiter cancelled as the line moves gives up its turn", 
   CHECK_FALSE(threw);
   CHECK(log == std::vector<std::string>{"cancelled gave up", "first locked", "last locked"});
 }
+
+namespace {
+
+asio::awaitable<void> take_reserved_turn(AsyncMutex& mutex, AsyncMutex::Place place, std::vector<std::string>& log,
+                                         std::string name) {
+  const bool locked = co_await mutex.lock(std::move(place));
+  log.push_back(name + (locked ? " locked" : " gave up"));
+  if (locked) mutex.unlock();
+}
+
+}  // namespace
+
+TEST_CASE("AsyncMutex places are served in the order they were reserved, and one dropped is skipped", "[event]") {
+  asio::io_context io;
+  AsyncMutex mutex(io.get_executor());
+  auto first = mutex.reserve();
+  std::optional<AsyncMutex::Place> dropped(mutex.reserve());
+  auto third = mutex.reserve();
+  std::vector<std::string> log;
+  // The later place starts waiting first, and a plain lock() comes after every reservation.
+  asio::co_spawn(io, take_reserved_turn(mutex, std::move(third), log, "third"), asio::detached);
+  asio::co_spawn(io, take_turn(mutex, log, "unreserved"), asio::detached);
+  io.poll();
+  CHECK(log.empty());
+  asio::co_spawn(io, take_reserved_turn(mutex, std::move(first), log, "first"), asio::detached);
+  dropped.reset();
+  io.restart();
+  io.run_for(5s);
+  CHECK(log == std::vector<std::string>{"first locked", "third locked", "unreserved locked"});
+}

@@ -26,6 +26,7 @@ using runtime::Result;
 // too, but not ours yet: left out, with a warning (nullopt).
 Result<std::optional<std::string>> config_spec(const ssh::SshConfig::Value& line, std::string_view keyword,
                                                std::size_t args, const runtime::Logger& log) {
+  if (keyword == "RemoteForward" && line.args.size() == 1) return std::optional<std::string>{line.args[0]};
   if (line.args.size() != args) {
     const auto form = args == 2 ? "[bind_address:]port and host:hostport, apart" : "[bind_address:]port";
     return runtime::fail(
@@ -50,6 +51,14 @@ Result<std::vector<std::string>> specs_of(const std::vector<std::string>& given,
     if (*spec) specs.push_back(std::move(**spec));
   }
   return specs;
+}
+
+// ssh's -R [bind_address:]port alone, a SOCKS proxy on the server's side: not ours yet, left out
+// with a warning.
+bool reverse_socks(const std::string& spec, const runtime::Logger& log) {
+  if (!coder::parse_listen_spec(spec)) return false;
+  log.warning("remote forward {}: a SOCKS proxy on the server's side is not supported yet; it is left out", spec);
+  return true;
 }
 
 template <typename Spec>
@@ -83,13 +92,26 @@ Result<Forwards> forwards_of(const ForwardOptions& o, const ssh::SshConfig& conf
   auto dynamic = parsed(specs_of(o.dynamic, config, "DynamicForward", 1, log), coder::parse_listen_spec);
   if (!dynamic) return runtime::fail(std::move(dynamic.error()));
   forwards.dynamic = std::move(*dynamic);
-  auto remote = parsed(specs_of(o.remote, config, "RemoteForward", 2, log), coder::parse_forward_spec);
+  auto remote_specs = specs_of(o.remote, config, "RemoteForward", 2, log);
+  if (remote_specs) std::erase_if(*remote_specs, [&](const std::string& spec) { return reverse_socks(spec, log); });
+  auto remote = parsed(remote_specs, coder::parse_forward_spec);
   if (!remote) return runtime::fail(std::move(remote.error()));
   forwards.remote = std::move(*remote);
   if (!o.stdio.empty()) {
     auto target = coder::parse_host_port(o.stdio);
     if (!target) return runtime::fail(std::move(target.error()));
     forwards.stdio = std::move(*target);
+  }
+  // GatewayPorts: local ports given without an address listen on every interface, as ssh's do.
+  auto gateway_ports = config.flag("GatewayPorts");
+  if (!gateway_ports) return runtime::fail(std::move(gateway_ports.error()));
+  if (gateway_ports->value_or(false)) {
+    for (auto& forward : forwards.local) {
+      if (forward.bind_address.empty()) forward.bind_address = "*";
+    }
+    for (auto& forward : forwards.dynamic) {
+      if (forward.bind_address.empty()) forward.bind_address = "*";
+    }
   }
   auto exit_on_failure = config.flag("ExitOnForwardFailure");
   if (!exit_on_failure) return runtime::fail(std::move(exit_on_failure.error()));

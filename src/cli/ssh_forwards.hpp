@@ -1,8 +1,8 @@
 #pragma once
-// `coder-runtime ssh`'s forwards as OpenSSH reads them: -L, -D, -R and -W, with ssh_config's
-// LocalForward, DynamicForward, RemoteForward and ExitOnForwardFailure. Local ports are bound to
-// loopback unless an address is given; a remote forward's address is the server's to decide
-// (sshd's GatewayPorts).
+// `coder-runtime ssh`'s forwards as OpenSSH reads them: -L, -D, -R, -W and -A, with ssh_config's
+// LocalForward, DynamicForward, RemoteForward, ForwardAgent, ExitOnForwardFailure and GatewayPorts.
+// Local ports are bound to loopback unless an address is given (or GatewayPorts); a remote
+// forward's address is the server's to decide (sshd's GatewayPorts).
 
 #include <memory>
 #include <optional>

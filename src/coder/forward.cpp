@@ -88,7 +88,14 @@ constexpr auto kSocksRequestBudget = std::chrono::seconds(30);
 asio::awaitable<void> socks_one(std::shared_ptr<ssh::Connection> connection,
                                 std::unique_ptr<runtime::AsyncStream> local, runtime::Logger log) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  auto target = co_await socks5_read_request(*local, runtime::Deadline::after(kSocksRequestBudget));
+  using namespace asio::experimental::awaitable_operators;
+  auto reading = socks5_read_request(*local, runtime::Deadline::after(kSocksRequestBudget));
+  auto read_or_ended = co_await (std::move(reading) || connection->wait_ended());
+  if (read_or_ended.index() == 1) {
+    co_await local->close();
+    co_return;
+  }
+  auto target = std::move(std::get<0>(read_or_ended));
   if (!target) {
     log.warning("dynamic forward: {} closed: {}", local->describe(), target.error().summary());
     co_await local->close();
@@ -158,7 +165,12 @@ constexpr auto kTargetConnectBudget = std::chrono::seconds(10);
 asio::awaitable<void> remote_one(std::shared_ptr<ssh::Connection> connection, ssh::IncomingChannel incoming,
                                  ForwardSpec spec, std::string from, runtime::Logger log) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  auto target = co_await proxy::connect_tcp(spec.host, spec.port, runtime::Deadline::after(kTargetConnectBudget), log);
+  // The connection's end ends the wait too: nothing may hold the process after it.
+  using namespace asio::experimental::awaitable_operators;
+  auto connecting = proxy::connect_tcp(spec.host, spec.port, runtime::Deadline::after(kTargetConnectBudget), log);
+  auto connected_or_ended = co_await (std::move(connecting) || connection->wait_ended());
+  if (connected_or_ended.index() == 1) co_return;
+  auto target = std::move(std::get<0>(connected_or_ended));
   if (!target) {
     log.warning("remote forward from {} to {} port {}: {}", from, spec.host, spec.port, target.error().summary());
     incoming.reject(ssh::OpenFailure::connect_failed, target.error().summary());
@@ -178,7 +190,11 @@ constexpr std::string_view kAgentChannel = "auth-agent@openssh.com";
 asio::awaitable<void> agent_one(std::shared_ptr<ssh::Connection> connection, ssh::IncomingChannel incoming,
                                 std::optional<std::string> agent_socket, runtime::Logger log) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  auto agent = co_await proxy::connect_ssh_agent(runtime::Deadline::after(kTargetConnectBudget), agent_socket);
+  using namespace asio::experimental::awaitable_operators;
+  auto connecting = proxy::connect_ssh_agent(runtime::Deadline::after(kTargetConnectBudget), agent_socket);
+  auto connected_or_ended = co_await (std::move(connecting) || connection->wait_ended());
+  if (connected_or_ended.index() == 1) co_return;
+  auto agent = std::move(std::get<0>(connected_or_ended));
   if (!agent) {
     log.warning("agent forwarding: {}", agent.error().summary());
     incoming.reject(ssh::OpenFailure::connect_failed, agent.error().summary());
@@ -263,7 +279,8 @@ asio::awaitable<std::vector<Result<std::uint16_t>>> request_remote_forwards(std:
   connection->take_incoming("forwarded-tcpip");
   std::vector<Result<std::uint16_t>> ports;
   for (const auto& spec : specs) {
-    auto port = co_await connection->request_tcpip_forward(address_to_bind(spec), spec.bind_port);
+    auto address = address_to_bind(spec);
+    auto port = co_await connection->request_tcpip_forward(std::move(address), spec.bind_port);
     ports.push_back(std::move(port));
   }
   co_return ports;
@@ -274,7 +291,8 @@ asio::awaitable<Result<void>> serve_remote_forwards(std::shared_ptr<ssh::Connect
   co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
-    auto incoming = co_await connection->next_incoming("forwarded-tcpip");
+    std::string type = "forwarded-tcpip";
+    auto incoming = co_await connection->next_incoming(std::move(type));
     if (!incoming) co_return runtime::fail(std::move(incoming.error()));
     auto connected = ssh::parse_forwarded_tcpip(incoming->type_specific_data());
     if (!connected) {
@@ -302,7 +320,8 @@ asio::awaitable<Result<void>> serve_agent_channels(std::shared_ptr<ssh::Connecti
   co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
-    auto incoming = co_await connection->next_incoming(std::string(kAgentChannel));
+    std::string type(kAgentChannel);
+    auto incoming = co_await connection->next_incoming(std::move(type));
     if (!incoming) co_return runtime::fail(std::move(incoming.error()));
     asio::co_spawn(executor, agent_one(connection, std::move(*incoming), agent_socket, log), asio::detached);
   }

@@ -433,3 +433,36 @@ TEST_CASE("ssh -A: the server's ssh-add lists the local agent's key, through the
   CHECK(none.status == 2);  // ssh-add: cannot connect to an agent
   CHECK(none.out.empty());
 }
+
+TEST_CASE("ssh -L: GatewayPorts yes listens on every address, where loopback alone is the default",
+          "[cli][sshd][forward]") {
+  // A port bound to 127.0.0.1 takes no connection to 127.0.0.2; one bound to every address does.
+  const auto reachable_at = [](bool gateway) {
+    Setup setup(gateway ? "  GatewayPorts yes\n  ExitOnForwardFailure yes\n" : "  ExitOnForwardFailure yes\n");
+    const auto port = free_port();
+    return test::run([&]() -> asio::awaitable<bool> {
+      auto ex = co_await asio::this_coro::executor;
+      std::vector<std::string> args{"ssh", "-F", setup.config.string(), "-N", "-L", fmt::format("{}:127.0.0.1:9", port),
+                                    "box"};
+      auto child = test::start_cli(ex, std::move(args));
+      const bool up = co_await listening(port);
+      REQUIRE(up);
+      tcp::socket socket(ex);
+      auto [ec] = co_await socket.async_connect({asio::ip::make_address("127.0.0.2"), port}, as_tuple);
+      socket.close();
+      co_await terminated(*child);
+      co_return !ec;
+    }());
+  };
+  CHECK(reachable_at(true));
+  CHECK_FALSE(reachable_at(false));
+}
+
+TEST_CASE("ssh -R port alone, a SOCKS proxy on the server's side, is left out with a warning", "[cli][sshd][forward]") {
+  Setup setup("  RemoteForward 1080\n");
+  const auto ran = test::run_cli({"ssh", "-F", setup.config.string(), "-R", "8022", "box", "echo ran"});
+  CHECK(ran.status == 0);
+  CHECK(ran.out == "ran\n");
+  CHECK_THAT(ran.err, Catch::Contains("remote forward 8022: a SOCKS proxy on the server's side is not supported yet"));
+  CHECK_THAT(ran.err, Catch::Contains("remote forward 1080: a SOCKS proxy"));
+}

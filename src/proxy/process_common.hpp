@@ -74,6 +74,7 @@ inline runtime::Error ended_error(runtime::Errc code, const ProcessOptions& opti
                        exited ? fmt::format("{} {}", options.name, exited->describe())
                               : fmt::format("{} closed its {} but is still running", options.name,
                                             code == runtime::Errc::end_of_stream ? "output" : "input"));
+  if (exited) error.with(kExitEvidence, exited->describe());
   if (!tail.empty()) error.with("stderr", tail);
   return error;
 }

@@ -39,6 +39,15 @@ struct ExitStatus {
   friend bool operator==(const ExitStatus&, const ExitStatus&) = default;
 };
 
+// The evidence, on the error of a stream whose child has gone, of how it exited (describe()).
+inline constexpr const char* kExitEvidence = "exit";
+
+// The error shows a child that exited with a failure: a status other than 0, or a signal.
+inline bool exited_with_failure(const runtime::Error& error) {
+  const auto* exit = error.find_evidence(kExitEvidence);
+  return exit != nullptr && exit->text != ExitStatus{}.describe();
+}
+
 struct ProcessOptions {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
   // Windows only: the exact command line CreateProcessW gets (argv is otherwise quoted by

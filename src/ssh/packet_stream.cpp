@@ -10,6 +10,7 @@
 
 #include "runtime/cancellation.hpp"
 #include "ssh/crypto/random.hpp"
+#include "ssh/integrity.hpp"
 #include "ssh/stall.hpp"
 
 namespace cr::ssh {
@@ -62,7 +63,11 @@ asio::awaitable<Result<void>> PacketStream::fill(std::size_t count) {
     } else {
       n = co_await stream_.read_some(free_space);
     }
-    if (!n) co_return runtime::fail(std::move(n.error()));
+    if (!n) {
+      // Where the server's side ended says which step it walked away from.
+      if (n.error().code == Errc::end_of_stream) n.error().with("last arrived", last_arrived());
+      co_return runtime::fail(std::move(n.error()));
+    }
     total_received_ += *n;
     in_end_ += *n;
     bytes_received_ += *n;
@@ -89,8 +94,10 @@ asio::awaitable<Result<std::vector<std::uint8_t>>> PacketStream::read_packet() {
   if (!got_all) co_return runtime::fail(std::move(got_all.error()));
   auto packet = crypto::Bytes(in_.data() + in_start_, whole);
   if (!opener_->open(sequence, packet)) {
-    co_return runtime::fail(std::move(transport_error("message authentication failed (corrupted or tampered data)")
-                                          .with("sequence number", std::to_string(sequence))));
+    co_return runtime::fail(
+        mark_altered(std::move(transport_error("message authentication failed (corrupted or tampered data)")
+                                   .with("sequence number", std::to_string(sequence))),
+                     "the packet's MAC does not match its contents"));
   }
   const std::uint8_t padding = packet[4];
   if (padding < kMinPadding || std::size_t{padding} + 1 > length) {

@@ -73,8 +73,41 @@ std::string describe_message(std::uint8_t type) {
     case msg::global_request:
       name = "SSH_MSG_GLOBAL_REQUEST";
       break;
+    case msg::request_success:
+      name = "SSH_MSG_REQUEST_SUCCESS";
+      break;
+    case msg::request_failure:
+      name = "SSH_MSG_REQUEST_FAILURE";
+      break;
     case msg::channel_open_confirmation:
       name = "SSH_MSG_CHANNEL_OPEN_CONFIRMATION";
+      break;
+    case msg::channel_open_failure:
+      name = "SSH_MSG_CHANNEL_OPEN_FAILURE";
+      break;
+    case msg::channel_window_adjust:
+      name = "SSH_MSG_CHANNEL_WINDOW_ADJUST";
+      break;
+    case msg::channel_data:
+      name = "SSH_MSG_CHANNEL_DATA";
+      break;
+    case msg::channel_extended_data:
+      name = "SSH_MSG_CHANNEL_EXTENDED_DATA";
+      break;
+    case msg::channel_eof:
+      name = "SSH_MSG_CHANNEL_EOF";
+      break;
+    case msg::channel_close:
+      name = "SSH_MSG_CHANNEL_CLOSE";
+      break;
+    case msg::channel_request:
+      name = "SSH_MSG_CHANNEL_REQUEST";
+      break;
+    case msg::channel_success:
+      name = "SSH_MSG_CHANNEL_SUCCESS";
+      break;
+    case msg::channel_failure:
+      name = "SSH_MSG_CHANNEL_FAILURE";
       break;
     default:
       break;

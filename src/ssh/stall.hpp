@@ -22,7 +22,8 @@ asio::awaitable<runtime::Result<std::size_t>> read_some_within(runtime::AsyncStr
 // The error came from a read that ran out of its stall budget.
 bool stalled(const runtime::Error& error);
 
-// "SSH_MSG_KEXINIT (20)": a message by its RFC name, for what arrived last.
+// "SSH_MSG_KEXINIT (20)": a message by its RFC name, for what arrived last (before a stall, or
+// before the stream ended).
 std::string describe_message(std::uint8_t type);
 
 }  // namespace cr::ssh

@@ -18,6 +18,7 @@
 #include "ssh/crypto/kex.hpp"
 #include "ssh/crypto/rsa_verify.hpp"
 #include "ssh/crypto/signature_algorithm.hpp"
+#include "ssh/integrity.hpp"
 #include "ssh/wire.hpp"
 
 namespace cr::ssh::crypto {
@@ -168,7 +169,8 @@ runtime::Result<void> verify(const HostKeyAlgorithm& algorithm, ConstBytes key_b
   if (!valid) return runtime::fail(valid.error());
   if (!*valid) {
     return runtime::fail(
-        kex_error(fmt::format("{} signature does not verify with the server's host key", algorithm.name)));
+        mark_altered(kex_error(fmt::format("{} signature does not verify with the server's host key", algorithm.name)),
+                     "the host key's signature over the exchange hash"));
   }
   return {};
 }

@@ -26,6 +26,7 @@ struct DoctorOptions {
   std::string suffix{coder::kDefaultHostSuffix};
   std::string workspace;
   double timeout_seconds = 30;
+  double stall_budget_seconds = std::chrono::duration<double>(coder::kDefaultStallBudget).count();
   bool json = false;
 };
 
@@ -34,6 +35,8 @@ void print_step(const coder::DiagnosisStep& step) {
                            step.detail));
   for (const auto& e : step.evidence)
     write_stdout(fmt::format("         {}: {}\n", e.label, runtime::printable(e.text, 600)));
+  if (step.fault != coder::FaultClass::none && step.fault != coder::FaultClass::other)
+    write_stdout(fmt::format("         fault: {}\n", coder::to_string(step.fault)));
   if (!step.remedy.empty()) write_stdout(fmt::format("         what to do: {}\n", step.remedy));
 }
 
@@ -110,6 +113,7 @@ asio::awaitable<int> doctor(DoctorOptions o, runtime::Logger log) {
   coder::DiagnoseOptions options;
   options.suffix = o.suffix;
   options.deadline = deadline;
+  options.stall_budget = std::chrono::milliseconds(static_cast<long>(o.stall_budget_seconds * 1000));
   options.log = log;
   const bool connected = co_await coder::diagnose(list, std::move(cli), o.workspace, std::move(options));
   auto control = parse_control_options(o.ssh_options);
@@ -133,6 +137,9 @@ void add_doctor_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--coder", o->coder, "The Coder CLI (default: coder on PATH)");
   cmd->add_option("--suffix", o->suffix, "The host name suffix of the workspaces' ssh config block");
   cmd->add_option("--timeout", o->timeout_seconds, "Seconds for the whole check");
+  cmd->add_option("--stall-budget", o->stall_budget_seconds,
+                  "Seconds the server may go quiet mid-handshake before the check names a stall")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", o->json, "Print the steps as one JSON object");
   cmd->add_option("-o", o->ssh_options,
                   "ControlMaster=no (skip the check through the connection holder), ControlPersist=TIME, "

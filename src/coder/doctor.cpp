@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "coder/versions.hpp"
-#include "coder/workspace_plan.hpp"
 #include "proxy/proxy_command.hpp"
 #include "ssh/client_auth.hpp"
 #include "ssh/connection.hpp"
@@ -13,20 +12,23 @@
 namespace cr::coder {
 
 void Diagnosis::pass(std::string name, std::string detail) {
-  add({std::move(name), true, std::move(detail), {}, {}, {}});
+  add({std::move(name), true, std::move(detail), FaultClass::none, {}, {}, {}});
 }
 
-void Diagnosis::fail(std::string name, const runtime::Error& error, std::string remedy) {
+void Diagnosis::fail(std::string name, const runtime::Error& error, std::string step_remedy) {
+  const auto fault = classify_fault(error);
+  auto remedy = fault_remedy(fault, error);
   add({std::move(name),
        false,
        fmt::format("{}: {}", to_string(error.layer), error.message),
-       std::move(remedy),
+       fault,
+       remedy.empty() ? std::move(step_remedy) : std::move(remedy),
        error.evidence,
        {}});
 }
 
 void Diagnosis::fail(std::string name, std::string detail, std::string remedy) {
-  add({std::move(name), false, std::move(detail), std::move(remedy), {}, {}});
+  add({std::move(name), false, std::move(detail), FaultClass::other, std::move(remedy), {}, {}});
 }
 
 bool Diagnosis::passed() const {
@@ -64,12 +66,13 @@ asio::awaitable<bool> check_connection(Diagnosis& list, const ssh::ClientPlan& p
   auto transport =
       co_await runtime::with_deadline(deadline, std::move(connecting), runtime::Layer::kex, "the SSH handshake");
   if (!transport) {
-    const auto layer = transport.error().layer;
-    if (layer == runtime::Layer::proxy || layer == runtime::Layer::banner || layer == runtime::Layer::network) {
+    // The handshake's errors carry the server's version line once it has come: before that, the
+    // banner step failed, whatever layer noticed.
+    if (!transport.error().find_evidence("server version")) {
       list.fail("SSH banner", transport.error(),
                 "run the ProxyCommand by hand: it must print SSH-2.0-... on stdout and nothing else there");
     } else {
-      list.fail("key exchange", transport.error(), "compare both sides' algorithm lists in the evidence");
+      list.fail("key exchange", transport.error(), "the evidence says what the key exchange stopped at");
     }
     co_await stream->close();
     co_return false;
@@ -82,7 +85,8 @@ asio::awaitable<bool> check_connection(Diagnosis& list, const ssh::ClientPlan& p
   auto authenticated =
       co_await runtime::with_deadline(deadline, std::move(authenticating), runtime::Layer::auth, "authentication");
   if (!authenticated) {
-    list.fail("auth", authenticated.error(), "the Coder agent accepts only 'none': is this a Coder workspace agent?");
+    list.fail("auth", authenticated.error(),
+              "the evidence says what the login stopped at (a Coder agent accepts 'none' at once)");
     co_await (*transport)->disconnect(ssh::DisconnectReason::no_more_auth_methods_available, "doctor: auth failed");
     co_return false;
   }
@@ -169,6 +173,7 @@ asio::awaitable<bool> diagnose(Diagnosis& list, runtime::Result<CoderCli> found_
   WorkspacePlanOptions plan_options;
   plan_options.coder = cli.program();
   plan_options.suffix = o.suffix;
+  plan_options.stall_budget = o.stall_budget;
   plan_options.log = log;
   auto plan = workspace_plan(*workspace, plan_options);
   if (!plan) {

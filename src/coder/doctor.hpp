@@ -1,7 +1,8 @@
 #pragma once
 // The diagnosis a person does by hand when a connection to a workspace fails, step by step, each
-// with its time and, when it fails, the evidence and what to do: the CLI, its version against the
-// server's and the login, the workspace and its agent, the ProxyCommand exactly as it will run,
+// with its time and, when it fails, the evidence, the fault it shows (coder/fault_class.hpp) and
+// what to do about that fault, or about the step when no class fits: the CLI, its version against
+// the server's and the login, the workspace and its agent, the ProxyCommand exactly as it will run,
 // what the proxy sends first (an SSH banner, or not), the key exchange, authentication, a test
 // command and the round-trip time. `coder-runtime doctor` prints it; serve's `doctor` method sends it.
 
@@ -13,8 +14,10 @@
 #include <asio/awaitable.hpp>
 
 #include "coder/cli_driver.hpp"
+#include "coder/fault_class.hpp"
 #include "coder/proxy_command_line.hpp"
 #include "coder/workspace.hpp"
+#include "coder/workspace_plan.hpp"
 #include "runtime/deadline.hpp"
 #include "runtime/error.hpp"
 #include "runtime/logging.hpp"
@@ -25,7 +28,8 @@ struct DiagnosisStep {
   std::string name;
   bool passed = false;
   std::string detail;  // what was found
-  std::string remedy;  // for a failure
+  FaultClass fault = FaultClass::none;
+  std::string remedy;  // for a failure: by its class when the evidence shows one, else by the step
   std::vector<runtime::Evidence> evidence;
   std::chrono::milliseconds took{0};
 };
@@ -35,7 +39,8 @@ class Diagnosis {
  public:
   explicit Diagnosis(std::function<void(const DiagnosisStep&)> on_step = {}) : on_step_(std::move(on_step)) {}
   void pass(std::string name, std::string detail);
-  void fail(std::string name, const runtime::Error& error, std::string remedy);
+  // `step_remedy` stands when the error's class (classify_fault) has no advice of its own.
+  void fail(std::string name, const runtime::Error& error, std::string step_remedy);
   void fail(std::string name, std::string detail, std::string remedy);
   const std::vector<DiagnosisStep>& steps() const { return steps_; }
   bool passed() const;
@@ -50,6 +55,8 @@ class Diagnosis {
 struct DiagnoseOptions {
   std::string suffix{kDefaultHostSuffix};
   runtime::Deadline deadline = runtime::Deadline::after(std::chrono::seconds(30));
+  // The handshake's (ssh/stall.hpp): a stalled tunnel is named within it, not at the deadline.
+  std::chrono::milliseconds stall_budget = kDefaultStallBudget;
   runtime::Logger log;
 };
 

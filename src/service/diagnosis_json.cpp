@@ -5,8 +5,10 @@ namespace cr::service {
 nlohmann::json step_json(const coder::DiagnosisStep& step) {
   nlohmann::json evidence = nlohmann::json::object();
   for (const auto& e : step.evidence) evidence[e.label] = e.text;
-  return {{"step", step.name},     {"passed", step.passed},           {"detail", step.detail},
-          {"remedy", step.remedy}, {"evidence", std::move(evidence)}, {"ms", step.took.count()}};
+  return {{"step", step.name},      {"passed", step.passed},
+          {"detail", step.detail},  {"class", coder::to_string(step.fault)},
+          {"remedy", step.remedy},  {"evidence", std::move(evidence)},
+          {"ms", step.took.count()}};
 }
 
 nlohmann::json diagnosis_json(const coder::Diagnosis& diagnosis) {

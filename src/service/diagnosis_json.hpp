@@ -1,6 +1,7 @@
 #pragma once
 // A diagnosis as JSON, the same for `coder-runtime doctor --json` and serve's `doctor` method:
-// {"passed", "steps": [{"step", "passed", "detail", "remedy", "evidence": {label: text}, "ms"}]}.
+// {"passed", "steps": [{"step", "passed", "detail", "class", "remedy", "evidence": {label: text}, "ms"}]},
+// "class" being the fault's (coder/fault_class.hpp): "none" for a step that passed.
 
 #include <nlohmann/json.hpp>
 

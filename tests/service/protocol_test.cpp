@@ -373,7 +373,10 @@ TEST_CASE("server: doctor sends each step as it ends, then the diagnosis with th
     const auto& result = answer["result"];
     CHECK(result["passed"] == true);
     std::vector<std::string> steps;
-    for (const auto& step : result["steps"]) steps.push_back(step["step"]);
+    for (const auto& step : result["steps"]) {
+      steps.push_back(step["step"]);
+      CHECK(step["class"] == "none");
+    }
     CHECK(steps == std::vector<std::string>{"Coder CLI", "workspace", "ProxyCommand", "SSH banner", "key exchange",
                                             "auth", "test exec", "round trip", "shared"});
     CHECK(notified == steps);  // each announced as it ended
@@ -388,6 +391,7 @@ TEST_CASE("server: doctor sends each step as it ends, then the diagnosis with th
     answer = co_await next_message(reader);
     CHECK(answer["result"]["passed"] == false);
     CHECK(answer["result"]["steps"][0]["step"] == "Coder CLI");
+    CHECK(answer["result"]["steps"][0].contains("class"));
     co_await served.server->stop();
     co_return true;
   }());

@@ -47,7 +47,7 @@ std::string stream_ended_remedy(const Error& error) {
   const bool output_ended = error.code == Errc::end_of_stream;
   const auto* exit = error.find_evidence(proxy::kExitEvidence);
   return fmt::format(
-      "the far side {} after {}{}; nothing that arrived was wrong, so the tunnel, the network path or the agent "
+      "the far side {} after {}{}; no check failed on what arrived, so the tunnel, the network path or the agent "
       "dropped the connection: check the agent's log, and run the ProxyCommand by hand",
       output_ended ? "closed the stream (the ProxyCommand's output ended)"
                    : "stopped taking our data (the ProxyCommand's input closed)",
@@ -56,17 +56,17 @@ std::string stream_ended_remedy(const Error& error) {
 
 std::string stall_remedy(const Error& error) {
   return fmt::format(
-      "the server's side went quiet mid-handshake ({}; last arrived: {}); what arrived was sound, so a relay, tunnel "
-      "or the network path stopped passing data: check that path, and the agent's log",
+      "the server's side went quiet mid-handshake ({}; last arrived: {}): a relay, tunnel or the network path "
+      "stopped passing data, or the agent stopped answering; check that path, and the agent's log",
       evidence_or(error, "stalled", "no data"), evidence_or(error, "last arrived", "unknown"));
 }
 
 std::string data_altered_remedy(const Error& error) {
   return fmt::format(
-      "SECURITY WARNING: {} did not verify, so bytes were altered between the server and here: a broken relay, "
-      "tunnel or proxy corrupts data, or someone is in the middle; do not use this path until you know which "
-      "(try another network, run the ProxyCommand by hand)",
-      evidence_or(error, "integrity", "a check"));
+      "SECURITY WARNING: {}, so bytes were altered between the server and here: a broken relay, tunnel or proxy "
+      "corrupts data, or someone is in the middle; do not use this path until you know which (try another network, "
+      "run the ProxyCommand by hand)",
+      evidence_or(error, "integrity", "a check of the server's data failed"));
 }
 
 std::string no_common_algorithms_remedy(const Error& error) {

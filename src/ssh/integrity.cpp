@@ -5,8 +5,8 @@ namespace {
 constexpr const char* kIntegrity = "integrity";
 }  // namespace
 
-runtime::Error mark_altered(runtime::Error error, std::string check) {
-  error.with(kIntegrity, std::move(check));
+runtime::Error mark_altered(runtime::Error error, std::string failed_check) {
+  error.with(kIntegrity, std::move(failed_check));
   return error;
 }
 

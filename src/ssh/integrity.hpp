@@ -10,8 +10,8 @@
 
 namespace cr::ssh {
 
-// `error` with the evidence "integrity": `check`, what did not verify.
-runtime::Error mark_altered(runtime::Error error, std::string check);
+// `error` with the evidence "integrity": `failed_check`, what did not verify, as a sentence.
+runtime::Error mark_altered(runtime::Error error, std::string failed_check);
 
 // The error came from a check that found the server's data altered on the way.
 bool data_altered(const runtime::Error& error);

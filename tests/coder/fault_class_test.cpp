@@ -45,7 +45,7 @@ TEST_CASE("fault class: altered data is a security warning, whatever step saw it
              Catch::StartsWith("SECURITY WARNING") && Catch::Contains("MAC"));
   const auto signature =
       ssh::mark_altered(Error(Errc::protocol_error, Layer::kex, "rsa-sha2-256 signature does not verify"),
-                        "the host key's signature over the exchange hash");
+                        "the host key's signature over the exchange hash does not verify");
   CHECK(coder::classify_fault(signature) == FaultClass::data_altered);
 }
 

@@ -170,7 +170,7 @@ runtime::Result<void> verify(const HostKeyAlgorithm& algorithm, ConstBytes key_b
   if (!*valid) {
     return runtime::fail(
         mark_altered(kex_error(fmt::format("{} signature does not verify with the server's host key", algorithm.name)),
-                     "the host key's signature over the exchange hash"));
+                     "the host key's signature over the exchange hash does not verify"));
   }
   return {};
 }

@@ -77,6 +77,16 @@ struct RunningExec {
 
 asio::awaitable<Reply> ready(Reply reply) { co_return reply; }
 
+// params[name], a positive number of milliseconds, or `otherwise` when it is absent.
+tl::expected<std::chrono::milliseconds, ReplyError> positive_ms(const json& params, const std::string& name,
+                                                                std::chrono::milliseconds otherwise) {
+  if (!params.contains(name)) return otherwise;
+  if (!params[name].is_number_integer() || params[name].get<std::int64_t>() <= 0)
+    return tl::unexpected(
+        ReplyError{kInvalidParams, fmt::format("params.{} must be a positive integer", name), nullptr});
+  return std::chrono::milliseconds(params[name].get<std::int64_t>());
+}
+
 // Below this, a command whose connection died unseen is not tried again: its error is the answer.
 constexpr std::chrono::milliseconds kLeastRetryTime{100};
 
@@ -539,13 +549,10 @@ asio::awaitable<Reply> ClientSession::workspace_request(json params, bool ensure
 asio::awaitable<Reply> ClientSession::doctor(json params) {
   auto parsed = parse_workspace_params(params);
   if (!parsed) co_return std::move(parsed.error());
-  std::int64_t timeout_ms = 30'000;
-  if (params.contains("timeout_ms")) {
-    if (!params["timeout_ms"].is_number_integer() || params["timeout_ms"].get<std::int64_t>() <= 0) {
-      co_return ReplyError{kInvalidParams, "params.timeout_ms must be a positive integer", nullptr};
-    }
-    timeout_ms = params["timeout_ms"].get<std::int64_t>();
-  }
+  const auto timeout = positive_ms(params, "timeout_ms", std::chrono::seconds(30));
+  if (!timeout) co_return timeout.error();
+  const auto stall_budget = positive_ms(params, "stall_budget_ms", coder::kDefaultStallBudget);
+  if (!stall_budget) co_return stall_budget.error();
   std::function<void(const coder::DiagnosisStep&)> on_step;
   if (parsed->handle != 0) {
     on_step = [weak = weak_from_this(), handle = parsed->handle](const coder::DiagnosisStep& step) {
@@ -555,7 +562,8 @@ asio::awaitable<Reply> ClientSession::doctor(json params) {
   coder::Diagnosis diagnosis(std::move(on_step));
   coder::DiagnoseOptions options;
   options.suffix = parsed->target.suffix;
-  options.deadline = runtime::Deadline::after(std::chrono::milliseconds(timeout_ms));
+  options.deadline = runtime::Deadline::after(*timeout);
+  options.stall_budget = *stall_budget;
   options.log = server_->options_.log;
   const bool connected = co_await coder::diagnose(diagnosis, coder_cli_for(parsed->target, server_->options_.log),
                                                   parsed->target.workspace.to_string(), options);

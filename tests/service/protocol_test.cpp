@@ -266,6 +266,10 @@ TEST_CASE("server: a client's mistakes get their JSON-RPC errors and the session
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
     CHECK_THAT(answer["error"]["message"].get<std::string>(), Catch::Contains("needs a POSIX remote shell"));
+    co_await send(R"({"jsonrpc":"2.0","id":64,"method":"doctor","params":{"workspace":"ws","stall_budget_ms":0}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    CHECK(answer["error"]["message"] == "params.stall_budget_ms must be a positive integer");
     co_await send(R"({"jsonrpc":"2.0","id":7,"method":"exec.signal","params":{"handle":9,"signal":"INT"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);

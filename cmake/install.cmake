@@ -17,7 +17,7 @@ set(CODER_RUNTIME_INSTALLED_HEADERS
   ssh/incoming_channel.hpp
   ssh/known_hosts.hpp ssh/session.hpp ssh/signer.hpp ssh/transport.hpp ssh/version_exchange.hpp
   ssh/sftp/client.hpp ssh/sftp/types.hpp
-  coder/cli_driver.hpp coder/dial.hpp coder/doctor.hpp coder/forward.hpp coder/operations.hpp coder/pool.hpp
+  coder/cli_driver.hpp coder/dial.hpp coder/doctor.hpp coder/fault_class.hpp coder/forward.hpp coder/operations.hpp coder/pool.hpp
   coder/proxy_command_line.hpp coder/readiness.hpp coder/sftp_files.hpp coder/workspace.hpp
   coder/workspace_connect.hpp coder/workspace_plan.hpp)
 foreach(header IN LISTS CODER_RUNTIME_INSTALLED_HEADERS)

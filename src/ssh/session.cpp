@@ -266,7 +266,15 @@ asio::awaitable<Result<ExecResult>> Session::exec(std::optional<std::string> com
   using namespace asio::experimental::awaitable_operators;
   // Stdin does not wait for the request's answer; the answer, the output and the exit come together.
   auto ended = co_await ((answered() && drain_and_wait()) || feed_then_idle());
-  if (ended.index() == 1) co_return runtime::fail(std::move(std::get<1>(ended).error()));
+  if (ended.index() == 1) {
+    // Stdin's side ends first only with an error, or when a cancellation ends its idle wait
+    // (a value, which has no error() to read).
+    auto& fed = std::get<1>(ended);
+    if (!fed) co_return runtime::fail(std::move(fed.error()));
+    co_return runtime::fail(std::move(
+        runtime::Error(Errc::cancelled, Layer::channel, "the command was cancelled")
+            .with("output received", fmt::format("{} bytes of stdout, {} of stderr", received_out, received_err))));
+  }
   auto [began, exit] = std::get<0>(std::move(ended));
   if (!began) co_return runtime::fail(std::move(began.error()));
   if (!exit) {

@@ -78,6 +78,9 @@ export interface DiagnosisStep {
   step: string;
   passed: boolean;
   detail: string;
+  /** The kind of fault a failed step's evidence shows ("stall", "data_altered", ...; see
+   * docs/protocol.md); "none" for a step that passed. */
+  class: string;
   /** What to do, for a failed step. */
   remedy: string;
   /** The peer's own words and what was seen: label -> text. */
@@ -134,7 +137,8 @@ export declare class CoderRuntime extends EventEmitter {
   ensureReady(params: WorkspaceParams, onProgress?: (text: string) => void): Promise<WorkspaceState>;
   /** The diagnosis `coder-runtime doctor` prints, each step to onStep as it ends, then `true` on
    * the service's shared connection. A failed step is in the result, not an error. */
-  doctor(params: WorkspaceParams & { timeoutMs?: number }, onStep?: (step: DiagnosisStep) => void): Promise<Diagnosis>;
+  doctor(params: WorkspaceParams & { timeoutMs?: number; stallBudgetMs?: number },
+         onStep?: (step: DiagnosisStep) => void): Promise<Diagnosis>;
   connections(): Promise<{ connections: Connection[] }>;
   stopConnections(destination?: string): Promise<{ stopped: number }>;
   /** Ends the service (every command and connection) and resolves once it has exited; one that

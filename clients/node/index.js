@@ -260,6 +260,7 @@ class CoderRuntime extends EventEmitter {
     if (onStep) this._steps.set(handle, onStep);
     const request = { ...this._target(params), handle };
     if (params.timeoutMs !== undefined) request.timeout_ms = params.timeoutMs;
+    if (params.stallBudgetMs !== undefined) request.stall_budget_ms = params.stallBudgetMs;
     try {
       return await this._call('doctor', request);
     } finally {

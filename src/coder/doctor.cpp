@@ -15,7 +15,7 @@ void Diagnosis::pass(std::string name, std::string detail) {
   add({std::move(name), true, std::move(detail), FaultClass::none, {}, {}, {}});
 }
 
-void Diagnosis::fail(std::string name, const runtime::Error& error, std::string step_remedy) {
+void Diagnosis::fail_connection(std::string name, const runtime::Error& error, std::string step_remedy) {
   const auto fault = classify_fault(error);
   auto remedy = fault_remedy(fault, error);
   add({std::move(name),
@@ -23,6 +23,16 @@ void Diagnosis::fail(std::string name, const runtime::Error& error, std::string 
        fmt::format("{}: {}", to_string(error.layer), error.message),
        fault,
        remedy.empty() ? std::move(step_remedy) : std::move(remedy),
+       error.evidence,
+       {}});
+}
+
+void Diagnosis::fail(std::string name, const runtime::Error& error, std::string remedy) {
+  add({std::move(name),
+       false,
+       fmt::format("{}: {}", to_string(error.layer), error.message),
+       FaultClass::other,
+       std::move(remedy),
        error.evidence,
        {}});
 }
@@ -69,10 +79,10 @@ asio::awaitable<bool> check_connection(Diagnosis& list, const ssh::ClientPlan& p
     // The handshake's errors carry the server's version line once it has come: before that, the
     // banner step failed, whatever layer noticed.
     if (!transport.error().find_evidence("server version")) {
-      list.fail("SSH banner", transport.error(),
-                "run the ProxyCommand by hand: it must print SSH-2.0-... on stdout and nothing else there");
+      list.fail_connection("SSH banner", transport.error(),
+                           "run the ProxyCommand by hand: it must print SSH-2.0-... on stdout and nothing else there");
     } else {
-      list.fail("key exchange", transport.error(), "the evidence says what the key exchange stopped at");
+      list.fail_connection("key exchange", transport.error(), "the evidence says what the key exchange stopped at");
     }
     co_await stream->close();
     co_return false;
@@ -85,8 +95,8 @@ asio::awaitable<bool> check_connection(Diagnosis& list, const ssh::ClientPlan& p
   auto authenticated =
       co_await runtime::with_deadline(deadline, std::move(authenticating), runtime::Layer::auth, "authentication");
   if (!authenticated) {
-    list.fail("auth", authenticated.error(),
-              "the evidence says what the login stopped at (a Coder agent accepts 'none' at once)");
+    list.fail_connection("auth", authenticated.error(),
+                         "the evidence says what the login stopped at (a Coder agent accepts 'none' at once)");
     co_await (*transport)->disconnect(ssh::DisconnectReason::no_more_auth_methods_available, "doctor: auth failed");
     co_return false;
   }
@@ -97,7 +107,8 @@ asio::awaitable<bool> check_connection(Diagnosis& list, const ssh::ClientPlan& p
   auto ran = co_await runtime::with_deadline(deadline, std::move(running), runtime::Layer::channel, "the test command");
   if (!ran || ran->exit_code != 0) {
     if (!ran) {
-      list.fail("test exec", ran.error(), "the agent accepted the login but could not run a command: check its logs");
+      list.fail_connection("test exec", ran.error(),
+                           "the agent accepted the login but could not run a command: check its logs");
     } else {
       list.fail("test exec",
                 fmt::format("`true` ended without exit status 0 ({})",

@@ -5,6 +5,7 @@
 #include "proxy/process_stream.hpp"
 #include "ssh/integrity.hpp"
 #include "ssh/stall.hpp"
+#include "ssh/version_exchange.hpp"
 
 namespace cr::coder {
 
@@ -89,6 +90,20 @@ std::string refused_remedy(const Error& error) {
                      error.message, said ? fmt::format(" (it said \"{}\")", runtime::printable(said->text, 200)) : "");
 }
 
+std::string disconnected_remedy(const Error& error) {
+  return fmt::format(
+      "the server ended the connection on purpose after {}: {} (it said \"{}\"); its words are the reason, so "
+      "check the agent's log for the same moment",
+      what_arrived(error), error.message, evidence_or(error, "server said", ""));
+}
+
+std::string old_ssh_remedy(const Error& error) {
+  return fmt::format(
+      "an SSH server answered, but speaks protocol {} only: this client speaks SSH 2.0, as the Coder agent does, so "
+      "something other than the agent answers behind the ProxyCommand",
+      evidence_or(error, ssh::kServerProtocolEvidence, "?"));
+}
+
 std::string not_ssh_remedy(const Error& error) {
   return fmt::format(
       "what came back is not an SSH server's version line (received: {}): something else writes to the "
@@ -114,6 +129,10 @@ std::string_view to_string(FaultClass fault) {
       return "proxy_exited";
     case FaultClass::stream_ended:
       return "stream_ended";
+    case FaultClass::disconnected:
+      return "disconnected";
+    case FaultClass::old_ssh:
+      return "old_ssh";
     case FaultClass::stall:
       return "stall";
     case FaultClass::data_altered:
@@ -142,15 +161,17 @@ FaultClass classify_fault(const Error& error) {
   if (error.find_evidence("we offered") && error.find_evidence("server offered"))
     return FaultClass::no_common_algorithms;
   if (error.layer == Layer::auth && error.find_evidence("server accepts")) return FaultClass::auth_refused;
+  if (error.find_evidence(ssh::kServerProtocolEvidence)) return FaultClass::old_ssh;
   if ((error.layer == Layer::banner && error.code == Errc::protocol_error) || ended_before_a_version_line(error))
     return FaultClass::not_ssh;
+  if (error.find_evidence("reason code") && error.find_evidence("server said")) return FaultClass::disconnected;
   switch (error.code) {
     case Errc::end_of_stream:
       return FaultClass::stream_ended;
     case Errc::io_error:  // a write to a ProxyCommand that closed its input
       return error.layer == Layer::proxy ? FaultClass::stream_ended : FaultClass::other;
-    case Errc::refused:
-      return FaultClass::refused;
+    case Errc::refused:  // a channel or a request: the CLI's own refusals are no agent's
+      return error.layer == Layer::channel ? FaultClass::refused : FaultClass::other;
     case Errc::timed_out:
       return FaultClass::timed_out;
     default:
@@ -164,6 +185,10 @@ std::string fault_remedy(FaultClass fault, const Error& error) {
       return proxy_exited_remedy(error);
     case FaultClass::stream_ended:
       return stream_ended_remedy(error);
+    case FaultClass::disconnected:
+      return disconnected_remedy(error);
+    case FaultClass::old_ssh:
+      return old_ssh_remedy(error);
     case FaultClass::stall:
       return stall_remedy(error);
     case FaultClass::data_altered:

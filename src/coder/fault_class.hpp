@@ -15,9 +15,11 @@ enum class FaultClass {
   none,                  // nothing failed
   proxy_exited,          // the ProxyCommand exited with a failure: its status and stderr
   stream_ended,          // the far side closed the stream: what arrived, which way it closed
+  disconnected,          // the server ended the connection and said why (DISCONNECT)
   stall,                 // the server stopped sending mid-handshake: the bytes so far, the last to arrive
   data_altered,          // a MAC or host key signature did not verify: a security warning
   not_ssh,               // what arrived is not an SSH version line
+  old_ssh,               // an SSH server of a protocol version before 2.0
   no_common_algorithms,  // nothing in common in a category: both sides' lists
   auth_refused,          // the server refused the login: the methods it accepts
   refused,               // the server declined a channel or a request

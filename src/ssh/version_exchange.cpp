@@ -65,9 +65,11 @@ Result<VersionParser::Status> VersionParser::finish_line() {
   const auto dash = line.find('-', 4);
   const std::string proto = line.substr(4, dash == std::string::npos ? std::string::npos : dash - 4);
   if (dash == std::string::npos || (proto != "2.0" && proto != "1.99")) {
-    return runtime::fail(banner_error(
-        fmt::format("the server speaks SSH protocol version '{}'; only 2.0 is supported", runtime::printable(proto)),
-        received_));
+    return runtime::fail(
+        std::move(banner_error(fmt::format("the server speaks SSH protocol version '{}'; only 2.0 is supported",
+                                           runtime::printable(proto)),
+                               received_)
+                      .with(std::string(kServerProtocolEvidence), runtime::printable(proto))));
   }
   const auto rest = line.substr(dash + 1);
   const auto space = rest.find(' ');

@@ -8,11 +8,15 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/async_stream.hpp"
 
 namespace cr::ssh {
+
+// The evidence a version line of another protocol than 2.0 carries: the version it names.
+inline constexpr std::string_view kServerProtocolEvidence = "server protocol";
 
 inline constexpr std::string_view kClientVersion = "SSH-2.0-coder_runtime_0.1";
 

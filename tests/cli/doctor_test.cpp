@@ -92,6 +92,19 @@ TEST_CASE("doctor: a version mismatch names both versions, and the later steps s
   CHECK(d.step("test exec")->at("passed") == true);
 }
 
+TEST_CASE("doctor: a CLI that is not logged in keeps the CLI step's own advice, of class other", "[cli][doctor]") {
+  test::HolderScope holder;
+  auto scenario = healthy();
+  scenario["fail"] = {{"whoami", {{"message", "error: You are not logged in."}, {"exit", 1}}}};
+  test::CoderStandin standin(scenario);
+  const auto d = diagnose();
+  CHECK(d.status == 1);
+  REQUIRE(d.failed() == std::vector<std::string>{"Coder CLI"});
+  const auto& step = *d.step("Coder CLI");
+  CHECK(step["class"] == "other");
+  CHECK_THAT(step["remedy"].get<std::string>(), Catch::Contains("coder login") && !Catch::Contains("agent"));
+}
+
 TEST_CASE("doctor: a proxy that exits with an error fails the banner step with its status and stderr",
           "[cli][doctor]") {
   test::HolderScope holder;

@@ -7,6 +7,7 @@
 #include "coder/fault_class.hpp"
 #include "proxy/process_stream.hpp"
 #include "ssh/integrity.hpp"
+#include "ssh/version_exchange.hpp"
 
 using namespace cr;
 using coder::FaultClass;
@@ -96,4 +97,26 @@ TEST_CASE("fault class: a timeout with no other evidence, and what has no class 
   CHECK(coder::classify_fault(odd) == FaultClass::other);
   CHECK(coder::fault_remedy(FaultClass::other, odd).empty());
   CHECK(coder::to_string(FaultClass::no_common_algorithms) == "no_common_algorithms");
+}
+
+TEST_CASE("fault class: a server's DISCONNECT, an SSH-1 server, and a refusal that is no agent's", "[coder][doctor]") {
+  // As ssh/transport.cpp builds a DISCONNECT's error.
+  auto disconnect = std::move(Error(Errc::end_of_stream, Layer::transport, "the server disconnected: protocol error")
+                                  .with("reason code", "2")
+                                  .with("server said", "too many authentication failures")
+                                  .with("last arrived", "SSH_MSG_USERAUTH_FAILURE (51)"));
+  CHECK(coder::classify_fault(disconnect) == FaultClass::disconnected);
+  CHECK_THAT(coder::fault_remedy(FaultClass::disconnected, disconnect),
+             Catch::Contains("on purpose") && Catch::Contains("too many authentication failures") &&
+                 !Catch::Contains("ProxyCommand's output"));
+
+  auto ssh1 = std::move(Error(Errc::protocol_error, Layer::banner, "the server speaks SSH protocol version '1.5'")
+                            .with(std::string(ssh::kServerProtocolEvidence), "1.5"));
+  CHECK(coder::classify_fault(ssh1) == FaultClass::old_ssh);
+  CHECK_THAT(coder::fault_remedy(FaultClass::old_ssh, ssh1),
+             Catch::Contains("1.5") && !Catch::Contains("login message"));
+
+  // The Coder CLI's own failures are Errc::refused at Layer::coder (cli_driver.cpp): no agent's.
+  const Error whoami(Errc::refused, Layer::coder, "`coder whoami` exited with status 1");
+  CHECK(coder::classify_fault(whoami) == FaultClass::other);
 }

@@ -106,7 +106,7 @@ asio::awaitable<void> socks_one(std::shared_ptr<ssh::Connection> connection,
     log.warning("dynamic forward to {} port {}: {}", target->host, target->port, channel.error().summary());
     const auto reply =
         channel.error().code == Errc::refused ? Socks5Reply::connection_refused : Socks5Reply::general_failure;
-    co_await socks5_reply(*local, reply);
+    [[maybe_unused]] auto replied = co_await socks5_reply(*local, reply);  // closed whether it went or not
     co_await local->close();
     co_return;
   }

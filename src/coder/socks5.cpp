@@ -71,7 +71,8 @@ asio::awaitable<Result<ssh::DirectTcpip>> read_request(runtime::AsyncStream& cli
   bool without_authentication = false;
   for (const auto method : *methods) without_authentication = without_authentication || method == kNoAuthentication;
   if (!without_authentication) {
-    co_await answer(client, kVersion, kNoAcceptableMethods);
+    // The answers to what is refused are a courtesy: the client is closed whether they go or not.
+    [[maybe_unused]] auto answered_refusal = co_await answer(client, kVersion, kNoAcceptableMethods);
     co_return runtime::fail(not_socks5("the client offers no method without authentication", opening.arrived()));
   }
   auto answered = co_await answer(client, kVersion, kNoAuthentication);
@@ -86,7 +87,7 @@ asio::awaitable<Result<ssh::DirectTcpip>> read_request(runtime::AsyncStream& cli
     co_return runtime::fail(not_socks5(fmt::format("a request of version {}", version), opening.arrived()));
   }
   if (command != kConnect) {
-    co_await socks5_reply(client, Socks5Reply::command_not_supported);
+    [[maybe_unused]] auto replied = co_await socks5_reply(client, Socks5Reply::command_not_supported);
     co_return runtime::fail(
         not_socks5(fmt::format("command {}: only CONNECT (1) is served", command), opening.arrived()));
   }
@@ -111,7 +112,7 @@ asio::awaitable<Result<ssh::DirectTcpip>> read_request(runtime::AsyncStream& cli
     target.host = std::string(runtime::as_text(*name));
     if (target.host.empty()) co_return runtime::fail(not_socks5("an empty domain name", opening.arrived()));
   } else {
-    co_await socks5_reply(client, Socks5Reply::address_type_not_supported);
+    [[maybe_unused]] auto replied = co_await socks5_reply(client, Socks5Reply::address_type_not_supported);
     co_return runtime::fail(not_socks5(fmt::format("address type {}", address_type), opening.arrived()));
   }
   auto port = co_await opening.take(2);

@@ -162,52 +162,32 @@ const RemoteForward* forward_for(const std::vector<RemoteForward>& forwards, std
 // How long a connection to a remote forward's target may take before the server is told it failed.
 constexpr auto kTargetConnectBudget = std::chrono::seconds(10);
 
-asio::awaitable<void> remote_one(std::shared_ptr<ssh::Connection> connection, ssh::IncomingChannel incoming,
-                                 ForwardSpec spec, std::string from, runtime::Logger log) {
+// Answers a channel the server opened: makes the connection here it stands for (within the SSH
+// connection's life: nothing may hold the process after it), then accepts the channel and joins
+// the two; one that cannot be made is refused to the server as "connect failed".
+asio::awaitable<void> join_incoming(std::shared_ptr<ssh::Connection> connection, ssh::IncomingChannel incoming,
+                                    asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connecting,
+                                    std::string what, runtime::Logger log) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  // The connection's end ends the wait too: nothing may hold the process after it.
   using namespace asio::experimental::awaitable_operators;
-  auto connecting = proxy::connect_tcp(spec.host, spec.port, runtime::Deadline::after(kTargetConnectBudget), log);
   auto connected_or_ended = co_await (std::move(connecting) || connection->wait_ended());
   if (connected_or_ended.index() == 1) co_return;
-  auto target = std::move(std::get<0>(connected_or_ended));
-  if (!target) {
-    log.warning("remote forward from {} to {} port {}: {}", from, spec.host, spec.port, target.error().summary());
-    incoming.reject(ssh::OpenFailure::connect_failed, target.error().summary());
+  auto local = std::move(std::get<0>(connected_or_ended));
+  if (!local) {
+    log.warning("{}: {}", what, local.error().summary());
+    incoming.reject(ssh::OpenFailure::connect_failed, local.error().summary());
     co_return;
   }
   auto channel = co_await incoming.accept();
   if (!channel) {
-    co_await (*target)->close();
+    co_await (*local)->close();
     co_return;
   }
-  auto stream = ssh::make_channel_stream(std::move(*channel), from);
-  co_await join(std::move(connection), std::move(*target), std::move(stream), log);
+  auto stream = ssh::make_channel_stream(std::move(*channel), what);
+  co_await join(std::move(connection), std::move(*local), std::move(stream), log);
 }
 
 constexpr std::string_view kAgentChannel = "auth-agent@openssh.com";
-
-asio::awaitable<void> agent_one(std::shared_ptr<ssh::Connection> connection, ssh::IncomingChannel incoming,
-                                std::optional<std::string> agent_socket, runtime::Logger log) {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  using namespace asio::experimental::awaitable_operators;
-  auto connecting = proxy::connect_ssh_agent(runtime::Deadline::after(kTargetConnectBudget), agent_socket);
-  auto connected_or_ended = co_await (std::move(connecting) || connection->wait_ended());
-  if (connected_or_ended.index() == 1) co_return;
-  auto agent = std::move(std::get<0>(connected_or_ended));
-  if (!agent) {
-    log.warning("agent forwarding: {}", agent.error().summary());
-    incoming.reject(ssh::OpenFailure::connect_failed, agent.error().summary());
-    co_return;
-  }
-  auto channel = co_await incoming.accept();
-  if (!channel) {
-    co_await (*agent)->close();
-    co_return;
-  }
-  auto stream = ssh::make_channel_stream(std::move(*channel), std::string(kAgentChannel));
-  co_await join(std::move(connection), std::move(*agent), std::move(stream), log);
-}
 
 }  // namespace
 
@@ -307,8 +287,12 @@ asio::awaitable<Result<void>> serve_remote_forwards(std::shared_ptr<ssh::Connect
       incoming->reject(ssh::OpenFailure::administratively_prohibited, "no such forward");
       continue;
     }
-    auto from = fmt::format("{}:{}", connected->originator_address, connected->originator_port);
-    asio::co_spawn(executor, remote_one(connection, std::move(*incoming), forward->spec, std::move(from), log),
+    const auto& spec = forward->spec;
+    auto what = fmt::format("remote forward from {}:{} to {} port {}", connected->originator_address,
+                            connected->originator_port, spec.host, spec.port);
+    auto connecting = proxy::connect_tcp(spec.host, spec.port, runtime::Deadline::after(kTargetConnectBudget), log);
+    asio::co_spawn(executor,
+                   join_incoming(connection, std::move(*incoming), std::move(connecting), std::move(what), log),
                    asio::detached);
   }
 }
@@ -323,7 +307,11 @@ asio::awaitable<Result<void>> serve_agent_channels(std::shared_ptr<ssh::Connecti
     std::string type(kAgentChannel);
     auto incoming = co_await connection->next_incoming(std::move(type));
     if (!incoming) co_return runtime::fail(std::move(incoming.error()));
-    asio::co_spawn(executor, agent_one(connection, std::move(*incoming), agent_socket, log), asio::detached);
+    auto connecting = proxy::connect_ssh_agent(runtime::Deadline::after(kTargetConnectBudget), agent_socket);
+    std::string what = "agent forwarding";
+    asio::co_spawn(executor,
+                   join_incoming(connection, std::move(*incoming), std::move(connecting), std::move(what), log),
+                   asio::detached);
   }
 }
 

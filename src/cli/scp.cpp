@@ -44,7 +44,7 @@ asio::awaitable<int> run_scp(ScpOptions o, int verbosity) {
   auto planned = plan_like_ssh(o.line, std::move(destination), verbosity);
   if (!planned) co_return report_failure(planned.error(), {});
   const auto log = planned->log;
-  auto connected = co_await dial_like_ssh(std::move(planned->plan), log);
+  auto connected = co_await dial_like_ssh(std::move(planned->plan), o.line, log);
   if (!connected) co_return report_failure(connected.error(), log);
   const CopyOptions copy{o.recursive, o.preserve, !o.quiet && stderr_is_terminal(), "scp"};
   co_return co_await copy_on_connection(std::move(*connected), copy, sources, *target, log);

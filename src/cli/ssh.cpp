@@ -231,7 +231,7 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
     co_return code;
   }
   const auto env = session_environment(plan);
-  auto connected = co_await dial_like_ssh(std::move(plan), log);
+  auto connected = co_await dial_like_ssh(std::move(plan), o.line, log);
   if (!connected) co_return report_failure(connected.error(), log);
   auto connection = std::move(*connected);
   if (forwards->stdio) co_return co_await forward_stdio(connection, *forwards->stdio, log);

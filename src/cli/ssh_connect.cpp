@@ -27,6 +27,8 @@ std::string quoted(const std::string& value) {
 
 runtime::Result<ssh::SshConfig> read_user_config(const SshCommandLine& line, const ssh::Destination& destination) {
   ssh::ConfigInput input;
+  // -J is ProxyJump before any -o, as with ssh.
+  if (!line.jump_hosts.empty()) input.command_line.push_back("ProxyJump " + quoted(line.jump_hosts));
   for (const auto& identity : line.identity_files) input.command_line.push_back("IdentityFile " + quoted(identity));
   input.command_line.insert(input.command_line.end(), line.options.begin(), line.options.end());
   const auto home = runtime::home_directory().value_or(".");
@@ -43,6 +45,14 @@ runtime::Result<ssh::SshConfig> read_user_config(const SshCommandLine& line, con
   return ssh::read_config(input, std::move(context));
 }
 
+// Unless BatchMode says no one is there, a password is asked for on the terminal.
+void ask_for_passwords(ssh::ClientPlan& plan) {
+  if (plan.batch_mode) return;
+  plan.options.auth.password = [](const std::string& user, const std::string& host) {
+    return ask_secret(fmt::format("{}@{}'s password: ", user, host));
+  };
+}
+
 }  // namespace
 
 void add_connection_options(CLI::App& command, SshCommandLine& line, const std::string& port_flag) {
@@ -50,6 +60,8 @@ void add_connection_options(CLI::App& command, SshCommandLine& line, const std::
   command.add_option("-i", line.identity_files, "An identity (private key) file; may be repeated")
       ->allow_extra_args(false);
   command.add_option(port_flag, line.port, "The port to connect to");
+  command.add_option("-J", line.jump_hosts,
+                     "Connect through these jump hosts first ([user@]host[:port], apart by commas), as ProxyJump");
   command.add_option("-o", line.options, "An option in ssh_config's format, e.g. -o ConnectTimeout=5; may be repeated")
       ->allow_extra_args(false);
 }
@@ -73,6 +85,7 @@ runtime::Result<PlannedConnection> plan_like_ssh(const SshCommandLine& line, ssh
 }
 
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_like_ssh(ssh::ClientPlan plan,
+                                                                                 const SshCommandLine& line,
                                                                                  runtime::Logger log) {
   coder::DialOptions dial_options;
   dial_options.log = log;
@@ -82,10 +95,17 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_like_ssh
     dial_options.identity_files.passphrase = [](const std::string& path, int) {
       return ask_secret(fmt::format("Enter passphrase for key '{}': ", path));
     };
-    plan.options.auth.password = [](const std::string& user, const std::string& host) {
-      return ask_secret(fmt::format("{}@{}'s password: ", user, host));
-    };
   }
+  ask_for_passwords(plan);
+  SshCommandLine files_only;
+  files_only.config_file = line.config_file;
+  dial_options.plan_jump_host = [files_only, log](const ssh::Destination& host) {
+    auto config = read_user_config(files_only, host);
+    if (!config) return runtime::Result<ssh::ClientPlan>(runtime::fail(std::move(config.error())));
+    auto jump_plan = ssh::plan_connection(*config, host, log);
+    if (jump_plan) ask_for_passwords(*jump_plan);
+    return jump_plan;
+  };
   co_return co_await coder::dial(std::move(plan), std::move(dial_options));
 }
 

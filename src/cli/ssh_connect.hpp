@@ -28,9 +28,10 @@ struct SshCommandLine {
   std::string login;                        // -l
   std::optional<std::uint16_t> port;        // ssh's -p, scp's -P
   std::vector<std::string> options;         // -o, in ssh_config's format
+  std::string jump_hosts;                   // -J, as ProxyJump
 };
 
-// -F, -i, -o and the port's flag (ssh's -p, scp's -P) on `command`, filling `line`.
+// -F, -i, -J, -o and the port's flag (ssh's -p, scp's -P) on `command`, filling `line`.
 void add_connection_options(CLI::App& command, SshCommandLine& line, const std::string& port_flag);
 
 struct PlannedConnection {
@@ -44,8 +45,10 @@ struct PlannedConnection {
 runtime::Result<PlannedConnection> plan_like_ssh(const SshCommandLine& line, ssh::Destination destination,
                                                  int verbosity);
 
-// Dials the plan; the ProxyCommand's stderr reaches ours, as with ssh.
+// Dials the plan; the ProxyCommand's stderr reaches ours, as with ssh. Jump hosts are planned from
+// the same files (-F) and nothing else of the command line, as ssh's -J does.
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_like_ssh(ssh::ClientPlan plan,
+                                                                                 const SshCommandLine& line,
                                                                                  runtime::Logger log);
 
 // The error's one line on stderr ("coder-runtime: LAYER: ..."), every field at -vv; ssh's exit

@@ -3,6 +3,8 @@
 #include <optional>
 #include <system_error>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <fmt/format.h>
 
 #include "coder/first_choices.hpp"
@@ -18,8 +20,92 @@ namespace {
 
 using Stream = std::unique_ptr<runtime::AsyncStream>;
 
+// ssh -J starts an ssh per jump host, each with the rest of the list as its own -J; a chain that
+// long is a loop in the config (a ProxyJump naming a host whose ProxyJump names the first).
+constexpr int kMostJumpHosts = 16;
+
+// A direct-tcpip channel through a jump host's connection, which it owns: the chain before it
+// ends with it.
+class ThroughJumpHost final : public runtime::AsyncStream {
+ public:
+  ThroughJumpHost(Stream channel, std::shared_ptr<ssh::Connection> jump, std::string jump_host)
+      : channel_(std::move(channel)), jump_(std::move(jump)), jump_host_(std::move(jump_host)) {}
+  ~ThroughJumpHost() override {
+    if (jump_) asio::co_spawn(jump_->executor(), close_connection(std::move(jump_)), asio::detached);
+  }
+  ThroughJumpHost(const ThroughJumpHost&) = delete;
+  ThroughJumpHost& operator=(const ThroughJumpHost&) = delete;
+
+  executor_type get_executor() override { return channel_->get_executor(); }
+  asio::awaitable<runtime::Result<std::size_t>> read_some(runtime::Bytes buffer) override {
+    return channel_->read_some(buffer);
+  }
+  asio::awaitable<runtime::Result<std::size_t>> write_some(runtime::ConstBytes buffer) override {
+    return channel_->write_some(buffer);
+  }
+  runtime::Result<void> shutdown_send() override { return channel_->shutdown_send(); }
+  asio::awaitable<void> close() override {
+    co_await channel_->close();
+    if (jump_) co_await close_connection(std::move(jump_));
+  }
+  std::string describe() const override { return fmt::format("{} (jump host {})", channel_->describe(), jump_host_); }
+
+ private:
+  static asio::awaitable<void> close_connection(std::shared_ptr<ssh::Connection> connection) {
+    co_await connection->close();
+  }
+
+  Stream channel_;
+  std::shared_ptr<ssh::Connection> jump_;
+  std::string jump_host_;
+};
+
+asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_bounded(Stream stream, ssh::ClientPlan plan,
+                                                                                DialOptions options, int jumps_before);
+
+// Through the last jump host, reached through the ones before it, as `ssh -J rest -W host:port last`.
+asio::awaitable<runtime::Result<Stream>> open_through_jump_hosts(const ssh::ClientPlan& plan,
+                                                                 const DialOptions& options, int jumps_before) {
+  const auto& last = plan.proxy_jump.back();
+  const auto failed = [&](runtime::Error error) {
+    return runtime::fail(std::move(error)
+                             .with("jump host", fmt::format("{} (on the way to {})", last.host, plan.host_alias))
+                             .while_(fmt::format("reaching {} through jump host {}", plan.host_alias, last.host)));
+  };
+  if (jumps_before + static_cast<int>(plan.proxy_jump.size()) > kMostJumpHosts) {
+    co_return failed(runtime::Error(runtime::Errc::invalid_argument, runtime::Layer::config,
+                                    fmt::format("more than {} jump hosts on the way to {}: does a ProxyJump lead "
+                                                "back to a host before it?",
+                                                kMostJumpHosts, plan.host_alias)));
+  }
+  if (!options.plan_jump_host) {
+    co_return failed(runtime::Error(runtime::Errc::invalid_argument, runtime::Layer::config,
+                                    "ProxyJump needs DialOptions::plan_jump_host to plan its jump hosts"));
+  }
+  auto hop = options.plan_jump_host(last);
+  if (!hop) co_return failed(std::move(hop.error()));
+  if (plan.proxy_jump.size() > 1) {
+    // The hosts before it, as -J on its command line: before anything in its own config.
+    hop->proxy_command.reset();
+    hop->proxy_jump.assign(plan.proxy_jump.begin(), plan.proxy_jump.end() - 1);
+  }
+  const auto jump_host = hop->host_alias;
+  Stream none;
+  auto jump_options = options;
+  auto jump = co_await dial_bounded(std::move(none), std::move(*hop), std::move(jump_options), jumps_before + 1);
+  if (!jump) co_return failed(std::move(jump.error()));
+  ssh::DirectTcpip onward{plan.hostname, plan.port};
+  auto channel = co_await (*jump)->open_direct_tcpip(std::move(onward));
+  if (!channel) {
+    co_await (*jump)->close();
+    co_return failed(std::move(channel.error()));
+  }
+  co_return std::make_unique<ThroughJumpHost>(std::move(*channel), std::move(*jump), jump_host);
+}
+
 asio::awaitable<runtime::Result<Stream>> open_stream(const ssh::ClientPlan& plan, const DialOptions& options,
-                                                     runtime::Deadline deadline) {
+                                                     runtime::Deadline deadline, int jumps_before) {
+  if (!plan.proxy_jump.empty()) co_return co_await open_through_jump_hosts(plan, options, jumps_before);
   if (!plan.proxy_command) {
     std::string host = plan.hostname;
     auto log = options.log.child("tcp");
@@ -77,16 +163,20 @@ asio::awaitable<std::vector<ssh::Identity>> gather_identities(const ssh::ClientP
   co_return identities;
 }
 
+// HostName:Port names another server behind each jump host.
 std::string destination_key(const ssh::ClientPlan& plan) {
-  return fmt::format("{}:{} {}", plan.hostname, plan.port, plan.proxy_command.value_or(""));
+  std::string way = plan.proxy_command.value_or("");
+  for (const auto& jump : plan.proxy_jump) way += fmt::format(" via {}:{}", jump.host, jump.port.value_or(22));
+  return fmt::format("{}:{} {}", plan.hostname, plan.port, way);
 }
 
 // The stream is the caller's, or opened here when none is given.
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(Stream given, ssh::ClientPlan plan,
                                                                                DialOptions options,
-                                                                               runtime::Deadline deadline) {
+                                                                               runtime::Deadline deadline,
+                                                                               int jumps_before) {
   runtime::Result<Stream> stream = std::move(given);
-  if (!*stream) stream = co_await open_stream(plan, options, deadline);
+  if (!*stream) stream = co_await open_stream(plan, options, deadline, jumps_before);
   if (!stream) co_return runtime::fail(std::move(stream.error()));
   auto gathered = co_await gather_identities(plan, options, deadline);
   auto& identities = plan.options.auth.identities;
@@ -116,11 +206,11 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_within(S
 }
 
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_bounded(Stream stream, ssh::ClientPlan plan,
-                                                                                DialOptions options) {
+                                                                                DialOptions options, int jumps_before) {
   const auto deadline =
       plan.connect_timeout ? runtime::Deadline::after(*plan.connect_timeout) : runtime::Deadline::never();
   const auto what = fmt::format("connecting to {}", plan.host_alias);
-  auto dialing = dial_within(std::move(stream), std::move(plan), std::move(options), deadline);
+  auto dialing = dial_within(std::move(stream), std::move(plan), std::move(options), deadline, jumps_before);
   auto dialed = co_await runtime::with_deadline(deadline, std::move(dialing), runtime::Layer::network, std::move(what));
   co_return dialed;
 }
@@ -129,7 +219,7 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_bounded(
 
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial(ssh::ClientPlan plan, DialOptions options) {
   Stream none;
-  co_return co_await dial_bounded(std::move(none), std::move(plan), std::move(options));
+  co_return co_await dial_bounded(std::move(none), std::move(plan), std::move(options), 0);
 }
 
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_over(Stream stream, ssh::ClientPlan plan,
@@ -138,7 +228,7 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_over(Str
     co_return runtime::fail(runtime::Errc::invalid_argument, runtime::Layer::network,
                             fmt::format("dial_over was given no stream to reach {} over", plan.host_alias));
   }
-  co_return co_await dial_bounded(std::move(stream), std::move(plan), std::move(options));
+  co_return co_await dial_bounded(std::move(stream), std::move(plan), std::move(options), 0);
 }
 
 }  // namespace cr::coder

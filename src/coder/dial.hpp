@@ -33,11 +33,19 @@ struct DialOptions {
   // Where each server's first choices are remembered across processes (first_choices.hpp); in
   // this process only when unset.
   std::optional<std::filesystem::path> remembered_choices;
+  // How ssh reads a jump host's configuration (ProxyJump): the host named in the list, planned
+  // from its own Host block as `ssh -W` would plan it. Required for a plan with jump hosts.
+  std::function<runtime::Result<ssh::ClientPlan>(const ssh::Destination& jump_host)> plan_jump_host;
   runtime::Logger log;
 };
 
 // Errors carry the layer that failed: proxy (with the command's exit status and stderr), network,
 // banner, key exchange (both sides' algorithm lists), auth (methods and keys tried).
+//
+// A plan's jump hosts (ProxyJump) are dialled first, each through the one before it, as ssh -J
+// does: the last one's direct-tcpip channel to HostName:Port carries the connection, and the
+// connection owns the chain. A jump host with no further hosts before it is reached as its own
+// plan says (its own ProxyJump or ProxyCommand included).
 //
 // The plan may come from ssh_config (ssh::plan_connection) or be filled in by the caller. The keys
 // tried are the plan's own identities (options.auth.identities) first, then the agent's and the

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <ranges>
 
 #include <fmt/format.h>
 
@@ -164,39 +165,67 @@ std::optional<runtime::LogLevel> parse_log_level(std::string_view value) {
   return std::nullopt;
 }
 
-runtime::Result<Destination> parse_destination(std::string_view text) {
-  const auto bad = [&](std::string_view why) {
-    return runtime::fail(Errc::invalid_argument, Layer::config, fmt::format("destination '{}': {}", text, why));
-  };
-  Destination destination;
-  std::string_view rest = text;
-  const bool uri = rest.starts_with("ssh://");
-  if (uri) rest.remove_prefix(6);
-  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
-    destination.user = std::string(rest.substr(0, at));
-    rest.remove_prefix(at + 1);
-  }
-  if (uri) {
+namespace {
+
+// The part after "user@": "host", or with `with_port` also "host:port" and "[address]:port";
+// what is wrong with it otherwise.
+std::optional<std::string_view> read_host_and_port(std::string_view rest, bool with_port, Destination& destination) {
+  if (with_port) {
     if (rest.ends_with('/')) rest.remove_suffix(1);
     const auto colon = rest.rfind(':');
     const auto bracket = rest.rfind(']');
-    if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    const bool bare_ipv6 = !rest.starts_with('[') && rest.find(':') != colon;
+    if (colon != std::string_view::npos && !bare_ipv6 && (bracket == std::string_view::npos || colon > bracket)) {
       const auto port_text = rest.substr(colon + 1);
       unsigned port = 0;
       const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
       if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
-        return bad("the port is not a number from 1 to 65535");
+        return "the port is not a number from 1 to 65535";
       }
       destination.port = static_cast<std::uint16_t>(port);
       rest = rest.substr(0, colon);
     }
     if (rest.starts_with('[') && rest.ends_with(']')) rest = rest.substr(1, rest.size() - 2);
   }
-  if (rest.empty()) return bad("no host name");
+  if (rest.empty()) return "no host name";
   if (rest.find_first_of(" \t\r\n'\"`$;&|<>") != std::string_view::npos)
-    return bad("the host name has characters no host has");
+    return "the host name has characters no host has";
   destination.host = std::string(rest);
+  return std::nullopt;
+}
+
+// "[user@]host...": the user is up to the last '@'.
+std::string_view read_user(std::string_view text, Destination& destination) {
+  const auto at = text.rfind('@');
+  if (at == std::string_view::npos) return text;
+  destination.user = std::string(text.substr(0, at));
+  return text.substr(at + 1);
+}
+
+}  // namespace
+
+runtime::Result<Destination> parse_destination(std::string_view text) {
+  Destination destination;
+  const bool uri = text.starts_with("ssh://");
+  const auto rest = read_user(uri ? text.substr(6) : text, destination);
+  if (const auto wrong = read_host_and_port(rest, uri, destination)) {
+    return runtime::fail(Errc::invalid_argument, Layer::config, fmt::format("destination '{}': {}", text, *wrong));
+  }
   return destination;
+}
+
+runtime::Result<std::vector<Destination>> parse_jump_hosts(std::string_view text) {
+  std::vector<Destination> hosts;
+  for (const auto part : text | std::views::split(',')) {
+    const std::string_view hop(part.begin(), part.end());
+    Destination destination;
+    const auto rest = read_user(hop.starts_with("ssh://") ? hop.substr(6) : hop, destination);
+    if (const auto wrong = read_host_and_port(rest, true, destination)) {
+      return runtime::fail(Errc::invalid_argument, Layer::config, fmt::format("jump host '{}': {}", hop, *wrong));
+    }
+    hosts.push_back(std::move(destination));
+  }
+  return hosts;
 }
 
 runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Destination& destination,
@@ -210,10 +239,15 @@ runtime::Result<ClientPlan> plan_connection(const SshConfig& config, const Desti
   if (!port) return runtime::fail(std::move(port.error()));
   plan.port = destination.port.value_or(static_cast<std::uint16_t>(port->value_or(22)));
 
-  if (auto proxy = config.text("ProxyCommand"); proxy && lowercase(*proxy) != "none")
-    plan.proxy_command = std::move(proxy);
-  if (auto jump = config.text("ProxyJump"); jump && lowercase(*jump) != "none") {
-    return runtime::fail(value_error(config, "ProxyJump", "ProxyJump is not supported yet; use a ProxyCommand"));
+  const auto proxy_keyword = config.first_given({"ProxyCommand", "ProxyJump"});
+  if (auto proxy = config.text(proxy_keyword); proxy && lowercase(*proxy) != "none") {
+    if (proxy_keyword == "proxycommand") {
+      plan.proxy_command = std::move(proxy);
+    } else {
+      auto jumps = parse_jump_hosts(*proxy);
+      if (!jumps) return runtime::fail(value_error(config, "ProxyJump", jumps.error().message));
+      plan.proxy_jump = std::move(*jumps);
+    }
   }
   auto timeout = config.number("ConnectTimeout", 0, 24 * 3600);
   if (!timeout) return runtime::fail(std::move(timeout.error()));

@@ -26,6 +26,8 @@ struct Destination {
   std::optional<std::uint16_t> port;
 };
 runtime::Result<Destination> parse_destination(std::string_view text);
+// ProxyJump's and -J's list: "[user@]host[:port]" or "ssh://[user@]host[:port]", apart by commas.
+runtime::Result<std::vector<Destination>> parse_jump_hosts(std::string_view text);
 
 struct ClientPlan {
   std::string host_alias;  // as given (%n)
@@ -33,6 +35,9 @@ struct ClientPlan {
   std::uint16_t port = 22;
   std::string user;
   std::optional<std::string> proxy_command;  // %h %p %r %n still to expand; none when "none"
+  // ProxyJump: the hosts to pass through, in order; the last one connects to HostName:Port. Of it
+  // and ProxyCommand, only the one the config gave first is set, as ssh does.
+  std::vector<Destination> proxy_jump;
   std::optional<std::chrono::seconds> connect_timeout;
   std::chrono::seconds server_alive_interval{0};  // 0: no keepalives
   int server_alive_count_max = 3;

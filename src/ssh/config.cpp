@@ -430,6 +430,15 @@ std::optional<std::string> SshConfig::text(std::string_view keyword) const {
   return args->front();
 }
 
+std::string SshConfig::first_given(std::initializer_list<std::string_view> keywords) const {
+  for (const auto& value : values_) {
+    for (const auto keyword : keywords) {
+      if (value.keyword == lowercase(keyword)) return value.keyword;
+    }
+  }
+  return {};
+}
+
 std::vector<std::string> SshConfig::all(std::string_view keyword) const {
   const auto lower = lowercase(keyword);
   std::vector<std::string> out;

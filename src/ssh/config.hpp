@@ -6,6 +6,7 @@
 // as ssh refuses it too, unless IgnoreUnknown names it.
 
 #include <filesystem>
+#include <initializer_list>
 #include <functional>
 #include <optional>
 #include <string>
@@ -47,6 +48,9 @@ class SshConfig {
   runtime::Result<std::optional<bool>> flag(std::string_view keyword) const;
   // A whole number within [low, high]; an error names the file and line.
   runtime::Result<std::optional<long>> number(std::string_view keyword, long low, long high) const;
+  // Of keywords that exclude each other (ProxyCommand and ProxyJump), the one obtained first, in
+  // lower case; empty when none was.
+  std::string first_given(std::initializer_list<std::string_view> keywords) const;
   // "~/.ssh/config:12" or "command line", for errors about a value.
   std::string origin(std::string_view keyword) const;
 

@@ -143,6 +143,43 @@ TEST_CASE("identity, environment and agent options", "[config]") {
   CHECK(plan.request_tty == "force");
 }
 
+TEST_CASE("ProxyJump and -J lists: users and ports of their own and the first of ProxyCommand or ProxyJump wins",
+          "[config]") {
+  auto hosts = ssh::parse_jump_hosts("alice@bastion:2222,inner,ssh://bob@[::1]:22,[fe80::1]:23,::1");
+  REQUIRE(hosts);
+  REQUIRE(hosts->size() == 5);
+  CHECK((*hosts)[0].user == "alice");
+  CHECK((*hosts)[0].host == "bastion");
+  CHECK((*hosts)[0].port == 2222);
+  CHECK((*hosts)[1].host == "inner");
+  CHECK_FALSE((*hosts)[1].port);
+  CHECK((*hosts)[2].user == "bob");
+  CHECK((*hosts)[2].host == "::1");
+  CHECK((*hosts)[3].host == "fe80::1");
+  CHECK((*hosts)[3].port == 23);
+  CHECK((*hosts)[4].host == "::1");
+  CHECK_FALSE((*hosts)[4].port);
+
+  const auto jumped = plan_for("box", "Host box\n  ProxyJump a,b:2\n  ProxyCommand nc %h %p\n");
+  REQUIRE(jumped.plan);
+  CHECK_FALSE(jumped.plan->proxy_command);
+  REQUIRE(jumped.plan->proxy_jump.size() == 2);
+  CHECK(jumped.plan->proxy_jump[1].host == "b");
+  const auto proxied = plan_for("box", "Host box\n  ProxyCommand nc %h %p\n  ProxyJump a\n");
+  REQUIRE(proxied.plan);
+  CHECK(proxied.plan->proxy_command == "nc %h %p");
+  CHECK(proxied.plan->proxy_jump.empty());
+  // -J reaches the config reader as a command line option: before every file.
+  const auto command_line = plan_for("box", "Host box\n  ProxyCommand nc %h %p\n", {"ProxyJump=j"});
+  REQUIRE(command_line.plan);
+  CHECK_FALSE(command_line.plan->proxy_command);
+  REQUIRE(command_line.plan->proxy_jump.size() == 1);
+  const auto none = plan_for("box", "Host box\n  ProxyJump none\n  ProxyCommand nc %h %p\n");
+  REQUIRE(none.plan);
+  CHECK_FALSE(none.plan->proxy_command);
+  CHECK(none.plan->proxy_jump.empty());
+}
+
 TEST_CASE("values ssh would refuse are errors naming where they came from", "[config]") {
   const auto error_for = [](const std::string& text) {
     const auto planned = plan_for("box", text);
@@ -155,7 +192,8 @@ TEST_CASE("values ssh would refuse are errors naming where they came from", "[co
   CHECK_THAT(error_for("StrictHostKeyChecking maybe\n"),
              Catch::Contains("StrictHostKeyChecking takes yes, accept-new"));
   CHECK_THAT(error_for("\n\nRekeyLimit lots\n"), Catch::Contains("config:3: RekeyLimit cannot read 'lots'"));
-  CHECK_THAT(error_for("ProxyJump bastion\n"), Catch::Contains("ProxyJump is not supported yet"));
+  CHECK_THAT(error_for("ProxyJump bastion:0\n"), Catch::Contains("config:1: jump host 'bastion:0': the port is not"));
+  CHECK_THAT(error_for("ProxyJump a,,b\n"), Catch::Contains("jump host '': no host name"));
   CHECK_THAT(error_for("SetEnv =x\n"), Catch::Contains("SetEnv takes NAME=VALUE"));
   CHECK_THAT(error_for("LogLevel LOUD\n"), Catch::Contains("unknown LogLevel 'LOUD'"));
   CHECK_THAT(error_for("IdentityFile ~bob/.ssh/id\n"), Catch::Contains("'~user' paths are not supported"));

@@ -57,7 +57,9 @@ class Sshd {
   Sshd(const Sshd&) = delete;
   Sshd& operator=(const Sshd&) = delete;
 
-  std::string proxy_command() const { return fmt::format("{} -i -f {}/sshd_config", program_, dir_.string()); }
+  std::string proxy_command() const { return fmt::format("{} -i -f {}", program_, config_file().string()); }
+  std::filesystem::path config_file() const { return dir_ / "sshd_config"; }
+  const std::string& program() const { return program_; }
   const std::vector<std::filesystem::path>& host_key_files() const { return host_key_files_; }
   // sshd's AuthorizedKeysFile, in the fixture's folder; empty until a test appends .pub lines.
   std::filesystem::path authorized_keys() const { return dir_ / "authorized_keys"; }

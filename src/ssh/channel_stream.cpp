@@ -14,8 +14,8 @@ namespace {
 
 class ChannelStream final : public runtime::AsyncStream {
  public:
-  ChannelStream(std::unique_ptr<Channel> channel, std::string target)
-      : channel_(std::move(channel)), target_(std::move(target)), via_(channel_->connection().describe()) {}
+  ChannelStream(std::unique_ptr<Channel> channel, std::string what)
+      : channel_(std::move(channel)), what_(std::move(what)), via_(channel_->connection().describe()) {}
 
   executor_type get_executor() override { return executor_; }
 
@@ -45,7 +45,7 @@ class ChannelStream final : public runtime::AsyncStream {
     co_await channel_->close();
   }
 
-  std::string describe() const override { return fmt::format("direct-tcpip {} via {}", target_, via_); }
+  std::string describe() const override { return fmt::format("{} via {}", what_, via_); }
 
  private:
   tl::unexpected<runtime::Error> closed_error() const {
@@ -54,15 +54,15 @@ class ChannelStream final : public runtime::AsyncStream {
 
   std::unique_ptr<Channel> channel_;
   executor_type executor_ = channel_->connection().executor();
-  std::string target_;
+  std::string what_;
   std::string via_;
   bool closed_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<runtime::AsyncStream> make_channel_stream(std::unique_ptr<Channel> channel, std::string target) {
-  return std::make_unique<ChannelStream>(std::move(channel), std::move(target));
+std::unique_ptr<runtime::AsyncStream> make_channel_stream(std::unique_ptr<Channel> channel, std::string what) {
+  return std::make_unique<ChannelStream>(std::move(channel), std::move(what));
 }
 
 }  // namespace cr::ssh

@@ -12,7 +12,8 @@
 
 namespace cr::ssh {
 
-// `target` names the far end in describe() ("db.internal:5432").
-std::unique_ptr<runtime::AsyncStream> make_channel_stream(std::unique_ptr<Channel> channel, std::string target);
+// `what` names the channel and its far end in describe() ("direct-tcpip db.internal:5432"), which
+// adds the connection it runs on.
+std::unique_ptr<runtime::AsyncStream> make_channel_stream(std::unique_ptr<Channel> channel, std::string what);
 
 }  // namespace cr::ssh

@@ -37,6 +37,12 @@ Result<DirectTcpip> parse_forwarded_tcpip(runtime::ConstBytes data) {
                      std::string(parsed->originator_ip_address), static_cast<std::uint16_t>(parsed->originator_port)};
 }
 
+Result<std::string> parse_forwarded_streamlocal(runtime::ConstBytes data) {
+  auto parsed = ForwardedStreamlocalData::parse(data);
+  if (!parsed) return runtime::fail(std::move(parsed.error()));
+  return std::string(parsed->socket_path);
+}
+
 Connection::Connection(std::unique_ptr<runtime::AsyncStream> stream, std::unique_ptr<Transport> transport,
                        ConnectionOptions options)
     : stream_(std::move(stream)),
@@ -317,7 +323,18 @@ asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> Connection::open_
                                 .with("target", fmt::format("{}:{}", target.host, target.port))
                                 .while_("opening a direct-tcpip channel"));
   }
-  co_return make_channel_stream(std::move(*channel), fmt::format("{}:{}", target.host, target.port));
+  co_return make_channel_stream(std::move(*channel), fmt::format("direct-tcpip {}:{}", target.host, target.port));
+}
+
+asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> Connection::open_direct_streamlocal(
+    std::string socket_path) {
+  auto fields = DirectStreamlocalData{socket_path}.encode();
+  auto channel = co_await open_channel("direct-streamlocal@openssh.com", std::move(fields));
+  if (!channel) {
+    co_return runtime::fail(
+        std::move(channel.error()).with("target", socket_path).while_("opening a direct-streamlocal channel"));
+  }
+  co_return make_channel_stream(std::move(*channel), fmt::format("direct-streamlocal {}", socket_path));
 }
 
 asio::awaitable<Result<ExecResult>> Connection::exec(std::string command, ExecOptions options) {
@@ -361,6 +378,19 @@ asio::awaitable<Result<std::optional<std::vector<std::uint8_t>>>> Connection::re
   if (!pending->accepted) co_return runtime::fail(*failure_);
   if (!*pending->accepted) co_return std::optional<std::vector<std::uint8_t>>{};
   co_return std::optional<std::vector<std::uint8_t>>{std::move(pending->success_data)};
+}
+
+asio::awaitable<Result<void>> Connection::request_streamlocal_forward(std::string socket_path) {
+  std::string request = "streamlocal-forward@openssh.com";
+  auto fields = encode_streamlocal_forward(socket_path);
+  auto reply = co_await request_with_reply(std::move(request), std::move(fields));
+  if (!reply) co_return runtime::fail(std::move(reply.error()).while_("asking the server to listen"));
+  if (!*reply) {
+    co_return runtime::fail(std::move(
+        Error(Errc::refused, Layer::channel, fmt::format("the server refused to listen on {} for us", socket_path))
+            .with("request", "streamlocal-forward@openssh.com")));
+  }
+  co_return runtime::Result<void>{};
 }
 
 asio::awaitable<Result<std::uint16_t>> Connection::request_tcpip_forward(std::string address, std::uint16_t port) {

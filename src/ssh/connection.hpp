@@ -60,6 +60,9 @@ struct DirectTcpip {
   std::uint16_t originator_port = 0;
 };
 
+// A forwarded-streamlocal@openssh.com channel's data: the path of the socket that was connected.
+runtime::Result<std::string> parse_forwarded_streamlocal(runtime::ConstBytes data);
+
 // A forwarded-tcpip channel's data (RFC 4254 section 7.2): the address and port that were
 // connected on the server (as host and port), and the originator's.
 runtime::Result<DirectTcpip> parse_forwarded_tcpip(runtime::ConstBytes data);
@@ -83,6 +86,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<runtime::Result<Session>> open_session();
   // A TCP connection made by the server, as a stream: it can carry another SSH connection.
   asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> open_direct_tcpip(DirectTcpip target);
+  // The same to the Unix socket at `socket_path` on the server (direct-streamlocal@openssh.com).
+  asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> open_direct_streamlocal(
+      std::string socket_path);
   // A global request (RFC 4254 section 4); with want_reply, whether the server agreed. Replies come
   // in the order of the requests, so requests may overlap.
   asio::awaitable<runtime::Result<bool>> global_request(std::string name, bool want_reply,
@@ -91,6 +97,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // "forwarded-tcpip" channel for each connection there (take_incoming). The port it listens on,
   // the one it chose for port 0. A refusal is Errc::refused.
   asio::awaitable<runtime::Result<std::uint16_t>> request_tcpip_forward(std::string address, std::uint16_t port);
+  // streamlocal-forward@openssh.com: the server listens on the Unix socket at `socket_path` and
+  // opens a "forwarded-streamlocal@openssh.com" channel for each connection there. A refusal is
+  // Errc::refused.
+  asio::awaitable<runtime::Result<void>> request_streamlocal_forward(std::string socket_path);
   // Channels the server opens of `type` wait for next_incoming(type) instead of being refused.
   void take_incoming(std::string type);
   // The next such channel, to accept or reject; fails once the connection has ended.

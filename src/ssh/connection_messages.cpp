@@ -94,6 +94,28 @@ std::vector<std::uint8_t> TcpipForwardData::encode() const {
   return w.take();
 }
 
+std::vector<std::uint8_t> DirectStreamlocalData::encode() const {
+  Writer w;
+  w.string(socket_path);
+  w.string("");
+  w.uint32(0);
+  return w.take();
+}
+
+runtime::Result<ForwardedStreamlocalData> ForwardedStreamlocalData::parse(ConstBytes fields) {
+  Reader r(fields, "forwarded-streamlocal@openssh.com");
+  ForwardedStreamlocalData data;
+  data.socket_path = text_view(r);
+  text_view(r);  // reserved
+  return finish_parse(r, data);
+}
+
+std::vector<std::uint8_t> encode_streamlocal_forward(std::string_view socket_path) {
+  Writer w;
+  w.string(socket_path);
+  return w.take();
+}
+
 runtime::Result<std::uint32_t> parse_recipient_channel(ConstBytes payload) {
   Reader r(payload, "channel message");
   r.byte();

@@ -61,6 +61,22 @@ struct TcpipForwardData {
   std::vector<std::uint8_t> encode() const;
 };
 
+// OpenSSH's Unix socket forwarding (its PROTOCOL file, section 2.4):
+// "direct-streamlocal@openssh.com"'s channel data is the socket's path, a reserved string and a
+// reserved uint32; "forwarded-streamlocal@openssh.com"'s the path and a reserved string; and the
+// "streamlocal-forward@openssh.com" request's the path alone.
+struct DirectStreamlocalData {
+  std::string_view socket_path;
+
+  std::vector<std::uint8_t> encode() const;
+};
+struct ForwardedStreamlocalData {
+  std::string_view socket_path;
+
+  static runtime::Result<ForwardedStreamlocalData> parse(ConstBytes fields);
+};
+std::vector<std::uint8_t> encode_streamlocal_forward(std::string_view socket_path);
+
 // Every message from SSH_MSG_CHANNEL_OPEN_CONFIRMATION to SSH_MSG_CHANNEL_FAILURE names the
 // recipient channel first.
 runtime::Result<std::uint32_t> parse_recipient_channel(ConstBytes payload);

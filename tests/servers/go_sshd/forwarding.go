@@ -3,7 +3,10 @@ package main
 // Port forwarding as the Coder agent serves it (gliderlabs/ssh's DirectTCPIPHandler and
 // ForwardedTCPHandler, which the agent uses): "direct-tcpip" channels dialled from here, and
 // "tcpip-forward" requests that listen here and open a "forwarded-tcpip" channel per connection,
-// naming the bind address as the client asked for it and the port listened on.
+// naming the bind address as the client asked for it and the port listened on. Unix sockets as
+// the agent serves them too (OpenSSH's PROTOCOL, section 2.4): "direct-streamlocal@openssh.com"
+// channels, and "streamlocal-forward@openssh.com" requests whose connections come back as
+// "forwarded-streamlocal@openssh.com" channels.
 
 import (
 	"io"
@@ -37,7 +40,13 @@ func serveDirectTcpip(incoming ssh.NewChannel) {
 		incoming.Reject(ssh.ConnectionFailed, "malformed direct-tcpip data: "+err.Error())
 		return
 	}
-	dialled, err := net.Dial("tcp", net.JoinHostPort(target.Host, strconv.Itoa(int(target.Port))))
+	dialAndJoin(incoming, "tcp", net.JoinHostPort(target.Host, strconv.Itoa(int(target.Port))))
+}
+
+// dialAndJoin accepts the channel once the connection it asks for is made, and refuses it with
+// the reason otherwise.
+func dialAndJoin(incoming ssh.NewChannel, network, address string) {
+	dialled, err := net.Dial(network, address)
 	if err != nil {
 		incoming.Reject(ssh.ConnectionFailed, err.Error())
 		return
@@ -49,6 +58,30 @@ func serveDirectTcpip(incoming ssh.NewChannel) {
 	}
 	go ssh.DiscardRequests(requests)
 	join(channel, dialled)
+}
+
+type directStreamlocalData struct {
+	SocketPath string
+	Reserved0  string
+	Reserved1  uint32
+}
+
+type streamlocalForwardRequest struct {
+	SocketPath string
+}
+
+type forwardedStreamlocalData struct {
+	SocketPath string
+	Reserved   string
+}
+
+func serveDirectStreamlocal(incoming ssh.NewChannel) {
+	var target directStreamlocalData
+	if err := ssh.Unmarshal(incoming.ExtraData(), &target); err != nil {
+		incoming.Reject(ssh.ConnectionFailed, "malformed direct-streamlocal data: "+err.Error())
+		return
+	}
+	dialAndJoin(incoming, "unix", target.SocketPath)
 }
 
 // join copies both ways; each side's end closes the other's sending side, and both close once
@@ -63,8 +96,8 @@ func join(channel ssh.Channel, conn net.Conn) {
 	}()
 	go func() {
 		io.Copy(conn, channel)
-		if tcp, ok := conn.(*net.TCPConn); ok {
-			tcp.CloseWrite()
+		if halfClosing, ok := conn.(interface{ CloseWrite() error }); ok {
+			halfClosing.CloseWrite()
 		}
 		done.Done()
 	}()
@@ -89,6 +122,8 @@ func serveGlobalRequests(conn *ssh.ServerConn, requests <-chan *ssh.Request) {
 			forwards.listen(request)
 		case "cancel-tcpip-forward":
 			forwards.cancel(request)
+		case "streamlocal-forward@openssh.com":
+			forwards.listenUnix(request)
 		default:
 			if request.WantReply {
 				request.Reply(false, nil)
@@ -158,4 +193,39 @@ func (f *remoteForwards) cancel(request *ssh.Request) {
 		listener.Close()
 	}
 	request.Reply(found, nil)
+}
+
+func (f *remoteForwards) listenUnix(request *ssh.Request) {
+	var asked streamlocalForwardRequest
+	if err := ssh.Unmarshal(request.Payload, &asked); err != nil {
+		request.Reply(false, nil)
+		return
+	}
+	listener, err := net.Listen("unix", asked.SocketPath)
+	if err != nil {
+		request.Reply(false, nil)
+		return
+	}
+	f.mu.Lock()
+	f.listeners["unix:"+asked.SocketPath] = listener
+	f.mu.Unlock()
+	go func() {
+		for {
+			accepted, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				data := ssh.Marshal(&forwardedStreamlocalData{SocketPath: asked.SocketPath})
+				channel, requests, err := f.conn.OpenChannel("forwarded-streamlocal@openssh.com", data)
+				if err != nil {
+					accepted.Close()
+					return
+				}
+				go ssh.DiscardRequests(requests)
+				join(channel, accepted)
+			}()
+		}
+	}()
+	request.Reply(true, nil)
 }

@@ -105,8 +105,12 @@ func main() {
 			go serveDirectTcpip(incoming)
 			continue
 		}
+		if incoming.ChannelType() == "direct-streamlocal@openssh.com" {
+			go serveDirectStreamlocal(incoming)
+			continue
+		}
 		if incoming.ChannelType() != "session" {
-			incoming.Reject(ssh.UnknownChannelType, "only session and direct-tcpip channels")
+			incoming.Reject(ssh.UnknownChannelType, "only session, direct-tcpip and direct-streamlocal channels")
 			continue
 		}
 		channel, channelRequests, err := incoming.Accept()

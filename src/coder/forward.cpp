@@ -1,5 +1,6 @@
 #include "coder/forward.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <vector>
 
@@ -54,6 +55,27 @@ Result<std::uint16_t> parse_port(std::string_view spec, std::string_view text, b
   return static_cast<std::uint16_t>(value);
 }
 
+// A port or a range of them ("9000-9002"), as `coder port-forward` writes them.
+struct PortRange {
+  std::uint16_t first = 0;
+  std::uint16_t count = 1;
+};
+
+Result<PortRange> parse_range(std::string_view spec, std::string_view text, bool zero_allowed) {
+  const auto dash = text.find('-');
+  auto first = parse_port(spec, text.substr(0, dash), zero_allowed && dash == std::string_view::npos);
+  if (!first) return runtime::fail(std::move(first.error()));
+  if (dash == std::string_view::npos) return PortRange{*first, 1};
+  auto last = parse_port(spec, text.substr(dash + 1), false);
+  if (!last) return runtime::fail(std::move(last.error()));
+  if (*last < *first) return runtime::fail(bad_spec(spec, fmt::format("'{}' is not a range from low to high", text)));
+  return PortRange{*first, static_cast<std::uint16_t>(*last - *first + 1)};
+}
+
+bool port_text(std::string_view text) {
+  return !text.empty() && text.find_first_not_of("0123456789-") == std::string_view::npos;
+}
+
 // Joins a local connection to its channel until both directions end, either fails, or the
 // connection ends (a side waiting on the local client alone would not see that).
 asio::awaitable<void> join(std::shared_ptr<ssh::Connection> connection, std::unique_ptr<runtime::AsyncStream> local,
@@ -65,20 +87,6 @@ asio::awaitable<void> join(std::shared_ptr<ssh::Connection> connection, std::uni
   }
   co_await channel->close();
   co_await local->close();
-}
-
-asio::awaitable<void> forward_one(std::shared_ptr<ssh::Connection> connection,
-                                  std::unique_ptr<runtime::AsyncStream> local, ssh::DirectTcpip target,
-                                  runtime::Logger log) {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  auto channel = co_await connection->open_direct_tcpip(target);
-  if (!channel) {
-    log.warning("forwarding {} to {} port {}: {}", local->describe(), target.host, target.port,
-                channel.error().summary());
-    co_await local->close();
-    co_return;
-  }
-  co_await join(std::move(connection), std::move(local), std::move(*channel), log);
 }
 
 // ssh waits for a SOCKS client as long as it takes; a bound keeps an idle one from holding a
@@ -224,6 +232,38 @@ Result<ssh::DirectTcpip> parse_host_port(std::string_view spec) {
   return target;
 }
 
+Result<std::vector<ForwardSpec>> parse_tcp_forwards(std::string_view list) {
+  std::vector<ForwardSpec> forwards;
+  for (std::size_t start = 0; start <= list.size();) {
+    const auto comma = std::min(list.find(',', start), list.size());
+    const auto item = list.substr(start, comma - start);
+    start = comma + 1;
+    auto parts = split_spec(item);
+    if (!parts) return runtime::fail(std::move(parts.error()));
+    // "1.2.3.4:8080" is an address and a port; "8080:3000" two ports.
+    const std::size_t first = parts->size() == 3 || (parts->size() == 2 && !port_text((*parts)[0])) ? 1 : 0;
+    if (parts->size() - first > 2 || (first == 1 && (*parts)[0].empty())) {
+      return runtime::fail(bad_spec(item, "a TCP forward is [bind_address:]local[:remote], e.g. 8080:3000"));
+    }
+    auto local = parse_range(item, (*parts)[first], true);
+    if (!local) return runtime::fail(std::move(local.error()));
+    auto remote = parse_range(item, parts->size() > first + 1 ? (*parts)[first + 1] : (*parts)[first], false);
+    if (!remote) return runtime::fail(std::move(remote.error()));
+    if (local->count != remote->count) {
+      return runtime::fail(bad_spec(item, "the local and remote ranges differ in size"));
+    }
+    for (std::uint16_t i = 0; i < local->count; ++i) {
+      ForwardSpec forward;
+      if (first == 1) forward.bind_address = (*parts)[0];
+      forward.bind_port = local->first == 0 ? 0 : static_cast<std::uint16_t>(local->first + i);
+      forward.host = "127.0.0.1";
+      forward.port = static_cast<std::uint16_t>(remote->first + i);
+      forwards.push_back(std::move(forward));
+    }
+  }
+  return forwards;
+}
+
 Result<ListenSpec> parse_listen_spec(std::string_view spec) {
   auto parts = split_spec(spec);
   if (!parts) return runtime::fail(std::move(parts.error()));
@@ -236,11 +276,25 @@ Result<ListenSpec> parse_listen_spec(std::string_view spec) {
   return listen;
 }
 
+asio::awaitable<void> forward_connection(std::shared_ptr<ssh::Connection> connection,
+                                         std::unique_ptr<runtime::AsyncStream> local, ssh::DirectTcpip target,
+                                         runtime::Logger log) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto channel = co_await connection->open_direct_tcpip(target);
+  if (!channel) {
+    log.warning("forwarding {} to {} port {}: {}", local->describe(), target.host, target.port,
+                channel.error().summary());
+    co_await local->close();
+    co_return;
+  }
+  co_await join(std::move(connection), std::move(local), std::move(*channel), log);
+}
+
 asio::awaitable<Result<void>> serve_local_forward(std::shared_ptr<ssh::Connection> connection,
                                                   proxy::TcpListener& listener, ssh::DirectTcpip target,
                                                   runtime::Logger log) {
   auto forward = [connection, target, log](std::unique_ptr<runtime::AsyncStream> local) {
-    return forward_one(connection, std::move(local), target, log);
+    return forward_connection(connection, std::move(local), target, log);
   };
   co_return co_await accept_loop(connection, listener, std::move(forward));
 }

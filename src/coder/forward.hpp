@@ -41,6 +41,16 @@ runtime::Result<ForwardSpec> parse_forward_spec(std::string_view spec);
 runtime::Result<ListenSpec> parse_listen_spec(std::string_view spec);
 // -W's host:port.
 runtime::Result<ssh::DirectTcpip> parse_host_port(std::string_view spec);
+// `coder port-forward --tcp`'s list: "[bind_address:]local[:remote]" items, comma-separated, where
+// each port may be a range ("9000-9002:3000-3002", of one size); remote is local when not given,
+// and the host to connect to is the workspace's loopback (127.0.0.1).
+runtime::Result<std::vector<ForwardSpec>> parse_tcp_forwards(std::string_view list);
+
+// One local connection joined to a direct-tcpip channel to `target`, until both directions end or
+// the connection ends; one the server will not open closes the local connection alone (a warning).
+asio::awaitable<void> forward_connection(std::shared_ptr<ssh::Connection> connection,
+                                         std::unique_ptr<runtime::AsyncStream> local, ssh::DirectTcpip target,
+                                         runtime::Logger log);
 
 // Each of these serves until cancelled, the listener fails (its error), or the connection ends (its
 // failure is the result); forwarded connections end with the connection too.

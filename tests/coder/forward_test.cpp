@@ -1,9 +1,11 @@
 // -L's, -R's, -D's and -W's specs as ssh reads them: an optional bind address, IPv6 addresses in
-// brackets, and a clear error for what is not a forward; and the SOCKS5 opening -D reads.
+// brackets, and a clear error for what is not a forward; port-forward's --tcp lists as coder
+// reads them; and the SOCKS5 opening -D reads.
 
 #include <array>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "coder/forward.hpp"
 #include "coder/socks5.hpp"
@@ -48,6 +50,35 @@ TEST_CASE("forward specs: ssh's forms are read, and what is not one is refused w
   CHECK_FALSE(coder::parse_host_port("host"));
   CHECK_FALSE(coder::parse_host_port(":22"));
   CHECK_FALSE(coder::parse_host_port("host:"));
+}
+
+TEST_CASE("port-forward specs: coder's forms with lists and ranges are read and what is not one is refused with why",
+          "[forward]") {
+  const auto read = [](std::string_view list) {
+    auto forwards = coder::parse_tcp_forwards(list);
+    REQUIRE(forwards);
+    std::vector<std::string> shown;
+    for (const auto& f : *forwards)
+      shown.push_back(fmt::format("{}|{}>{}:{}", f.bind_address, f.bind_port, f.host, f.port));
+    return shown;
+  };
+  CHECK(read("8080:3000") == std::vector<std::string>{"|8080>127.0.0.1:3000"});
+  CHECK(read("9000") == std::vector<std::string>{"|9000>127.0.0.1:9000"});
+  CHECK(read("0:3000") == std::vector<std::string>{"|0>127.0.0.1:3000"});
+  CHECK(read("1.2.3.4:8080:80,[::1]:22") ==
+        std::vector<std::string>{"1.2.3.4|8080>127.0.0.1:80", "::1|22>127.0.0.1:22"});
+  CHECK(read("127.0.0.1:0:5432") == std::vector<std::string>{"127.0.0.1|0>127.0.0.1:5432"});
+  CHECK(read("9090-9092,10000-10001:10010-10011") ==
+        std::vector<std::string>{"|9090>127.0.0.1:9090", "|9091>127.0.0.1:9091", "|9092>127.0.0.1:9092",
+                                 "|10000>127.0.0.1:10010", "|10001>127.0.0.1:10011"});
+  for (const char* bad : {"", "8080,", "0", "8080:0", "x:", "9000-8000", "0-2:3000-3002", "1-3:5-6", "a:b:c:d",
+                          "8080:70000", ":8080:80"}) {
+    INFO(bad);
+    const auto refused = coder::parse_tcp_forwards(bad);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == runtime::Errc::invalid_argument);
+    CHECK(refused.error().find_evidence("forward"));
+  }
 }
 
 namespace {

@@ -17,6 +17,7 @@ class AsioTcpListener final : public TcpListener {
  public:
   explicit AsioTcpListener(tcp::acceptor acceptor) : acceptor_(std::move(acceptor)) {
     const auto local = acceptor_.local_endpoint();
+    port_ = local.port();
     name_ = local.address().is_v6() ? fmt::format("[{}]:{}", local.address().to_string(), local.port())
                                     : fmt::format("{}:{}", local.address().to_string(), local.port());
   }
@@ -34,12 +35,17 @@ class AsioTcpListener final : public TcpListener {
     auto name = fmt::format("tcp {} from {}:{}", name_, peer.address().to_string(), peer.port());
     co_return std::make_unique<SocketStream<tcp::socket>>(std::move(socket), std::move(name));
   }
-  std::uint16_t port() const override { return acceptor_.local_endpoint().port(); }
+  void close() override {
+    std::error_code ignored;
+    acceptor_.close(ignored);
+  }
+  std::uint16_t port() const override { return port_; }
   std::string describe() const override { return name_; }
 
  private:
   tcp::acceptor acceptor_;
   std::string name_;
+  std::uint16_t port_ = 0;  // kept: a closed acceptor has no endpoint
 };
 
 runtime::Result<asio::ip::address> bind_address(const std::string& address) {

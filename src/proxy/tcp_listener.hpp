@@ -21,6 +21,9 @@ class TcpListener {
 
   // The next connection (TCP_NODELAY set); cancellable.
   virtual asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> accept() = 0;
+  // Stops listening at once: the port is free when it returns, and a waiting accept() ends
+  // (cancelled).
+  virtual void close() = 0;
   virtual std::uint16_t port() const = 0;
   virtual std::string describe() const = 0;  // "127.0.0.1:8080"
 };

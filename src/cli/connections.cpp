@@ -59,7 +59,7 @@ asio::awaitable<int> ask_holder(ConnectionsOptions o, runtime::Logger log, std::
   if (!stream) {
     log.debug("{}", stream.error().summary());
     if (o.json) {
-      write_stdout(method == "connections.list" ? "{\"connections\":[]}\n" : "{\"stopped\":0}\n");
+      write_stdout(method == "connections.list" ? "{\"connections\":[],\"forwards\":[]}\n" : "{\"stopped\":0}\n");
     } else if (method == "connections.list") {
       write_stderr("coder-runtime: no shared connections (no connection holder is running)\n");
     }
@@ -81,7 +81,8 @@ asio::awaitable<int> ask_holder(ConnectionsOptions o, runtime::Logger log, std::
     co_return 0;
   }
   const auto& list = (*answer)["connections"];
-  if (list.empty()) {
+  const auto forwards = answer->value("forwards", nlohmann::json::array());
+  if (list.empty() && forwards.empty()) {
     write_stderr("coder-runtime: no shared connections\n");
     co_return 0;
   }
@@ -91,6 +92,13 @@ asio::awaitable<int> ask_holder(ConnectionsOptions o, runtime::Logger log, std::
         entry.contains("round_trip_ms") ? fmt::format("{:.1f} ms", entry["round_trip_ms"].get<double>()) : "-";
     table += fmt::format("{:<40} {:>8} {:>8} {:>10}\n", entry.value("destination", ""),
                          describe_age(entry.value("age_ms", std::int64_t{0})), entry.value("channels", 0), rtt);
+  }
+  if (!forwards.empty()) {
+    table += fmt::format("\n{:<40} {:>22} {:>22} {:>11}\n", "FORWARD ON", "LISTENING", "TO", "CONNECTIONS");
+    for (const auto& forward : forwards) {
+      table += fmt::format("{:<40} {:>22} {:>22} {:>11}\n", forward.value("destination", ""),
+                           forward.value("listen", ""), forward.value("target", ""), forward.value("connections", 0));
+    }
   }
   write_stdout(table);
   co_return 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -23,6 +24,7 @@
 #include "service/frame.hpp"
 #include "service/json_rpc.hpp"
 #include "service/exec_params.hpp"
+#include "service/port_forwards.hpp"
 #include "runtime/cancellation.hpp"
 #include "service/workspace_connections.hpp"
 
@@ -144,8 +146,9 @@ asio::awaitable<Result<void>> send_paced(std::shared_ptr<RunningExec> running, s
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
-  ClientSession(std::shared_ptr<Server> server, std::shared_ptr<runtime::AsyncStream> stream)
+  ClientSession(std::shared_ptr<Server> server, std::shared_ptr<runtime::AsyncStream> stream, std::uint64_t id)
       : server_(std::move(server)),
+        id_(id),
         stream_(std::move(stream)),
         writer_(std::make_shared<FrameWriter>(stream_, stream_->get_executor())),
         requests_done_(stream_->get_executor()) {}
@@ -184,6 +187,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<Reply> doctor(json params);
   asio::awaitable<Result<json>> run_exec(ExecParams params, std::shared_ptr<RunningExec> running);
   Reply connections_list();
+  asio::awaitable<Reply> forward_open(json params);
+  Reply forward_close(const json& params);
   asio::awaitable<Reply> connections_stop(json params);
   Reply control(const std::string& method, const json& params);
   void notify(std::string_view method, json params) {
@@ -194,6 +199,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   }
 
   std::shared_ptr<Server> server_;
+  std::uint64_t id_;  // owns the forwards it opens
   std::shared_ptr<runtime::AsyncStream> stream_;
   std::shared_ptr<FrameWriter> writer_;
   std::map<std::uint32_t, std::shared_ptr<RunningExec>> execs_;
@@ -228,6 +234,8 @@ asio::awaitable<void> ClientSession::run() {
     running->changed.notify();
   }
   while (requests_running_ > 0) co_await requests_done_.wait();
+  // After its requests: a forward.open that was still dialing has opened by now.
+  server_->forwards_->close_owned_by(id_);
   co_await writer_->flush();
   co_await stream_->close();
 }
@@ -283,6 +291,8 @@ asio::awaitable<Reply> ClientSession::start(const std::string& method, json para
   if (method == "doctor") return doctor(std::move(params));
   if (method == "connections.list") return ready(connections_list());
   if (method == "connections.stop") return connections_stop(std::move(params));
+  if (method == "forward.open") return forward_open(std::move(params));
+  if (method == "forward.close") return ready(forward_close(params));
   if (method == "credit" || method.starts_with("exec.")) return ready(control(method, params));
   return ready(ReplyError{kMethodNotFound, fmt::format("no method \"{}\"", method), nullptr});
 }
@@ -707,7 +717,39 @@ Reply ClientSession::connections_list() {
                            {"mac", agreed.mac_client_to_server}};
     list.push_back(std::move(entry));
   }
-  return json{{"connections", std::move(list)}};
+  return json{{"connections", std::move(list)}, {"forwards", server_->forwards_->list()}};
+}
+
+asio::awaitable<Reply> ClientSession::forward_open(json params) {
+  auto parsed = parse_forward_params(params);
+  if (!parsed) co_return std::move(parsed.error());
+  const auto handle = parsed->handle;
+  // The dial's callbacks and a forward's end may come after this client has gone.
+  const auto tell = [weak = weak_from_this(), handle](std::string_view method) -> TextCallback {
+    if (handle == 0) return [](std::string) {};
+    return [weak, handle, method = std::string(method)](std::string text) {
+      if (auto alive = weak.lock()) alive->notify(method, {{"handle", handle}, {"text", std::move(text)}});
+    };
+  };
+  PortForwards::Callbacks callbacks{
+      tell("progress"), tell("warning"), [weak = weak_from_this()](std::uint64_t id, const Error& why) {
+        if (auto alive = weak.lock()) {
+          alive->notify("forward.ended", {{"id", id}, {"message", why.summary()}, {"error", error_data(why)}});
+        }
+      }};
+  auto opened = co_await server_->forwards_->open(std::move(*parsed), id_, server_->pool_, server_->options_,
+                                                  std::move(callbacks));
+  if (!opened) co_return failed(opened.error());
+  co_return json{{"id", opened->id}, {"listen", opened->listening}, {"port", opened->port}};
+}
+
+Reply ClientSession::forward_close(const json& params) {
+  auto id = unsigned_param(params, "id", std::numeric_limits<std::uint64_t>::max());
+  if (!id) return std::move(id.error());
+  if (!server_->forwards_->close(*id, id_)) {
+    return ReplyError{kInvalidParams, fmt::format("this client has no forward {}", *id), nullptr};
+  }
+  return json::object();
 }
 
 asio::awaitable<Reply> ClientSession::connections_stop(json params) {
@@ -741,13 +783,14 @@ Server::Server(asio::any_io_executor executor, ServerOptions options)
   pool.log = options_.log.child("pool");
   pool.on_closed = [this] { changed_.notify(); };
   pool_ = coder::ConnectionPool::create(executor_, std::move(pool));
+  forwards_ = std::make_shared<PortForwards>();
 }
 
 asio::awaitable<void> Server::serve(std::unique_ptr<runtime::AsyncStream> client) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  auto session =
-      std::make_shared<ClientSession>(shared_from_this(), std::shared_ptr<runtime::AsyncStream>(std::move(client)));
   const auto id = next_session_id_++;
+  auto session =
+      std::make_shared<ClientSession>(shared_from_this(), std::shared_ptr<runtime::AsyncStream>(std::move(client)), id);
   sessions_[id] = session;
   ++clients_;
   changed_.notify();
@@ -762,6 +805,7 @@ asio::awaitable<void> Server::stop() {
     if (auto session = weak.lock()) session->end();
   }
   sftp_sessions_.stop();
+  forwards_->close_all();
   co_await pool_->close_all();
 }
 

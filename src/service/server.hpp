@@ -3,8 +3,9 @@
 // streams, over one connection pool that every client shares. The connection holder serves it on
 // its private socket; `coder-runtime serve --stdio` on its own stdin and stdout.
 //
-// A client's commands belong to that client: when its stream ends, each is ended as a
-// cancellation ends it (TERM, then its channel closes), and the shared connections stay.
+// A client's commands and port forwards belong to that client: when its stream ends, each command
+// is ended as a cancellation ends it (TERM, then its channel closes), each forward stops
+// listening, and the shared connections stay.
 
 #include <chrono>
 #include <filesystem>
@@ -22,6 +23,7 @@
 namespace cr::service {
 
 class ClientSession;
+class PortForwards;
 
 struct ServerOptions {
   // ControlPersist: how long a connection nobody uses stays open.
@@ -60,6 +62,7 @@ class Server : public std::enable_shared_from_this<Server> {
   ServerOptions options_;
   std::shared_ptr<coder::ConnectionPool> pool_;
   SftpSessions sftp_sessions_;
+  std::shared_ptr<PortForwards> forwards_;
   std::size_t clients_ = 0;
   bool stop_requested_ = false;
   runtime::Event changed_;

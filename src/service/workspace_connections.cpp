@@ -18,7 +18,7 @@ std::string pool_key(const WorkspaceTarget& target) {
   std::sort(env.begin(), env.end());
   std::string identity = target.coder;
   for (const auto& [name, value] : env) identity += fmt::format("\n{}={}", name, value);
-  return fmt::format("{}.{} {:016x}", target.workspace.to_string(), target.suffix, std::hash<std::string>{}(identity));
+  return fmt::format("{} {:016x}", destination_of(target), std::hash<std::string>{}(identity));
 }
 
 // The CODER_* variables the CLI runs with: exactly the client's, whatever ours are.
@@ -37,6 +37,10 @@ std::vector<std::pair<std::string, std::optional<std::string>>> environment_chan
 }  // namespace
 
 std::string destination_of(const std::string& pool_key) { return pool_key.substr(0, pool_key.rfind(' ')); }
+
+std::string destination_of(const WorkspaceTarget& target) {
+  return fmt::format("{}.{}", target.workspace.to_string(), target.suffix);
+}
 
 runtime::Result<coder::CoderCli> coder_cli_for(const WorkspaceTarget& target, const runtime::Logger& log) {
   std::optional<std::filesystem::path> explicit_cli;

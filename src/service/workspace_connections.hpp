@@ -28,8 +28,9 @@ struct WorkspaceTarget {
 // The client's CODER_* variables, for WorkspaceTarget::coder_env.
 std::vector<std::pair<std::string, std::string>> coder_environment();
 
-// "ws.mux--coder" for a pool key.
+// "ws.mux--coder" for a pool key, or for a target.
 std::string destination_of(const std::string& pool_key);
+std::string destination_of(const WorkspaceTarget& target);
 
 using TextCallback = std::function<void(std::string)>;
 

@@ -89,7 +89,7 @@ TEST_CASE(
   CHECK(stopped.status == 0);
   CHECK(nlohmann::json::parse(stopped.out)["stopped"] == 1);
   for (const pid_t pid : pids) CHECK(test::ends_within(pid, 10000ms));
-  CHECK(test::run_cli({"connections", "list", "--json"}).out == "{\"connections\":[]}\n");
+  CHECK(test::run_cli({"connections", "list", "--json"}).out == "{\"connections\":[],\"forwards\":[]}\n");
 }
 
 TEST_CASE(
@@ -415,7 +415,7 @@ TEST_CASE("shared: two holders started at once: one serves, the other ends at on
         CHECK_FALSE(winner.exit_status());
         const auto listed = test::run_cli({"connections", "list", "--json", "-o", control_path});
         CHECK(listed.status == 0);
-        CHECK(listed.out == "{\"connections\":[]}\n");
+        CHECK(listed.out == "{\"connections\":[],\"forwards\":[]}\n");
         CHECK(holder.holders() == std::vector<pid_t>{winner.pid()});
         const auto stopped = test::run_cli({"connections", "stop", "-o", control_path});
         CHECK(stopped.status == 0);

@@ -9,6 +9,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/ip/tcp.hpp>
 #include <fmt/format.h>
 
 #include <csignal>
@@ -270,6 +271,18 @@ TEST_CASE("server: a client's mistakes get their JSON-RPC errors and the session
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
     CHECK(answer["error"]["message"] == "params.stall_budget_ms must be a positive integer");
+    co_await send(R"({"jsonrpc":"2.0","id":65,"method":"forward.open","params":{"workspace":"ws"}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    CHECK(answer["error"]["message"] == "params.target must be an object: {\"host\"?, \"port\"}");
+    co_await send(
+        R"({"jsonrpc":"2.0","id":66,"method":"forward.open","params":{"workspace":"ws","target":{"port":0}}})");
+    answer = co_await next_message(reader);
+    CHECK(answer["error"]["message"] == "params.target.port must be from 1 to 65535");
+    co_await send(R"({"jsonrpc":"2.0","id":67,"method":"forward.close","params":{"id":1}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    CHECK(answer["error"]["message"] == "this client has no forward 1");
     co_await send(R"({"jsonrpc":"2.0","id":7,"method":"exec.signal","params":{"handle":9,"signal":"INT"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
@@ -397,6 +410,67 @@ TEST_CASE("server: doctor sends each step as it ends, then the diagnosis with th
     CHECK(answer["result"]["steps"][0]["step"] == "Coder CLI");
     CHECK(answer["result"]["steps"][0].contains("class"));
     co_await served.server->stop();
+    co_return true;
+  }());
+}
+
+TEST_CASE("server: a forward is its client's: another cannot close it and its client's end closes its port",
+          "[service][server][forward]") {
+  test::CoderStandin standin({{"go_sshd", CODER_RUNTIME_GO_SSHD},
+                              {"workspaces", {{{"name", "ws"}, {"timeline", {{{"status", "running"}}}}}}}});
+  test::run([&]() -> asio::awaitable<bool> {
+    auto executor = co_await asio::this_coro::executor;
+    auto server = service::Server::create(executor, {});
+    auto [owner, owner_end] = runtime::make_memory_stream_pair(executor);
+    auto [other, other_end] = runtime::make_memory_stream_pair(executor);
+    asio::co_spawn(executor, server->serve(std::move(owner_end)), asio::detached);
+    asio::co_spawn(executor, server->serve(std::move(other_end)), asio::detached);
+    service::FrameReader owner_reader(*owner);
+    service::FrameReader other_reader(*other);
+    const auto request = [](std::string method, json params) {
+      return service::encode_message(
+          json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", std::move(method)}, {"params", std::move(params)}}.dump());
+    };
+    const auto ask = [](runtime::AsyncStream& peer, service::FrameReader& reader,
+                        std::string frame) -> asio::awaitable<json> {
+      auto written = co_await runtime::write_all(peer, runtime::as_bytes(frame));
+      REQUIRE(written);
+      co_return co_await next_message(reader);
+    };
+    const json open{{"workspace", "ws"},
+                    {"coder", test::CoderStandin::program().string()},
+                    {"coder_env", {{"CODER_STANDIN_STATE", standin.state().string()}}},
+                    {"target", {{"port", 9}}}};
+    auto frame = request("forward.open", open);
+    const auto opened = co_await ask(*owner, owner_reader, std::move(frame));
+    INFO(opened.dump());
+    const auto id = opened["result"]["id"].get<std::uint64_t>();
+    const auto port = opened["result"]["port"].get<std::uint16_t>();
+    CHECK(opened["result"]["listen"] == fmt::format("127.0.0.1:{}", port));
+
+    frame = request("forward.close", {{"id", id}});
+    const auto refused = co_await ask(*other, other_reader, std::move(frame));
+    CHECK(refused["error"]["code"] == service::kInvalidParams);
+    frame = request("connections.list", json::object());
+    const auto listed = co_await ask(*other, other_reader, std::move(frame));
+    CHECK(listed["result"]["forwards"] == json::array({{{"id", id},
+                                                        {"destination", "ws.mux--coder"},
+                                                        {"listen", fmt::format("127.0.0.1:{}", port)},
+                                                        {"target", "127.0.0.1:9"},
+                                                        {"connections", 0}}}));
+
+    co_await owner->close();
+    while (server->clients() > 1) co_await server->changed().wait();
+    frame = request("connections.list", json::object());
+    const auto after = co_await ask(*other, other_reader, std::move(frame));
+    CHECK(after["result"]["forwards"].empty());
+    CHECK(after["result"]["connections"].size() == 1);
+    asio::ip::tcp::acceptor again(executor);
+    std::error_code ec;
+    again.open(asio::ip::tcp::v4(), ec);
+    if (!ec) again.bind({asio::ip::make_address("127.0.0.1"), port}, ec);
+    CHECK_FALSE(ec);
+    co_await server->stop();
     co_return true;
   }());
 }

@@ -20,10 +20,17 @@
 #include "support/ssh_agent.hpp"
 #include "support/sshd.hpp"
 #include "support/tcp_echo.hpp"
+#include "support/tcp_exchange.hpp"
 
 using namespace cr;
 using namespace std::chrono_literals;
 using asio::ip::tcp;
+using test::all_at_once;
+using test::echo_through;
+using test::free_port;
+using test::listening;
+using test::payload;
+using test::terminated;
 
 namespace {
 
@@ -57,40 +64,6 @@ struct Setup {
   }
 };
 
-// A port nothing listens on now (a listener is opened on a free one and closed).
-std::uint16_t free_port() {
-  asio::io_context io;
-  tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return probe.local_endpoint().port();
-}
-
-std::string payload(std::size_t size, unsigned seed) {
-  std::string text(size, '\0');
-  for (std::size_t i = 0; i < size; ++i) text[i] = static_cast<char>((i * 131 + seed * 7919 + i / 97) & 0xff);
-  return text;
-}
-
-// Connects to the forwarded port, sends `data`, half-closes, and reads the echo to its end.
-asio::awaitable<std::string> echo_through(std::uint16_t port, std::string data) {
-  auto ex = co_await asio::this_coro::executor;
-  tcp::socket socket(ex);
-  auto [ec] = co_await socket.async_connect({asio::ip::make_address("127.0.0.1"), port}, as_tuple);
-  REQUIRE_FALSE(ec);
-  co_await asio::async_write(socket, asio::buffer(data), as_tuple);
-  // A peer that closed early (a SOCKS client sent garbage) reset the connection: what was read
-  // says the rest.
-  std::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_send, ignored);
-  std::string echoed;
-  std::array<char, 16384> buffer;
-  for (;;) {
-    auto [rec, n] = co_await socket.async_read_some(asio::buffer(buffer), as_tuple);
-    echoed.append(buffer.data(), n);
-    if (rec) break;
-  }
-  co_return echoed;
-}
-
 // Sends a SOCKS5 greeting and a CONNECT to 127.0.0.1:port (or to `name`:port), then `data`
 // (half-closing after it); what comes back: the two answers, then the echo, to the end.
 asio::awaitable<std::string> socks_through(std::uint16_t socks_port, std::uint16_t port, std::string data,
@@ -111,45 +84,6 @@ asio::awaitable<std::string> socks_through(std::uint16_t socks_port, std::uint16
 // The SOCKS5 answers to a greeting and a request that succeeded.
 const std::string kSocksAccepted{'\x05', '\x00', '\x05', '\x00', '\x00', '\x01',
                                  '\x00', '\x00', '\x00', '\x00', '\x00', '\x00'};
-
-// Runs the exchanges at once; their results, in order.
-asio::awaitable<std::vector<std::string>> all_at_once(std::vector<asio::awaitable<std::string>> exchanges) {
-  auto ex = co_await asio::this_coro::executor;
-  std::vector<std::string> results(exchanges.size());
-  std::size_t done = 0;
-  runtime::Event finished(ex);
-  for (std::size_t i = 0; i < exchanges.size(); ++i) {
-    asio::co_spawn(ex, std::move(exchanges[i]), [&results, &done, &finished, i](std::exception_ptr, std::string text) {
-      results[i] = std::move(text);
-      ++done;
-      finished.notify();
-    });
-  }
-  while (done < results.size()) co_await finished.wait();
-  co_return results;
-}
-
-// SIGTERM, as a person's Ctrl-C would end a forward-only ssh; its exit status (-1: a signal's).
-asio::awaitable<int> terminated(proxy::ProcessStream& child) {
-  ::kill(child.pid(), SIGTERM);
-  auto status = co_await child.wait_exit(runtime::Deadline::after(15s));
-  REQUIRE(status);
-  co_return status->kind == proxy::ExitStatus::Kind::exited ? status->value : -1;
-}
-
-// Waits (polling, within a deadline) until something listens on the port.
-asio::awaitable<bool> listening(std::uint16_t port) {
-  auto ex = co_await asio::this_coro::executor;
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < until) {
-    tcp::socket socket(ex);
-    auto [ec] = co_await socket.async_connect({asio::ip::make_address("127.0.0.1"), port}, as_tuple);
-    if (!ec) co_return true;
-    asio::steady_timer pause(ex, 20ms);  // a poll: the child says nothing when it listens
-    co_await pause.async_wait(as_tuple);
-  }
-  co_return false;
-}
 
 }  // namespace
 
@@ -321,40 +255,6 @@ TEST_CASE("ssh -N -D: SOCKS5 clients name their targets, and one that sends garb
   CHECK(ran.status == 255);
 }
 
-namespace {
-
-// The built coder-runtime as a child whose stderr lines the test waits on.
-struct WatchedCli {
-  std::unique_ptr<proxy::ProcessStream> process;
-  std::shared_ptr<std::string> err = std::make_shared<std::string>();
-  std::shared_ptr<runtime::Event> said;
-
-  WatchedCli(asio::any_io_executor ex, std::vector<std::string> args) : said(std::make_shared<runtime::Event>(ex)) {
-    proxy::ProcessOptions options;
-    options.argv.push_back(CODER_RUNTIME_EXECUTABLE);
-    options.argv.insert(options.argv.end(), args.begin(), args.end());
-    options.name = "coder-runtime";
-    options.on_stderr = [err = err, said = said](std::string_view chunk) {
-      err->append(chunk);
-      said->notify();
-    };
-    auto spawned = proxy::spawn_process(ex, std::move(options));
-    REQUIRE(spawned);
-    process = std::move(*spawned);
-  }
-  // The number after `text` on stderr, once it has come (the watchdog bounds the wait).
-  asio::awaitable<std::uint16_t> number_after(std::string_view text) {
-    for (;;) {
-      const auto at = err->find(text);
-      const auto end = at == std::string::npos ? at : err->find(' ', at + text.size());
-      if (end != std::string::npos) co_return static_cast<std::uint16_t>(std::stoi(err->substr(at + text.size())));
-      co_await said->wait();
-    }
-  }
-};
-
-}  // namespace
-
 TEST_CASE("ssh -N -R: the server listens on a port it chooses, and its connections come here, byte for byte",
           "[cli][sshd][forward]") {
   const std::string host = GENERATE(as<std::string>{}, "box", "go");
@@ -370,8 +270,9 @@ TEST_CASE("ssh -N -R: the server listens on a port it chooses, and its connectio
         auto echo = test::loopback_acceptor(ex);
         const auto echo_port = echo->local_endpoint().port();
         for (int i = 0; i < kConnections; ++i) asio::co_spawn(ex, test::serve_tcp_echo(echo), asio::detached);
-        WatchedCli child(ex, {"ssh", "-F", setup.config.string(), "-N", "-R", fmt::format("0:127.0.0.1:{}", echo_port),
-                              "-R", fmt::format("0:127.0.0.1:{}", unreachable), host});
+        test::WatchedCli child(
+            ex, {"ssh", "-F", setup.config.string(), "-N", "-R", fmt::format("0:127.0.0.1:{}", echo_port), "-R",
+                 fmt::format("0:127.0.0.1:{}", unreachable), host});
         const auto server_port = co_await child.number_after("Allocated port ");
         const auto dead_port =
             co_await child.number_after(fmt::format("for remote forward to 127.0.0.1:{}\nAllocated port ", echo_port));

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "proxy/process_stream.hpp"
+#include "runtime/event.hpp"
 #include "support/run.hpp"
 
 namespace cr::test {
@@ -42,6 +43,40 @@ inline std::unique_ptr<proxy::ProcessStream> start_cli(asio::any_io_executor exe
   return std::move(*process);
 }
 
+// The built coder-runtime as a child whose stderr the test waits on.
+struct WatchedCli {
+  std::unique_ptr<proxy::ProcessStream> process;
+  std::shared_ptr<std::string> err = std::make_shared<std::string>();
+  std::shared_ptr<runtime::Event> said;
+
+  WatchedCli(asio::any_io_executor ex, std::vector<std::string> args) : said(std::make_shared<runtime::Event>(ex)) {
+    proxy::ProcessOptions options;
+    options.argv.push_back(CODER_RUNTIME_EXECUTABLE);
+    options.argv.insert(options.argv.end(), args.begin(), args.end());
+    options.name = "coder-runtime";
+    options.on_stderr = [err = err, said = said](std::string_view chunk) {
+      err->append(chunk);
+      said->notify();
+    };
+    auto spawned = proxy::spawn_process(ex, std::move(options));
+    REQUIRE(spawned);
+    process = std::move(*spawned);
+  }
+  // The number after `text` on stderr, once it has come (the watchdog bounds the wait).
+  asio::awaitable<std::uint16_t> number_after(std::string_view text) {
+    for (;;) {
+      const auto at = err->find(text);
+      const auto end = at == std::string::npos ? at : err->find(' ', at + text.size());
+      if (end != std::string::npos) co_return static_cast<std::uint16_t>(std::stoi(err->substr(at + text.size())));
+      co_await said->wait();
+    }
+  }
+  // Once `text` has come on stderr (the watchdog bounds the wait).
+  asio::awaitable<void> wait_for(std::string_view text) {
+    while (err->find(text) == std::string::npos) co_await said->wait();
+  }
+};
+
 // Reads the child's stdout into `out` until it holds `text` (the watchdog bounds the wait); false
 // when its output ends first.
 inline asio::awaitable<bool> read_until(proxy::ProcessStream& child, std::string& out, std::string_view text) {
@@ -52,6 +87,15 @@ inline asio::awaitable<bool> read_until(proxy::ProcessStream& child, std::string
     out.append(runtime::as_text(runtime::ConstBytes(buffer.data(), *n)));
   }
   co_return true;
+}
+
+// Sends `signal` (SIGTERM, as a person's Ctrl-C would end a forward-only command) and waits for
+// the child's end; its exit status (-1: a signal's).
+inline asio::awaitable<int> terminated(proxy::ProcessStream& child, int signal = SIGTERM) {
+  ::kill(child.pid(), signal);
+  auto status = co_await child.wait_exit(runtime::Deadline::after(std::chrono::seconds(15)));
+  REQUIRE(status);
+  co_return status->kind == proxy::ExitStatus::Kind::exited ? status->value : -1;
 }
 
 // With `interrupt_after_lines`, sends SIGTERM once stdout has that many lines, as a person's

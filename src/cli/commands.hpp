@@ -39,6 +39,7 @@ void add_exec_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_workspace_commands(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_doctor_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_connections_command(CLI::App& app, GlobalOptions& global, int& exit_code);
+void add_port_forward_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 void add_serve_command(CLI::App& app, GlobalOptions& global, int& exit_code);
 
 }  // namespace cr::cli

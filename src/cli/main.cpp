@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   add_doctor_command(app, global, exit_code);
   add_serve_command(app, global, exit_code);
   add_connections_command(app, global, exit_code);
+  add_port_forward_command(app, global, exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;

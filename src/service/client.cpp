@@ -104,6 +104,13 @@ void ServiceClient::send_data(std::uint32_t handle, StreamId stream, std::string
 
 void ServiceClient::send_end(std::uint32_t handle, StreamId stream) { writer_->send(encode_end(handle, stream)); }
 
+asio::awaitable<void> ServiceClient::wait_ended() {
+  while (!failure_) {
+    const bool woken = co_await answered_.wait();
+    if (!woken) co_return;
+  }
+}
+
 asio::awaitable<void> ServiceClient::close() {
   co_await writer_->flush();
   co_await stream_->close();

@@ -40,6 +40,8 @@ class ServiceClient : public std::enable_shared_from_this<ServiceClient> {
 
   // Why the stream ended, once it has.
   const std::optional<runtime::Error>& failure() const { return failure_; }
+  // Returns once the stream has ended, or when cancelled.
+  asio::awaitable<void> wait_ended();
 
   ServiceClient(std::shared_ptr<runtime::AsyncStream> stream, ClientHandlers handlers);
 

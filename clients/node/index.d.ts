@@ -110,6 +110,37 @@ export interface Connection {
   algorithms: { kex: string; host_key: string; cipher: string; mac: string };
 }
 
+export interface ForwardParams {
+  workspace: string;
+  /** The port on the workspace's side. */
+  remotePort: number;
+  /** Default: 127.0.0.1, the workspace's own loopback. */
+  remoteHost?: string;
+  /** Default 0: a free port. */
+  localPort?: number;
+  /** Default: loopback; '*' for every address. */
+  localAddress?: string;
+  coder?: string;
+  suffix?: string;
+  coderEnv?: Record<string, string>;
+}
+
+export interface Forward {
+  id: number;
+  /** Where it listens, e.g. "127.0.0.1:41234". */
+  listen: string;
+  port: number;
+}
+
+export interface ListedForward {
+  id: number;
+  destination: string;
+  listen: string;
+  target: string;
+  /** The connections it carries now. */
+  connections: number;
+}
+
 export interface StartOptions {
   /** Default: "coder-runtime" on PATH. */
   executable?: string;
@@ -139,8 +170,14 @@ export declare class CoderRuntime extends EventEmitter {
    * the service's shared connection. A failed step is in the result, not an error. */
   doctor(params: WorkspaceParams & { timeoutMs?: number; stallBudgetMs?: number },
          onStep?: (step: DiagnosisStep) => void): Promise<Diagnosis>;
-  connections(): Promise<{ connections: Connection[] }>;
+  connections(): Promise<{ connections: Connection[]; forwards: ListedForward[] }>;
   stopConnections(destination?: string): Promise<{ stopped: number }>;
+  /** A local port whose connections go to the workspace's remotePort over the shared connection,
+   * until closeForward or the service's end; resolves once it listens. */
+  openForward(params: ForwardParams): Promise<Forward>;
+  closeForward(id: number): Promise<void>;
+  /** A forward whose listener failed has ended by itself. */
+  on(event: 'forwardEnded', listener: (id: number, error: CoderRuntimeError) => void): this;
   /** Ends the service (every command and connection) and resolves once it has exited; one that
    * has not exited after graceMs (default 5000) is killed. */
   close(options?: { graceMs?: number }): Promise<{ code: number | null; signal: string | null }>;

@@ -187,6 +187,20 @@ class CoderRuntime extends EventEmitter {
   connections() { return this._call('connections.list', {}); }
   stopConnections(destination) { return this._call('connections.stop', destination ? { destination } : {}); }
 
+  // A local port whose connections go to remotePort on the workspace's loopback (remoteHost
+  // otherwise), as `ssh -L` does: on the service's shared connection, until closeForward(id) or
+  // this service's end. params: workspace, remotePort, remoteHost, localPort (default 0: a free
+  // one), localAddress (default loopback), coder, suffix, coderEnv. Resolves with { id, listen,
+  // port } once the port listens; a forward that ends by itself emits 'forwardEnded' (id, error).
+  openForward(params) {
+    const request = { ...this._target(params), target: { port: params.remotePort } };
+    if (params.remoteHost !== undefined) request.target.host = params.remoteHost;
+    request.listen = { port: params.localPort || 0 };
+    if (params.localAddress !== undefined) request.listen.address = params.localAddress;
+    return this._call('forward.open', request);
+  }
+  closeForward(id) { return this._call('forward.close', { id }).then(() => {}); }
+
   // params: workspace, command | argv, cwd, env, timeoutMs, pty {term, columns, rows}, stdin
   // (true to write cmd.stdin), coder, suffix, coderEnv (default: this process's CODER_* variables).
   // Returns a Command whose `result` promise settles once it has ended and its output is in.
@@ -364,6 +378,9 @@ class CoderRuntime extends EventEmitter {
     if (message.method === 'progress' && this._progress.has(params.handle)) this._progress.get(params.handle)(params.text);
     if (message.method === 'doctor.step' && this._steps.has(params.handle)) this._steps.get(params.handle)(params.step);
     if (message.method === 'protocol_error') this.emit('protocol_error', params.message);
+    if (message.method === 'forward.ended') {
+      this.emit('forwardEnded', params.id, new CoderRuntimeError(params.message, { rpcCode: -32000, ...(params.error || {}) }));
+    }
   }
 
   _protocolError(message) {

@@ -335,3 +335,33 @@ test('a service that answers with what is not a frame: calls reject with what wa
     fs.rmSync(folder, { recursive: true, force: true });
   }
 });
+
+test('a forward: connections to its port reach the workspace\'s port, until it is closed', { timeout: 30000 }, async () => {
+  const net = require('node:net');
+  const echo = net.createServer((socket) => socket.pipe(socket));
+  await new Promise((resolve) => echo.listen(0, '127.0.0.1', resolve));
+  const { runtime, stop, coderEnv } = startService([running('ws')]);
+  const through = (port, text) => new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(text));
+    const chunks = [];
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+  });
+  try {
+    const forward = await runtime.openForward({ workspace: 'ws', coder, coderEnv, remotePort: echo.address().port });
+    assert.strictEqual(forward.listen, `127.0.0.1:${forward.port}`);
+    const texts = Array.from({ length: 5 }, (_, i) => `through the forward ${i}\n`.repeat(1000));
+    assert.deepStrictEqual(await Promise.all(texts.map((text) => through(forward.port, text))), texts);
+    const listed = await runtime.connections();
+    assert.deepStrictEqual(listed.forwards.map((f) => [f.id, f.destination, f.listen]),
+      [[forward.id, 'ws.mux--coder', forward.listen]]);
+    await runtime.closeForward(forward.id);
+    await assert.rejects(through(forward.port, 'closed'), { code: 'ECONNREFUSED' });
+    await assert.rejects(runtime.closeForward(forward.id), { rpcCode: -32602 });
+    assert.deepStrictEqual((await runtime.connections()).forwards, []);
+  } finally {
+    await stop();
+    echo.close();
+  }
+});

@@ -31,7 +31,9 @@ class ThroughJumpHost final : public runtime::AsyncStream {
   ThroughJumpHost(Stream channel, std::shared_ptr<ssh::Connection> jump, std::string jump_host)
       : channel_(std::move(channel)), jump_(std::move(jump)), jump_host_(std::move(jump_host)) {}
   ~ThroughJumpHost() override {
-    if (jump_) asio::co_spawn(jump_->executor(), close_connection(std::move(jump_)), asio::detached);
+    if (!jump_) return;
+    auto executor = jump_->executor();
+    asio::co_spawn(executor, close_connection(std::move(jump_)), asio::detached);
   }
   ThroughJumpHost(const ThroughJumpHost&) = delete;
   ThroughJumpHost& operator=(const ThroughJumpHost&) = delete;
@@ -44,9 +46,11 @@ class ThroughJumpHost final : public runtime::AsyncStream {
     return channel_->write_some(buffer);
   }
   runtime::Result<void> shutdown_send() override { return channel_->shutdown_send(); }
+  // The jump connection first: its DISCONNECT is bounded in time, where the channel's CLOSE would
+  // wait on a jump host that stopped reading; the channel then ends with it.
   asio::awaitable<void> close() override {
-    co_await channel_->close();
     if (jump_) co_await close_connection(std::move(jump_));
+    co_await channel_->close();
   }
   std::string describe() const override { return fmt::format("{} (jump host {})", channel_->describe(), jump_host_); }
 
@@ -92,6 +96,7 @@ asio::awaitable<runtime::Result<Stream>> open_through_jump_hosts(const ssh::Clie
   const auto jump_host = hop->host_alias;
   Stream none;
   auto jump_options = options;
+  if (hop->batch_mode) jump_options.identity_files.passphrase = nullptr;
   auto jump = co_await dial_bounded(std::move(none), std::move(*hop), std::move(jump_options), jumps_before + 1);
   if (!jump) co_return failed(std::move(jump.error()));
   ssh::DirectTcpip onward{plan.hostname, plan.port};

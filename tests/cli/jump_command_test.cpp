@@ -5,9 +5,9 @@
 // ProxyJump that leads back to itself.
 //
 // "box" and "go" are jump hosts on a ProxyCommand's stdio; "inner" is an sshd listening on a
-// loopback port. Through a jump host, inner's SSH_CONNECTION names the jump host's connection to
-// it; with the jump host forbidden to connect onward, the same run fails: the way is the jump
-// host's.
+// loopback port, whose SSH_CONNECTION shows a client on loopback either way. That the way is the
+// jump host's shows when box is forbidden to connect onward: what goes through box fails there,
+// what goes through go does not.
 
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -91,10 +91,6 @@ TEST_CASE("ProxyJump in the config and a chain of two jump hosts", "[cli][sshd][
   INFO(chained.err);
   CHECK(chained.status == 0);
   CHECK_THAT(chained.out, Catch::EndsWith(setup.inner_end()));
-  // -J before the config: inner-via-box's own ProxyJump gives way to the command line's.
-  const auto overridden = setup.ssh({"-J", "go", "inner-via-box", "true"});
-  INFO(overridden.err);
-  CHECK(overridden.status == 0);
 }
 
 TEST_CASE("scp -J copies through the jump host", "[cli][sshd][jump]") {
@@ -116,6 +112,20 @@ TEST_CASE("a jump host that will not connect onward: 255 with its refusal and it
   CHECK_THAT(ran.err,
              Catch::Contains("administratively prohibited") && Catch::Contains("jump host: box (on the way to inner)"));
   CHECK(ran.out.empty());
+  // So the way is the jump host's: a chain starting at box stops there, where the same chain
+  // through go, and -J go in place of the config's ProxyJump box, get through.
+  const auto chained = setup.ssh({"-J", "box,inner", "inner", "true"});
+  CHECK(chained.status == 255);
+  CHECK_THAT(chained.err,
+             Catch::Contains("administratively prohibited") && Catch::Contains("jump host: box (on the way to inner)"));
+  const auto configured = setup.ssh({"inner-via-box", "true"});
+  CHECK(configured.status == 255);
+  const auto through_go = setup.ssh({"-J", "go,inner", "inner", "true"});
+  INFO(through_go.err);
+  CHECK(through_go.status == 0);
+  const auto overridden = setup.ssh({"-J", "go", "inner-via-box", "true"});
+  INFO(overridden.err);
+  CHECK(overridden.status == 0);
 }
 
 TEST_CASE("a jump host that cannot be reached: 255 naming it", "[cli][sshd][jump]") {

@@ -11,7 +11,8 @@ set(CODER_RUNTIME_INSTALLED_HEADERS
   runtime/asio_error.hpp runtime/async_mutex.hpp runtime/async_stream.hpp runtime/backoff.hpp
   runtime/deadline.hpp runtime/error.hpp runtime/event.hpp runtime/local_user.hpp runtime/logging.hpp
   runtime/memory_stream.hpp runtime/paths.hpp
-  proxy/process_stream.hpp proxy/proxy_command.hpp proxy/tcp_listener.hpp proxy/tcp_stream.hpp
+  proxy/process_stream.hpp proxy/proxy_command.hpp proxy/stream_listener.hpp proxy/tcp_listener.hpp
+  proxy/tcp_stream.hpp
   ssh/algorithms.hpp ssh/channel.hpp ssh/channel_stream.hpp ssh/client.hpp ssh/client_auth.hpp
   ssh/client_config.hpp ssh/config.hpp ssh/connection.hpp ssh/digest.hpp ssh/disconnect_reason.hpp ssh/identity.hpp
   ssh/incoming_channel.hpp

@@ -69,7 +69,7 @@ asio::awaitable<int> on_own_connection(PortForwardOptions o, PreparedForwards pr
   for (const auto& spec : prepared.specs) {
     auto listener = proxy::TcpListener::bind(executor, spec.bind_address, spec.bind_port);
     if (!listener) co_return fail(listener.error(), kExitConnectionFailed, log);
-    active.local.emplace_back(std::move(*listener), ssh::DirectTcpip{spec.host, spec.port});
+    active.local.emplace_back(std::move(*listener), spec);
   }
   const coder::CoderCli cli(prepared.cli, log.child("coder"));
   coder::WorkspaceConnectOptions connect;

@@ -1,6 +1,7 @@
 #include "cli/ssh_forwards.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 #include <list>
 
 #include <asio/bind_cancellation_slot.hpp>
@@ -9,6 +10,8 @@
 
 #include "cli/ssh_connect.hpp"
 #include "proxy/agent_socket.hpp"
+#include "proxy/local_endpoint.hpp"
+#include "proxy/tcp_listener.hpp"
 #include "proxy/stdio_stream.hpp"
 #include "runtime/event.hpp"
 #include "runtime/splice.hpp"
@@ -22,33 +25,25 @@ using runtime::Layer;
 using runtime::Result;
 
 // ssh_config writes a forward's listening side and its target apart ("8080 localhost:80"); the
-// line as one spec, as the command line gives it. A Unix socket's path on either side is ssh's
-// too, but not ours yet: left out, with a warning (nullopt).
-Result<std::optional<std::string>> config_spec(const ssh::SshConfig::Value& line, std::string_view keyword,
-                                               std::size_t args, const runtime::Logger& log) {
-  if (keyword == "RemoteForward" && line.args.size() == 1) return std::optional<std::string>{line.args[0]};
+// line as one spec, as the command line gives it.
+Result<std::string> config_spec(const ssh::SshConfig::Value& line, std::string_view keyword, std::size_t args) {
+  if (keyword == "RemoteForward" && line.args.size() == 1) return line.args[0];
   if (line.args.size() != args) {
     const auto form = args == 2 ? "[bind_address:]port and host:hostport, apart" : "[bind_address:]port";
     return runtime::fail(
         std::move(Error(Errc::invalid_argument, Layer::config, fmt::format("{} takes {}", keyword, form))
                       .with("line", line.origin)));
   }
-  for (const auto& arg : line.args) {
-    if (arg.find('/') != std::string::npos) {
-      log.warning("{}: forwarding a Unix socket is not supported yet; that {} is left out", line.origin, keyword);
-      return std::optional<std::string>{};
-    }
-  }
-  return std::optional<std::string>{args == 2 ? line.args[0] + ":" + line.args[1] : line.args[0]};
+  return args == 2 ? line.args[0] + ":" + line.args[1] : line.args[0];
 }
 
 Result<std::vector<std::string>> specs_of(const std::vector<std::string>& given, const ssh::SshConfig& config,
-                                          std::string_view keyword, std::size_t args, const runtime::Logger& log) {
+                                          std::string_view keyword, std::size_t args) {
   auto specs = given;
   for (const auto& line : config.lines(keyword)) {
-    auto spec = config_spec(line, keyword, args, log);
+    auto spec = config_spec(line, keyword, args);
     if (!spec) return runtime::fail(std::move(spec.error()));
-    if (*spec) specs.push_back(std::move(**spec));
+    specs.push_back(std::move(*spec));
   }
   return specs;
 }
@@ -74,6 +69,24 @@ Result<std::vector<Spec>> parsed(const Result<std::vector<std::string>>& specs,
   return all;
 }
 
+// A local forward's listener: its socket (a file in the way removed first with `unlink`, as
+// StreamLocalBindUnlink asks), or its address and port.
+Result<std::unique_ptr<proxy::StreamListener>> listen_for(asio::any_io_executor executor,
+                                                          const coder::ForwardSpec& forward, bool unlink) {
+  if (forward.bind_socket.empty()) {
+    auto listener = proxy::TcpListener::bind(std::move(executor), forward.bind_address, forward.bind_port);
+    if (!listener) return runtime::fail(std::move(listener.error()));
+    return std::unique_ptr<proxy::StreamListener>(std::move(*listener));
+  }
+  if (unlink) {
+    std::error_code ignored;
+    std::filesystem::remove(forward.bind_socket, ignored);
+  }
+  auto listener = proxy::LocalListener::listen(std::move(executor), forward.bind_socket);
+  if (!listener) return runtime::fail(std::move(listener.error()));
+  return std::unique_ptr<proxy::StreamListener>(std::move(*listener));
+}
+
 // A forward that could not be set up: the error under ExitOnForwardFailure, otherwise a warning
 // and the forward is left out.
 Result<void> forward_failed(const Forwards& forwards, Error error, const runtime::Logger& log) {
@@ -86,13 +99,13 @@ Result<void> forward_failed(const Forwards& forwards, Error error, const runtime
 
 Result<Forwards> forwards_of(const ForwardOptions& o, const ssh::SshConfig& config, const runtime::Logger& log) {
   Forwards forwards;
-  auto local = parsed(specs_of(o.local, config, "LocalForward", 2, log), coder::parse_forward_spec);
+  auto local = parsed(specs_of(o.local, config, "LocalForward", 2), coder::parse_forward_spec);
   if (!local) return runtime::fail(std::move(local.error()));
   forwards.local = std::move(*local);
-  auto dynamic = parsed(specs_of(o.dynamic, config, "DynamicForward", 1, log), coder::parse_listen_spec);
+  auto dynamic = parsed(specs_of(o.dynamic, config, "DynamicForward", 1), coder::parse_listen_spec);
   if (!dynamic) return runtime::fail(std::move(dynamic.error()));
   forwards.dynamic = std::move(*dynamic);
-  auto remote_specs = specs_of(o.remote, config, "RemoteForward", 2, log);
+  auto remote_specs = specs_of(o.remote, config, "RemoteForward", 2);
   if (remote_specs) std::erase_if(*remote_specs, [&](const std::string& spec) { return reverse_socks(spec, log); });
   auto remote = parsed(remote_specs, coder::parse_forward_spec);
   if (!remote) return runtime::fail(std::move(remote.error()));
@@ -113,6 +126,18 @@ Result<Forwards> forwards_of(const ForwardOptions& o, const ssh::SshConfig& conf
       if (forward.bind_address.empty()) forward.bind_address = "*";
     }
   }
+#ifdef _WIN32
+  for (const auto* side : {&forwards.local, &forwards.remote}) {
+    for (const auto& forward : *side) {
+      if (forward.bind_socket.empty() && forward.socket.empty()) continue;
+      return runtime::fail(Errc::invalid_argument, Layer::config,
+                           "forwarding a Unix socket is not supported on Windows: use a TCP port");
+    }
+  }
+#endif
+  auto unlink = config.flag("StreamLocalBindUnlink");
+  if (!unlink) return runtime::fail(std::move(unlink.error()));
+  forwards.unlink_sockets = unlink->value_or(false);
   auto exit_on_failure = config.flag("ExitOnForwardFailure");
   if (!exit_on_failure) return runtime::fail(std::move(exit_on_failure.error()));
   // -W implies it, as in ssh: a stdio forward that cannot open has nothing else to do.
@@ -138,14 +163,14 @@ asio::awaitable<Result<ActiveForwards>> start_forwards(std::shared_ptr<ssh::Conn
   auto executor = co_await asio::this_coro::executor;
   ActiveForwards active;
   for (const auto& forward : forwards.local) {
-    auto listener = proxy::TcpListener::bind(executor, forward.bind_address, forward.bind_port);
+    auto listener = listen_for(executor, forward, forwards.unlink_sockets);
     if (!listener) {
       auto failed = forward_failed(forwards, std::move(listener.error()), log);
       if (!failed) co_return runtime::fail(std::move(failed.error()));
       continue;
     }
-    log.debug("forwarding {} to {} port {}", (*listener)->describe(), forward.host, forward.port);
-    active.local.emplace_back(std::move(*listener), ssh::DirectTcpip{forward.host, forward.port});
+    log.debug("forwarding {} to {}", (*listener)->describe(), forward.describe());
+    active.local.emplace_back(std::move(*listener), forward);
   }
   for (const auto& forward : forwards.dynamic) {
     auto listener = proxy::TcpListener::bind(executor, forward.bind_address, forward.bind_port);
@@ -162,13 +187,15 @@ asio::awaitable<Result<ActiveForwards>> start_forwards(std::shared_ptr<ssh::Conn
   for (std::size_t i = 0; i < ports.size(); ++i) {
     const auto& spec = forwards.remote[i];
     if (!ports[i]) {
-      auto error = std::move(ports[i].error()).with("remote forward", fmt::format("listen port {}", spec.bind_port));
+      auto listen = spec.bind_socket.empty() ? fmt::format("listen port {}", spec.bind_port)
+                                             : fmt::format("listen socket {}", spec.bind_socket);
+      auto error = std::move(ports[i].error()).with("remote forward", std::move(listen));
       auto failed = forward_failed(forwards, std::move(error), log);
       if (!failed) co_return runtime::fail(std::move(failed.error()));
       continue;
     }
     // As ssh: a port the server chose is news to the user, so it is told whatever the verbosity.
-    if (spec.bind_port == 0) {
+    if (spec.bind_socket.empty() && spec.bind_port == 0) {
       fmt::print(stderr, "Allocated port {} for remote forward to {}:{}\n", *ports[i], spec.host, spec.port);
     }
     active.remote.push_back({spec, *ports[i]});

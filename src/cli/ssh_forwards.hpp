@@ -2,7 +2,8 @@
 // `coder-runtime ssh`'s forwards as OpenSSH reads them: -L, -D, -R, -W and -A, with ssh_config's
 // LocalForward, DynamicForward, RemoteForward, ForwardAgent, ExitOnForwardFailure and GatewayPorts.
 // Local ports are bound to loopback unless an address is given (or GatewayPorts); a remote
-// forward's address is the server's to decide (sshd's GatewayPorts).
+// forward's address is the server's to decide (sshd's GatewayPorts). A Unix socket's path may
+// stand for either side of -L and -R (POSIX only), with StreamLocalBindUnlink.
 
 #include <memory>
 #include <optional>
@@ -10,7 +11,7 @@
 #include <vector>
 
 #include "coder/forward.hpp"
-#include "proxy/tcp_listener.hpp"
+#include "proxy/stream_listener.hpp"
 #include "ssh/client_config.hpp"
 #include "ssh/config.hpp"
 #include "ssh/connection.hpp"
@@ -30,6 +31,7 @@ struct Forwards {
   std::vector<coder::ForwardSpec> remote;
   std::optional<ssh::DirectTcpip> stdio;
   bool exit_on_failure = false;
+  bool unlink_sockets = false;  // StreamLocalBindUnlink: a socket file in the way is removed first
   bool any() const { return !local.empty() || !dynamic.empty() || !remote.empty() || stdio; }
 };
 
@@ -40,11 +42,18 @@ runtime::Result<Forwards> forwards_of(const ForwardOptions& options, const ssh::
 // Forwards once set up: their local ports listening, the server listening for the remote ones,
 // and the agent the session asked to forward (-A).
 struct ActiveForwards {
-  std::vector<std::pair<std::unique_ptr<proxy::TcpListener>, ssh::DirectTcpip>> local;
+  std::vector<std::pair<std::unique_ptr<proxy::StreamListener>, coder::ForwardTarget>> local;
   std::vector<std::unique_ptr<proxy::TcpListener>> dynamic;
   std::vector<coder::RemoteForward> remote;
   std::optional<std::string> agent;
   bool any() const { return !local.empty() || !dynamic.empty() || !remote.empty() || agent; }
+  ActiveForwards() = default;
+  ActiveForwards(ActiveForwards&&) = default;
+  ActiveForwards& operator=(ActiveForwards&&) = default;
+  // A local socket's file goes with its forward.
+  ~ActiveForwards() {
+    for (auto& [listener, target] : local) listener->close();
+  }
 };
 
 // The agent socket ForwardAgent forwards: its own path, or the one authentication uses

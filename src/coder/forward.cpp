@@ -11,6 +11,7 @@
 
 #include "coder/socks5.hpp"
 #include "proxy/agent_socket.hpp"
+#include "proxy/local_endpoint.hpp"
 #include "proxy/tcp_stream.hpp"
 #include "runtime/splice.hpp"
 #include "ssh/channel_stream.hpp"
@@ -130,7 +131,7 @@ asio::awaitable<void> socks_one(std::shared_ptr<ssh::Connection> connection,
 // Accepts on `listener` until it fails, the connection ends, or this is cancelled, handing each
 // connection to `forward` (which runs on its own).
 asio::awaitable<Result<void>> accept_loop(
-    std::shared_ptr<ssh::Connection> connection, proxy::TcpListener& listener,
+    std::shared_ptr<ssh::Connection> connection, proxy::StreamListener& listener,
     std::function<asio::awaitable<void>(std::unique_ptr<runtime::AsyncStream>)> forward) {
   co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
@@ -160,15 +161,52 @@ const RemoteForward* forward_for(const std::vector<RemoteForward>& forwards, std
                                  std::uint32_t port) {
   const RemoteForward* found = nullptr;
   for (const auto& forward : forwards) {
-    if (forward.server_port != port) continue;
+    if (!forward.spec.bind_socket.empty() || forward.server_port != port) continue;
     if (address_to_bind(forward.spec) == address) return &forward;
     if (!found) found = &forward;
   }
   return found;
 }
 
+// A forwarded-streamlocal channel names the socket that was connected.
+const RemoteForward* forward_for(const std::vector<RemoteForward>& forwards, std::string_view socket) {
+  for (const auto& forward : forwards) {
+    if (forward.spec.bind_socket == socket) return &forward;
+  }
+  return nullptr;
+}
+
+constexpr std::string_view kForwardedTcpip = "forwarded-tcpip";
+constexpr std::string_view kForwardedStreamlocal = "forwarded-streamlocal@openssh.com";
+
 // How long a connection to a remote forward's target may take before the server is told it failed.
 constexpr auto kTargetConnectBudget = std::chrono::seconds(10);
+
+asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> connect_here(ForwardTarget target, runtime::Logger log) {
+  const auto deadline = runtime::Deadline::after(kTargetConnectBudget);
+  if (!target.socket.empty()) co_return co_await proxy::connect_local(std::move(target.socket), deadline);
+  co_return co_await proxy::connect_tcp(std::move(target.host), target.port, deadline, std::move(log));
+}
+
+asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> open_channel_to(ssh::Connection& connection,
+                                                                               ForwardTarget target) {
+  if (!target.socket.empty()) co_return co_await connection.open_direct_streamlocal(std::move(target.socket));
+  ssh::DirectTcpip tcp{std::move(target.host), target.port};
+  co_return co_await connection.open_direct_tcpip(std::move(tcp));
+}
+
+// Answers each channel of `type` the server opens (with `answer`, which starts what it does on its
+// own) until the connection ends or this is cancelled.
+asio::awaitable<Result<void>> serve_incoming(std::shared_ptr<ssh::Connection> connection, std::string_view type,
+                                             std::function<void(ssh::IncomingChannel)> answer) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  for (;;) {
+    std::string name(type);
+    auto incoming = co_await connection->next_incoming(std::move(name));
+    if (!incoming) co_return runtime::fail(std::move(incoming.error()));
+    answer(std::move(*incoming));
+  }
+}
 
 // Answers a channel the server opened: makes the connection here it stands for (within the SSH
 // connection's life: nothing may hold the process after it), then accepts the channel and joins
@@ -202,19 +240,36 @@ constexpr std::string_view kAgentChannel = "auth-agent@openssh.com";
 Result<ForwardSpec> parse_forward_spec(std::string_view spec) {
   auto parts = split_spec(spec);
   if (!parts) return runtime::fail(std::move(parts.error()));
-  if (parts->size() != 3 && parts->size() != 4) {
-    return runtime::fail(bad_spec(spec, "a forward is [bind_address:]port:host:hostport"));
+  const auto path = [&](std::size_t i) { return (*parts)[i].find('/') != std::string::npos; };
+  const auto n = parts->size();
+  // ssh's forms: the listening side is a path, or [bind_address:]port; the target a path, or
+  // host:hostport.
+  const bool listen_path = n >= 2 && path(0);
+  const bool target_path = n >= 2 && path(n - 1);
+  const std::size_t listen_fields = listen_path ? 1 : (target_path ? n - 1 : n - 2);
+  const std::size_t target_fields = n - listen_fields;
+  if (n < 2 || n > 4 || listen_fields < 1 || listen_fields > 2 || target_fields != (target_path ? 1u : 2u) ||
+      (listen_path && listen_fields != 1)) {
+    return runtime::fail(
+        bad_spec(spec, "a forward is [bind_address:]port:host:hostport, or a socket's path on either side"));
   }
   ForwardSpec forward;
-  const std::size_t first = parts->size() - 3;
-  // As ssh: an empty address given before the port means every interface, as "*" does.
-  if (first == 1) forward.bind_address = (*parts)[0].empty() ? "*" : (*parts)[0];
-  auto bind_port = parse_port(spec, (*parts)[first], true);
-  if (!bind_port) return runtime::fail(std::move(bind_port.error()));
-  forward.bind_port = *bind_port;
-  forward.host = (*parts)[first + 1];
+  if (listen_path) {
+    forward.bind_socket = (*parts)[0];
+  } else {
+    // As ssh: an empty address given before the port means every interface, as "*" does.
+    if (listen_fields == 2) forward.bind_address = (*parts)[0].empty() ? "*" : (*parts)[0];
+    auto bind_port = parse_port(spec, (*parts)[listen_fields - 1], true);
+    if (!bind_port) return runtime::fail(std::move(bind_port.error()));
+    forward.bind_port = *bind_port;
+  }
+  if (target_path) {
+    forward.socket = parts->back();
+    return forward;
+  }
+  forward.host = (*parts)[listen_fields];
   if (forward.host.empty()) return runtime::fail(bad_spec(spec, "the host to connect to is empty"));
-  auto port = parse_port(spec, (*parts)[first + 2], false);
+  auto port = parse_port(spec, (*parts)[listen_fields + 1], false);
   if (!port) return runtime::fail(std::move(port.error()));
   forward.port = *port;
   return forward;
@@ -276,14 +331,18 @@ Result<ListenSpec> parse_listen_spec(std::string_view spec) {
   return listen;
 }
 
+std::string ForwardTarget::describe() const {
+  return socket.empty() ? fmt::format("{} port {}", host, port) : fmt::format("socket {}", socket);
+}
+
 asio::awaitable<void> forward_connection(std::shared_ptr<ssh::Connection> connection,
-                                         std::unique_ptr<runtime::AsyncStream> local, ssh::DirectTcpip target,
+                                         std::unique_ptr<runtime::AsyncStream> local, ForwardTarget target,
                                          runtime::Logger log) {
   co_await asio::this_coro::throw_if_cancelled(false);
-  auto channel = co_await connection->open_direct_tcpip(target);
+  const auto to = target.describe();
+  auto channel = co_await open_channel_to(*connection, std::move(target));
   if (!channel) {
-    log.warning("forwarding {} to {} port {}: {}", local->describe(), target.host, target.port,
-                channel.error().summary());
+    log.warning("forwarding {} to {}: {}", local->describe(), to, channel.error().summary());
     co_await local->close();
     co_return;
   }
@@ -291,7 +350,7 @@ asio::awaitable<void> forward_connection(std::shared_ptr<ssh::Connection> connec
 }
 
 asio::awaitable<Result<void>> serve_local_forward(std::shared_ptr<ssh::Connection> connection,
-                                                  proxy::TcpListener& listener, ssh::DirectTcpip target,
+                                                  proxy::StreamListener& listener, ForwardTarget target,
                                                   runtime::Logger log) {
   auto forward = [connection, target, log](std::unique_ptr<runtime::AsyncStream> local) {
     return forward_connection(connection, std::move(local), target, log);
@@ -310,9 +369,16 @@ asio::awaitable<Result<void>> serve_dynamic_forward(std::shared_ptr<ssh::Connect
 asio::awaitable<std::vector<Result<std::uint16_t>>> request_remote_forwards(std::shared_ptr<ssh::Connection> connection,
                                                                             std::vector<ForwardSpec> specs) {
   // Taken before the first request: a connection may arrive as soon as the server listens.
-  connection->take_incoming("forwarded-tcpip");
+  connection->take_incoming(std::string(kForwardedTcpip));
+  connection->take_incoming(std::string(kForwardedStreamlocal));
   std::vector<Result<std::uint16_t>> ports;
   for (const auto& spec : specs) {
+    if (!spec.bind_socket.empty()) {
+      auto socket = spec.bind_socket;
+      auto listening = co_await connection->request_streamlocal_forward(std::move(socket));
+      ports.push_back(listening ? Result<std::uint16_t>(0) : runtime::fail(std::move(listening.error())));
+      continue;
+    }
     auto address = address_to_bind(spec);
     auto port = co_await connection->request_tcpip_forward(std::move(address), spec.bind_port);
     ports.push_back(std::move(port));
@@ -324,49 +390,61 @@ asio::awaitable<Result<void>> serve_remote_forwards(std::shared_ptr<ssh::Connect
                                                     std::vector<RemoteForward> forwards, runtime::Logger log) {
   co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
-  for (;;) {
-    std::string type = "forwarded-tcpip";
-    auto incoming = co_await connection->next_incoming(std::move(type));
-    if (!incoming) co_return runtime::fail(std::move(incoming.error()));
-    auto connected = ssh::parse_forwarded_tcpip(incoming->type_specific_data());
+  auto join_here = [executor, connection, log](ssh::IncomingChannel incoming, const ForwardSpec& spec,
+                                               std::string from) {
+    auto what = fmt::format("remote forward from {} to {}", from, spec.describe());
+    auto connecting = connect_here(spec, log);
+    asio::co_spawn(executor,
+                   join_incoming(connection, std::move(incoming), std::move(connecting), std::move(what), log),
+                   asio::detached);
+  };
+  auto answer_tcpip = [forwards, log, join_here](ssh::IncomingChannel incoming) {
+    auto connected = ssh::parse_forwarded_tcpip(incoming.type_specific_data());
     if (!connected) {
       log.warning("a forwarded-tcpip channel: {}", connected.error().summary());
-      incoming->reject(ssh::OpenFailure::connect_failed, "malformed forwarded-tcpip data");
-      continue;
+      incoming.reject(ssh::OpenFailure::connect_failed, "malformed forwarded-tcpip data");
+      return;
     }
     const auto* forward = forward_for(forwards, connected->host, connected->port);
     if (!forward) {
       log.warning("the server opened a forwarded-tcpip channel for {} port {}, which nothing forwards", connected->host,
                   connected->port);
-      incoming->reject(ssh::OpenFailure::administratively_prohibited, "no such forward");
-      continue;
+      incoming.reject(ssh::OpenFailure::administratively_prohibited, "no such forward");
+      return;
     }
-    const auto& spec = forward->spec;
-    auto what = fmt::format("remote forward from {}:{} to {} port {}", connected->originator_address,
-                            connected->originator_port, spec.host, spec.port);
-    auto connecting = proxy::connect_tcp(spec.host, spec.port, runtime::Deadline::after(kTargetConnectBudget), log);
-    asio::co_spawn(executor,
-                   join_incoming(connection, std::move(*incoming), std::move(connecting), std::move(what), log),
-                   asio::detached);
-  }
+    join_here(std::move(incoming), forward->spec,
+              fmt::format("{}:{}", connected->originator_address, connected->originator_port));
+  };
+  auto answer_streamlocal = [forwards, log, join_here](ssh::IncomingChannel incoming) {
+    auto socket = ssh::parse_forwarded_streamlocal(incoming.type_specific_data());
+    const auto* forward = socket ? forward_for(forwards, *socket) : nullptr;
+    if (!forward) {
+      log.warning("the server opened a forwarded-streamlocal channel for {}, which nothing forwards",
+                  socket ? *socket : socket.error().summary());
+      incoming.reject(ssh::OpenFailure::administratively_prohibited, "no such forward");
+      return;
+    }
+    join_here(std::move(incoming), forward->spec, *socket);
+  };
+  using namespace asio::experimental::awaitable_operators;
+  auto ended = co_await (serve_incoming(connection, kForwardedTcpip, std::move(answer_tcpip)) ||
+                         serve_incoming(connection, kForwardedStreamlocal, std::move(answer_streamlocal)));
+  co_return std::visit([](auto& result) { return std::move(result); }, ended);
 }
 
 void take_agent_channels(ssh::Connection& connection) { connection.take_incoming(std::string(kAgentChannel)); }
 
 asio::awaitable<Result<void>> serve_agent_channels(std::shared_ptr<ssh::Connection> connection,
                                                    std::optional<std::string> agent_socket, runtime::Logger log) {
-  co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
-  for (;;) {
-    std::string type(kAgentChannel);
-    auto incoming = co_await connection->next_incoming(std::move(type));
-    if (!incoming) co_return runtime::fail(std::move(incoming.error()));
+  auto answer = [executor, connection, agent_socket, log](ssh::IncomingChannel incoming) {
     auto connecting = proxy::connect_ssh_agent(runtime::Deadline::after(kTargetConnectBudget), agent_socket);
     std::string what = "agent forwarding";
     asio::co_spawn(executor,
-                   join_incoming(connection, std::move(*incoming), std::move(connecting), std::move(what), log),
+                   join_incoming(connection, std::move(incoming), std::move(connecting), std::move(what), log),
                    asio::detached);
-  }
+  };
+  co_return co_await serve_incoming(connection, kAgentChannel, std::move(answer));
 }
 
 }  // namespace cr::coder

@@ -1,5 +1,6 @@
 #pragma once
-// Port forwarding over a connection, as ssh's -L, -D, -R and -W do (RFC 4254 section 7):
+// Port forwarding over a connection, as ssh's -L, -D, -R and -W do (RFC 4254 section 7), for TCP
+// ports and, on POSIX, Unix sockets (OpenSSH's streamlocal channels) on either side:
 // - local (-L): each connection to a local port is joined to a direct-tcpip channel on which the
 //   server connects to the target;
 // - dynamic (-D): the same, with the target named by the local client in SOCKS5;
@@ -17,19 +18,29 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/stream_listener.hpp"
 #include "proxy/tcp_listener.hpp"
 #include "runtime/logging.hpp"
 #include "ssh/connection.hpp"
 
 namespace cr::coder {
 
-// -L's and -R's [bind_address:]port:host:hostport (an IPv6 address in brackets): where to listen,
-// and where to connect from the other side.
-struct ForwardSpec {
-  std::string bind_address;  // empty (none given): loopback; "*" (or given empty): every address
-  std::uint16_t bind_port = 0;
+// Where a forwarded connection is made on the far side: host and port, or the Unix socket at
+// `socket` when that is set.
+struct ForwardTarget {
   std::string host;
   std::uint16_t port = 0;
+  std::string socket;
+  std::string describe() const;  // "localhost port 80", "socket /run/app.sock"
+};
+
+// -L's and -R's [bind_address:]port:host:hostport (an IPv6 address in brackets): where to listen,
+// and where to connect from the other side. As in ssh, a field with a '/' is a Unix socket's path:
+// path:host:port, [bind_address:]port:path and path:path listen or connect there instead.
+struct ForwardSpec : ForwardTarget {
+  std::string bind_address;  // empty (none given): loopback; "*" (or given empty): every address
+  std::uint16_t bind_port = 0;
+  std::string bind_socket;  // a socket's path to listen on, instead of an address and port
 };
 // -D's [bind_address:]port.
 struct ListenSpec {
@@ -46,34 +57,36 @@ runtime::Result<ssh::DirectTcpip> parse_host_port(std::string_view spec);
 // and the host to connect to is the workspace's loopback (127.0.0.1).
 runtime::Result<std::vector<ForwardSpec>> parse_tcp_forwards(std::string_view list);
 
-// One local connection joined to a direct-tcpip channel to `target`, until both directions end or
-// the connection ends; one the server will not open closes the local connection alone (a warning).
+// One local connection joined to a channel to `target` (direct-tcpip, or direct-streamlocal for a
+// socket), until both directions end or the connection ends; one the server will not open closes
+// the local connection alone (a warning).
 asio::awaitable<void> forward_connection(std::shared_ptr<ssh::Connection> connection,
-                                         std::unique_ptr<runtime::AsyncStream> local, ssh::DirectTcpip target,
+                                         std::unique_ptr<runtime::AsyncStream> local, ForwardTarget target,
                                          runtime::Logger log);
 
 // Each of these serves until cancelled, the listener fails (its error), or the connection ends (its
 // failure is the result); forwarded connections end with the connection too.
 // -L: every connection accepted on `listener` goes to `target`.
 asio::awaitable<runtime::Result<void>> serve_local_forward(std::shared_ptr<ssh::Connection> connection,
-                                                           proxy::TcpListener& listener, ssh::DirectTcpip target,
+                                                           proxy::StreamListener& listener, ForwardTarget target,
                                                            runtime::Logger log);
 // -D: every connection accepted on `listener` is a SOCKS5 client naming its target. One that sends
 // anything else is closed alone.
 asio::awaitable<runtime::Result<void>> serve_dynamic_forward(std::shared_ptr<ssh::Connection> connection,
                                                              proxy::TcpListener& listener, runtime::Logger log);
 
-// -R: asks the server to listen for each forward, in order; each result is the port the server
-// listens on (the one it chose, for port 0) or why it would not.
+// -R: asks the server to listen for each forward, in order (tcpip-forward, or
+// streamlocal-forward@openssh.com for a socket); each result is the port the server listens on
+// (the one it chose, for port 0; 0 for a socket) or why it would not.
 struct RemoteForward {
   ForwardSpec spec;
   std::uint16_t server_port = 0;
 };
 asio::awaitable<std::vector<runtime::Result<std::uint16_t>>> request_remote_forwards(
     std::shared_ptr<ssh::Connection> connection, std::vector<ForwardSpec> specs);
-// Joins each connection the server accepts for `forwards` (those it listens for) to a TCP
-// connection made here to the forward's host and port; one that cannot be made is refused to the
-// server (connect failed), which closes the connection on its side.
+// Joins each connection the server accepts for `forwards` (those it listens for) to a connection
+// made here to the forward's target; one that cannot be made is refused to the server (connect
+// failed), which closes the connection on its side.
 asio::awaitable<runtime::Result<void>> serve_remote_forwards(std::shared_ptr<ssh::Connection> connection,
                                                              std::vector<RemoteForward> forwards, runtime::Logger log);
 

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/stream_listener.hpp"
 #include "runtime/async_stream.hpp"
 #include "runtime/deadline.hpp"
 #include "runtime/logging.hpp"
@@ -28,21 +29,16 @@ namespace cr::proxy {
 runtime::Result<void> private_directory(const std::filesystem::path& directory);
 #endif
 
-class LocalListener {
+class LocalListener : public StreamListener {
  public:
   // Listens at `endpoint`: a socket path (its directory already private; an existing file there is
   // the caller's to remove first) or a pipe name (\\.\pipe\NAME). Errors: Layer::network,
   // connect_failed with the OS reason; refused when another process serves the pipe name.
   static runtime::Result<std::unique_ptr<LocalListener>> listen(asio::any_io_executor executor, std::string endpoint,
                                                                 runtime::Logger log = {});
-  virtual ~LocalListener() = default;
-
-  // The next connection from a process of our own user; others are logged and closed. Cancellable;
-  // after close() it fails with stream_closed.
-  virtual asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> accept() = 0;
-  // Stops listening; the endpoint goes with it (the socket file is removed), so that the next
-  // client finds nobody rather than a listener that no longer accepts.
-  virtual void close() = 0;
+  // accept() gives connections from processes of our own user; others are logged and closed.
+  // close() takes the endpoint with it (the socket file is removed), so that the next client finds
+  // nobody rather than a listener that no longer accepts.
   // The connections refused so far (for tests and logs).
   virtual std::size_t refused() const = 0;
 };

@@ -90,6 +90,7 @@ class UnixSocketListener final : public LocalListener {
   }
 
   std::size_t refused() const override { return refused_; }
+  std::string describe() const override { return fmt::format("unix {}", path_); }
 
  private:
   stream_protocol::acceptor acceptor_;

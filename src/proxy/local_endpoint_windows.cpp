@@ -171,6 +171,7 @@ class NamedPipeListener final : public LocalListener {
 
   // Other users never reach accept(): the DACL turns them away when they open the pipe.
   std::size_t refused() const override { return 0; }
+  std::string describe() const override { return fmt::format("named pipe {}", name_); }
 
  private:
   asio::any_io_executor executor_;

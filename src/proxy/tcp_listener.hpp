@@ -6,26 +6,20 @@
 #include <memory>
 #include <string>
 
+#include "proxy/stream_listener.hpp"
 #include "runtime/async_stream.hpp"
 
 namespace cr::proxy {
 
-class TcpListener {
+class TcpListener : public StreamListener {
  public:
   // Errors: Layer::network, Errc::io_error naming the address and the OS reason (in use, denied).
   // An empty address, "localhost" and "127.0.0.1" bind IPv4 loopback; "*" (or "0.0.0.0") binds
   // every IPv4 address, "::1" and "::" the IPv6 ones. Port 0 takes a free port (see port()).
   static runtime::Result<std::unique_ptr<TcpListener>> bind(asio::any_io_executor executor, std::string address,
                                                             std::uint16_t port);
-  virtual ~TcpListener() = default;
-
-  // The next connection (TCP_NODELAY set); cancellable.
-  virtual asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> accept() = 0;
-  // Stops listening at once: the port is free when it returns, and a waiting accept() ends
-  // (cancelled).
-  virtual void close() = 0;
+  // accept() sets TCP_NODELAY on each connection; a waiting accept() ends (cancelled) on close().
   virtual std::uint16_t port() const = 0;
-  virtual std::string describe() const = 0;  // "127.0.0.1:8080"
 };
 
 }  // namespace cr::proxy

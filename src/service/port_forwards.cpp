@@ -32,7 +32,7 @@ struct PortForwards::Forward {
   std::shared_ptr<proxy::TcpListener> listener;
   std::string listening;
   WorkspaceTarget target;
-  ssh::DirectTcpip to;
+  coder::ForwardTarget to;
   std::shared_ptr<coder::ConnectionPool> pool;
   ServerOptions options;
   // What goes wrong with one connection through it: in the server's log, and a warning for its

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "coder/forward.hpp"
 #include "coder/pool.hpp"
 #include "proxy/tcp_listener.hpp"
 #include "service/json_rpc.hpp"
@@ -25,9 +26,9 @@ namespace cr::service {
 struct ForwardParams {
   std::uint32_t handle = 0;  // 0: no progress notifications while the workspace is dialed
   WorkspaceTarget target;
-  std::string address;     // where to listen: empty for loopback
-  std::uint16_t port = 0;  // 0: a free port
-  ssh::DirectTcpip to;     // where the workspace connects (127.0.0.1 unless given)
+  std::string address;      // where to listen: empty for loopback
+  std::uint16_t port = 0;   // 0: a free port
+  coder::ForwardTarget to;  // where the workspace connects (127.0.0.1 unless given)
 };
 tl::expected<ForwardParams, ReplyError> parse_forward_params(const nlohmann::json& params);
 

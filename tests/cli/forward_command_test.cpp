@@ -367,3 +367,103 @@ TEST_CASE("ssh -R port alone, a SOCKS proxy on the server's side, is left out wi
   CHECK_THAT(ran.err, Catch::Contains("remote forward 8022: a SOCKS proxy on the server's side is not supported yet"));
   CHECK_THAT(ran.err, Catch::Contains("remote forward 1080: a SOCKS proxy"));
 }
+
+namespace {
+
+// For the socket forwards: kPaired exchanges through each of two ends at once, the same payloads
+// through both, and the check of what came back.
+constexpr int kPaired = 5;
+
+template <class A, class B>
+std::vector<asio::awaitable<std::string>> paired_exchanges(const A& a, const B& b) {
+  std::vector<asio::awaitable<std::string>> exchanges;
+  for (int i = 0; i < kPaired; ++i) {
+    exchanges.push_back(echo_through(a, payload(40000 + 811 * static_cast<std::size_t>(i), i)));
+    exchanges.push_back(echo_through(b, payload(40000 + 811 * static_cast<std::size_t>(i), i)));
+  }
+  return exchanges;
+}
+
+void check_paired(const std::vector<std::string>& echoed) {
+  REQUIRE(echoed.size() == 2 * kPaired);
+  for (std::size_t i = 0; i < echoed.size(); ++i) {
+    const auto expected = payload(40000 + 811 * (i / 2), static_cast<unsigned>(i / 2));
+    CHECK(echoed[i].size() == expected.size());
+    CHECK((echoed[i] == expected));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("ssh -N -L: a local Unix socket and a local port to a Unix socket on the server, byte for byte",
+          "[cli][sshd][forward]") {
+  const std::string host = GENERATE(as<std::string>{}, "box", "go");
+  Setup setup("  ExitOnForwardFailure yes\n");
+  const auto server_socket = (setup.dir.path() / "server.sock").string();
+  const auto local_socket = (setup.dir.path() / "local.sock").string();
+  const auto port = free_port();
+  std::vector<std::string> echoed;
+  std::string err;
+  const auto status = test::run(
+      [&]() -> asio::awaitable<int> {
+        auto ex = co_await asio::this_coro::executor;
+        using asio::local::stream_protocol;
+        auto echo = std::make_shared<stream_protocol::acceptor>(ex, stream_protocol::endpoint(server_socket));
+        // Two more than the test's: listening()'s probes are forwarded too.
+        for (int i = 0; i < 2 * kPaired + 2; ++i) asio::co_spawn(ex, test::serve_echo(echo), asio::detached);
+        test::WatchedCli child(
+            ex, {"ssh", "-F", setup.config.string(), "-N", "-L", fmt::format("{}:{}", local_socket, server_socket),
+                 "-o", fmt::format("LocalForward {} {}", port, server_socket), host});
+        const bool socket_up = co_await listening(local_socket);
+        const bool port_up = co_await listening(port);
+        REQUIRE(socket_up);
+        REQUIRE(port_up);
+        echoed = co_await all_at_once(paired_exchanges(local_socket, port));
+        const int exited = co_await terminated(*child.process);
+        err = *child.err;
+        co_return exited;
+      }(),
+      60s);
+  INFO(host << ": " << err);
+  check_paired(echoed);
+  CHECK(status == 255);
+  // Its socket goes with it, so that the next run can listen there.
+  CHECK_FALSE(std::filesystem::exists(local_socket));
+}
+
+TEST_CASE("ssh -N -R: the server listens on a Unix socket and its connections come here to a socket or a port",
+          "[cli][sshd][forward]") {
+  const std::string host = GENERATE(as<std::string>{}, "box", "go");
+  Setup setup("  ExitOnForwardFailure yes\n");
+  const auto to_socket = (setup.dir.path() / "server-to-socket.sock").string();
+  const auto to_port = (setup.dir.path() / "server-to-port.sock").string();
+  const auto local_socket = (setup.dir.path() / "echo.sock").string();
+  std::vector<std::string> echoed;
+  std::string err;
+  const auto status = test::run(
+      [&]() -> asio::awaitable<int> {
+        auto ex = co_await asio::this_coro::executor;
+        using asio::local::stream_protocol;
+        auto socket_echo = std::make_shared<stream_protocol::acceptor>(ex, stream_protocol::endpoint(local_socket));
+        auto port_echo = test::loopback_acceptor(ex);
+        for (int i = 0; i <= kPaired; ++i) {
+          asio::co_spawn(ex, test::serve_echo(socket_echo), asio::detached);
+          asio::co_spawn(ex, test::serve_echo(port_echo), asio::detached);
+        }
+        test::WatchedCli child(
+            ex, {"ssh", "-F", setup.config.string(), "-N", "-R", fmt::format("{}:{}", to_socket, local_socket), "-R",
+                 fmt::format("{}:127.0.0.1:{}", to_port, port_echo->local_endpoint().port()), host});
+        const bool socket_up = co_await listening(to_socket);
+        const bool port_up = co_await listening(to_port);
+        REQUIRE(socket_up);
+        REQUIRE(port_up);
+        echoed = co_await all_at_once(paired_exchanges(to_socket, to_port));
+        const int exited = co_await terminated(*child.process);
+        err = *child.err;
+        co_return exited;
+      }(),
+      60s);
+  INFO(host << ": " << err);
+  check_paired(echoed);
+  CHECK(status == 255);
+}

@@ -33,13 +33,35 @@ TEST_CASE("forward specs: ssh's forms are read, and what is not one is refused w
   REQUIRE(everywhere);
   CHECK(everywhere->bind_address == "*");
 
+  // A field with a '/' is a Unix socket's path, on either side.
+  auto from_socket = coder::parse_forward_spec("/tmp/app.sock:localhost:80");
+  REQUIRE(from_socket);
+  CHECK(from_socket->bind_socket == "/tmp/app.sock");
+  CHECK(from_socket->host == "localhost");
+  CHECK(from_socket->port == 80);
+  auto to_socket = coder::parse_forward_spec("8080:/run/docker.sock");
+  REQUIRE(to_socket);
+  CHECK(to_socket->bind_port == 8080);
+  CHECK(to_socket->socket == "/run/docker.sock");
+  CHECK(to_socket->describe() == "socket /run/docker.sock");
+  auto bound_to_socket = coder::parse_forward_spec(":8080:/run/docker.sock");
+  REQUIRE(bound_to_socket);
+  CHECK(bound_to_socket->bind_address == "*");
+  CHECK(bound_to_socket->socket == "/run/docker.sock");
+  auto socket_to_socket = coder::parse_forward_spec("./here.sock:/there.sock");
+  REQUIRE(socket_to_socket);
+  CHECK(socket_to_socket->bind_socket == "./here.sock");
+  CHECK(socket_to_socket->socket == "/there.sock");
+  CHECK(socket_to_socket->bind_port == 0);
+
   auto target = coder::parse_host_port("db.internal:5432");
   REQUIRE(target);
   CHECK(target->host == "db.internal");
   CHECK(target->port == 5432);
 
   for (const char* bad :
-       {"8080:host", "8080:host:0", "x:host:80", "70000:host:80", "8080::80", "[::1:80:h:1", "a:b:c:d:e"}) {
+       {"8080:host", "8080:host:0", "x:host:80", "70000:host:80", "8080::80", "[::1:80:h:1", "a:b:c:d:e", "/a.sock",
+        "/a.sock:h", "/a.sock:1:h:2", "/a.sock:/b.sock:/c.sock", "x:/b.sock"}) {
     INFO(bad);
     const auto refused = coder::parse_forward_spec(bad);
     REQUIRE_FALSE(refused);

@@ -18,6 +18,7 @@
 #include "support/logged_in_sshd.hpp"
 #include "support/run.hpp"
 #include "support/ssh_client.hpp"
+#include "support/tcp_echo.hpp"
 
 using namespace cr;
 using asio::local::stream_protocol;
@@ -34,23 +35,11 @@ struct Server {
   }
   asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> connect() const {
     if (sshd) co_return co_await sshd->connect();
-    co_return co_await test::connect_through(CODER_RUNTIME_GO_SSHD, test::as_user("coder"));
+    std::string command = CODER_RUNTIME_GO_SSHD;
+    auto options = test::as_user("coder");
+    co_return co_await test::connect_through(std::move(command), std::move(options));
   }
 };
-
-// Serves one connection on `acceptor`: echoes until the peer half-closes, then half-closes too.
-asio::awaitable<void> echo_one(std::shared_ptr<stream_protocol::acceptor> acceptor) {
-  auto [ec, socket] = co_await acceptor->async_accept(as_tuple);
-  if (ec) co_return;
-  std::array<char, 16384> buffer;
-  for (;;) {
-    auto [rec, n] = co_await socket.async_read_some(asio::buffer(buffer), as_tuple);
-    if (n > 0) co_await asio::async_write(socket, asio::buffer(buffer.data(), n), as_tuple);
-    if (rec) break;
-  }
-  std::error_code ignored;
-  socket.shutdown(stream_protocol::socket::shutdown_send, ignored);
-}
 
 std::string pattern(std::size_t size) {
   std::string out(size, '\0');
@@ -84,7 +73,7 @@ TEST_CASE("direct-streamlocal: 1 MiB to a Unix socket on the server and back", "
   auto echoed = test::run([&]() -> asio::awaitable<runtime::Result<std::string>> {
     auto ex = co_await asio::this_coro::executor;
     auto acceptor = std::make_shared<stream_protocol::acceptor>(ex, stream_protocol::endpoint(socket_path));
-    asio::co_spawn(ex, echo_one(acceptor), asio::detached);
+    asio::co_spawn(ex, test::serve_echo(acceptor), asio::detached);
     auto connection = co_await server.connect();
     REQUIRE(connection);
     auto path = socket_path;

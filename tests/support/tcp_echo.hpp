@@ -1,6 +1,7 @@
 #pragma once
-// A loopback TCP echo server for tests: it listens before the test connects (no waiting for it),
-// serves one connection, echoes until the peer half-closes, then half-closes too, as cat does.
+// A loopback TCP (or Unix socket) echo server for tests: it listens before the test connects (no
+// waiting for it), serves one connection, echoes until the peer half-closes, then half-closes too,
+// as cat does.
 
 #include <array>
 #include <memory>
@@ -16,7 +17,8 @@ inline std::shared_ptr<asio::ip::tcp::acceptor> loopback_acceptor(asio::any_io_e
   return std::make_shared<asio::ip::tcp::acceptor>(ex, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
 }
 
-inline asio::awaitable<void> serve_tcp_echo(std::shared_ptr<asio::ip::tcp::acceptor> acceptor) {
+template <class Acceptor>
+asio::awaitable<void> serve_echo(std::shared_ptr<Acceptor> acceptor) {
   constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
   auto [ec, socket] = co_await acceptor->async_accept(as_tuple);
   if (ec) co_return;
@@ -30,7 +32,11 @@ inline asio::awaitable<void> serve_tcp_echo(std::shared_ptr<asio::ip::tcp::accep
     if (rec) break;
   }
   std::error_code ignored;
-  socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  socket.shutdown(asio::socket_base::shutdown_send, ignored);
+}
+
+inline asio::awaitable<void> serve_tcp_echo(std::shared_ptr<asio::ip::tcp::acceptor> acceptor) {
+  return serve_echo(std::move(acceptor));
 }
 
 }  // namespace cr::test

@@ -19,8 +19,10 @@ its end, and the connection's first fault is its last (it ends the connection, o
   delay              every chunk of the window waits 10 ms each way
 
 One JSON line per connection goes to LOG when it ends: the faults it got (delayed windows, and the
-one that ended or tainted it, with its offset and direction) and the bytes relayed each way. Used
-by bench/soak.py, and by the tests of a command on a connection that stops answering.
+one that ended or tainted it, with its offset and direction), the bytes relayed each way, and each
+way's cleartext layout: where its version line and each packet up to its NEWKEYS end, with the
+packet's message number (what follows is encrypted). Used by bench/soak.py, and by the tests of a
+command on a connection that stops answering, whose fault offsets assume a layout.
 """
 import asyncio
 import ctypes
@@ -35,6 +37,37 @@ PR_SET_PDEATHSIG = 1
 KINDS = ("cut_up", "cut_down", "flip_down", "exit", "stall_down", "stall_up", "delay")
 
 
+class Layout:
+    """Where one direction's version line and its packets up to NEWKEYS end: [[offset, "version" or
+    message number], ...]."""
+
+    def __init__(self):
+        self.ends = []
+        self.pending = b""
+        self.start = 0  # the offset of pending's first byte
+        self.done = False
+
+    def feed(self, chunk):
+        if self.done:
+            return
+        self.pending += chunk
+        while not self.done:
+            if not self.ends:
+                size, kind = self.pending.find(b"\n") + 1, "version"
+                if size == 0:
+                    return
+            else:
+                if len(self.pending) < 6:
+                    return
+                size, kind = 4 + int.from_bytes(self.pending[:4], "big"), self.pending[5]
+                if len(self.pending) < size:
+                    return
+                self.done = kind == 21  # NEWKEYS: encrypted from here
+            self.start += size
+            self.pending = self.pending[size:]
+            self.ends.append([self.start, kind])
+
+
 class Plan:
     def __init__(self, control_path):
         self.control_path = control_path
@@ -45,6 +78,7 @@ class Plan:
         self.claimed = None  # whether this relay took the control's claim, once it has tried
         self.delayed_windows = 0
         self.relayed = {"up": 0, "down": 0}
+        self.layout = {"up": Layout(), "down": Layout()}
         self.refresh()
 
     def refresh(self):
@@ -84,7 +118,8 @@ class Plan:
 
     def record(self):
         return {"fault": self.kind if self.fired else None, "offset": self.offset if self.fired else None,
-                "direction": self.direction, "delayed_windows": self.delayed_windows, "relayed": self.relayed}
+                "direction": self.direction, "delayed_windows": self.delayed_windows, "relayed": self.relayed,
+                "layout": {direction: layout.ends for direction, layout in self.layout.items()}}
 
 
 async def pump(plan, direction, reader, write, close):
@@ -114,9 +149,11 @@ async def relay(plan, direction, reader, write, close):
             else:
                 if at:
                     await write(chunk[:at])
+                plan.layout[direction].feed(chunk[:at])
                 plan.relayed[direction] += at
                 return plan.kind
         await write(chunk)
+        plan.layout[direction].feed(chunk)
         plan.relayed[direction] += len(chunk)
 
 

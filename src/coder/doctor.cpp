@@ -124,7 +124,7 @@ asio::awaitable<bool> check_connection(Diagnosis& list, const ssh::ClientPlan& p
     if (pinged) {
       list.pass("round trip", fmt::format("{:.1f} ms (keepalive@openssh.com)", rtt));
     } else {
-      list.fail("round trip", pinged.error(), "the connection stalls after login: check the network path");
+      list.fail_connection("round trip", pinged.error(), "the connection stalls after login: check the network path");
     }
   }
   co_await connection->close();

@@ -39,8 +39,9 @@ class Diagnosis {
  public:
   explicit Diagnosis(std::function<void(const DiagnosisStep&)> on_step = {}) : on_step_(std::move(on_step)) {}
   void pass(std::string name, std::string detail);
-  // A step of the connection itself (the banner, the key exchange, auth, the test command): the
-  // remedy is its class's (classify_fault), or `step_remedy` when that class has no advice.
+  // A step of the connection itself (the banner, the key exchange, auth, the test command, the
+  // keepalive's round trip): the remedy is its class's (classify_fault), or `step_remedy` when
+  // that class has no advice.
   void fail_connection(std::string name, const runtime::Error& error, std::string step_remedy);
   // Any other step (the CLI, the workspace, the holder): class "other", and the step's own remedy,
   // since the connection's classes would misread its errors (a failed `coder whoami` is no refusal

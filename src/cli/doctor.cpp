@@ -139,7 +139,8 @@ void add_doctor_command(CLI::App& app, GlobalOptions& global, int& exit_code) {
   cmd->add_option("--timeout", o->timeout_seconds, "Seconds for the whole check");
   cmd->add_option("--stall-budget", o->stall_budget_seconds,
                   "Seconds the server may go quiet mid-handshake before the check names a stall (0.1 to 3600)")
-      ->check(CLI::Range(0.1, 3600.0));
+      ->check(CLI::Range(std::chrono::duration<double>(coder::kLeastStallBudget).count(),
+                         std::chrono::duration<double>(coder::kMostStallBudget).count()));
   cmd->add_flag("--json", o->json, "Print the steps as one JSON object");
   cmd->add_option("-o", o->ssh_options,
                   "ControlMaster=no (skip the check through the connection holder), ControlPersist=TIME, "

@@ -27,6 +27,10 @@
 namespace cr::coder {
 
 inline constexpr std::chrono::milliseconds kDefaultStallBudget{10000};
+// What a caller may set it to: below, a busy machine's scheduling looks like a stall; above, the
+// budget no longer names anything sooner than a timeout would.
+inline constexpr std::chrono::milliseconds kLeastStallBudget{100};
+inline constexpr std::chrono::milliseconds kMostStallBudget{3600000};
 
 struct WorkspacePlanOptions {
   std::filesystem::path coder;  // the CLI (find_cli)

@@ -89,6 +89,21 @@ tl::expected<std::chrono::milliseconds, ReplyError> positive_ms(const json& para
   return std::chrono::milliseconds(params[name].get<std::int64_t>());
 }
 
+// params[name], milliseconds from `least` to `most`, or `otherwise` when it is absent.
+tl::expected<std::chrono::milliseconds, ReplyError> ms_within(const json& params, const std::string& name,
+                                                              std::chrono::milliseconds otherwise,
+                                                              std::chrono::milliseconds least,
+                                                              std::chrono::milliseconds most) {
+  if (!params.contains(name)) return otherwise;
+  const auto& value = params[name];
+  if (!value.is_number_integer() || value.get<std::int64_t>() < least.count() ||
+      value.get<std::int64_t>() > most.count())
+    return tl::unexpected(ReplyError{
+        kInvalidParams, fmt::format("params.{} must be an integer from {} to {}", name, least.count(), most.count()),
+        nullptr});
+  return std::chrono::milliseconds(value.get<std::int64_t>());
+}
+
 // Below this, a command whose connection died unseen is not tried again: its error is the answer.
 constexpr std::chrono::milliseconds kLeastRetryTime{100};
 
@@ -561,7 +576,8 @@ asio::awaitable<Reply> ClientSession::doctor(json params) {
   if (!parsed) co_return std::move(parsed.error());
   const auto timeout = positive_ms(params, "timeout_ms", std::chrono::seconds(30));
   if (!timeout) co_return timeout.error();
-  const auto stall_budget = positive_ms(params, "stall_budget_ms", coder::kDefaultStallBudget);
+  const auto stall_budget = ms_within(params, "stall_budget_ms", coder::kDefaultStallBudget, coder::kLeastStallBudget,
+                                      coder::kMostStallBudget);
   if (!stall_budget) co_return stall_budget.error();
   std::function<void(const coder::DiagnosisStep&)> on_step;
   if (parsed->handle != 0) {

@@ -270,7 +270,12 @@ TEST_CASE("server: a client's mistakes get their JSON-RPC errors and the session
     co_await send(R"({"jsonrpc":"2.0","id":64,"method":"doctor","params":{"workspace":"ws","stall_budget_ms":0}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);
-    CHECK(answer["error"]["message"] == "params.stall_budget_ms must be a positive integer");
+    CHECK(answer["error"]["message"] == "params.stall_budget_ms must be an integer from 100 to 3600000");
+    co_await send(
+        R"({"jsonrpc":"2.0","id":68,"method":"doctor","params":{"workspace":"ws","stall_budget_ms":3600001}})");
+    answer = co_await next_message(reader);
+    CHECK(error_code(answer) == service::kInvalidParams);
+    CHECK(answer["error"]["message"] == "params.stall_budget_ms must be an integer from 100 to 3600000");
     co_await send(R"({"jsonrpc":"2.0","id":65,"method":"forward.open","params":{"workspace":"ws"}})");
     answer = co_await next_message(reader);
     CHECK(error_code(answer) == service::kInvalidParams);

@@ -1,5 +1,7 @@
 #include "cli/ssh_connect.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 #include <CLI/CLI.hpp>
@@ -9,6 +11,7 @@
 #include "cli/local_terminal.hpp"
 #include "cli/prompt.hpp"
 #include "coder/dial.hpp"
+#include "coder/workspace_plan.hpp"
 #include "runtime/local_user.hpp"
 #include "runtime/paths.hpp"
 
@@ -43,6 +46,16 @@ runtime::Result<ssh::SshConfig> read_user_config(const SshCommandLine& line, con
   context.home = home;
   context.run_exec = [](const std::string& command) { return std::system(command.c_str()) == 0; };
   return ssh::read_config(input, std::move(context));
+}
+
+// A server gone quiet mid-handshake is named as a stall, with what arrived, while ConnectTimeout
+// still runs: half of it, at most the workspaces' budget, leaves the rest to the handshake's own
+// pace. The login may wait on a person (a second factor), so it has no budget.
+void set_stall_budget(ssh::ClientPlan& plan) {
+  if (!plan.connect_timeout) return;
+  auto& transport = plan.options.transport;
+  transport.stall_budget = std::min(coder::kDefaultStallBudget, std::chrono::milliseconds(*plan.connect_timeout) / 2);
+  transport.stall_budget_in_auth = false;
 }
 
 // Unless BatchMode says no one is there, a password is asked for on the terminal.
@@ -87,6 +100,7 @@ runtime::Result<PlannedConnection> plan_like_ssh(const SshCommandLine& line, ssh
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_like_ssh(ssh::ClientPlan plan,
                                                                                  const SshCommandLine& line,
                                                                                  runtime::Logger log) {
+  set_stall_budget(plan);
   coder::DialOptions dial_options;
   dial_options.log = log;
   dial_options.remembered_choices = remembered_choices_file();
@@ -103,7 +117,9 @@ asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_like_ssh
     auto config = read_user_config(files_only, host);
     if (!config) return runtime::Result<ssh::ClientPlan>(runtime::fail(std::move(config.error())));
     auto jump_plan = ssh::plan_connection(*config, host, log);
-    if (jump_plan) ask_for_passwords(*jump_plan);
+    if (!jump_plan) return jump_plan;
+    set_stall_budget(*jump_plan);
+    ask_for_passwords(*jump_plan);
     return jump_plan;
   };
   co_return co_await coder::dial(std::move(plan), std::move(dial_options));

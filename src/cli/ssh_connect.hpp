@@ -46,7 +46,9 @@ runtime::Result<PlannedConnection> plan_like_ssh(const SshCommandLine& line, ssh
                                                  int verbosity);
 
 // Dials the plan; the ProxyCommand's stderr reaches ours, as with ssh. Jump hosts are planned from
-// the same files (-F) and nothing else of the command line, as ssh's -J does.
+// the same files (-F) and nothing else of the command line, as ssh's -J does. Under
+// ConnectTimeout, a server that stops sending in the version or key exchange fails as a stall
+// (ssh/stall.hpp).
 asio::awaitable<runtime::Result<std::shared_ptr<ssh::Connection>>> dial_like_ssh(ssh::ClientPlan plan,
                                                                                  const SshCommandLine& line,
                                                                                  runtime::Logger log);

@@ -151,6 +151,7 @@ asio::awaitable<Result<std::unique_ptr<Transport>>> Transport::connect(runtime::
         co_return runtime::fail(
             with_server_version(or_write_failure(done ? Error(sent.error()) : std::move(done.error()))));
       }
+      if (!transport->options_.stall_budget_in_auth) transport->packets_->set_stall_budget(std::nullopt);
       co_return transport;
     }
     auto handled = transport->handle_transport_message(*packet);

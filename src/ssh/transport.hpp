@@ -69,6 +69,9 @@ struct TransportOptions {
   // still bounds the whole). It counts a server's own waits too: a password's PAM delay, a second
   // factor approved on a phone. Set it for servers that answer at once (a Coder agent's "none").
   std::optional<std::chrono::milliseconds> stall_budget;
+  // False: the budget ends with the first key exchange, for a server whose login may wait on
+  // those (any host but one whose "none" is known to succeed).
+  bool stall_budget_in_auth = true;
   runtime::Logger log;
 };
 

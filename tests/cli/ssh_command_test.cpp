@@ -108,6 +108,59 @@ TEST_CASE("ssh: a ProxyCommand that fails is 255 and one line with its status an
   CHECK(std::count(ran.err.begin(), ran.err.end(), '\n') == 2);
 }
 
+// A host "relayed" whose ProxyCommand runs `server` behind tests/support/fault_relay.py, which
+// stops passing the server's bytes after `stall_after` of them: a tunnel that stopped passing data.
+std::filesystem::path stalling_config(const Setup& setup, const std::string& server, std::uint64_t stall_after) {
+  const auto control = setup.dir.path() / "control.json";
+  test::write_text(
+      control,
+      fmt::format(R"({{"rate": 1, "kinds": ["stall_down"], "min_offset": {0}, "max_offset": {0}}})", stall_after));
+  const auto config = setup.dir.path() / "relayed_config";
+  test::write_text(config, fmt::format("Host relayed\n"
+                                       "  ProxyCommand /usr/bin/python3 {}/fault_relay.py {} {} {}\n"
+                                       "  StrictHostKeyChecking no\n"
+                                       "  UserKnownHostsFile /dev/null\n",
+                                       CODER_RUNTIME_TEST_SUPPORT, control.string(),
+                                       (setup.dir.path() / "relays.jsonl").string(), server));
+  return config;
+}
+
+// ConnectTimeout gives the version and key exchange half of itself as a stall budget (2 s of 4),
+// so a stall there is named before the timeout would only say that time ran out.
+TEST_CASE("ssh: under ConnectTimeout a server gone quiet mid-handshake is named a stall within it", "[cli][sshd]") {
+  Setup setup;
+  // sshd's version line, then 100 bytes into its KEXINIT.
+  const auto config = stalling_config(setup, setup.sshd->proxy_command(), 100);
+  const auto started = std::chrono::steady_clock::now();
+  const auto ran = run_cli({"ssh", "-F", config.string(), "-o", "ConnectTimeout=4", "relayed", "true"});
+  const auto took = std::chrono::steady_clock::now() - started;
+  INFO(ran.err);
+  CHECK(ran.status == 255);
+  CHECK(took < 4s);
+  CHECK_THAT(ran.err, Catch::StartsWith("coder-runtime: transport: the server stopped sending: nothing for 2 s after "
+                                        "100 bytes; stalled: no data for 2 s after 100 bytes; last arrived: the "
+                                        "server's version line and part of its first packet; server version: "
+                                        "SSH-2.0-OpenSSH_"));
+  CHECK(std::count(ran.err.begin(), ran.err.end(), '\n') == 1);
+}
+
+// A plain host's login may wait on a person (a second factor approved on a phone): only
+// ConnectTimeout bounds it, however quiet the server is meanwhile.
+TEST_CASE("ssh: under ConnectTimeout the login has no stall budget", "[cli][go]") {
+  Setup setup;
+  // The Go server's NEWKEYS ends at 1228 bytes; 1300 is inside the EXT_INFO that follows it.
+  const auto config = stalling_config(setup, CODER_RUNTIME_GO_SSHD, 1300);
+  const auto started = std::chrono::steady_clock::now();
+  const auto ran = run_cli({"ssh", "-F", config.string(), "-o", "ConnectTimeout=3", "relayed", "true"});
+  const auto took = std::chrono::steady_clock::now() - started;
+  INFO(ran.err);
+  CHECK(ran.status == 255);
+  CHECK(took >= 3s);
+  // go_sshd's own stderr, which the relay passes on, may come first.
+  CHECK_THAT(ran.err, Catch::EndsWith("coder-runtime: network: connecting to relayed did not finish within 3 s\n"));
+  CHECK_THAT(ran.err, !Catch::Contains("stalled"));
+}
+
 TEST_CASE("ssh: an unknown host key under StrictHostKeyChecking yes is refused with its fingerprint", "[cli][sshd]") {
   Setup setup("yes");
   const auto ran = run_cli({"ssh", "-F", setup.config.string(), "box", "true"});

@@ -77,6 +77,13 @@ bool port_text(std::string_view text) {
   return !text.empty() && text.find_first_not_of("0123456789-") == std::string_view::npos;
 }
 
+// Whether this coroutine was cancelled, waiting or not: a cancellation emitted while it waits on
+// nothing ends no operation, and the next wait would not see it.
+asio::awaitable<bool> cancelled() {
+  const auto state = co_await asio::this_coro::cancellation_state;
+  co_return state.cancelled() != asio::cancellation_type::none;
+}
+
 // Joins a local connection to its channel until both directions end, either fails, or the
 // connection ends (a side waiting on the local client alone would not see that).
 asio::awaitable<void> join(std::shared_ptr<ssh::Connection> connection, std::unique_ptr<runtime::AsyncStream> local,
@@ -137,6 +144,9 @@ asio::awaitable<Result<void>> accept_loop(
   auto executor = co_await asio::this_coro::executor;
   using namespace asio::experimental::awaitable_operators;
   for (;;) {
+    // A cancellation that came between two accepts, with no wait to end, is only in the state.
+    const bool stopped = co_await cancelled();
+    if (stopped) co_return runtime::fail(Errc::cancelled, Layer::coder, "forwarding cancelled");
     auto accepted = co_await (listener.accept() || connection->wait_ended());
     if (accepted.index() == 1) {
       if (connection->failure()) co_return runtime::fail(*connection->failure());
@@ -201,6 +211,8 @@ asio::awaitable<Result<void>> serve_incoming(std::shared_ptr<ssh::Connection> co
                                              std::function<void(ssh::IncomingChannel)> answer) {
   co_await asio::this_coro::throw_if_cancelled(false);
   for (;;) {
+    const bool stopped = co_await cancelled();
+    if (stopped) co_return runtime::fail(Errc::cancelled, Layer::coder, "forwarding cancelled");
     std::string name(type);
     auto incoming = co_await connection->next_incoming(std::move(name));
     if (!incoming) co_return runtime::fail(std::move(incoming.error()));

@@ -1,9 +1,16 @@
 #include "proxy/tcp_listener.hpp"
 
+#include <deque>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/v6_only.hpp>
 #include <fmt/format.h>
 
 #include "proxy/socket_stream.hpp"
+#include "runtime/event.hpp"
 
 namespace cr::proxy {
 namespace {
@@ -13,40 +20,111 @@ using runtime::Errc;
 using runtime::Error;
 using runtime::Layer;
 
+std::string endpoint_name(const tcp::endpoint& local) {
+  return local.address().is_v6() ? fmt::format("[{}]:{}", local.address().to_string(), local.port())
+                                 : fmt::format("{}:{}", local.address().to_string(), local.port());
+}
+
+using Accepted = runtime::Result<std::unique_ptr<runtime::AsyncStream>>;
+
+// One port on one address, or on IPv4's and IPv6's alike (loopback, or every address), as ssh
+// listens. Each acceptor accepts on its own into one queue that accept() takes from, so that no
+// connection waits on the other address's accept and none is lost to a cancelled one.
 class AsioTcpListener final : public TcpListener {
  public:
-  explicit AsioTcpListener(tcp::acceptor acceptor) : acceptor_(std::move(acceptor)) {
-    const auto local = acceptor_.local_endpoint();
+  AsioTcpListener(asio::any_io_executor executor, std::vector<tcp::acceptor> acceptors)
+      : shared_(std::make_shared<Shared>(executor, std::move(acceptors))) {
+    const auto local = shared_->acceptors.front().local_endpoint();
     port_ = local.port();
-    name_ = local.address().is_v6() ? fmt::format("[{}]:{}", local.address().to_string(), local.port())
-                                    : fmt::format("{}:{}", local.address().to_string(), local.port());
-  }
-
-  asio::awaitable<runtime::Result<std::unique_ptr<runtime::AsyncStream>>> accept() override {
-    auto [ec, socket] = co_await acceptor_.async_accept(as_tuple);
-    if (ec) {
-      co_return runtime::fail(std::move(Error(ec == asio::error::operation_aborted ? Errc::cancelled : Errc::io_error,
-                                              Layer::network, fmt::format("accepting a connection on {}", name_))
-                                            .with_system(ec)));
+    name_ = endpoint_name(local);
+    for (std::size_t i = 0; i < shared_->acceptors.size(); ++i) {
+      asio::co_spawn(executor, keep_accepting(shared_, i, name_), asio::detached);
     }
-    std::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    const auto peer = socket.remote_endpoint(ignored);
-    auto name = fmt::format("tcp {} from {}:{}", name_, peer.address().to_string(), peer.port());
-    co_return std::make_unique<SocketStream<tcp::socket>>(std::move(socket), std::move(name));
+  }
+  ~AsioTcpListener() override { close(); }
+  AsioTcpListener(const AsioTcpListener&) = delete;
+  AsioTcpListener& operator=(const AsioTcpListener&) = delete;
+
+  asio::awaitable<Accepted> accept() override {
+    auto shared = shared_;
+    for (;;) {
+      if (!shared->ready.empty()) {
+        auto accepted = std::move(shared->ready.front());
+        shared->ready.pop_front();
+        co_return accepted;
+      }
+      if (shared->closed) {
+        co_return runtime::fail(Errc::cancelled, Layer::network, fmt::format("{} was closed", name_));
+      }
+      const bool woken = co_await shared->arrived.wait();
+      if (!woken) {
+        co_return runtime::fail(Errc::cancelled, Layer::network, fmt::format("accepting on {} cancelled", name_));
+      }
+    }
   }
   void close() override {
-    std::error_code ignored;
-    acceptor_.close(ignored);
+    if (shared_->closed) return;
+    shared_->closed = true;
+    for (auto& acceptor : shared_->acceptors) {
+      std::error_code ignored;
+      acceptor.close(ignored);
+    }
+    shared_->ready.clear();
+    shared_->arrived.notify();
   }
   std::uint16_t port() const override { return port_; }
   std::string describe() const override { return name_; }
 
  private:
-  tcp::acceptor acceptor_;
+  struct Shared {
+    Shared(asio::any_io_executor executor, std::vector<tcp::acceptor> all)
+        : acceptors(std::move(all)), arrived(std::move(executor)) {}
+    std::vector<tcp::acceptor> acceptors;
+    std::deque<Accepted> ready;
+    runtime::Event arrived;
+    bool closed = false;
+  };
+
+  // Until the acceptor fails or is closed; a failure is accept()'s to report.
+  static asio::awaitable<void> keep_accepting(std::shared_ptr<Shared> shared, std::size_t index, std::string name) {
+    for (;;) {
+      auto [ec, socket] = co_await shared->acceptors[index].async_accept(as_tuple);
+      if (shared->closed) co_return;
+      if (ec) {
+        shared->ready.push_back(runtime::fail(std::move(
+            Error(Errc::io_error, Layer::network, fmt::format("accepting a connection on {}", name)).with_system(ec))));
+        shared->arrived.notify();
+        co_return;
+      }
+      std::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      const auto local = socket.local_endpoint(ignored);
+      const auto peer = socket.remote_endpoint(ignored);
+      auto described = fmt::format("tcp {} from {}", endpoint_name(local), endpoint_name(peer));
+      shared->ready.push_back(std::make_unique<SocketStream<tcp::socket>>(std::move(socket), std::move(described)));
+      shared->arrived.notify();
+    }
+  }
+
+  std::shared_ptr<Shared> shared_;
   std::string name_;
   std::uint16_t port_ = 0;  // kept: a closed acceptor has no endpoint
 };
+
+tcp::acceptor open_acceptor(const asio::any_io_executor& executor, const tcp::endpoint& endpoint, std::error_code& ec) {
+  tcp::acceptor acceptor(executor);
+  acceptor.open(endpoint.protocol(), ec);
+#ifndef _WIN32
+  // A port whose last connections are in TIME_WAIT can be listened on again at once. (Windows'
+  // SO_REUSEADDR would let another process take a port in use: not there.)
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+#endif
+  // IPv6's side of a dual listener takes IPv6 alone: IPv4 has its own.
+  if (!ec && endpoint.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  return acceptor;
+}
 
 runtime::Result<asio::ip::address> bind_address(const std::string& address) {
   if (address.empty() || address == "localhost") return asio::ip::address(asio::ip::address_v4::loopback());
@@ -66,24 +144,24 @@ runtime::Result<std::unique_ptr<TcpListener>> TcpListener::bind(asio::any_io_exe
                                                                 std::uint16_t port) {
   auto ip = bind_address(address);
   if (!ip) return runtime::fail(std::move(ip.error()));
-  const tcp::endpoint endpoint(*ip, port);
-  tcp::acceptor acceptor(executor);
   std::error_code ec;
-  acceptor.open(endpoint.protocol(), ec);
-#ifndef _WIN32
-  // A port whose last connections are in TIME_WAIT can be listened on again at once. (Windows'
-  // SO_REUSEADDR would let another process take a port in use: not there.)
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-#endif
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  std::vector<tcp::acceptor> acceptors;
+  acceptors.push_back(open_acceptor(executor, tcp::endpoint(*ip, port), ec));
   if (ec) {
     return runtime::fail(std::move(Error(Errc::io_error, Layer::network,
                                          fmt::format("cannot listen on {} port {}: {}",
                                                      address.empty() ? "localhost" : address, port, ec.message()))
                                        .with_system(ec)));
   }
-  return std::unique_ptr<TcpListener>(std::make_unique<AsioTcpListener>(std::move(acceptor)));
+  // Loopback and every address are IPv6's too, on the same port, where the machine has IPv6 and
+  // the port is free there; a name that resolves to ::1 first then reaches the forward.
+  if (address.empty() || address == "localhost" || address == "*") {
+    const auto v6 = address == "*" ? asio::ip::address_v6::any() : asio::ip::address_v6::loopback();
+    std::error_code v6_ec;
+    auto second = open_acceptor(executor, tcp::endpoint(v6, acceptors.front().local_endpoint().port()), v6_ec);
+    if (!v6_ec) acceptors.push_back(std::move(second));
+  }
+  return std::unique_ptr<TcpListener>(std::make_unique<AsioTcpListener>(std::move(executor), std::move(acceptors)));
 }
 
 }  // namespace cr::proxy

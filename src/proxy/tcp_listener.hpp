@@ -1,6 +1,7 @@
 #pragma once
 // A listening TCP socket whose connections come as AsyncStreams: the local end of a forwarded port
-// (ssh -L, -D). Bound to IPv4's loopback address unless told otherwise (ssh binds ::1 as well).
+// (ssh -L, -D). Bound to loopback unless told otherwise: IPv4's and, where there is IPv6, ::1 on
+// the same port, as ssh binds.
 
 #include <cstdint>
 #include <memory>
@@ -14,8 +15,9 @@ namespace cr::proxy {
 class TcpListener : public StreamListener {
  public:
   // Errors: Layer::network, Errc::io_error naming the address and the OS reason (in use, denied).
-  // An empty address, "localhost" and "127.0.0.1" bind IPv4 loopback; "*" (or "0.0.0.0") binds
-  // every IPv4 address, "::1" and "::" the IPv6 ones. Port 0 takes a free port (see port()).
+  // An empty address and "localhost" bind loopback (127.0.0.1, and ::1 where it can), "*" every
+  // address (0.0.0.0, and :: where it can); an address binds that address alone. Port 0 takes a
+  // free port (see port()), the same for both.
   static runtime::Result<std::unique_ptr<TcpListener>> bind(asio::any_io_executor executor, std::string address,
                                                             std::uint16_t port);
   // accept() sets TCP_NODELAY on each connection; a waiting accept() ends (cancelled) on close().

@@ -1,0 +1,99 @@
+// A forward's TCP listener: loopback (and every address) on IPv4 and IPv6 alike, on one port, as
+// ssh listens; an address given binds that address alone; connections to both at once are all
+// accepted; close() frees the port and ends a waiting accept().
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "proxy/tcp_listener.hpp"
+#include "support/run.hpp"
+
+using namespace cr;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Whether this machine has an IPv6 loopback to listen on (a container may not).
+bool has_ipv6_loopback() {
+  asio::io_context io;
+  tcp::acceptor probe(io);
+  std::error_code ec;
+  probe.open(tcp::v6(), ec);
+  if (!ec) probe.bind({asio::ip::address_v6::loopback(), 0}, ec);
+  return !ec;
+}
+
+// Whether a connection to address:port is refused (nothing listens there).
+bool refused(const std::string& address, std::uint16_t port) {
+  asio::io_context io;
+  tcp::socket client(io);
+  std::error_code ec;
+  client.connect({asio::ip::make_address(address), port}, ec);
+  return static_cast<bool>(ec);
+}
+
+}  // namespace
+
+TEST_CASE("TcpListener: loopback is 127.0.0.1 and ::1 on one port, every connection is accepted, close() frees both",
+          "[tcp]") {
+  const bool ipv6 = has_ipv6_loopback();
+  std::uint16_t port = 0;
+  std::vector<std::string> accepted;
+  bool closed_accept_failed = false;
+  test::run([&]() -> asio::awaitable<bool> {
+    auto ex = co_await asio::this_coro::executor;
+    auto listener = proxy::TcpListener::bind(ex, "", 0);
+    REQUIRE(listener);
+    port = (*listener)->port();
+    CHECK((*listener)->describe() == fmt::format("127.0.0.1:{}", port));
+    // Clients of both addresses at once, before any accept: none waits on the other's.
+    std::vector<tcp::socket> clients;
+    for (int i = 0; i < 6; ++i) {
+      const auto address = ipv6 && i % 2 == 1 ? "::1" : "127.0.0.1";
+      auto& client = clients.emplace_back(ex);
+      auto [ec] = co_await client.async_connect({asio::ip::make_address(address), port}, as_tuple);
+      REQUIRE_FALSE(ec);
+    }
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      auto one = co_await (*listener)->accept();
+      REQUIRE(one);
+      accepted.push_back((*one)->describe());
+    }
+    (*listener)->close();
+    auto after = co_await (*listener)->accept();
+    closed_accept_failed = !after;
+    co_return true;
+  }());
+  std::sort(accepted.begin(), accepted.end());
+  REQUIRE(accepted.size() == 6);
+  CHECK_THAT(accepted.front(), Catch::StartsWith(fmt::format("tcp 127.0.0.1:{} from 127.0.0.1:", port)));
+  if (ipv6) CHECK_THAT(accepted.back(), Catch::StartsWith(fmt::format("tcp [::1]:{} from [::1]:", port)));
+  CHECK(closed_accept_failed);
+  CHECK(refused("127.0.0.1", port));
+  if (ipv6) CHECK(refused("::1", port));
+}
+
+TEST_CASE("TcpListener: an address given is that address alone", "[tcp]") {
+  const bool ipv6 = has_ipv6_loopback();
+  std::string accepted;
+  test::run([&]() -> asio::awaitable<bool> {
+    auto ex = co_await asio::this_coro::executor;
+    auto listener = proxy::TcpListener::bind(ex, "127.0.0.1", 0);
+    REQUIRE(listener);
+    if (ipv6) CHECK(refused("::1", (*listener)->port()));
+    tcp::socket client(ex);
+    auto [ec] = co_await client.async_connect({asio::ip::make_address("127.0.0.1"), (*listener)->port()}, as_tuple);
+    REQUIRE_FALSE(ec);
+    auto one = co_await (*listener)->accept();
+    REQUIRE(one);
+    accepted = (*one)->describe();
+    co_return true;
+  }());
+  CHECK_THAT(accepted, Catch::StartsWith("tcp 127.0.0.1:"));
+}

@@ -165,7 +165,8 @@ asio::awaitable<int> through_holder(PortForwardOptions o, PreparedForwards prepa
     auto params = open_params(o, prepared, spec);
     auto opened = co_await (client->call(std::move(method), std::move(params)) || until_stopped(stop));
     if (opened.index() == 1) {
-      code = kExitCancelled;
+      // A forward opened before may have ended meanwhile: its error, below, is the exit's.
+      if (stop.interrupted) code = kExitCancelled;
       break;
     }
     auto& answer = std::get<0>(opened);

@@ -467,3 +467,36 @@ TEST_CASE("ssh -N -R: the server listens on a Unix socket and its connections co
   check_paired(echoed);
   CHECK(status == 255);
 }
+
+TEST_CASE("ssh -N: the connection's end ends it, 255 with why, its port freed", "[cli][sshd][forward]") {
+  Setup setup("  ExitOnForwardFailure yes\n");
+  const auto port = free_port();
+  std::string err;
+  const auto status = test::run(
+      [&]() -> asio::awaitable<int> {
+        auto ex = co_await asio::this_coro::executor;
+        test::WatchedCli child(
+            ex, {"ssh", "-F", setup.config.string(), "-N", "-L", fmt::format("{}:127.0.0.1:9", port), "box"});
+        const bool up = co_await listening(port);
+        REQUIRE(up);
+        // The server goes: its sshd -i, the ProxyCommand's child of ours, is killed.
+        const auto pid = child.process->pid();
+        const auto children = test::read_text(fmt::format("/proc/{}/task/{}/children", pid, pid));
+        REQUIRE_FALSE(children.empty());
+        ::kill(std::stoi(children), SIGKILL);
+        auto exited = co_await child.process->wait_exit(runtime::Deadline::after(15s));
+        REQUIRE(exited);
+        err = *child.err;
+        co_return exited->kind == proxy::ExitStatus::Kind::exited ? exited->value : -1;
+      }(),
+      30s);
+  INFO(err);
+  CHECK(status == 255);
+  CHECK_THAT(err, Catch::Contains("coder-runtime: proxy: ProxyCommand") && Catch::Contains("killed by signal 9"));
+  asio::io_context io;
+  tcp::acceptor again(io);
+  std::error_code ec;
+  again.open(tcp::v4(), ec);
+  if (!ec) again.bind({asio::ip::make_address("127.0.0.1"), port}, ec);
+  CHECK_FALSE(ec);
+}

@@ -1,5 +1,7 @@
 #include "proxy/tcp_listener.hpp"
 
+#include <cerrno>
+#include <chrono>
 #include <deque>
 #include <vector>
 
@@ -7,6 +9,7 @@
 #include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/v6_only.hpp>
+#include <asio/steady_timer.hpp>
 #include <fmt/format.h>
 
 #include "proxy/socket_stream.hpp"
@@ -85,11 +88,23 @@ class AsioTcpListener final : public TcpListener {
     bool closed = false;
   };
 
+  // Out of descriptors or memory for now: the connection waits in the backlog and is taken once
+  // some are free, as ssh pauses its listeners for a second.
+  static bool short_of_resources(const std::error_code& ec) {
+    return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+           (ec.category() == asio::system_category() && ec.value() == ENFILE);
+  }
+
   // Until the acceptor fails or is closed; a failure is accept()'s to report.
   static asio::awaitable<void> keep_accepting(std::shared_ptr<Shared> shared, std::size_t index, std::string name) {
     for (;;) {
       auto [ec, socket] = co_await shared->acceptors[index].async_accept(as_tuple);
       if (shared->closed) co_return;
+      if (short_of_resources(ec)) {
+        asio::steady_timer pause(shared->acceptors[index].get_executor(), std::chrono::seconds(1));
+        co_await pause.async_wait(as_tuple);
+        continue;
+      }
       if (ec) {
         shared->ready.push_back(runtime::fail(std::move(
             Error(Errc::io_error, Layer::network, fmt::format("accepting a connection on {}", name)).with_system(ec))));

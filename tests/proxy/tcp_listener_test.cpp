@@ -2,9 +2,13 @@
 // ssh listens; an address given binds that address alone; connections to both at once are all
 // accepted; close() frees the port and ends a waiting accept().
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
@@ -96,4 +100,35 @@ TEST_CASE("TcpListener: an address given is that address alone", "[tcp]") {
     co_return true;
   }());
   CHECK_THAT(accepted, Catch::StartsWith("tcp 127.0.0.1:"));
+}
+
+TEST_CASE("TcpListener: out of descriptors, a connection waits and is accepted once some are free", "[tcp]") {
+  bool accepted = false;
+  test::run([&]() -> asio::awaitable<bool> {
+    auto ex = co_await asio::this_coro::executor;
+    auto listener = proxy::TcpListener::bind(ex, "127.0.0.1", 0);
+    REQUIRE(listener);
+    tcp::socket client(ex);
+    client.open(tcp::v4());
+    // No descriptor left for the accepted socket: the limit is the lowest one free, which the
+    // next would take.
+    rlimit before{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+    const int lowest_free = ::dup(0);
+    REQUIRE(lowest_free >= 0);
+    ::close(lowest_free);
+    rlimit tight = before;
+    tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    auto [ec] = co_await client.async_connect({asio::ip::make_address("127.0.0.1"), (*listener)->port()}, as_tuple);
+    REQUIRE_FALSE(ec);
+    // The listener has tried, and waits a second before it tries again: free the descriptors then.
+    asio::steady_timer tried(ex, std::chrono::milliseconds(200));
+    co_await tried.async_wait(as_tuple);
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &before) == 0);
+    auto one = co_await (*listener)->accept();
+    accepted = static_cast<bool>(one);
+    co_return true;
+  }());
+  CHECK(accepted);
 }

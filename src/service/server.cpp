@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <limits>
+#include <list>
 #include <map>
 #include <set>
 
@@ -221,6 +222,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::set<std::string> ids_in_flight_;
   std::size_t requests_running_ = 0;
   runtime::Event requests_done_;
+  // One for each forward.open still listening for its dial: a client that leaves ends them, so
+  // that their ports are free at once rather than once the dial is done.
+  std::list<asio::cancellation_signal> opening_;
 };
 
 asio::awaitable<void> ClientSession::run() {
@@ -248,8 +252,9 @@ asio::awaitable<void> ClientSession::run() {
     running->cancel.emit(asio::cancellation_type::terminal);
     running->changed.notify();
   }
+  for (auto& opening : opening_) opening.emit(asio::cancellation_type::terminal);
   while (requests_running_ > 0) co_await requests_done_.wait();
-  // After its requests: a forward.open that was still dialing has opened by now.
+  // After its requests: none of its forwards is still opening.
   server_->forwards_->close_owned_by(id_);
   co_await writer_->flush();
   co_await stream_->close();
@@ -753,8 +758,14 @@ asio::awaitable<Reply> ClientSession::forward_open(json params) {
           alive->notify("forward.ended", {{"id", id}, {"message", why.summary()}, {"error", error_data(why)}});
         }
       }};
-  auto opened = co_await server_->forwards_->open(std::move(*parsed), id_, server_->pool_, server_->options_,
-                                                  std::move(callbacks));
+  auto executor = co_await asio::this_coro::executor;
+  auto opening =
+      server_->forwards_->open(std::move(*parsed), id_, server_->pool_, server_->options_, std::move(callbacks));
+  auto& leaving = opening_.emplace_back();
+  const auto mine = std::prev(opening_.end());
+  auto opened = co_await asio::co_spawn(executor, std::move(opening),
+                                        asio::bind_cancellation_slot(leaving.slot(), asio::use_awaitable));
+  opening_.erase(mine);
   if (!opened) co_return failed(opened.error());
   co_return json{{"id", opened->id}, {"listen", opened->listening}, {"port", opened->port}};
 }

@@ -221,6 +221,42 @@ TEST_CASE("port-forward: a killed port-forward's port is freed by the holder and
   CHECK(standin.count_calls("ssh") == 1);
 }
 
+TEST_CASE("port-forward: killed while the holder still dials, its port is free at once", "[cli][shared][forward]") {
+  // The workspace's `coder ssh --stdio` takes its time: a cold start, say.
+  auto slow = scenario();
+  slow["ssh_delay"] = 30;
+  test::CoderStandin standin(slow);
+  test::HolderScope holder;
+  const auto port = test::free_port();
+  const bool bound_again = test::run(
+      [&]() -> asio::awaitable<bool> {
+        auto ex = co_await asio::this_coro::executor;
+        auto child = test::start_cli(ex, port_forward_args("auto", {fmt::format("{}:9", port)}));
+        // The holder listens before it dials.
+        const bool listening = co_await test::listening(port);
+        REQUIRE(listening);
+        const int killed = co_await test::terminated(*child, SIGKILL);
+        CHECK(killed == -1);
+        // The holder sees its client go on its own time: polled, within a deadline well short of
+        // the dial's.
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        std::error_code ec;
+        do {
+          tcp::acceptor again(ex);
+          ec = {};
+          again.open(tcp::v4(), ec);
+          if (!ec) again.bind({asio::ip::make_address("127.0.0.1"), port}, ec);
+          if (!ec) break;
+          asio::steady_timer pause(ex, 50ms);  // a poll: the holder says nothing when it closes
+          co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        } while (std::chrono::steady_clock::now() < until);
+        co_return !ec;
+      }(),
+      60s);
+  INFO("holder log: " << holder.log());
+  CHECK(bound_again);
+}
+
 TEST_CASE("port-forward: --udp is refused and a malformed --tcp is named before anything runs", "[cli][forward]") {
   test::CoderStandin standin(scenario());
   test::HolderScope holder;

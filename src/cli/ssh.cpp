@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include <CLI/CLI.hpp>
+#include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
@@ -202,6 +203,25 @@ runtime::Result<std::optional<WorkspaceRoute>> workspace_route(const SshCommandO
   return route;
 }
 
+// As ssh: once the command has ended, the connections forwarded still open keep the connection
+// until they close (`ssh -L ... host sleep 10` keeps a tunnel while it is used), or until SIGINT or
+// SIGTERM. No new ones are taken meanwhile.
+asio::awaitable<void> forwarded_connections_closed(ssh::Session& session, ssh::Connection& connection,
+                                                   const runtime::Logger& log) {
+  co_await session.close();
+  if (connection.open_channels() == 0) co_return;
+  log.debug("the command has ended; waiting for {} forwarded connection(s) to close", connection.open_channels());
+  asio::cancellation_signal cancel;
+  asio::signal_set interrupts(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+  interrupts.async_wait([&cancel](std::error_code ec, int) {
+    if (!ec) cancel.emit(asio::cancellation_type::terminal);
+  });
+  auto executor = co_await asio::this_coro::executor;
+  [[maybe_unused]] const bool idle = co_await asio::co_spawn(
+      executor, connection.wait_idle(), asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
+  interrupts.cancel();
+}
+
 asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
   auto destination = ssh::parse_destination(o.destination);
   if (!destination) co_return report_failure(destination.error(), {});
@@ -287,6 +307,7 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
     auto ended = co_await (relay_session(session, tty) || serve_forwards(connection, *active, log));
     if (ended.index() == 0) {
       exit = std::get<0>(std::move(ended));
+      co_await forwarded_connections_closed(session, *connection, log);
     } else {
       exit = co_await session.wait();  // the connection ended: the session's wait says how
     }

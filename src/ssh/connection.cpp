@@ -50,6 +50,19 @@ Connection::Connection(std::unique_ptr<runtime::AsyncStream> stream, std::unique
       options_(std::move(options)),
       ended_(stream_->get_executor()) {}
 
+void Connection::forget(std::uint32_t local_id) {
+  channels_.erase(local_id);
+  ended_.notify();
+}
+
+asio::awaitable<bool> Connection::wait_idle() {
+  while (!failure_ && open_channels() > 0) {
+    const bool woken = co_await ended_.wait();
+    if (!woken) co_return false;
+  }
+  co_return true;
+}
+
 asio::awaitable<bool> Connection::wait_ended() {
   while (!failure_) {
     const bool woken = co_await ended_.wait();
@@ -238,7 +251,7 @@ Result<void> Connection::dispatch(const std::vector<std::uint8_t>& message) {
   if (!reaction) return runtime::fail(std::move(reaction.error()));
   if (reaction->send_failure) queue(ChannelFailure{channel->remote_id}.encode());
   if (reaction->send_close) queue_close(*channel);
-  if (reaction->forget) channels_.erase(recipient);
+  if (reaction->forget) forget(recipient);
   channel->changed.notify();
   return {};
 }
@@ -286,7 +299,7 @@ asio::awaitable<Result<std::unique_ptr<Channel>>> Connection::open_channel(std::
     if (sent_despite_cancellation(sent.error())) {
       state->abandoned = true;
     } else {
-      channels_.erase(state->local_id);
+      forget(state->local_id);
     }
     co_return runtime::fail(std::move(sent.error()));
   }

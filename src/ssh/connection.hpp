@@ -123,6 +123,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<bool> wait_ended();
   // Channels in use (a spare session opened in advance does not count).
   std::size_t open_channels() const { return channels_.size() - (spare_ ? 1 : 0); }
+  // Waits until no channel is in use or the connection has ended; false when cancelled first.
+  asio::awaitable<bool> wait_idle();
   // How long the last answered ping (a keepalive) took, once one has been answered.
   std::optional<std::chrono::microseconds> last_round_trip() const { return last_round_trip_; }
 
@@ -142,6 +144,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                           std::chrono::milliseconds interval, int count_max);
   runtime::Result<void> dispatch(const std::vector<std::uint8_t>& message);
   void fail_all(runtime::Error error);
+  // Drops a channel both sides are done with (or the server never saw).
+  void forget(std::uint32_t local_id);
   std::shared_ptr<ChannelState> find(std::uint32_t local_id) const;
   std::shared_ptr<ChannelState> new_channel();
   std::vector<std::uint8_t> open_message(std::string_view type, const ChannelState& channel,
@@ -184,7 +188,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
   std::map<std::string, std::unique_ptr<Incoming>, std::less<>> incoming_;
   std::optional<runtime::Error> failure_;
-  runtime::Event ended_;  // notified as failure_ is set
+  runtime::Event ended_;  // notified as failure_ is set, and as a channel is forgotten
   std::optional<std::chrono::microseconds> last_round_trip_;
   bool closing_ = false;
   // The keepalive's wait between pings, cut short when the connection closes or fails so that a

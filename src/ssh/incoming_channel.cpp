@@ -68,7 +68,7 @@ asio::awaitable<runtime::Result<std::unique_ptr<Channel>>> IncomingChannel::acce
     // Cancelled before it left: refused instead, and no CLOSE for a channel the server never saw open.
     if (!sent_despite_cancellation(sent.error())) {
       state->close_sent = true;
-      connection->channels_.erase(state->local_id);
+      connection->forget(state->local_id);
       connection->queue(ChannelOpenFailure{sender_channel_, static_cast<std::uint32_t>(OpenFailure::resource_shortage),
                                            "cancelled", ""}
                             .encode());

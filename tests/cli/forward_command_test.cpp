@@ -500,3 +500,50 @@ TEST_CASE("ssh -N: the connection's end ends it, 255 with why, its port freed", 
   if (!ec) again.bind({asio::ip::make_address("127.0.0.1"), port}, ec);
   CHECK_FALSE(ec);
 }
+
+TEST_CASE("ssh -L: a forwarded connection open when the command ends keeps the connection until it closes",
+          "[cli][sshd][forward]") {
+  Setup setup("  ExitOnForwardFailure yes\n");
+  const auto port = free_port();
+  std::string first;
+  std::string second;
+  std::string err;
+  const auto status = test::run(
+      [&]() -> asio::awaitable<int> {
+        auto ex = co_await asio::this_coro::executor;
+        auto echo = test::loopback_acceptor(ex);
+        // One more than the test's: listening()'s probe is forwarded too.
+        for (int i = 0; i < 2; ++i) asio::co_spawn(ex, test::serve_tcp_echo(echo), asio::detached);
+        test::WatchedCli child(
+            ex, {"ssh", "-F", setup.config.string(), "-vv", "-L",
+                 fmt::format("{}:127.0.0.1:{}", port, echo->local_endpoint().port()), "box", "head -c1 >/dev/null"});
+        const bool up = co_await listening(port);
+        REQUIRE(up);
+        tcp::socket client(ex);
+        auto [cec] = co_await client.async_connect({asio::ip::make_address("127.0.0.1"), port}, as_tuple);
+        REQUIRE_FALSE(cec);
+        const auto exchange = [&client](std::string text) -> asio::awaitable<std::string> {
+          co_await asio::async_write(client, asio::buffer(text), as_tuple);
+          std::string back(text.size(), '\0');
+          co_await asio::async_read(client, asio::buffer(back), as_tuple);
+          co_return back;
+        };
+        first = co_await exchange("while the command runs");
+        // The command reads its byte and ends; the forwarded connection is still open.
+        const auto ended_command = runtime::as_bytes("x");
+        auto wrote = co_await runtime::write_all(*child.process, ended_command);
+        REQUIRE(wrote);
+        co_await child.wait_for("waiting for 1 forwarded connection(s) to close");
+        second = co_await exchange("after the command ended");
+        client.close();
+        auto exited = co_await child.process->wait_exit(runtime::Deadline::after(15s));
+        REQUIRE(exited);
+        err = *child.err;
+        co_return exited->kind == proxy::ExitStatus::Kind::exited ? exited->value : -1;
+      }(),
+      60s);
+  INFO(err);
+  CHECK(first == "while the command runs");
+  CHECK(second == "after the command ended");
+  CHECK(status == 0);
+}

@@ -230,7 +230,7 @@ asio::awaitable<int> run_ssh(SshCommandOptions o, int verbosity) {
   const auto& log = planned->log;
   auto& plan = planned->plan;
   const bool tty = wants_tty(o, plan) && !o.no_command;
-  auto forwards = forwards_of(o.forward, planned->config, log);
+  auto forwards = forwards_of(o.forward, planned->config);
   if (!forwards) co_return report_failure(forwards.error(), log);
   if (o.forward_agent) plan.forward_agent = "";
   const auto agent = agent_to_forward(plan);

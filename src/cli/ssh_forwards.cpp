@@ -48,12 +48,15 @@ Result<std::vector<std::string>> specs_of(const std::vector<std::string>& given,
   return specs;
 }
 
-// ssh's -R [bind_address:]port alone, a SOCKS proxy on the server's side: not ours yet, left out
-// with a warning.
-bool reverse_socks(const std::string& spec, const runtime::Logger& log) {
-  if (!coder::parse_listen_spec(spec)) return false;
-  log.warning("remote forward {}: a SOCKS proxy on the server's side is not supported yet; it is left out", spec);
-  return true;
+// -R's forms: [bind_address:]port alone is a SOCKS proxy on the server's side, whose clients
+// name their targets (a dynamic forward); the others as -L's.
+Result<coder::ForwardSpec> parse_remote_spec(std::string_view spec) {
+  auto listen = coder::parse_listen_spec(spec);
+  if (!listen) return coder::parse_forward_spec(spec);
+  coder::ForwardSpec dynamic;
+  dynamic.bind_address = listen->bind_address;
+  dynamic.bind_port = listen->bind_port;
+  return dynamic;
 }
 
 template <typename Spec>
@@ -97,7 +100,7 @@ Result<void> forward_failed(const Forwards& forwards, Error error, const runtime
 
 }  // namespace
 
-Result<Forwards> forwards_of(const ForwardOptions& o, const ssh::SshConfig& config, const runtime::Logger& log) {
+Result<Forwards> forwards_of(const ForwardOptions& o, const ssh::SshConfig& config) {
   Forwards forwards;
   auto local = parsed(specs_of(o.local, config, "LocalForward", 2), coder::parse_forward_spec);
   if (!local) return runtime::fail(std::move(local.error()));
@@ -105,9 +108,7 @@ Result<Forwards> forwards_of(const ForwardOptions& o, const ssh::SshConfig& conf
   auto dynamic = parsed(specs_of(o.dynamic, config, "DynamicForward", 1), coder::parse_listen_spec);
   if (!dynamic) return runtime::fail(std::move(dynamic.error()));
   forwards.dynamic = std::move(*dynamic);
-  auto remote_specs = specs_of(o.remote, config, "RemoteForward", 2);
-  if (remote_specs) std::erase_if(*remote_specs, [&](const std::string& spec) { return reverse_socks(spec, log); });
-  auto remote = parsed(remote_specs, coder::parse_forward_spec);
+  auto remote = parsed(specs_of(o.remote, config, "RemoteForward", 2), parse_remote_spec);
   if (!remote) return runtime::fail(std::move(remote.error()));
   forwards.remote = std::move(*remote);
   if (!o.stdio.empty()) {
@@ -196,7 +197,11 @@ asio::awaitable<Result<ActiveForwards>> start_forwards(std::shared_ptr<ssh::Conn
     }
     // As ssh: a port the server chose is news to the user, so it is told whatever the verbosity.
     if (spec.bind_socket.empty() && spec.bind_port == 0) {
-      fmt::print(stderr, "Allocated port {} for remote forward to {}:{}\n", *ports[i], spec.host, spec.port);
+      if (spec.dynamic()) {
+        fmt::print(stderr, "Allocated port {} for remote forward to SOCKS clients' targets\n", *ports[i]);
+      } else {
+        fmt::print(stderr, "Allocated port {} for remote forward to {}:{}\n", *ports[i], spec.host, spec.port);
+      }
     }
     active.remote.push_back({spec, *ports[i]});
   }

@@ -36,8 +36,7 @@ struct Forwards {
 };
 
 // The options and the config's lines together; a malformed one is invalid_argument naming it.
-runtime::Result<Forwards> forwards_of(const ForwardOptions& options, const ssh::SshConfig& config,
-                                      const runtime::Logger& log);
+runtime::Result<Forwards> forwards_of(const ForwardOptions& options, const ssh::SshConfig& config);
 
 // Forwards once set up: their local ports listening, the server listening for the remote ones,
 // and the agent the session asked to forward (-A).

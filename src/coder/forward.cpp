@@ -101,38 +101,43 @@ asio::awaitable<void> join(std::shared_ptr<ssh::Connection> connection, std::uni
 // descriptor for good.
 constexpr auto kSocksRequestBudget = std::chrono::seconds(30);
 
+using Connect = std::function<asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>>(ssh::DirectTcpip)>;
+
+// A SOCKS5 client: its request read, the connection it names made with `connect`, the answer
+// sent, then the two joined. One that sends anything else, or whose target cannot be reached, is
+// answered as the RFC says and closed alone.
 asio::awaitable<void> socks_one(std::shared_ptr<ssh::Connection> connection,
-                                std::unique_ptr<runtime::AsyncStream> local, runtime::Logger log) {
+                                std::unique_ptr<runtime::AsyncStream> client, Connect connect, runtime::Logger log) {
   co_await asio::this_coro::throw_if_cancelled(false);
   using namespace asio::experimental::awaitable_operators;
-  auto reading = socks5_read_request(*local, runtime::Deadline::after(kSocksRequestBudget));
+  auto reading = socks5_read_request(*client, runtime::Deadline::after(kSocksRequestBudget));
   auto read_or_ended = co_await (std::move(reading) || connection->wait_ended());
   if (read_or_ended.index() == 1) {
-    co_await local->close();
+    co_await client->close();
     co_return;
   }
   auto target = std::move(std::get<0>(read_or_ended));
   if (!target) {
-    log.warning("dynamic forward: {} closed: {}", local->describe(), target.error().summary());
-    co_await local->close();
+    log.warning("dynamic forward: {} closed: {}", client->describe(), target.error().summary());
+    co_await client->close();
     co_return;
   }
-  auto channel = co_await connection->open_direct_tcpip(*target);
-  if (!channel) {
-    log.warning("dynamic forward to {} port {}: {}", target->host, target->port, channel.error().summary());
-    const auto reply =
-        channel.error().code == Errc::refused ? Socks5Reply::connection_refused : Socks5Reply::general_failure;
-    [[maybe_unused]] auto replied = co_await socks5_reply(*local, reply);  // closed whether it went or not
-    co_await local->close();
+  auto connected = co_await connect(*target);
+  if (!connected) {
+    log.warning("dynamic forward to {} port {}: {}", target->host, target->port, connected.error().summary());
+    const bool refused = connected.error().code == Errc::refused || connected.error().code == Errc::connect_failed;
+    const auto reply = refused ? Socks5Reply::connection_refused : Socks5Reply::general_failure;
+    [[maybe_unused]] auto replied = co_await socks5_reply(*client, reply);  // closed whether it went or not
+    co_await client->close();
     co_return;
   }
-  auto replied = co_await socks5_reply(*local, Socks5Reply::succeeded);
+  auto replied = co_await socks5_reply(*client, Socks5Reply::succeeded);
   if (!replied) {
-    co_await (*channel)->close();
-    co_await local->close();
+    co_await (*connected)->close();
+    co_await client->close();
     co_return;
   }
-  co_await join(std::move(connection), std::move(local), std::move(*channel), log);
+  co_await join(std::move(connection), std::move(client), std::move(*connected), log);
 }
 
 // Accepts on `listener` until it fails, the connection ends, or this is cancelled, handing each
@@ -203,6 +208,20 @@ asio::awaitable<Result<std::unique_ptr<runtime::AsyncStream>>> open_channel_to(s
   if (!target.socket.empty()) co_return co_await connection.open_direct_streamlocal(std::move(target.socket));
   ssh::DirectTcpip tcp{std::move(target.host), target.port};
   co_return co_await connection.open_direct_tcpip(std::move(tcp));
+}
+
+// -R port alone: each connection the server takes is a SOCKS5 client naming a target to connect
+// to from here.
+asio::awaitable<void> socks_incoming(std::shared_ptr<ssh::Connection> connection, ssh::IncomingChannel incoming,
+                                     std::string what, runtime::Logger log) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto channel = co_await incoming.accept();
+  if (!channel) co_return;
+  auto client = ssh::make_channel_stream(std::move(*channel), std::move(what));
+  Connect here = [log](ssh::DirectTcpip target) {
+    return connect_here(ForwardTarget{target.host, target.port, {}}, log);
+  };
+  co_await socks_one(std::move(connection), std::move(client), std::move(here), std::move(log));
 }
 
 // Answers each channel of `type` the server opens (with `answer`, which starts what it does on its
@@ -344,6 +363,7 @@ Result<ListenSpec> parse_listen_spec(std::string_view spec) {
 }
 
 std::string ForwardTarget::describe() const {
+  if (dynamic()) return "what each SOCKS client names";
   return socket.empty() ? fmt::format("{} port {}", host, port) : fmt::format("socket {}", socket);
 }
 
@@ -372,8 +392,9 @@ asio::awaitable<Result<void>> serve_local_forward(std::shared_ptr<ssh::Connectio
 
 asio::awaitable<Result<void>> serve_dynamic_forward(std::shared_ptr<ssh::Connection> connection,
                                                     proxy::TcpListener& listener, runtime::Logger log) {
-  auto forward = [connection, log](std::unique_ptr<runtime::AsyncStream> local) {
-    return socks_one(connection, std::move(local), log);
+  Connect through_server = [connection](ssh::DirectTcpip target) { return connection->open_direct_tcpip(target); };
+  auto forward = [connection, through_server, log](std::unique_ptr<runtime::AsyncStream> local) {
+    return socks_one(connection, std::move(local), through_server, log);
   };
   co_return co_await accept_loop(connection, listener, std::move(forward));
 }
@@ -405,6 +426,10 @@ asio::awaitable<Result<void>> serve_remote_forwards(std::shared_ptr<ssh::Connect
   auto join_here = [executor, connection, log](ssh::IncomingChannel incoming, const ForwardSpec& spec,
                                                std::string from) {
     auto what = fmt::format("remote forward from {} to {}", from, spec.describe());
+    if (spec.dynamic()) {
+      asio::co_spawn(executor, socks_incoming(connection, std::move(incoming), std::move(what), log), asio::detached);
+      return;
+    }
     auto connecting = connect_here(spec, log);
     asio::co_spawn(executor,
                    join_incoming(connection, std::move(incoming), std::move(connecting), std::move(what), log),

@@ -32,6 +32,8 @@ struct ForwardTarget {
   std::uint16_t port = 0;
   std::string socket;
   std::string describe() const;  // "localhost port 80", "socket /run/app.sock"
+  // Neither: a remote forward whose connections are SOCKS5 clients naming their own (-R port).
+  bool dynamic() const { return host.empty() && socket.empty(); }
 };
 
 // -L's and -R's [bind_address:]port:host:hostport (an IPv6 address in brackets): where to listen,
@@ -75,7 +77,8 @@ asio::awaitable<runtime::Result<void>> serve_local_forward(std::shared_ptr<ssh::
 asio::awaitable<runtime::Result<void>> serve_dynamic_forward(std::shared_ptr<ssh::Connection> connection,
                                                              proxy::TcpListener& listener, runtime::Logger log);
 
-// -R: asks the server to listen for each forward, in order (tcpip-forward, or
+// -R: asks the server to listen for each forward, in order (a dynamic one, -R [bind_address:]port,
+// has no target: its connections are SOCKS5 clients naming theirs, made from here) (tcpip-forward, or
 // streamlocal-forward@openssh.com for a socket); each result is the port the server listens on
 // (the one it chose, for port 0; 0 for a socket) or why it would not.
 struct RemoteForward {

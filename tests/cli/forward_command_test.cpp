@@ -359,13 +359,47 @@ TEST_CASE("ssh -L: GatewayPorts yes listens on every address, where loopback alo
   CHECK_FALSE(reachable_at(false));
 }
 
-TEST_CASE("ssh -R port alone, a SOCKS proxy on the server's side, is left out with a warning", "[cli][sshd][forward]") {
-  Setup setup("  RemoteForward 1080\n");
-  const auto ran = test::run_cli({"ssh", "-F", setup.config.string(), "-R", "8022", "box", "echo ran"});
-  CHECK(ran.status == 0);
-  CHECK(ran.out == "ran\n");
-  CHECK_THAT(ran.err, Catch::Contains("remote forward 8022: a SOCKS proxy on the server's side is not supported yet"));
-  CHECK_THAT(ran.err, Catch::Contains("remote forward 1080: a SOCKS proxy"));
+TEST_CASE("ssh -N -R port alone: the server's port is a SOCKS5 proxy whose targets are reached from here",
+          "[cli][sshd][forward]") {
+  const std::string host = GENERATE(as<std::string>{}, "box", "go");
+  Setup setup("  ExitOnForwardFailure yes\n");
+  const auto unreachable = free_port();
+  std::vector<std::string> echoed;
+  std::string refused;
+  std::string garbage;
+  std::string err;
+  const auto status = test::run(
+      [&]() -> asio::awaitable<int> {
+        auto ex = co_await asio::this_coro::executor;
+        auto echo = test::loopback_acceptor(ex);
+        const auto echo_port = echo->local_endpoint().port();
+        for (int i = 0; i < 5; ++i) asio::co_spawn(ex, test::serve_tcp_echo(echo), asio::detached);
+        test::WatchedCli child(ex, {"ssh", "-F", setup.config.string(), "-N", "-R", "0", host});
+        const auto server_port = co_await child.number_after("Allocated port ");
+        std::vector<asio::awaitable<std::string>> exchanges;
+        for (int i = 0; i < 5; ++i) {
+          exchanges.push_back(
+              socks_through(server_port, echo_port, payload(30000 + 577 * static_cast<std::size_t>(i), i)));
+        }
+        echoed = co_await all_at_once(std::move(exchanges));
+        refused = co_await socks_through(server_port, unreachable, "never answered");
+        garbage = co_await echo_through(server_port, "GET / HTTP/1.0\r\n\r\n");
+        const int exited = co_await terminated(*child.process);
+        err = *child.err;
+        co_return exited;
+      }(),
+      60s);
+  INFO(host << ": " << err);
+  REQUIRE(echoed.size() == 5);
+  for (std::size_t i = 0; i < echoed.size(); ++i) {
+    CHECK((echoed[i] == kSocksAccepted + payload(30000 + 577 * i, static_cast<unsigned>(i))));
+  }
+  // Connection refused (5), after the method's answer; a client that does not speak SOCKS5 is closed.
+  CHECK(refused.substr(0, 4) == std::string{'\x05', '\x00', '\x05', '\x05'});
+  CHECK(garbage.empty());
+  CHECK_THAT(err,
+             Catch::Contains("Allocated port ") && Catch::Contains("for remote forward to SOCKS clients' targets"));
+  CHECK(status == 255);
 }
 
 namespace {

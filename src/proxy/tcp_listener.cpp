@@ -1,6 +1,5 @@
 #include "proxy/tcp_listener.hpp"
 
-#include <cerrno>
 #include <chrono>
 #include <deque>
 #include <vector>
@@ -31,25 +30,23 @@ std::string endpoint_name(const tcp::endpoint& local) {
 using Accepted = runtime::Result<std::unique_ptr<runtime::AsyncStream>>;
 
 // One port on one address, or on IPv4's and IPv6's alike (loopback, or every address), as ssh
-// listens. Each acceptor accepts on its own into one queue that accept() takes from, so that no
-// connection waits on the other address's accept and none is lost to a cancelled one.
+// listens. accept() has each acceptor accept one connection, at most, into one queue that it
+// takes from: no connection waits on the other address's accept, none is lost to a cancelled
+// accept(), and those not asked for wait in the kernel's backlog, not as descriptors of ours.
 class AsioTcpListener final : public TcpListener {
  public:
   AsioTcpListener(asio::any_io_executor executor, std::vector<tcp::acceptor> acceptors)
-      : shared_(std::make_shared<Shared>(executor, std::move(acceptors))) {
+      : shared_(std::make_shared<Shared>(std::move(executor), std::move(acceptors))) {
     const auto local = shared_->acceptors.front().local_endpoint();
     port_ = local.port();
-    name_ = endpoint_name(local);
-    for (std::size_t i = 0; i < shared_->acceptors.size(); ++i) {
-      asio::co_spawn(executor, keep_accepting(shared_, i, name_), asio::detached);
-    }
+    shared_->name = endpoint_name(local);
   }
   ~AsioTcpListener() override { close(); }
   AsioTcpListener(const AsioTcpListener&) = delete;
   AsioTcpListener& operator=(const AsioTcpListener&) = delete;
 
   asio::awaitable<Accepted> accept() override {
-    auto shared = shared_;
+    auto shared = shared_;  // this listener may be gone when a wait ends
     for (;;) {
       if (!shared->ready.empty()) {
         auto accepted = std::move(shared->ready.front());
@@ -57,11 +54,17 @@ class AsioTcpListener final : public TcpListener {
         co_return accepted;
       }
       if (shared->closed) {
-        co_return runtime::fail(Errc::cancelled, Layer::network, fmt::format("{} was closed", name_));
+        co_return runtime::fail(Errc::cancelled, Layer::network, fmt::format("{} was closed", shared->name));
+      }
+      for (std::size_t i = 0; i < shared->acceptors.size(); ++i) {
+        if (shared->accepting[i]) continue;
+        shared->accepting[i] = true;
+        asio::co_spawn(shared->executor, accept_one(shared, i), asio::detached);
       }
       const bool woken = co_await shared->arrived.wait();
       if (!woken) {
-        co_return runtime::fail(Errc::cancelled, Layer::network, fmt::format("accepting on {} cancelled", name_));
+        co_return runtime::fail(Errc::cancelled, Layer::network,
+                                fmt::format("accepting on {} cancelled", shared->name));
       }
     }
   }
@@ -72,44 +75,41 @@ class AsioTcpListener final : public TcpListener {
       std::error_code ignored;
       acceptor.close(ignored);
     }
+    for (auto& pause : shared_->pauses) pause.cancel();
     shared_->ready.clear();
     shared_->arrived.notify();
   }
   std::uint16_t port() const override { return port_; }
-  std::string describe() const override { return name_; }
+  std::string describe() const override { return shared_->name; }
 
  private:
   struct Shared {
-    Shared(asio::any_io_executor executor, std::vector<tcp::acceptor> all)
-        : acceptors(std::move(all)), arrived(std::move(executor)) {}
+    Shared(asio::any_io_executor ex, std::vector<tcp::acceptor> all)
+        : executor(std::move(ex)), acceptors(std::move(all)), accepting(acceptors.size(), false), arrived(executor) {
+      for (std::size_t i = 0; i < acceptors.size(); ++i) pauses.emplace_back(executor);
+    }
+    asio::any_io_executor executor;
     std::vector<tcp::acceptor> acceptors;
+    std::vector<bool> accepting;
     std::deque<Accepted> ready;
     runtime::Event arrived;
+    std::vector<asio::steady_timer> pauses;
+    std::string name;
     bool closed = false;
   };
 
-  // Out of descriptors or memory for now: the connection waits in the backlog and is taken once
-  // some are free, as ssh pauses its listeners for a second.
-  static bool short_of_resources(const std::error_code& ec) {
-    return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
-           (ec.category() == asio::system_category() && ec.value() == ENFILE);
-  }
-
-  // Until the acceptor fails or is closed; a failure is accept()'s to report.
-  static asio::awaitable<void> keep_accepting(std::shared_ptr<Shared> shared, std::size_t index, std::string name) {
+  // One connection on acceptors[index]. As ssh, a failed accept (no descriptors or buffers for
+  // now, a network error about one connection) is tried again a second later; only closing ends it.
+  static asio::awaitable<void> accept_one(std::shared_ptr<Shared> shared, std::size_t index) {
     for (;;) {
       auto [ec, socket] = co_await shared->acceptors[index].async_accept(as_tuple);
       if (shared->closed) co_return;
-      if (short_of_resources(ec)) {
-        asio::steady_timer pause(shared->acceptors[index].get_executor(), std::chrono::seconds(1));
-        co_await pause.async_wait(as_tuple);
-        continue;
-      }
       if (ec) {
-        shared->ready.push_back(runtime::fail(std::move(
-            Error(Errc::io_error, Layer::network, fmt::format("accepting a connection on {}", name)).with_system(ec))));
-        shared->arrived.notify();
-        co_return;
+        auto& pause = shared->pauses[index];
+        pause.expires_after(std::chrono::seconds(1));
+        co_await pause.async_wait(as_tuple);
+        if (shared->closed) co_return;
+        continue;
       }
       std::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
@@ -117,12 +117,13 @@ class AsioTcpListener final : public TcpListener {
       const auto peer = socket.remote_endpoint(ignored);
       auto described = fmt::format("tcp {} from {}", endpoint_name(local), endpoint_name(peer));
       shared->ready.push_back(std::make_unique<SocketStream<tcp::socket>>(std::move(socket), std::move(described)));
+      shared->accepting[index] = false;
       shared->arrived.notify();
+      co_return;
     }
   }
 
   std::shared_ptr<Shared> shared_;
-  std::string name_;
   std::uint16_t port_ = 0;  // kept: a closed acceptor has no endpoint
 };
 

@@ -50,7 +50,8 @@ runtime::Result<ssh::SshConfig> read_user_config(const SshCommandLine& line, con
 
 // A server gone quiet mid-handshake is named as a stall, with what arrived, while ConnectTimeout
 // still runs: half of it, at most the workspaces' budget, leaves the rest to the handshake's own
-// pace. The login may wait on a person (a second factor), so it has no budget.
+// pace. The login may wait on a person (a second factor), so it has no stall budget; ConnectTimeout
+// still bounds the whole dial, the login included.
 void set_stall_budget(ssh::ClientPlan& plan) {
   if (!plan.connect_timeout) return;
   auto& transport = plan.options.transport;

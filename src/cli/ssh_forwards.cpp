@@ -81,8 +81,8 @@ Result<std::unique_ptr<proxy::StreamListener>> listen_for(asio::any_io_executor 
     if (!listener) return runtime::fail(std::move(listener.error()));
     return std::unique_ptr<proxy::StreamListener>(std::move(*listener));
   }
-  if (unlink) {
-    std::error_code ignored;
+  std::error_code ignored;
+  if (unlink && std::filesystem::is_socket(forward.bind_socket, ignored)) {
     std::filesystem::remove(forward.bind_socket, ignored);
   }
   auto listener = proxy::LocalListener::listen(std::move(executor), forward.bind_socket);

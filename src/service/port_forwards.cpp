@@ -137,6 +137,8 @@ tl::expected<ForwardParams, ReplyError> parse_forward_params(const json& params)
 asio::awaitable<Result<OpenedForward>> PortForwards::open(ForwardParams params, std::uint64_t owner,
                                                           std::shared_ptr<coder::ConnectionPool> pool,
                                                           ServerOptions options, Callbacks callbacks) {
+  // A client that leaves cancels this (ClientSession): a Result says so, never an exception.
+  co_await asio::this_coro::throw_if_cancelled(false);
   auto executor = co_await asio::this_coro::executor;
   // Listening first: a port in use fails at once, before any dial.
   auto listener = proxy::TcpListener::bind(executor, params.address, params.port);

@@ -452,7 +452,8 @@ TEST_CASE("ssh -N -L: a local Unix socket and a local port to a Unix socket on t
         const bool port_up = co_await listening(port);
         REQUIRE(socket_up);
         REQUIRE(port_up);
-        echoed = co_await all_at_once(paired_exchanges(local_socket, port));
+        auto exchanges = paired_exchanges(local_socket, port);
+        echoed = co_await all_at_once(std::move(exchanges));
         const int exited = co_await terminated(*child.process);
         err = *child.err;
         co_return exited;
@@ -491,7 +492,8 @@ TEST_CASE("ssh -N -R: the server listens on a Unix socket and its connections co
         const bool port_up = co_await listening(to_port);
         REQUIRE(socket_up);
         REQUIRE(port_up);
-        echoed = co_await all_at_once(paired_exchanges(to_socket, to_port));
+        auto exchanges = paired_exchanges(to_socket, to_port);
+        echoed = co_await all_at_once(std::move(exchanges));
         const int exited = co_await terminated(*child.process);
         err = *child.err;
         co_return exited;
@@ -580,4 +582,25 @@ TEST_CASE("ssh -L: a forwarded connection open when the command ends keeps the c
   CHECK(first == "while the command runs");
   CHECK(second == "after the command ended");
   CHECK(status == 0);
+}
+
+TEST_CASE("ssh -L: a stale socket file is in the way of a local socket unless StreamLocalBindUnlink removes it",
+          "[cli][sshd][forward]") {
+  Setup setup("  ExitOnForwardFailure yes\n");
+  const auto stale = (setup.dir.path() / "stale.sock").string();
+  {
+    // A socket file whose listener is gone, as a killed process leaves one.
+    asio::io_context io;
+    asio::local::stream_protocol::acceptor gone(io, asio::local::stream_protocol::endpoint(stale));
+  }
+  REQUIRE(std::filesystem::is_socket(stale));
+  const auto spec = fmt::format("{}:127.0.0.1:9", stale);
+  const auto in_the_way = test::run_cli({"ssh", "-F", setup.config.string(), "-L", spec, "box", "true"});
+  CHECK(in_the_way.status == 255);
+  CHECK_THAT(in_the_way.err, Catch::Contains(stale) && Catch::Contains("in use"));
+  const auto unlinked = test::run_cli(
+      {"ssh", "-F", setup.config.string(), "-o", "StreamLocalBindUnlink=yes", "-L", spec, "box", "echo forwarded"});
+  INFO(unlinked.err);
+  CHECK(unlinked.status == 0);
+  CHECK(unlinked.out == "forwarded\n");
 }

@@ -5,7 +5,6 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
-#include <ranges>
 
 #include <fmt/format.h>
 
@@ -216,8 +215,10 @@ runtime::Result<Destination> parse_destination(std::string_view text) {
 
 runtime::Result<std::vector<Destination>> parse_jump_hosts(std::string_view text) {
   std::vector<Destination> hosts;
-  for (const auto part : text | std::views::split(',')) {
-    const std::string_view hop(part.begin(), part.end());
+  for (std::size_t start = 0; start <= text.size();) {
+    const auto comma = std::min(text.find(',', start), text.size());
+    const auto hop = text.substr(start, comma - start);
+    start = comma + 1;
     Destination destination;
     const auto rest = read_user(hop.starts_with("ssh://") ? hop.substr(6) : hop, destination);
     if (const auto wrong = read_host_and_port(rest, true, destination)) {
